@@ -1,0 +1,327 @@
+//! Market calendars: when a market is open, and the New York 17:00 close.
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::America::New_York;
+use chrono_tz::Tz;
+
+use crate::TimeRange;
+
+/// When a market trades.
+///
+/// Implementations: [`FxCalendar`] (the 24/5 FX week), [`SessionCalendar`] (an exchange's
+/// weekday sessions, e.g. [`SessionCalendar::tokyo`]), [`AlwaysOpen`].
+pub trait MarketCalendar: Send + Sync + fmt::Debug {
+    /// True when the market is open at `t`.
+    fn is_open(&self, t: DateTime<Utc>) -> bool;
+
+    /// `t` itself when the market is open at `t`, otherwise the next time it opens.
+    fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc>;
+
+    /// True when the market is open at some instant of `range`.
+    fn is_open_during(&self, range: TimeRange) -> bool {
+        !range.is_empty() && self.next_open(range.start()) < range.end()
+    }
+}
+
+/// A market that never closes (crypto, or tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlwaysOpen;
+
+impl MarketCalendar for AlwaysOpen {
+    fn is_open(&self, _t: DateTime<Utc>) -> bool {
+        true
+    }
+    fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        t
+    }
+}
+
+const NY_CLOSE: NaiveTime = match NaiveTime::from_hms_opt(17, 0, 0) {
+    Some(t) => t,
+    None => NaiveTime::MIN,
+};
+
+/// `date` at `time` in `tz`, as UTC. A time skipped by a DST change resolves to the instant the
+/// clocks jumped to; a repeated one to its first occurrence.
+fn local_to_utc(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let naive = date.and_time(time);
+    match tz.from_local_datetime(&naive).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        // In a spring-forward gap: the same wall time an hour later exists.
+        None => tz
+            .from_local_datetime(&(naive + Duration::hours(1)))
+            .earliest()
+            .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc)),
+    }
+}
+
+/// The New York 17:00 close of `date` (a New York calendar date), in UTC: 21:00 UTC while New
+/// York keeps daylight time, 22:00 UTC otherwise.
+#[must_use]
+pub fn ny_close_on(date: NaiveDate) -> DateTime<Utc> {
+    local_to_utc(New_York, date, NY_CLOSE)
+}
+
+/// The first New York 17:00 close strictly after `t`. The FX trading day ends there; the hot
+/// cache anchors its expiry to it. Every calendar day has one, weekends included.
+///
+/// ```
+/// use axia_domain::next_ny_close;
+/// use chrono::{TimeZone, Utc};
+///
+/// // July: New York is on EDT (UTC-4), the close is 21:00 UTC.
+/// let t = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
+/// assert_eq!(next_ny_close(t), Utc.with_ymd_and_hms(2026, 7, 1, 21, 0, 0).unwrap());
+/// // January: EST (UTC-5), 22:00 UTC; at the close itself, the next day's.
+/// let t = Utc.with_ymd_and_hms(2026, 1, 15, 22, 0, 0).unwrap();
+/// assert_eq!(next_ny_close(t), Utc.with_ymd_and_hms(2026, 1, 16, 22, 0, 0).unwrap());
+/// ```
+#[must_use]
+pub fn next_ny_close(t: DateTime<Utc>) -> DateTime<Utc> {
+    let date = t.with_timezone(&New_York).date_naive();
+    let today = ny_close_on(date);
+    if today > t {
+        return today;
+    }
+    date.succ_opt()
+        .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
+}
+
+/// The FX week: open from Sunday 17:00 to Friday 17:00 America/New_York, around the clock in
+/// between. Holidays are not modelled. DST is handled through the IANA time zone database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FxCalendar;
+
+impl MarketCalendar for FxCalendar {
+    fn is_open(&self, t: DateTime<Utc>) -> bool {
+        let local = t.with_timezone(&New_York);
+        match local.weekday() {
+            Weekday::Sat => false,
+            Weekday::Sun => local.time() >= NY_CLOSE,
+            Weekday::Fri => local.time() < NY_CLOSE,
+            _ => true,
+        }
+    }
+
+    fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_open(t) {
+            return t;
+        }
+        let date = t.with_timezone(&New_York).date_naive();
+        let days_to_sunday = (7 - date.weekday().num_days_from_sunday()) % 7;
+        date.checked_add_days(chrono::Days::new(u64::from(days_to_sunday)))
+            .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
+    }
+}
+
+/// An exchange open on weekdays during fixed local sessions (holidays not modelled).
+///
+/// ```
+/// use axia_domain::{MarketCalendar, SessionCalendar};
+/// use chrono::{TimeZone, Utc};
+///
+/// let tse = SessionCalendar::tokyo();
+/// // 2026-03-02 is a Monday; 10:00 JST is 01:00 UTC, the lunch break 12:00 JST is 03:00 UTC.
+/// assert!(tse.is_open(Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap()));
+/// assert!(!tse.is_open(Utc.with_ymd_and_hms(2026, 3, 2, 3, 0, 0).unwrap()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCalendar {
+    tz: Tz,
+    sessions: Vec<(NaiveTime, NaiveTime)>,
+}
+
+impl SessionCalendar {
+    /// Sessions `[start, end)` in local time of `tz`, Monday to Friday. Empty or reversed
+    /// sessions are ignored; sessions are kept in start order.
+    #[must_use]
+    pub fn new(tz: Tz, sessions: impl IntoIterator<Item = (NaiveTime, NaiveTime)>) -> Self {
+        let mut sessions: Vec<_> = sessions.into_iter().filter(|(s, e)| s < e).collect();
+        sessions.sort();
+        Self { tz, sessions }
+    }
+
+    /// The Tokyo Stock Exchange: 09:00-11:30 and 12:30-15:30 JST.
+    #[must_use]
+    pub fn tokyo() -> Self {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+        Self::new(
+            chrono_tz::Asia::Tokyo,
+            [(hm(9, 0), hm(11, 30)), (hm(12, 30), hm(15, 30))],
+        )
+    }
+
+    fn sessions_on(
+        &self,
+        date: NaiveDate,
+    ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        let weekday = !matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+        self.sessions
+            .iter()
+            .filter(move |_| weekday)
+            .map(move |&(s, e)| {
+                (
+                    local_to_utc(self.tz, date, s),
+                    local_to_utc(self.tz, date, e),
+                )
+            })
+    }
+}
+
+impl MarketCalendar for SessionCalendar {
+    fn is_open(&self, t: DateTime<Utc>) -> bool {
+        let date = t.with_timezone(&self.tz).date_naive();
+        self.sessions_on(date).any(|(s, e)| s <= t && t < e)
+    }
+
+    fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let mut date = t.with_timezone(&self.tz).date_naive();
+        for _ in 0..8 {
+            for (s, e) in self.sessions_on(date) {
+                if s <= t && t < e {
+                    return t;
+                }
+                if s > t {
+                    return s;
+                }
+            }
+            match date.succ_opt() {
+                Some(d) => date = d,
+                None => break,
+            }
+        }
+        DateTime::<Utc>::MAX_UTC
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    /// The n-th `weekday` of a month, by plain date arithmetic (independent of chrono-tz).
+    fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u32) -> NaiveDate {
+        let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap();
+        let offset =
+            (7 + weekday.num_days_from_monday() - first.weekday().num_days_from_monday()) % 7;
+        first + Duration::days(i64::from(offset + 7 * (n - 1)))
+    }
+
+    /// US rule since 2007: daylight time from the 2nd Sunday of March to the 1st Sunday of
+    /// November (both changes at 02:00 local, so 17:00 on either Sunday is already on the new time).
+    fn ny_on_daylight_time(d: NaiveDate) -> bool {
+        let start = nth_weekday(d.year(), 3, Weekday::Sun, 2);
+        let end = nth_weekday(d.year(), 11, Weekday::Sun, 1);
+        start <= d && d < end
+    }
+
+    #[test]
+    fn ny_close_every_day_2020_to_2035_follows_dst() {
+        let mut d = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        let last = NaiveDate::from_ymd_opt(2035, 12, 31).unwrap();
+        let mut days = 0;
+        while d <= last {
+            let hour = if ny_on_daylight_time(d) { 21 } else { 22 };
+            let expected = d.and_hms_opt(hour, 0, 0).unwrap().and_utc();
+            assert_eq!(ny_close_on(d), expected, "{d}");
+            // From 12:00 UTC (morning in New York), the next close is that day's.
+            assert_eq!(
+                next_ny_close(d.and_hms_opt(12, 0, 0).unwrap().and_utc()),
+                expected,
+                "{d}"
+            );
+            // A millisecond before it, still that one; at it, the next day's.
+            assert_eq!(
+                next_ny_close(expected - Duration::milliseconds(1)),
+                expected,
+                "{d}"
+            );
+            assert_eq!(
+                next_ny_close(expected),
+                ny_close_on(d.succ_opt().unwrap()),
+                "{d}"
+            );
+            days += 1;
+            d = d.succ_opt().unwrap();
+        }
+        assert_eq!(days, 5844);
+    }
+
+    #[test]
+    fn ny_close_around_each_transition() {
+        for year in 2020..=2035 {
+            let spring = nth_weekday(year, 3, Weekday::Sun, 2);
+            let fall = nth_weekday(year, 11, Weekday::Sun, 1);
+            let day_before = |d: NaiveDate| d.pred_opt().unwrap();
+            assert_eq!(
+                ny_close_on(day_before(spring))
+                    .time()
+                    .format("%H")
+                    .to_string(),
+                "22"
+            );
+            assert_eq!(ny_close_on(spring).time().format("%H").to_string(), "21");
+            assert_eq!(
+                ny_close_on(day_before(fall))
+                    .time()
+                    .format("%H")
+                    .to_string(),
+                "21"
+            );
+            assert_eq!(ny_close_on(fall).time().format("%H").to_string(), "22");
+            // The close after Saturday evening of the spring weekend is Sunday's, 23 h later.
+            let sat = ny_close_on(day_before(spring));
+            assert_eq!(next_ny_close(sat) - sat, Duration::hours(23), "{year}");
+            let sat = ny_close_on(day_before(fall));
+            assert_eq!(next_ny_close(sat) - sat, Duration::hours(25), "{year}");
+        }
+    }
+
+    #[test]
+    fn fx_week_opens_sunday_and_closes_friday_new_york_time() {
+        let fx = FxCalendar;
+        // Summer (EDT): Friday 2026-07-03 closes 21:00 UTC, Sunday 07-05 opens 21:00 UTC.
+        assert!(fx.is_open(utc(2026, 7, 3, 20, 59)));
+        assert!(!fx.is_open(utc(2026, 7, 3, 21, 0)));
+        assert!(!fx.is_open(utc(2026, 7, 4, 12, 0)));
+        assert!(!fx.is_open(utc(2026, 7, 5, 20, 59)));
+        assert!(fx.is_open(utc(2026, 7, 5, 21, 0)));
+        assert!(fx.is_open(utc(2026, 7, 8, 3, 0)));
+        assert_eq!(fx.next_open(utc(2026, 7, 3, 21, 0)), utc(2026, 7, 5, 21, 0));
+        assert_eq!(fx.next_open(utc(2026, 7, 8, 3, 0)), utc(2026, 7, 8, 3, 0));
+        // Winter (EST): 22:00 UTC.
+        assert!(fx.is_open(utc(2026, 1, 9, 21, 59)));
+        assert!(!fx.is_open(utc(2026, 1, 9, 22, 0)));
+        assert_eq!(
+            fx.next_open(utc(2026, 1, 10, 0, 0)),
+            utc(2026, 1, 11, 22, 0)
+        );
+        // Saturday 00:30 UTC is still Friday evening in New York: closed.
+        assert!(!fx.is_open(utc(2026, 1, 10, 0, 30)));
+        let weekend = TimeRange::new(utc(2026, 1, 10, 0, 0), utc(2026, 1, 11, 22, 0)).unwrap();
+        assert!(!fx.is_open_during(weekend));
+        let sunday = TimeRange::new(utc(2026, 1, 11, 0, 0), utc(2026, 1, 12, 0, 0)).unwrap();
+        assert!(fx.is_open_during(sunday));
+    }
+
+    #[test]
+    fn tokyo_sessions() {
+        let tse = SessionCalendar::tokyo();
+        // Monday 2026-03-02: 09:00 JST = 00:00 UTC.
+        assert!(!tse.is_open(utc(2026, 3, 1, 23, 59)));
+        assert!(tse.is_open(utc(2026, 3, 2, 0, 0)));
+        assert!(!tse.is_open(utc(2026, 3, 2, 2, 30)));
+        assert_eq!(
+            tse.next_open(utc(2026, 3, 2, 2, 45)),
+            utc(2026, 3, 2, 3, 30)
+        );
+        assert!(!tse.is_open(utc(2026, 3, 2, 6, 30)));
+        // Friday after the close: Monday 09:00 JST.
+        assert_eq!(tse.next_open(utc(2026, 3, 6, 7, 0)), utc(2026, 3, 9, 0, 0));
+    }
+}

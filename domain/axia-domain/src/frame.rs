@@ -1,0 +1,986 @@
+//! [`OhlcvFrame`]: a columnar series of bars for one symbol and timeframe.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::bar::{Bar, BarError, check_time, check_values, millis_to_time};
+use crate::calendar::MarketCalendar;
+use crate::{Symbol, TimeRange, Timeframe};
+
+/// The columns of a frame, moved in and out of [`OhlcvFrame`] without copying.
+///
+/// Timestamps are bar **open** times in epoch milliseconds (UTC).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OhlcvColumns {
+    /// Open times, epoch milliseconds, UTC.
+    pub timestamps: Vec<i64>,
+    /// Open prices.
+    pub open: Vec<f64>,
+    /// High prices.
+    pub high: Vec<f64>,
+    /// Low prices.
+    pub low: Vec<f64>,
+    /// Close prices.
+    pub close: Vec<f64>,
+    /// Volumes.
+    pub volume: Vec<f64>,
+}
+
+impl OhlcvColumns {
+    /// Empty columns with room for `n` bars.
+    #[must_use]
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            timestamps: Vec::with_capacity(n),
+            open: Vec::with_capacity(n),
+            high: Vec::with_capacity(n),
+            low: Vec::with_capacity(n),
+            close: Vec::with_capacity(n),
+            volume: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, ts: i64, o: f64, h: f64, l: f64, c: f64, v: f64) {
+        self.timestamps.push(ts);
+        self.open.push(o);
+        self.high.push(h);
+        self.low.push(l);
+        self.close.push(c);
+        self.volume.push(v);
+    }
+
+    fn extend_from(&mut self, src: &Self, lo: usize, hi: usize) {
+        fn part<T>(col: &[T], lo: usize, hi: usize) -> &[T] {
+            col.get(lo..hi).unwrap_or(&[])
+        }
+        self.timestamps
+            .extend_from_slice(part(&src.timestamps, lo, hi));
+        self.open.extend_from_slice(part(&src.open, lo, hi));
+        self.high.extend_from_slice(part(&src.high, lo, hi));
+        self.low.extend_from_slice(part(&src.low, lo, hi));
+        self.close.extend_from_slice(part(&src.close, lo, hi));
+        self.volume.extend_from_slice(part(&src.volume, lo, hi));
+    }
+}
+
+/// Why columns or bars do not make an [`OhlcvFrame`], or why an operation on frames is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The columns differ in length.
+    #[error(
+        "columns differ in length: {timestamps} timestamps, {open} open, {high} high, {low} low, {close} close, {volume} volume"
+    )]
+    LengthMismatch {
+        /// Timestamps.
+        timestamps: usize,
+        /// Open.
+        open: usize,
+        /// High.
+        high: usize,
+        /// Low.
+        low: usize,
+        /// Close.
+        close: usize,
+        /// Volume.
+        volume: usize,
+    },
+    /// The bar at `index` has bad values.
+    #[error("bar {index} ({time_millis} ms): {source}")]
+    InvalidBar {
+        /// Its position.
+        index: usize,
+        /// Its open time.
+        time_millis: i64,
+        /// What is wrong.
+        #[source]
+        source: BarError,
+    },
+    /// The timestamp at `index` is not after the one before it.
+    #[error(
+        "bar {index}: timestamp {time_millis} ms is not after the previous one ({previous_millis} ms)"
+    )]
+    NotIncreasing {
+        /// Its position.
+        index: usize,
+        /// Its timestamp.
+        time_millis: i64,
+        /// The timestamp before it.
+        previous_millis: i64,
+    },
+    /// The timestamp at `index` is not a bar open time of the frame's timeframe.
+    #[error("bar {index}: timestamp {time_millis} ms is not aligned to {timeframe}")]
+    Misaligned {
+        /// Its position.
+        index: usize,
+        /// Its timestamp.
+        time_millis: i64,
+        /// The frame's timeframe.
+        timeframe: Timeframe,
+    },
+    /// Two frames of different series were combined.
+    #[error("frames differ: {left_symbol} {left_timeframe} vs {right_symbol} {right_timeframe}")]
+    SeriesMismatch {
+        /// The receiver's symbol.
+        left_symbol: Symbol,
+        /// The receiver's timeframe.
+        left_timeframe: Timeframe,
+        /// The argument's symbol.
+        right_symbol: Symbol,
+        /// The argument's timeframe.
+        right_timeframe: Timeframe,
+    },
+    /// A resample to a timeframe that the source's bars do not fit into.
+    #[error("cannot resample {from} to {to}")]
+    IncompatibleResample {
+        /// The frame's timeframe.
+        from: Timeframe,
+        /// The target.
+        to: Timeframe,
+    },
+}
+
+/// A columnar series of bars of one symbol and one timeframe.
+///
+/// Invariants, held by construction:
+/// - timestamps (bar **open** times, epoch milliseconds, UTC) strictly increase, so they are
+///   unique, and each is aligned to the timeframe ([`Timeframe::floor`]);
+/// - prices are finite and `> 0`, `low <= min(open, close) <= max(open, close) <= high`;
+/// - volumes are finite and `>= 0`.
+///
+/// ```
+/// use axia_domain::{Bar, OhlcvFrame, Symbol, Timeframe};
+/// use chrono::{Duration, TimeZone, Utc};
+///
+/// let sym: Symbol = "USDJPY".parse()?;
+/// let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+/// let bars = (0..10).map(|i| {
+///     let p = 150.0 + f64::from(i) * 0.01;
+///     Bar::new(t0 + Duration::minutes(i.into()), p, p + 0.02, p - 0.01, p + 0.01, 10.0).unwrap()
+/// });
+/// let m1 = OhlcvFrame::from_bars(sym, Timeframe::M1, bars)?;
+/// let m5 = m1.resample(Timeframe::M5)?;
+/// assert_eq!(m5.len(), 2);
+/// assert_eq!(m5.first().unwrap().volume(), 50.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct OhlcvFrame {
+    symbol: Symbol,
+    timeframe: Timeframe,
+    cols: OhlcvColumns,
+}
+
+/// How much of a window a frame covers, measured against a market calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completeness {
+    /// Bar slots in the window during which the market was open.
+    pub expected: usize,
+    /// Of those, the slots the frame has a bar for.
+    pub present: usize,
+    /// The missing slots, merged into runs.
+    pub gaps: Vec<TimeRange>,
+}
+
+impl Completeness {
+    /// `present / expected`, and `1.0` for a window with no expected bar.
+    #[must_use]
+    pub fn ratio(&self) -> f64 {
+        if self.expected == 0 {
+            1.0
+        } else {
+            // Counts of bars are far below 2^52: exact in f64.
+            #[allow(clippy::cast_precision_loss)]
+            let r = self.present as f64 / self.expected as f64;
+            r
+        }
+    }
+
+    /// True when no expected bar is missing.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.gaps.is_empty()
+    }
+}
+
+impl OhlcvFrame {
+    /// A frame with no bars.
+    #[must_use]
+    pub fn empty(symbol: Symbol, timeframe: Timeframe) -> Self {
+        Self {
+            symbol,
+            timeframe,
+            cols: OhlcvColumns::default(),
+        }
+    }
+
+    /// A frame from columns, checking every invariant.
+    ///
+    /// # Errors
+    /// [`FrameError`] naming the first bar that breaks an invariant.
+    pub fn from_columns(
+        symbol: Symbol,
+        timeframe: Timeframe,
+        cols: OhlcvColumns,
+    ) -> Result<Self, FrameError> {
+        let n = cols.timestamps.len();
+        if [&cols.open, &cols.high, &cols.low, &cols.close, &cols.volume]
+            .iter()
+            .any(|c| c.len() != n)
+        {
+            return Err(FrameError::LengthMismatch {
+                timestamps: n,
+                open: cols.open.len(),
+                high: cols.high.len(),
+                low: cols.low.len(),
+                close: cols.close.len(),
+                volume: cols.volume.len(),
+            });
+        }
+        let mut previous: Option<i64> = None;
+        let rows = cols
+            .timestamps
+            .iter()
+            .zip(&cols.open)
+            .zip(&cols.high)
+            .zip(&cols.low)
+            .zip(&cols.close)
+            .zip(&cols.volume);
+        for (index, (((((&ts, &o), &h), &l), &c), &v)) in rows.enumerate() {
+            check_time(ts)
+                .and_then(|()| check_values(o, h, l, c, v))
+                .map_err(|source| FrameError::InvalidBar {
+                    index,
+                    time_millis: ts,
+                    source,
+                })?;
+            if !timeframe.is_aligned_millis(ts) {
+                return Err(FrameError::Misaligned {
+                    index,
+                    time_millis: ts,
+                    timeframe,
+                });
+            }
+            if let Some(p) = previous
+                && ts <= p
+            {
+                return Err(FrameError::NotIncreasing {
+                    index,
+                    time_millis: ts,
+                    previous_millis: p,
+                });
+            }
+            previous = Some(ts);
+        }
+        Ok(Self {
+            symbol,
+            timeframe,
+            cols,
+        })
+    }
+
+    /// A frame from bars in increasing time order.
+    ///
+    /// # Errors
+    /// [`FrameError`] when the bars are not strictly increasing or not aligned to `timeframe`.
+    pub fn from_bars(
+        symbol: Symbol,
+        timeframe: Timeframe,
+        bars: impl IntoIterator<Item = Bar>,
+    ) -> Result<Self, FrameError> {
+        let bars = bars.into_iter();
+        let mut cols = OhlcvColumns::with_capacity(bars.size_hint().0);
+        for b in bars {
+            cols.push(
+                b.time_millis(),
+                b.open(),
+                b.high(),
+                b.low(),
+                b.close(),
+                b.volume(),
+            );
+        }
+        Self::from_columns(symbol, timeframe, cols)
+    }
+
+    /// Builds a frame from columns known to hold the invariants (results of frame operations).
+    fn trusted(symbol: Symbol, timeframe: Timeframe, cols: OhlcvColumns) -> Self {
+        Self {
+            symbol,
+            timeframe,
+            cols,
+        }
+    }
+
+    /// The symbol.
+    #[must_use]
+    pub const fn symbol(&self) -> &Symbol {
+        &self.symbol
+    }
+
+    /// The timeframe.
+    #[must_use]
+    pub const fn timeframe(&self) -> Timeframe {
+        self.timeframe
+    }
+
+    /// The number of bars.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.cols.timestamps.len()
+    }
+
+    /// True when there is no bar.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.cols.timestamps.is_empty()
+    }
+
+    /// The columns, read-only.
+    #[must_use]
+    pub const fn columns(&self) -> &OhlcvColumns {
+        &self.cols
+    }
+
+    /// The columns, by value.
+    #[must_use]
+    pub fn into_columns(self) -> OhlcvColumns {
+        self.cols
+    }
+
+    /// The open times, epoch milliseconds.
+    #[must_use]
+    pub fn timestamps_millis(&self) -> &[i64] {
+        &self.cols.timestamps
+    }
+
+    /// The bar at `index`.
+    #[must_use]
+    pub fn get(&self, index: usize) -> Option<Bar> {
+        let c = &self.cols;
+        Some(Bar::from_parts(
+            *c.timestamps.get(index)?,
+            *c.open.get(index)?,
+            *c.high.get(index)?,
+            *c.low.get(index)?,
+            *c.close.get(index)?,
+            *c.volume.get(index)?,
+        ))
+    }
+
+    /// The oldest bar.
+    #[must_use]
+    pub fn first(&self) -> Option<Bar> {
+        self.get(0)
+    }
+
+    /// The newest bar.
+    #[must_use]
+    pub fn last(&self) -> Option<Bar> {
+        self.get(self.len().checked_sub(1)?)
+    }
+
+    /// The oldest bar's open time.
+    #[must_use]
+    pub fn first_time(&self) -> Option<DateTime<Utc>> {
+        self.cols.timestamps.first().map(|&t| millis_to_time(t))
+    }
+
+    /// The newest bar's open time.
+    #[must_use]
+    pub fn last_time(&self) -> Option<DateTime<Utc>> {
+        self.cols.timestamps.last().map(|&t| millis_to_time(t))
+    }
+
+    /// The bars, oldest first.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Bar> + '_ {
+        let c = &self.cols;
+        c.timestamps
+            .iter()
+            .zip(&c.open)
+            .zip(&c.high)
+            .zip(&c.low)
+            .zip(&c.close)
+            .zip(&c.volume)
+            .map(|(((((&t, &o), &h), &l), &cl), &v)| Bar::from_parts(t, o, h, l, cl, v))
+    }
+
+    fn index_at_or_after(&self, ms: i64) -> usize {
+        self.cols.timestamps.partition_point(|&t| t < ms)
+    }
+
+    fn sub(&self, lo: usize, hi: usize) -> Self {
+        let mut cols = OhlcvColumns::with_capacity(hi.saturating_sub(lo));
+        cols.extend_from(&self.cols, lo, hi);
+        Self::trusted(self.symbol.clone(), self.timeframe, cols)
+    }
+
+    /// The bars whose open time is in `range`.
+    #[must_use]
+    pub fn slice(&self, range: TimeRange) -> Self {
+        let lo = self.index_at_or_after(range.start_millis());
+        let hi = self.index_at_or_after(range.end_millis()).max(lo);
+        self.sub(lo, hi)
+    }
+
+    /// The bars that open at or after `since`.
+    #[must_use]
+    pub fn keep_since(&self, since: DateTime<Utc>) -> Self {
+        self.sub(self.index_at_or_after(since.timestamp_millis()), self.len())
+    }
+
+    /// The newest `n` bars.
+    #[must_use]
+    pub fn last_n(&self, n: usize) -> Self {
+        self.sub(self.len().saturating_sub(n), self.len())
+    }
+
+    fn check_same_series(&self, other: &Self) -> Result<(), FrameError> {
+        if self.symbol == other.symbol && self.timeframe == other.timeframe {
+            Ok(())
+        } else {
+            Err(FrameError::SeriesMismatch {
+                left_symbol: self.symbol.clone(),
+                left_timeframe: self.timeframe,
+                right_symbol: other.symbol.clone(),
+                right_timeframe: other.timeframe,
+            })
+        }
+    }
+
+    /// Upserts `incoming` into this frame by timestamp: the union of both, and where both have a
+    /// bar for the same open time, `incoming`'s bar wins.
+    ///
+    /// # Errors
+    /// [`FrameError::SeriesMismatch`] when the frames are of another symbol or timeframe.
+    pub fn merge(&self, incoming: &Self) -> Result<Self, FrameError> {
+        self.check_same_series(incoming)?;
+        let (a, b) = (&self.cols, &incoming.cols);
+        let mut out = OhlcvColumns::with_capacity(a.timestamps.len() + b.timestamps.len());
+        let (na, nb) = (a.timestamps.len(), b.timestamps.len());
+        let (mut i, mut j) = (0, 0);
+        while i < na || j < nb {
+            // The run of existing bars strictly before the next incoming bar.
+            let a_end = match b.timestamps.get(j) {
+                Some(&tb) => {
+                    i + a
+                        .timestamps
+                        .get(i..)
+                        .unwrap_or(&[])
+                        .partition_point(|&t| t < tb)
+                }
+                None => na,
+            };
+            out.extend_from(a, i, a_end);
+            i = a_end;
+            // The run of incoming bars up to and including the next existing bar's time.
+            let b_end = match a.timestamps.get(i) {
+                Some(&ta) => {
+                    j + b
+                        .timestamps
+                        .get(j..)
+                        .unwrap_or(&[])
+                        .partition_point(|&t| t <= ta)
+                }
+                None => nb,
+            };
+            out.extend_from(b, j, b_end);
+            // An existing bar replaced by an incoming one is skipped.
+            if b_end > j
+                && a.timestamps.get(i).is_some()
+                && b.timestamps.get(b_end - 1) == a.timestamps.get(i)
+            {
+                i += 1;
+            }
+            j = b_end;
+        }
+        Ok(Self::trusted(self.symbol.clone(), self.timeframe, out))
+    }
+
+    /// Aggregates the bars into bars of the coarser `target`: open of the first, highest high,
+    /// lowest low, close of the last, summed volume, stamped with the target bar's open time.
+    ///
+    /// A target bar is built from whatever source bars it has: a still-forming or partly missing
+    /// period gives a bar from the bars present (use [`OhlcvFrame::completeness`] to tell).
+    ///
+    /// # Errors
+    /// [`FrameError::IncompatibleResample`] unless `self.timeframe().can_resample_to(target)`.
+    pub fn resample(&self, target: Timeframe) -> Result<Self, FrameError> {
+        if !self.timeframe.can_resample_to(target) {
+            return Err(FrameError::IncompatibleResample {
+                from: self.timeframe,
+                to: target,
+            });
+        }
+        let mut out = OhlcvColumns::default();
+        let mut current: Option<(i64, f64, f64, f64, f64, f64)> = None;
+        for bar in self.iter() {
+            let Some(bucket) = target.floor_millis(bar.time_millis()) else {
+                continue;
+            };
+            current = Some(match current {
+                Some((t, o, h, l, _, v)) if t == bucket => (
+                    t,
+                    o,
+                    h.max(bar.high()),
+                    l.min(bar.low()),
+                    bar.close(),
+                    v + bar.volume(),
+                ),
+                previous => {
+                    if let Some((t, o, h, l, c, v)) = previous {
+                        out.push(t, o, h, l, c, v);
+                    }
+                    (
+                        bucket,
+                        bar.open(),
+                        bar.high(),
+                        bar.low(),
+                        bar.close(),
+                        bar.volume(),
+                    )
+                }
+            });
+        }
+        if let Some((t, o, h, l, c, v)) = current {
+            out.push(t, o, h, l, c, v);
+        }
+        Ok(Self::trusted(self.symbol.clone(), target, out))
+    }
+
+    /// Measures how much of `range` the frame covers: the bar slots that open inside `range`
+    /// during which `calendar` has the market open, which of them have a bar, and the runs of
+    /// missing ones. A closed market (an FX weekend) is not a gap.
+    #[must_use]
+    pub fn completeness(&self, calendar: &dyn MarketCalendar, range: TimeRange) -> Completeness {
+        let tf = self.timeframe;
+        let end = range.end_millis();
+        let start = range.start_millis();
+        let mut slot = match tf.floor_millis(start) {
+            Some(f) if f == start => Some(f),
+            _ => tf.next_open_millis(start),
+        };
+        let mut result = Completeness {
+            expected: 0,
+            present: 0,
+            gaps: Vec::new(),
+        };
+        let mut gap: Option<(i64, i64)> = None;
+        let mut j = self.index_at_or_after(start);
+        while let Some(open) = slot.filter(|&o| o < end) {
+            let Some(next) = tf.next_open_millis(open) else {
+                break;
+            };
+            let (o_t, n_t) = (millis_to_time(open), millis_to_time(next));
+            let open_during = TimeRange::new(o_t, n_t)
+                .map(|r| calendar.is_open_during(r))
+                .unwrap_or(false);
+            if !open_during {
+                // Jump over the closed stretch in one step rather than slot by slot.
+                let reopen = calendar.next_open(o_t).timestamp_millis();
+                slot = tf.floor_millis(reopen).map(|f| f.max(next));
+                continue;
+            }
+            result.expected += 1;
+            while self.cols.timestamps.get(j).is_some_and(|&t| t < open) {
+                j += 1;
+            }
+            if self.cols.timestamps.get(j) == Some(&open) {
+                result.present += 1;
+            } else {
+                gap = match gap {
+                    Some((s, e)) if e == open => Some((s, next)),
+                    Some((s, e)) => {
+                        push_gap(&mut result.gaps, s, e);
+                        Some((open, next))
+                    }
+                    None => Some((open, next)),
+                };
+            }
+            slot = Some(next);
+        }
+        if let Some((s, e)) = gap {
+            push_gap(&mut result.gaps, s, e);
+        }
+        result
+    }
+
+    /// The runs of missing bars in `range`; see [`OhlcvFrame::completeness`].
+    #[must_use]
+    pub fn gaps(&self, calendar: &dyn MarketCalendar, range: TimeRange) -> Vec<TimeRange> {
+        self.completeness(calendar, range).gaps
+    }
+}
+
+fn push_gap(gaps: &mut Vec<TimeRange>, start: i64, end: i64) {
+    if let Ok(r) = TimeRange::new(millis_to_time(start), millis_to_time(end)) {
+        gaps.push(r);
+    }
+}
+
+impl<'a> IntoIterator for &'a OhlcvFrame {
+    type Item = Bar;
+    type IntoIter = Box<dyn ExactSizeIterator<Item = Bar> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{AlwaysOpen, FxCalendar, bar::Field};
+
+    fn sym() -> Symbol {
+        "USDJPY".parse().unwrap()
+    }
+
+    fn t(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    fn bar(ms: i64, p: f64) -> Bar {
+        Bar::new(millis_to_time(ms), p, p + 0.5, p - 0.5, p + 0.25, 10.0).unwrap()
+    }
+
+    fn m1_frame(start: DateTime<Utc>, n: i64) -> OhlcvFrame {
+        let s = start.timestamp_millis();
+        OhlcvFrame::from_bars(
+            sym(),
+            Timeframe::M1,
+            (0..n).map(|i| bar(s + i * 60_000, 150.0 + i as f64 * 0.01)),
+        )
+        .unwrap()
+    }
+
+    fn cols(ts: Vec<i64>) -> OhlcvColumns {
+        let n = ts.len();
+        OhlcvColumns {
+            timestamps: ts,
+            open: vec![1.0; n],
+            high: vec![2.0; n],
+            low: vec![0.5; n],
+            close: vec![1.5; n],
+            volume: vec![0.0; n],
+        }
+    }
+
+    #[test]
+    fn construction_enforces_every_invariant() {
+        let tf = Timeframe::M1;
+        let base = t(2026, 1, 5, 0, 0).timestamp_millis();
+        assert!(OhlcvFrame::from_columns(sym(), tf, cols(vec![base, base + 60_000])).is_ok());
+
+        let mut c = cols(vec![base]);
+        c.volume.clear();
+        assert!(matches!(
+            OhlcvFrame::from_columns(sym(), tf, c),
+            Err(FrameError::LengthMismatch { volume: 0, .. })
+        ));
+        assert!(matches!(
+            OhlcvFrame::from_columns(sym(), tf, cols(vec![base, base])),
+            Err(FrameError::NotIncreasing { index: 1, .. })
+        ));
+        assert!(matches!(
+            OhlcvFrame::from_columns(sym(), tf, cols(vec![base + 60_000, base])),
+            Err(FrameError::NotIncreasing { index: 1, .. })
+        ));
+        assert!(matches!(
+            OhlcvFrame::from_columns(sym(), tf, cols(vec![base + 1_000])),
+            Err(FrameError::Misaligned { index: 0, .. })
+        ));
+        let bad = |f: fn(&mut OhlcvColumns)| {
+            let mut c = cols(vec![base]);
+            f(&mut c);
+            OhlcvFrame::from_columns(sym(), tf, c)
+        };
+        assert!(matches!(
+            bad(|c| c.open[0] = f64::NAN),
+            Err(FrameError::InvalidBar {
+                source: BarError::NotFinite { field: Field::Open },
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad(|c| c.high[0] = f64::INFINITY),
+            Err(FrameError::InvalidBar {
+                source: BarError::NotFinite { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad(|c| c.low[0] = 0.0),
+            Err(FrameError::InvalidBar {
+                source: BarError::NonPositivePrice {
+                    field: Field::Low,
+                    ..
+                },
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad(|c| c.high[0] = 0.9),
+            Err(FrameError::InvalidBar {
+                source: BarError::Inconsistent { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad(|c| c.close[0] = 0.4),
+            Err(FrameError::InvalidBar {
+                source: BarError::Inconsistent { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad(|c| c.volume[0] = -1.0),
+            Err(FrameError::InvalidBar {
+                source: BarError::NegativeVolume(_),
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad(|c| c.timestamps[0] = MAX_TIME_MILLIS_FOR_TEST),
+            Err(FrameError::InvalidBar {
+                source: BarError::TimeOutOfRange(_),
+                ..
+            })
+        ));
+    }
+
+    const MAX_TIME_MILLIS_FOR_TEST: i64 = crate::MAX_TIME_MILLIS;
+
+    #[test]
+    fn slicing_by_open_time() {
+        let f = m1_frame(t(2026, 1, 5, 10, 0), 60);
+        let r = TimeRange::new(t(2026, 1, 5, 10, 10), t(2026, 1, 5, 10, 20)).unwrap();
+        let s = f.slice(r);
+        assert_eq!(s.len(), 10);
+        assert_eq!(s.first_time(), Some(t(2026, 1, 5, 10, 10)));
+        assert_eq!(s.last_time(), Some(t(2026, 1, 5, 10, 19)));
+        assert_eq!(f.keep_since(t(2026, 1, 5, 10, 55)).len(), 5);
+        assert_eq!(f.keep_since(t(2026, 1, 5, 9, 0)).len(), 60);
+        assert_eq!(f.last_n(3).first_time(), Some(t(2026, 1, 5, 10, 57)));
+        assert_eq!(f.last_n(100).len(), 60);
+        assert!(
+            f.slice(TimeRange::new(t(2026, 1, 6, 0, 0), t(2026, 1, 7, 0, 0)).unwrap())
+                .is_empty()
+        );
+        assert_eq!(f.iter().len(), 60);
+        assert_eq!(f.get(59), f.last());
+        assert_eq!(f.get(60), None);
+    }
+
+    #[test]
+    fn merge_refuses_another_series() {
+        let a = m1_frame(t(2026, 1, 5, 10, 0), 2);
+        let b = OhlcvFrame::empty("EURUSD".parse().unwrap(), Timeframe::M1);
+        assert!(matches!(
+            a.merge(&b),
+            Err(FrameError::SeriesMismatch { .. })
+        ));
+        let c = OhlcvFrame::empty(sym(), Timeframe::M5);
+        assert!(matches!(
+            a.merge(&c),
+            Err(FrameError::SeriesMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn resample_refuses_incompatible_targets() {
+        let f = m1_frame(t(2026, 1, 5, 10, 0), 2)
+            .resample(Timeframe::W1)
+            .unwrap();
+        assert!(matches!(
+            f.resample(Timeframe::MN1),
+            Err(FrameError::IncompatibleResample {
+                from: Timeframe::W1,
+                to: Timeframe::MN1
+            })
+        ));
+        assert!(f.resample(Timeframe::D1).is_err());
+    }
+
+    #[test]
+    fn completeness_skips_the_fx_weekend_and_finds_gaps() {
+        // Friday 2026-01-09 18:00 UTC to Monday 2026-01-12 02:00 UTC, H1. Winter: closes Friday
+        // 22:00 UTC, reopens Sunday 22:00 UTC. Expected slots: Fri 18..22 (4), Sun 22..Mon 02 (4).
+        let start = t(2026, 1, 9, 18, 0);
+        let range = TimeRange::new(start, t(2026, 1, 12, 2, 0)).unwrap();
+        let hours = [18, 19, 21]; // Friday 20:00 missing
+        let mut bars: Vec<Bar> = hours
+            .iter()
+            .map(|&h| bar(t(2026, 1, 9, h, 0).timestamp_millis(), 150.0))
+            .collect();
+        bars.extend([22, 23].map(|h| bar(t(2026, 1, 11, h, 0).timestamp_millis(), 151.0)));
+        bars.push(bar(t(2026, 1, 12, 1, 0).timestamp_millis(), 151.0)); // Monday 00:00 missing
+        let f = OhlcvFrame::from_bars(sym(), Timeframe::H1, bars).unwrap();
+        let c = f.completeness(&FxCalendar, range);
+        assert_eq!(c.expected, 8);
+        assert_eq!(c.present, 6);
+        assert_eq!(
+            c.gaps,
+            vec![
+                TimeRange::new(t(2026, 1, 9, 20, 0), t(2026, 1, 9, 21, 0)).unwrap(),
+                TimeRange::new(t(2026, 1, 12, 0, 0), t(2026, 1, 12, 1, 0)).unwrap(),
+            ]
+        );
+        assert!((c.ratio() - 0.75).abs() < 1e-12);
+        // Unaligned start: the first slot is the next bar open.
+        let r2 = TimeRange::new(t(2026, 1, 9, 18, 30), t(2026, 1, 9, 20, 0)).unwrap();
+        assert_eq!(f.completeness(&FxCalendar, r2).expected, 1);
+        // Always open: 56 hourly slots, 6 present, one run of gaps from Friday 20:00 merged.
+        let all = f.completeness(&AlwaysOpen, range);
+        assert_eq!((all.expected, all.present), (56, 6));
+    }
+
+    // ---- property tests -----------------------------------------------------------------
+
+    /// A valid frame of `tf` with random holes, starting near 2026-01-05.
+    fn arb_frame(tf: Timeframe, max_len: usize) -> impl Strategy<Value = OhlcvFrame> {
+        let step = tf.fixed_millis().unwrap_or(31 * 86_400_000);
+        prop::collection::vec(
+            (
+                1i64..4,
+                1.0f64..200.0,
+                0.0f64..1.0,
+                0.0f64..1.0,
+                0.0f64..1.0,
+                0.0f64..1e6,
+            ),
+            0..max_len,
+        )
+        .prop_map(move |rows| {
+            let mut ts = t(2026, 1, 5, 0, 0).timestamp_millis();
+            let mut bars = Vec::new();
+            for (skip, low, span, o, c, v) in rows {
+                ts = tf.floor_millis(ts + skip * step).unwrap();
+                let high = low + span * low * 0.01;
+                let open = low + o * (high - low);
+                let close = low + c * (high - low);
+                bars.push(Bar::new(millis_to_time(ts), open, high, low, close, v).unwrap());
+            }
+            OhlcvFrame::from_bars(sym(), tf, bars).unwrap()
+        })
+    }
+
+    fn assert_invariants(f: &OhlcvFrame) {
+        let again =
+            OhlcvFrame::from_columns(f.symbol().clone(), f.timeframe(), f.columns().clone());
+        assert_eq!(
+            again.as_ref(),
+            Ok(f),
+            "a frame operation broke an invariant"
+        );
+    }
+
+    /// Merge by a map: insert existing, then incoming (overwriting).
+    fn naive_merge(a: &OhlcvFrame, b: &OhlcvFrame) -> Vec<Bar> {
+        let mut m = BTreeMap::new();
+        for x in a.iter().chain(b.iter()) {
+            m.insert(x.time_millis(), x);
+        }
+        m.into_values().collect()
+    }
+
+    /// Resample by grouping on the target's floor.
+    fn naive_resample(f: &OhlcvFrame, to: Timeframe) -> Vec<(i64, f64, f64, f64, f64, f64)> {
+        let mut groups: BTreeMap<i64, Vec<Bar>> = BTreeMap::new();
+        for b in f.iter() {
+            groups
+                .entry(to.floor_millis(b.time_millis()).unwrap())
+                .or_default()
+                .push(b);
+        }
+        groups
+            .into_iter()
+            .map(|(k, g)| {
+                let high = g.iter().map(Bar::high).fold(f64::MIN, f64::max);
+                let low = g.iter().map(Bar::low).fold(f64::MAX, f64::min);
+                let vol: f64 = g.iter().map(Bar::volume).sum();
+                (k, g[0].open(), high, low, g[g.len() - 1].close(), vol)
+            })
+            .collect()
+    }
+
+    fn tf_and_coarser() -> impl Strategy<Value = (Timeframe, Timeframe)> {
+        let pairs: Vec<_> = Timeframe::ALL
+            .iter()
+            .flat_map(|&a| Timeframe::ALL.iter().map(move |&b| (a, b)))
+            .filter(|(a, b)| a.can_resample_to(*b))
+            .collect();
+        proptest::sample::select(pairs)
+    }
+
+    proptest! {
+        #[test]
+        fn merge_is_idempotent_and_incoming_wins(
+            a in arb_frame(Timeframe::M1, 200),
+            b in arb_frame(Timeframe::M1, 200),
+        ) {
+            let m = a.merge(&b).unwrap();
+            assert_invariants(&m);
+            prop_assert_eq!(m.iter().collect::<Vec<_>>(), naive_merge(&a, &b));
+            // Merging the same bars again changes nothing.
+            prop_assert_eq!(&m.merge(&b).unwrap(), &m);
+            prop_assert_eq!(&m.merge(&m).unwrap(), &m);
+            prop_assert_eq!(&a.merge(&a).unwrap(), &a);
+            // Every incoming bar is in the result as given.
+            for bar in b.iter() {
+                let i = m.timestamps_millis().binary_search(&bar.time_millis()).unwrap();
+                prop_assert_eq!(m.get(i), Some(bar));
+            }
+        }
+
+        #[test]
+        fn resample_equals_naive_grouping(
+            (f, to) in tf_and_coarser().prop_flat_map(|(from, to)| (arb_frame(from, 300), Just(to)))
+        ) {
+            let r = f.resample(to).unwrap();
+            assert_invariants(&r);
+            let got: Vec<_> = r
+                .iter()
+                .map(|b| (b.time_millis(), b.open(), b.high(), b.low(), b.close(), b.volume()))
+                .collect();
+            prop_assert_eq!(got, naive_resample(&f, to));
+        }
+
+        #[test]
+        fn slice_and_keep_since_agree_with_filtering(f in arb_frame(Timeframe::M5, 200), a in 0i64..2_000, len in 0i64..2_000) {
+            let start = t(2026, 1, 5, 0, 0) + Duration::minutes(a);
+            let range = TimeRange::new(start, start + Duration::minutes(len)).unwrap();
+            let s = f.slice(range);
+            assert_invariants(&s);
+            let expected: Vec<_> = f.iter().filter(|b| range.contains(b.time())).collect();
+            prop_assert_eq!(s.iter().collect::<Vec<_>>(), expected);
+            let k = f.keep_since(start);
+            prop_assert_eq!(k.len(), f.iter().filter(|b| b.time() >= start).count());
+        }
+
+        #[test]
+        fn completeness_counts_match_a_slot_walk(f in arb_frame(Timeframe::H1, 200), len_h in 0i64..400) {
+            let start = t(2026, 1, 5, 0, 0);
+            let range = TimeRange::new(start, start + Duration::hours(len_h)).unwrap();
+            let c = f.completeness(&FxCalendar, range);
+            let mut expected = 0;
+            let mut present = 0;
+            let mut slot = start;
+            while slot < range.end() {
+                let next = slot + Duration::hours(1);
+                if FxCalendar.is_open_during(TimeRange::new(slot, next).unwrap()) {
+                    expected += 1;
+                    if f.timestamps_millis().contains(&slot.timestamp_millis()) { present += 1; }
+                }
+                slot = next;
+            }
+            prop_assert_eq!((c.expected, c.present), (expected, present));
+            let gap_hours: i64 = c.gaps.iter().map(|g| g.duration().num_hours()).sum();
+            prop_assert_eq!(gap_hours as usize, expected - present);
+        }
+    }
+}

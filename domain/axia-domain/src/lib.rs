@@ -1,0 +1,68 @@
+//! axia's domain: typed values and the ports, with no I/O.
+//!
+//! - Market data: [`Symbol`], [`Timeframe`], [`Bar`], the columnar [`OhlcvFrame`] and
+//!   [`validate_bars`] for what sources return; [`TimeRange`], [`UseCase`].
+//! - Calendars: [`FxCalendar`] (Sunday 17:00 to Friday 17:00 New York), [`SessionCalendar`],
+//!   [`next_ny_close`].
+//! - Orders: [`Order`] and its status machine, [`OrderValidator`]; the kill switch
+//!   ([`KillSwitchRecord`], [`KillSwitchChange`], [`KillSwitchAudit`]).
+//! - Ports (traits the adapters implement): [`OhlcvStore`], [`MarketData`], [`OrderStore`],
+//!   [`KillSwitch`], [`OrderExecutor`], [`OrderQueue`], [`Clock`]. The `mocks` feature adds
+//!   mockall mocks of each (`MockOhlcvStore`, …).
+//!
+//! Time is UTC throughout; a bar's timestamp is its **open** time.
+//!
+//! ```
+//! use axia_domain::{FxCalendar, OhlcvFrame, Symbol, TimeRange, Timeframe};
+//! use chrono::{Duration, TimeZone, Utc};
+//!
+//! let frame = OhlcvFrame::empty("EURUSD".parse()?, Timeframe::H1);
+//! // Saturday: the FX market is closed all day, so an empty frame is complete.
+//! let sat = Utc.with_ymd_and_hms(2026, 3, 7, 0, 0, 0).unwrap();
+//! let c = frame.completeness(&FxCalendar, TimeRange::new(sat, sat + Duration::days(1))?);
+//! assert_eq!((c.expected, c.present), (0, 0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod bar;
+mod calendar;
+mod clock;
+mod frame;
+mod killswitch;
+mod order;
+mod ports;
+mod symbol;
+mod time;
+mod timeframe;
+mod validation;
+
+pub use bar::{Bar, BarError, Field, MAX_TIME_MILLIS, MIN_TIME_MILLIS};
+pub use calendar::{
+    AlwaysOpen, FxCalendar, MarketCalendar, SessionCalendar, next_ny_close, ny_close_on,
+};
+pub use clock::{ManualClock, SystemClock};
+pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame};
+pub use killswitch::{
+    KILL_SWITCH_TEXT_MAX_LEN, KillSwitchAudit, KillSwitchChange, KillSwitchChangeError,
+    KillSwitchRecord, KillSwitchScope, KillSwitchState, trading_allowed,
+};
+pub use order::{
+    ClientOrderId, Fill, NotPositive, ORDER_ID_MAX_LEN, Order, OrderId, OrderIdError, OrderLimits,
+    OrderStatus, OrderStatusError, OrderType, OrderValidator, Price, Quantity, Rejection,
+    RejectionReason, Side, TransitionError,
+};
+pub use ports::{
+    BoxError, Clock, CreateOutcome, DatasetInfo, Execution, ExecutionError, ExecutionOutcome,
+    FetchedBars, KillSwitch, KillSwitchError, MarketData, MarketDataError, OhlcvStore,
+    OrderExecutor, OrderQueue, OrderStore, OrderStoreError, QueueError, QueueMessage, StoreError,
+    StoreHealth, StoreInfo,
+};
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::{
+    MockClock, MockKillSwitch, MockMarketData, MockOhlcvStore, MockOrderExecutor, MockOrderQueue,
+    MockOrderStore,
+};
+pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
+pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};
+pub use timeframe::{Timeframe, TimeframeError};
+pub use validation::{DropReason, DroppedBar, RawBar, ValidationReport, validate_bars};

@@ -1,0 +1,1001 @@
+//! Orders: identifiers, quantities, the order record and its status machine, and validation.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::Symbol;
+
+/// The longest order or client order id accepted.
+pub const ORDER_ID_MAX_LEN: usize = 64;
+
+/// Why a string is not an order id or a client order id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrderIdError {
+    /// Empty.
+    #[error("id is empty")]
+    Empty,
+    /// Longer than [`ORDER_ID_MAX_LEN`].
+    #[error("id is {len} bytes long, the limit is {max}")]
+    TooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A character outside `A-Z a-z 0-9 - _`.
+    #[error("id has the character {ch:?} at position {position}, allowed are A-Z a-z 0-9 - _")]
+    InvalidChar {
+        /// The character.
+        ch: char,
+        /// Its position.
+        position: usize,
+    },
+}
+
+fn check_id(s: &str) -> Result<(), OrderIdError> {
+    if s.is_empty() {
+        return Err(OrderIdError::Empty);
+    }
+    if let Some((position, ch)) = s
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+    {
+        return Err(OrderIdError::InvalidChar { ch, position });
+    }
+    if s.len() > ORDER_ID_MAX_LEN {
+        return Err(OrderIdError::TooLong {
+            len: s.len(),
+            max: ORDER_ID_MAX_LEN,
+        });
+    }
+    Ok(())
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `s`: 1 to 64 characters of `A-Z a-z 0-9 - _`.
+            ///
+            /// # Errors
+            /// [`OrderIdError`] naming the rule `s` breaks.
+            pub fn new(s: &str) -> Result<Self, OrderIdError> {
+                check_id(s)?;
+                Ok(Self(s.to_owned()))
+            }
+
+            /// The text.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = OrderIdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = OrderIdError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                check_id(&s)?;
+                Ok(Self(s))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// axia's key for an order: the order store is keyed by it, a duplicate delivery carries the
+    /// same one.
+    OrderId
+);
+id_type!(
+    /// The id sent to the broker with an order; executors are idempotent by it.
+    ClientOrderId
+);
+
+/// Buy or sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Buy.
+    Buy,
+    /// Sell.
+    Sell,
+}
+
+/// A decimal that is `> 0`, for quantities and prices.
+macro_rules! positive_decimal {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "Decimal", into = "Decimal")]
+        pub struct $name(Decimal);
+
+        impl $name {
+            /// Validates `value > 0`.
+            ///
+            /// # Errors
+            /// [`NotPositive`] otherwise.
+            pub fn new(value: Decimal) -> Result<Self, NotPositive> {
+                if value > Decimal::ZERO {
+                    Ok(Self(value))
+                } else {
+                    Err(NotPositive { what: $what, value })
+                }
+            }
+
+            /// The value.
+            #[must_use]
+            pub const fn get(self) -> Decimal {
+                self.0
+            }
+        }
+
+        impl TryFrom<Decimal> for $name {
+            type Error = NotPositive;
+            fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for Decimal {
+            fn from(v: $name) -> Self {
+                v.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = NotPositive;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let value = Decimal::from_str_exact(s.trim()).map_err(|_| NotPositive {
+                    what: $what,
+                    value: Decimal::ZERO,
+                })?;
+                Self::new(value)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+/// A value that had to be a positive decimal number and was not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} must be a decimal number above zero, got {value}")]
+pub struct NotPositive {
+    what: &'static str,
+    value: Decimal,
+}
+
+positive_decimal!(
+    /// An order size in units of the instrument, `> 0`.
+    Quantity,
+    "quantity"
+);
+positive_decimal!(
+    /// A price, `> 0`.
+    Price,
+    "price"
+);
+
+/// How an order is to be executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum OrderType {
+    /// At the market's price.
+    Market,
+    /// At `price` or better.
+    Limit {
+        /// The limit.
+        price: Price,
+    },
+    /// A market order once the market trades through `price`.
+    Stop {
+        /// The trigger.
+        price: Price,
+    },
+}
+
+impl OrderType {
+    /// The limit or stop price; `None` for a market order.
+    #[must_use]
+    pub const fn price(&self) -> Option<Price> {
+        match self {
+            Self::Market => None,
+            Self::Limit { price } | Self::Stop { price } => Some(*price),
+        }
+    }
+}
+
+/// Where an order is in its life.
+///
+/// Legal transitions: `Received -> Submitted | Rejected`, and
+/// `Submitted -> Filled | Rejected | Failed | Cancelled`. The last four are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    /// Taken off the queue and stored; nothing sent yet.
+    Received,
+    /// Sent to the executor.
+    Submitted,
+    /// Executed.
+    Filled,
+    /// Refused, by axia's checks or by the broker.
+    Rejected,
+    /// The execution failed and the order is not live.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The stable upper-case name (`"SUBMITTED"`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "RECEIVED",
+            Self::Submitted => "SUBMITTED",
+            Self::Filled => "FILLED",
+            Self::Rejected => "REJECTED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// True for a status no transition leaves.
+    #[must_use]
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Filled | Self::Rejected | Self::Failed | Self::Cancelled
+        )
+    }
+
+    /// True when the status machine allows `self -> next`.
+    #[must_use]
+    pub const fn can_become(self, next: Self) -> bool {
+        matches!(
+            (self, next),
+            (Self::Received, Self::Submitted | Self::Rejected)
+                | (
+                    Self::Submitted,
+                    Self::Filled | Self::Rejected | Self::Failed | Self::Cancelled
+                )
+        )
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not an [`OrderStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown order status {0:?}")]
+pub struct OrderStatusError(String);
+
+impl FromStr for OrderStatus {
+    type Err = OrderStatusError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Received,
+            Self::Submitted,
+            Self::Filled,
+            Self::Rejected,
+            Self::Failed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+        .ok_or_else(|| OrderStatusError(s.chars().take(16).collect()))
+    }
+}
+
+/// Why an order was rejected, with a stable code for reports and dashboards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum RejectionReason {
+    /// The kill switch is halted for all trading or for the symbol.
+    KillSwitchActive,
+    /// The kill switch could not be read; orders fail closed.
+    KillSwitchUnavailable,
+    /// The symbol is not in the allowed list.
+    SymbolNotAllowed,
+    /// The quantity is below the minimum or above the maximum.
+    QuantityOutOfRange,
+    /// The quantity is not a multiple of the step.
+    QuantityStepInvalid,
+    /// Quantity times price is above the notional limit.
+    NotionalLimitExceeded,
+    /// The price is missing where needed, or too far from the reference price.
+    PriceInvalid,
+    /// The order message could not be understood.
+    InvalidMessage,
+    /// The broker refused the order.
+    BrokerRejected,
+}
+
+impl RejectionReason {
+    /// The stable code (`"KILL_SWITCH_ACTIVE"`).
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::KillSwitchActive => "KILL_SWITCH_ACTIVE",
+            Self::KillSwitchUnavailable => "KILL_SWITCH_UNAVAILABLE",
+            Self::SymbolNotAllowed => "SYMBOL_NOT_ALLOWED",
+            Self::QuantityOutOfRange => "QUANTITY_OUT_OF_RANGE",
+            Self::QuantityStepInvalid => "QUANTITY_STEP_INVALID",
+            Self::NotionalLimitExceeded => "NOTIONAL_LIMIT_EXCEEDED",
+            Self::PriceInvalid => "PRICE_INVALID",
+            Self::InvalidMessage => "INVALID_MESSAGE",
+            Self::BrokerRejected => "BROKER_REJECTED",
+        }
+    }
+}
+
+impl fmt::Display for RejectionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A rejection: the stable reason and a human detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The stable reason.
+    pub reason: RejectionReason,
+    /// What exactly was wrong.
+    pub detail: String,
+}
+
+impl Rejection {
+    /// A rejection for `reason`.
+    #[must_use]
+    pub fn new(reason: RejectionReason, detail: impl Into<String>) -> Self {
+        Self {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason.code(), self.detail)
+    }
+}
+
+/// What an execution filled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    /// The broker's id for the order.
+    pub broker_order_id: String,
+    /// Quantity filled.
+    pub quantity: Quantity,
+    /// Average fill price.
+    pub price: Price,
+    /// When it filled.
+    pub filled_at: DateTime<Utc>,
+}
+
+/// A status change the status machine refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("order {id} cannot go from {from} to {to}")]
+pub struct TransitionError {
+    /// The order.
+    pub id: OrderId,
+    /// Its status.
+    pub from: OrderStatus,
+    /// The status asked for.
+    pub to: OrderStatus,
+}
+
+/// An order and where it is in its life.
+///
+/// Built [`Received`](OrderStatus::Received) by [`Order::new`]; its status changes only through
+/// the `mark_*` methods, which enforce the transitions of [`OrderStatus`].
+///
+/// ```
+/// use axia_domain::{Order, OrderStatus, OrderType, Side, Rejection, RejectionReason};
+/// use chrono::Utc;
+///
+/// let mut order = Order::new(
+///     "o-1".parse()?, "c-1".parse()?, "USDJPY".parse()?, Side::Buy,
+///     OrderType::Market, "1000".parse()?, Utc::now(),
+/// );
+/// order.mark_submitted(Utc::now())?;
+/// assert_eq!(order.status(), OrderStatus::Submitted);
+/// let reject = Rejection::new(RejectionReason::BrokerRejected, "market closed");
+/// order.mark_rejected(reject, Utc::now())?;
+/// assert!(order.mark_submitted(Utc::now()).is_err()); // final
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    id: OrderId,
+    client_order_id: ClientOrderId,
+    symbol: Symbol,
+    side: Side,
+    order_type: OrderType,
+    quantity: Quantity,
+    status: OrderStatus,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    rejection: Option<Rejection>,
+    fill: Option<Fill>,
+    failure: Option<String>,
+}
+
+impl Order {
+    /// A new order, [`Received`](OrderStatus::Received) at `now`.
+    #[must_use]
+    pub fn new(
+        id: OrderId,
+        client_order_id: ClientOrderId,
+        symbol: Symbol,
+        side: Side,
+        order_type: OrderType,
+        quantity: Quantity,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            client_order_id,
+            symbol,
+            side,
+            order_type,
+            quantity,
+            status: OrderStatus::Received,
+            created_at: now,
+            updated_at: now,
+            rejection: None,
+            fill: None,
+            failure: None,
+        }
+    }
+
+    /// The order id.
+    #[must_use]
+    pub const fn id(&self) -> &OrderId {
+        &self.id
+    }
+    /// The client order id.
+    #[must_use]
+    pub const fn client_order_id(&self) -> &ClientOrderId {
+        &self.client_order_id
+    }
+    /// The instrument.
+    #[must_use]
+    pub const fn symbol(&self) -> &Symbol {
+        &self.symbol
+    }
+    /// Buy or sell.
+    #[must_use]
+    pub const fn side(&self) -> Side {
+        self.side
+    }
+    /// Market, limit or stop.
+    #[must_use]
+    pub const fn order_type(&self) -> OrderType {
+        self.order_type
+    }
+    /// The size.
+    #[must_use]
+    pub const fn quantity(&self) -> Quantity {
+        self.quantity
+    }
+    /// The status.
+    #[must_use]
+    pub const fn status(&self) -> OrderStatus {
+        self.status
+    }
+    /// When it was received.
+    #[must_use]
+    pub const fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    /// When its status last changed.
+    #[must_use]
+    pub const fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    /// Why it was rejected, when it was.
+    #[must_use]
+    pub const fn rejection(&self) -> Option<&Rejection> {
+        self.rejection.as_ref()
+    }
+    /// What filled, when it did.
+    #[must_use]
+    pub const fn fill(&self) -> Option<&Fill> {
+        self.fill.as_ref()
+    }
+    /// Why the execution failed, when it did.
+    #[must_use]
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    fn transition(&mut self, to: OrderStatus, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        if !self.status.can_become(to) {
+            return Err(TransitionError {
+                id: self.id.clone(),
+                from: self.status,
+                to,
+            });
+        }
+        self.status = to;
+        self.updated_at = at;
+        Ok(())
+    }
+
+    /// `Received -> Submitted`.
+    ///
+    /// # Errors
+    /// [`TransitionError`] from any other status.
+    pub fn mark_submitted(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        self.transition(OrderStatus::Submitted, at)
+    }
+
+    /// `Submitted -> Filled`, recording the fill.
+    ///
+    /// # Errors
+    /// [`TransitionError`] from any other status.
+    pub fn mark_filled(&mut self, fill: Fill, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        self.transition(OrderStatus::Filled, at)?;
+        self.fill = Some(fill);
+        Ok(())
+    }
+
+    /// `Received | Submitted -> Rejected`, recording why.
+    ///
+    /// # Errors
+    /// [`TransitionError`] from a final status.
+    pub fn mark_rejected(
+        &mut self,
+        rejection: Rejection,
+        at: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.transition(OrderStatus::Rejected, at)?;
+        self.rejection = Some(rejection);
+        Ok(())
+    }
+
+    /// `Submitted -> Failed`, recording why.
+    ///
+    /// # Errors
+    /// [`TransitionError`] from any other status.
+    pub fn mark_failed(
+        &mut self,
+        detail: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.transition(OrderStatus::Failed, at)?;
+        self.failure = Some(detail.into());
+        Ok(())
+    }
+
+    /// `Submitted -> Cancelled`.
+    ///
+    /// # Errors
+    /// [`TransitionError`] from any other status.
+    pub fn mark_cancelled(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        self.transition(OrderStatus::Cancelled, at)
+    }
+}
+
+/// The limits [`OrderValidator`] checks orders against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLimits {
+    allowed_symbols: Option<BTreeSet<Symbol>>,
+    min_quantity: Option<Quantity>,
+    max_quantity: Option<Quantity>,
+    quantity_step: Option<Quantity>,
+    max_notional: Option<Decimal>,
+    max_price_deviation: Option<Decimal>,
+}
+
+impl Default for OrderLimits {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OrderLimits {
+    /// No limits; add them with the builder methods.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            allowed_symbols: None,
+            min_quantity: None,
+            max_quantity: None,
+            quantity_step: None,
+            max_notional: None,
+            max_price_deviation: None,
+        }
+    }
+
+    /// Only these symbols may trade.
+    #[must_use]
+    pub fn allowed_symbols(mut self, symbols: impl IntoIterator<Item = Symbol>) -> Self {
+        self.allowed_symbols = Some(symbols.into_iter().collect());
+        self
+    }
+
+    /// Quantities must lie in `[min, max]`.
+    #[must_use]
+    pub const fn quantity_range(mut self, min: Quantity, max: Quantity) -> Self {
+        self.min_quantity = Some(min);
+        self.max_quantity = Some(max);
+        self
+    }
+
+    /// Quantities must be whole multiples of `step`.
+    #[must_use]
+    pub const fn quantity_step(mut self, step: Quantity) -> Self {
+        self.quantity_step = Some(step);
+        self
+    }
+
+    /// Quantity times price must not exceed `limit` (in the quote currency).
+    #[must_use]
+    pub const fn max_notional(mut self, limit: Decimal) -> Self {
+        self.max_notional = Some(limit);
+        self
+    }
+
+    /// A limit or stop price may differ from the reference price by at most this fraction
+    /// (`0.05` is 5 %).
+    #[must_use]
+    pub const fn max_price_deviation(mut self, fraction: Decimal) -> Self {
+        self.max_price_deviation = Some(fraction);
+        self
+    }
+}
+
+/// Checks orders against [`OrderLimits`] before they are sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderValidator {
+    limits: OrderLimits,
+}
+
+impl OrderValidator {
+    /// A validator for `limits`.
+    #[must_use]
+    pub const fn new(limits: OrderLimits) -> Self {
+        Self { limits }
+    }
+
+    /// Checks `order`; `reference` is the current market price, used for the notional of market
+    /// orders and for the price sanity check. Without it, a check that needs it fails closed.
+    ///
+    /// # Errors
+    /// The first [`Rejection`] that applies, in the order: symbol, quantity range, quantity step,
+    /// price, notional.
+    pub fn validate(&self, order: &Order, reference: Option<Price>) -> Result<(), Rejection> {
+        let l = &self.limits;
+        if let Some(allowed) = &l.allowed_symbols
+            && !allowed.contains(order.symbol())
+        {
+            return Err(Rejection::new(
+                RejectionReason::SymbolNotAllowed,
+                format!("{} is not in the allowed symbols", order.symbol()),
+            ));
+        }
+        let qty = order.quantity().get();
+        let below = l.min_quantity.is_some_and(|m| qty < m.get());
+        let above = l.max_quantity.is_some_and(|m| qty > m.get());
+        if below || above {
+            let bound = |q: Option<Quantity>| q.map_or_else(|| "-".to_owned(), |q| q.to_string());
+            return Err(Rejection::new(
+                RejectionReason::QuantityOutOfRange,
+                format!(
+                    "quantity {qty} is outside [{}, {}]",
+                    bound(l.min_quantity),
+                    bound(l.max_quantity)
+                ),
+            ));
+        }
+        if let Some(step) = l.quantity_step
+            && !(qty % step.get()).is_zero()
+        {
+            return Err(Rejection::new(
+                RejectionReason::QuantityStepInvalid,
+                format!("quantity {qty} is not a multiple of {step}"),
+            ));
+        }
+        let own_price = order.order_type().price();
+        if let (Some(max_dev), Some(p)) = (l.max_price_deviation, own_price) {
+            let Some(r) = reference else {
+                return Err(Rejection::new(
+                    RejectionReason::PriceInvalid,
+                    "no reference price to check the order price against",
+                ));
+            };
+            let deviation = ((p.get() - r.get()) / r.get()).abs();
+            if deviation > max_dev {
+                return Err(Rejection::new(
+                    RejectionReason::PriceInvalid,
+                    format!(
+                        "price {p} is {deviation:.4} away from the reference {r}, the limit is {max_dev}"
+                    ),
+                ));
+            }
+        }
+        if let Some(max) = l.max_notional {
+            let Some(price) = own_price.or(reference) else {
+                return Err(Rejection::new(
+                    RejectionReason::PriceInvalid,
+                    "no price to compute the notional of a market order",
+                ));
+            };
+            let notional = qty.checked_mul(price.get());
+            if notional.is_none_or(|n| n > max) {
+                return Err(Rejection::new(
+                    RejectionReason::NotionalLimitExceeded,
+                    format!("notional of {qty} at {price} is above {max}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str_exact(s).unwrap()
+    }
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 2, 2, 9, 0, 0).unwrap()
+    }
+
+    fn order(qty: &str, ty: OrderType) -> Order {
+        Order::new(
+            "o-1".parse().unwrap(),
+            "c-1".parse().unwrap(),
+            "USDJPY".parse().unwrap(),
+            Side::Buy,
+            ty,
+            qty.parse().unwrap(),
+            at(),
+        )
+    }
+
+    fn fill() -> Fill {
+        Fill {
+            broker_order_id: "b-1".into(),
+            quantity: "1000".parse().unwrap(),
+            price: "150.1".parse().unwrap(),
+            filled_at: at(),
+        }
+    }
+
+    #[test]
+    fn status_machine_allows_exactly_the_legal_transitions() {
+        use OrderStatus::*;
+        let all = [Received, Submitted, Filled, Rejected, Failed, Cancelled];
+        let legal = [
+            (Received, Submitted),
+            (Received, Rejected),
+            (Submitted, Filled),
+            (Submitted, Rejected),
+            (Submitted, Failed),
+            (Submitted, Cancelled),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(
+                    from.can_become(to),
+                    legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+            assert_eq!(from.is_final(), !matches!(from, Received | Submitted));
+            assert_eq!(from.as_str().parse::<OrderStatus>().unwrap(), from);
+        }
+    }
+
+    #[test]
+    fn order_methods_enforce_transitions() {
+        let mut o = order("1000", OrderType::Market);
+        let later = at() + chrono::Duration::seconds(1);
+        assert!(
+            o.mark_filled(fill(), later).is_err(),
+            "received cannot fill"
+        );
+        assert!(o.mark_failed("x", later).is_err());
+        assert!(o.mark_cancelled(later).is_err());
+        assert_eq!(o.status(), OrderStatus::Received);
+        o.mark_submitted(later).unwrap();
+        assert_eq!(o.updated_at(), later);
+        let err = o.mark_submitted(later).unwrap_err();
+        assert_eq!(
+            (err.from, err.to),
+            (OrderStatus::Submitted, OrderStatus::Submitted)
+        );
+        o.mark_filled(fill(), later).unwrap();
+        assert_eq!(o.fill(), Some(&fill()));
+        for r in [
+            o.clone()
+                .mark_rejected(Rejection::new(RejectionReason::BrokerRejected, "x"), later),
+            o.clone().mark_cancelled(later),
+            o.clone().mark_failed("x", later),
+        ] {
+            assert!(r.is_err(), "filled is final");
+        }
+        let mut r = order("1", OrderType::Market);
+        r.mark_rejected(
+            Rejection::new(RejectionReason::KillSwitchActive, "halted"),
+            later,
+        )
+        .unwrap();
+        assert_eq!(
+            r.rejection().map(|x| x.reason.code()),
+            Some("KILL_SWITCH_ACTIVE")
+        );
+        let mut f = order("1", OrderType::Market);
+        f.mark_submitted(later).unwrap();
+        f.mark_failed("broker timeout", later).unwrap();
+        assert_eq!(f.failure(), Some("broker timeout"));
+    }
+
+    #[test]
+    fn ids_and_values_are_validated() {
+        assert!(OrderId::new("").is_err());
+        assert!(OrderId::new("a b").is_err());
+        assert!(OrderId::new(&"x".repeat(65)).is_err());
+        assert!(ClientOrderId::new("abc-123_X").is_ok());
+        assert!("0".parse::<Quantity>().is_err());
+        assert!("-1".parse::<Quantity>().is_err());
+        assert!("abc".parse::<Price>().is_err());
+        assert_eq!("0.01".parse::<Quantity>().unwrap().get(), dec("0.01"));
+        let json = serde_json::to_string(&order(
+            "10",
+            OrderType::Limit {
+                price: "150.25".parse().unwrap(),
+            },
+        ))
+        .unwrap();
+        let back: Order = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.order_type().price(), Some("150.25".parse().unwrap()));
+        assert!(serde_json::from_str::<Quantity>("\"0\"").is_err());
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        use RejectionReason::*;
+        let codes: Vec<_> = [
+            KillSwitchActive,
+            KillSwitchUnavailable,
+            SymbolNotAllowed,
+            QuantityOutOfRange,
+            QuantityStepInvalid,
+            NotionalLimitExceeded,
+            PriceInvalid,
+            InvalidMessage,
+            BrokerRejected,
+        ]
+        .iter()
+        .map(|r| r.code())
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                "KILL_SWITCH_ACTIVE",
+                "KILL_SWITCH_UNAVAILABLE",
+                "SYMBOL_NOT_ALLOWED",
+                "QUANTITY_OUT_OF_RANGE",
+                "QUANTITY_STEP_INVALID",
+                "NOTIONAL_LIMIT_EXCEEDED",
+                "PRICE_INVALID",
+                "INVALID_MESSAGE",
+                "BROKER_REJECTED",
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&KillSwitchActive).unwrap(),
+            "\"KILL_SWITCH_ACTIVE\""
+        );
+    }
+
+    #[test]
+    fn validator_checks_each_limit() {
+        let q = |s: &str| s.parse::<Quantity>().unwrap();
+        let p = |s: &str| s.parse::<Price>().unwrap();
+        let v = OrderValidator::new(
+            OrderLimits::new()
+                .allowed_symbols(["USDJPY".parse().unwrap(), "EURUSD".parse().unwrap()])
+                .quantity_range(q("1000"), q("1000000"))
+                .quantity_step(q("1000"))
+                .max_notional(dec("50000000"))
+                .max_price_deviation(dec("0.05")),
+        );
+        let reason = |o: &Order, r: Option<Price>| v.validate(o, r).err().map(|e| e.reason);
+        let reference = Some(p("150"));
+        assert_eq!(reason(&order("10000", OrderType::Market), reference), None);
+        let mut other = order("10000", OrderType::Market);
+        other.symbol = "GBPJPY".parse().unwrap();
+        assert_eq!(
+            reason(&other, reference),
+            Some(RejectionReason::SymbolNotAllowed)
+        );
+        assert_eq!(
+            reason(&order("500", OrderType::Market), reference),
+            Some(RejectionReason::QuantityOutOfRange)
+        );
+        assert_eq!(
+            reason(&order("2000000", OrderType::Market), reference),
+            Some(RejectionReason::QuantityOutOfRange)
+        );
+        assert_eq!(
+            reason(&order("1500", OrderType::Market), reference),
+            Some(RejectionReason::QuantityStepInvalid)
+        );
+        let far = OrderType::Limit { price: p("170") };
+        assert_eq!(
+            reason(&order("1000", far), reference),
+            Some(RejectionReason::PriceInvalid)
+        );
+        let near = OrderType::Stop { price: p("151") };
+        assert_eq!(reason(&order("1000", near), reference), None);
+        assert_eq!(
+            reason(&order("1000", near), None),
+            Some(RejectionReason::PriceInvalid),
+            "fails closed"
+        );
+        assert_eq!(
+            reason(&order("1000", OrderType::Market), None),
+            Some(RejectionReason::PriceInvalid),
+            "fails closed"
+        );
+        assert_eq!(
+            reason(&order("400000", OrderType::Market), reference),
+            Some(RejectionReason::NotionalLimitExceeded)
+        );
+        // No limits: anything positive passes.
+        assert!(
+            OrderValidator::default()
+                .validate(&order("0.5", OrderType::Market), None)
+                .is_ok()
+        );
+    }
+}

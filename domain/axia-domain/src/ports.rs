@@ -1,0 +1,534 @@
+//! The ports: narrow traits, one capability each, implemented by the infrastructure adapters.
+//!
+//! Every error type here is owned by the domain; adapters translate their SDK's conditions (a
+//! Redis timeout, an S3 `NoSuchKey`, a DynamoDB `ConditionalCheckFailed`) into these variants
+//! and put anything else in `Backend`. No SDK type appears in a signature.
+//!
+//! With the `mocks` feature, mockall generates `MockOhlcvStore`, `MockMarketData`, … for tests.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::killswitch::{KillSwitchAudit, KillSwitchChange, KillSwitchRecord, KillSwitchScope};
+use crate::order::{ClientOrderId, Fill, Order, OrderId, OrderStatus};
+use crate::{FrameError, OhlcvFrame, Symbol, TimeRange, Timeframe, ValidationReport};
+
+/// An infrastructure failure carried opaquely.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+// ---------------------------------------------------------------------------------------------
+// OHLCV store
+// ---------------------------------------------------------------------------------------------
+
+/// Why an OHLCV store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached (down, refused, DNS). Callers fall back to another source.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store did not answer in time.
+    #[error("store timed out after {0:?}")]
+    Timeout(Duration),
+    /// Stored data could not be decoded; `location` names the key or object.
+    #[error("corrupt data at {location}: {detail}")]
+    Corrupt {
+        /// The key or object.
+        location: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Concurrent writers kept conflicting and the write gave up after its retries.
+    #[error("write conflict on {0} persisted after retries")]
+    Conflict(String),
+    /// The request itself is invalid for this store.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// A frame operation failed (mixing series, say).
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// Any other infrastructure failure.
+    #[error("store backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// The health of a store against its size targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StoreHealth {
+    /// Within target.
+    Ok,
+    /// Over the target, under the cap.
+    Warning,
+    /// Over the cap.
+    Critical,
+}
+
+/// What a store holds for one series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// The symbol.
+    pub symbol: Symbol,
+    /// The timeframe.
+    pub timeframe: Timeframe,
+    /// Bars held, when known.
+    pub bars: Option<usize>,
+    /// The oldest bar's open time.
+    pub oldest: Option<DateTime<Utc>>,
+    /// The newest bar's open time.
+    pub newest: Option<DateTime<Utc>>,
+    /// Bytes used, when known.
+    pub bytes: Option<u64>,
+}
+
+/// What a store holds overall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreInfo {
+    /// One entry per series held.
+    pub datasets: Vec<DatasetInfo>,
+    /// Bytes used by the store's data, when known.
+    pub bytes_used: Option<u64>,
+    /// Health against the store's targets.
+    pub health: StoreHealth,
+}
+
+/// A store of OHLCV bars: the hot cache, the cold archive, an in-process cache.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OhlcvStore: Send + Sync {
+    /// The bars of `symbol` / `timeframe` whose open time is in `range`, oldest first. A series
+    /// the store does not hold, or holds no bar of in `range`, is an empty frame, not an error.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Timeout`] when the store cannot answer,
+    /// [`StoreError::Corrupt`] when stored data cannot be decoded and the store has no
+    /// documented fallback, [`StoreError::Backend`] for anything else.
+    async fn get(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<OhlcvFrame, StoreError>;
+
+    /// Merges `frame` into what the store holds (upsert by open time: `frame`'s bars win).
+    /// Saving the same frame twice leaves the same content; concurrent saves of disjoint bars
+    /// both survive. A store with a retention policy may drop bars outside it.
+    ///
+    /// # Errors
+    /// As [`OhlcvStore::get`], and [`StoreError::Conflict`] when concurrent writers kept
+    /// conflicting. On error nothing is half-written: the series holds the old or new content.
+    async fn save(&self, frame: &OhlcvFrame) -> Result<(), StoreError>;
+
+    /// What the store holds and its health.
+    ///
+    /// # Errors
+    /// As [`OhlcvStore::get`].
+    async fn info(&self) -> Result<StoreInfo, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Market data
+// ---------------------------------------------------------------------------------------------
+
+/// Why a market-data source could not give bars.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MarketDataError {
+    /// The source asks us to slow down.
+    #[error("rate limited by the source{}", retry_after.map(|d| format!(", retry after {d:?}")).unwrap_or_default())]
+    RateLimited {
+        /// How long the source asked to wait, if it said.
+        retry_after: Option<Duration>,
+    },
+    /// The source does not know the symbol.
+    #[error("symbol {0} not found at the source")]
+    SymbolNotFound(Symbol),
+    /// The source has no bars in the range.
+    #[error("no data in {0}")]
+    NoData(TimeRange),
+    /// The request cannot be served by this source (a range too long or too old, an
+    /// unsupported timeframe).
+    #[error("unsupported request: {0}")]
+    Unsupported(String),
+    /// The source cannot be reached.
+    #[error("source unavailable: {0}")]
+    Unavailable(String),
+    /// The source did not answer in time.
+    #[error("source timed out after {0:?}")]
+    Timeout(Duration),
+    /// The source answered something that could not be understood.
+    #[error("invalid response from the source: {0}")]
+    InvalidResponse(String),
+    /// Any other failure.
+    #[error("source backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// Bars from a source, after validation, and what validation dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchedBars {
+    /// The clean bars.
+    pub frame: OhlcvFrame,
+    /// What was dropped and why.
+    pub report: ValidationReport,
+}
+
+/// A source of bars: a broker, Yahoo Finance, a simulator.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MarketData: Send + Sync {
+    /// The bars of `symbol` / `timeframe` whose open time is in `range`, validated with
+    /// [`crate::validate_bars`]. A source may return fewer bars than the range holds (a closed
+    /// market, a source limit): callers measure completeness themselves.
+    ///
+    /// # Errors
+    /// [`MarketDataError`]: rate limited, symbol not found, no data, unsupported request,
+    /// unavailable, timeout, invalid response, backend.
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<FetchedBars, MarketDataError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders
+// ---------------------------------------------------------------------------------------------
+
+/// Why an order-store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrderStoreError {
+    /// A conditional update found another status than the expected one.
+    #[error("order {id} is {actual:?}, expected {expected}")]
+    Conflict {
+        /// The order.
+        id: OrderId,
+        /// The status the writer expected.
+        expected: OrderStatus,
+        /// The status found (`None` when the order is absent).
+        actual: Option<OrderStatus>,
+    },
+    /// The store cannot be reached.
+    #[error("order store unavailable: {0}")]
+    Unavailable(String),
+    /// The store did not answer in time.
+    #[error("order store timed out after {0:?}")]
+    Timeout(Duration),
+    /// A stored order could not be decoded.
+    #[error("corrupt order {id}: {detail}")]
+    Corrupt {
+        /// The order id as stored.
+        id: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Any other failure.
+    #[error("order store backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// The outcome of [`OrderStore::create_if_absent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The order was stored.
+    Created,
+    /// An order with the same id was already stored; here it is, as stored.
+    AlreadyExists(Box<Order>),
+}
+
+/// Where orders are kept.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Stores `order` unless an order with its id exists (atomically: two concurrent calls with
+    /// the same id create one order).
+    ///
+    /// # Errors
+    /// [`OrderStoreError::Unavailable`], [`OrderStoreError::Timeout`],
+    /// [`OrderStoreError::Backend`]; [`OrderStoreError::Corrupt`] when the existing order cannot
+    /// be decoded.
+    async fn create_if_absent(&self, order: &Order) -> Result<CreateOutcome, OrderStoreError>;
+
+    /// The order with `id`, if stored.
+    ///
+    /// # Errors
+    /// As [`OrderStore::create_if_absent`].
+    async fn get(&self, id: &OrderId) -> Result<Option<Order>, OrderStoreError>;
+
+    /// Replaces the stored order with `order` if the stored status is `expected`.
+    ///
+    /// # Errors
+    /// [`OrderStoreError::Conflict`] when the stored status is another (a stale writer) or the
+    /// order is absent; otherwise as [`OrderStore::create_if_absent`].
+    async fn update(&self, order: &Order, expected: OrderStatus) -> Result<(), OrderStoreError>;
+}
+
+/// Why a kill-switch operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KillSwitchError {
+    /// The store cannot be reached. Order processing treats this as halted (fails closed).
+    #[error("kill switch unavailable: {0}")]
+    Unavailable(String),
+    /// The store did not answer in time.
+    #[error("kill switch timed out after {0:?}")]
+    Timeout(Duration),
+    /// A stored record could not be decoded.
+    #[error("corrupt kill-switch record for {scope}: {detail}")]
+    Corrupt {
+        /// The scope.
+        scope: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Any other failure.
+    #[error("kill switch backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// Where kill switches are kept.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait KillSwitch: Send + Sync {
+    /// The switch for `scope`, read strongly consistent; a switch never set is
+    /// [`KillSwitchRecord::never_set`] (active).
+    ///
+    /// # Errors
+    /// [`KillSwitchError`]; callers deciding on an order must treat any error as halted.
+    async fn read(&self, scope: &KillSwitchScope) -> Result<KillSwitchRecord, KillSwitchError>;
+
+    /// Applies `change` to the switch for `scope` and writes the audit entry of it, atomically.
+    ///
+    /// # Errors
+    /// [`KillSwitchError`]; on error neither the switch nor the audit trail changed.
+    async fn set(
+        &self,
+        scope: &KillSwitchScope,
+        change: KillSwitchChange,
+    ) -> Result<KillSwitchAudit, KillSwitchError>;
+}
+
+/// Why an executor call failed (a broker's refusal is not an error: see [`ExecutionOutcome`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecutionError {
+    /// The executor cannot be reached; the order may or may not have arrived.
+    #[error("executor unavailable: {0}")]
+    Unavailable(String),
+    /// No answer in time; the order may or may not have arrived.
+    #[error("executor timed out after {0:?}")]
+    Timeout(Duration),
+    /// Any other failure.
+    #[error("executor backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// What the executor did with an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ExecutionOutcome {
+    /// Filled.
+    Filled(Fill),
+    /// Accepted and working (a resting limit or stop order).
+    Accepted {
+        /// The broker's id.
+        broker_order_id: String,
+    },
+    /// Refused by the broker.
+    Rejected {
+        /// The broker's code.
+        code: String,
+        /// The broker's message.
+        detail: String,
+    },
+}
+
+/// The executor's record of one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    /// The id the order was submitted with.
+    pub client_order_id: ClientOrderId,
+    /// What happened.
+    pub outcome: ExecutionOutcome,
+}
+
+/// Sends orders to a broker.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OrderExecutor: Send + Sync {
+    /// Submits `order`, idempotent by its client order id: submitting the same client order id
+    /// again returns the first execution and never places a second order.
+    ///
+    /// # Errors
+    /// [`ExecutionError`] when the outcome is unknown; reconcile with [`OrderExecutor::lookup`].
+    async fn submit(&self, order: &Order) -> Result<Execution, ExecutionError>;
+
+    /// The execution of the order submitted with `client_order_id`, if the broker has one.
+    ///
+    /// # Errors
+    /// [`ExecutionError`].
+    async fn lookup(
+        &self,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Execution>, ExecutionError>;
+}
+
+/// Why an order-queue operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// The queue cannot be reached.
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    /// The receipt is no longer valid (the visibility timeout passed; the message will be
+    /// delivered again).
+    #[error("receipt expired for message {0}")]
+    ReceiptExpired(String),
+    /// Any other failure.
+    #[error("queue backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// One delivery of a message from the order queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    /// The queue's id of the message (the same on every delivery).
+    pub message_id: String,
+    /// The body, as sent.
+    pub body: String,
+    /// What acknowledges this delivery.
+    pub receipt: String,
+    /// How many times the message has been delivered, this one included.
+    pub receive_count: u32,
+}
+
+/// Where order messages arrive.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OrderQueue: Send + Sync {
+    /// Up to `max` messages, waiting up to `wait` for the first. A received message is hidden
+    /// from other receivers until it is acknowledged or its visibility timeout passes.
+    ///
+    /// # Errors
+    /// [`QueueError`].
+    async fn receive(&self, max: u16, wait: Duration) -> Result<Vec<QueueMessage>, QueueError>;
+
+    /// Removes a processed message; call only after its outcome is persisted.
+    ///
+    /// # Errors
+    /// [`QueueError`]; [`QueueError::ReceiptExpired`] when it will be delivered again.
+    async fn ack(&self, message: &QueueMessage) -> Result<(), QueueError>;
+
+    /// Records a message that can never be processed (unparseable, invalid) with `reason`, and
+    /// removes it so it is not delivered again.
+    ///
+    /// # Errors
+    /// [`QueueError`].
+    async fn reject(&self, message: &QueueMessage, reason: &str) -> Result<(), QueueError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock
+// ---------------------------------------------------------------------------------------------
+
+/// The current time. Everything that depends on "now" (TTLs, windows, schedules) takes it from
+/// here, so tests can fix it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use chrono::TimeZone;
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::{KillSwitchState, OrderType, Side};
+
+    /// Polls a future that completes without waiting (every mock does); keeps tokio out of the
+    /// domain's dependency tree, dev-dependencies included.
+    fn ready<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    fn range() -> TimeRange {
+        let t = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
+        TimeRange::new(t, t + chrono::Duration::hours(1)).unwrap()
+    }
+
+    #[test]
+    fn mocks_stand_in_for_ports_as_trait_objects() {
+        let sym: Symbol = "USDJPY".parse().unwrap();
+        let mut store = MockOhlcvStore::new();
+        store
+            .expect_get()
+            .times(1)
+            .with(eq(sym.clone()), eq(Timeframe::M1), eq(range()))
+            .returning(|s, tf, _| Ok(OhlcvFrame::empty(s.clone(), tf)));
+        store
+            .expect_save()
+            .times(1)
+            .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+        let store: Arc<dyn OhlcvStore> = Arc::new(store);
+        assert!(
+            ready(store.get(&sym, Timeframe::M1, range()))
+                .unwrap()
+                .is_empty()
+        );
+        let err = ready(store.save(&OhlcvFrame::empty(sym.clone(), Timeframe::M1))).unwrap_err();
+        assert_eq!(err.to_string(), "store unavailable: connection refused");
+
+        let mut ks = MockKillSwitch::new();
+        ks.expect_read()
+            .times(1)
+            .with(eq(KillSwitchScope::Global))
+            .returning(|s| Ok(KillSwitchRecord::never_set(s.clone())));
+        let ks: Arc<dyn KillSwitch> = Arc::new(ks);
+        let rec = ready(ks.read(&KillSwitchScope::Global)).unwrap();
+        assert_eq!(rec.state, KillSwitchState::Active);
+
+        let order = Order::new(
+            "o-1".parse().unwrap(),
+            "c-1".parse().unwrap(),
+            sym,
+            Side::Sell,
+            OrderType::Market,
+            "1".parse().unwrap(),
+            range().start(),
+        );
+        let mut orders = MockOrderStore::new();
+        let stored = order.clone();
+        orders
+            .expect_create_if_absent()
+            .times(1)
+            .with(eq(order.clone()))
+            .returning(move |_| Ok(CreateOutcome::AlreadyExists(Box::new(stored.clone()))));
+        let orders: Arc<dyn OrderStore> = Arc::new(orders);
+        assert_eq!(
+            ready(orders.create_if_absent(&order)).unwrap(),
+            CreateOutcome::AlreadyExists(Box::new(order))
+        );
+
+        let mut clock = MockClock::new();
+        clock.expect_now().times(1).return_const(range().end());
+        assert_eq!(clock.now(), range().end());
+    }
+}

@@ -1,0 +1,294 @@
+//! Validation of raw bars as a source returns them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::bar::{BarError, check_time, check_values};
+use crate::frame::{OhlcvColumns, OhlcvFrame};
+use crate::{Symbol, Timeframe};
+
+/// A bar as a source returns it: any value may be missing (`None`, a JSON null) or bad.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RawBar {
+    /// Open time, epoch milliseconds, UTC.
+    pub time_millis: i64,
+    /// Open price.
+    pub open: Option<f64>,
+    /// High price.
+    pub high: Option<f64>,
+    /// Low price.
+    pub low: Option<f64>,
+    /// Close price.
+    pub close: Option<f64>,
+    /// Volume.
+    pub volume: Option<f64>,
+}
+
+/// Why [`validate_bars`] dropped a raw bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DropReason {
+    /// A value is null, NaN or infinite.
+    MissingValue,
+    /// A price is zero or negative.
+    NonPositivePrice,
+    /// `high < low`, or open or close outside `[low, high]`.
+    InconsistentPrices,
+    /// The volume is negative.
+    NegativeVolume,
+    /// A bar with the same open time was already kept (the first one wins).
+    Duplicate,
+    /// The bar is older than a bar before it in the response.
+    OutOfOrder,
+    /// The open time is not a bar open time of the timeframe.
+    Misaligned,
+    /// The bar opens after the validation's `now`.
+    InFuture,
+    /// The open time is outside 1900-01-01 .. 2200-01-01.
+    TimeOutOfRange,
+}
+
+impl DropReason {
+    fn of(e: BarError) -> Self {
+        match e {
+            BarError::NonPositivePrice { .. } => Self::NonPositivePrice,
+            BarError::Inconsistent { .. } => Self::InconsistentPrices,
+            BarError::NegativeVolume(_) => Self::NegativeVolume,
+            BarError::TimeOutOfRange(_) => Self::TimeOutOfRange,
+            BarError::NotFinite { .. } => Self::MissingValue,
+        }
+    }
+}
+
+/// One bar [`validate_bars`] dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedBar {
+    /// Its position in the input.
+    pub index: usize,
+    /// Its open time as given, epoch milliseconds.
+    pub time_millis: i64,
+    /// Why it was dropped.
+    pub reason: DropReason,
+}
+
+/// What [`validate_bars`] kept and dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationReport {
+    /// Bars received.
+    pub received: usize,
+    /// Bars kept in the frame.
+    pub kept: usize,
+    /// Every bar dropped, in input order.
+    pub dropped: Vec<DroppedBar>,
+}
+
+impl ValidationReport {
+    /// How many bars were dropped for each reason.
+    #[must_use]
+    pub fn counts(&self) -> BTreeMap<DropReason, usize> {
+        let mut counts = BTreeMap::new();
+        for d in &self.dropped {
+            *counts.entry(d.reason).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// True when nothing was dropped.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.dropped.is_empty()
+    }
+}
+
+/// Checks raw bars of one series and keeps those that hold every [`OhlcvFrame`] invariant.
+///
+/// Rules, applied to each bar in input order:
+/// - a null, NaN or infinite value, a price `<= 0`, inconsistent prices, a negative volume, an
+///   open time outside 1900..2200 or not aligned to `timeframe`: dropped;
+/// - an open time after `now`: dropped as [`DropReason::InFuture`] (a still-forming bar, which
+///   opened at or before `now`, is kept);
+/// - an open time equal to one already kept: dropped as a duplicate (the first wins);
+///   older than the newest kept: dropped as out of order.
+///
+/// Never fails: the report says what was dropped and why.
+///
+/// ```
+/// use axia_domain::{validate_bars, DropReason, RawBar, Symbol, Timeframe};
+/// use chrono::{TimeZone, Utc};
+///
+/// let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+/// let t = now.timestamp_millis() - 120_000;
+/// let raw = |t: i64, c: Option<f64>| RawBar {
+///     time_millis: t, open: Some(1.0), high: Some(1.2), low: Some(0.9), close: c, volume: Some(5.0),
+/// };
+/// let (frame, report) = validate_bars(
+///     "EURUSD".parse()?, Timeframe::M1,
+///     [raw(t, Some(1.1)), raw(t + 60_000, None), raw(t, Some(1.0))],
+///     now,
+/// );
+/// assert_eq!(frame.len(), 1);
+/// assert_eq!(report.dropped.iter().map(|d| d.reason).collect::<Vec<_>>(),
+///            [DropReason::MissingValue, DropReason::Duplicate]);
+/// # Ok::<(), axia_domain::SymbolError>(())
+/// ```
+pub fn validate_bars(
+    symbol: Symbol,
+    timeframe: Timeframe,
+    raw: impl IntoIterator<Item = RawBar>,
+    now: DateTime<Utc>,
+) -> (OhlcvFrame, ValidationReport) {
+    let raw = raw.into_iter();
+    let mut cols = OhlcvColumns::with_capacity(raw.size_hint().0);
+    let mut report = ValidationReport::default();
+    let now_ms = now.timestamp_millis();
+    for (index, r) in raw.enumerate() {
+        report.received += 1;
+        let ts = r.time_millis;
+        let mut drop = |reason| {
+            report.dropped.push(DroppedBar {
+                index,
+                time_millis: ts,
+                reason,
+            });
+        };
+        if let Err(e) = check_time(ts) {
+            drop(DropReason::of(e));
+            continue;
+        }
+        if !timeframe.is_aligned_millis(ts) {
+            drop(DropReason::Misaligned);
+            continue;
+        }
+        let (Some(o), Some(h), Some(l), Some(c), Some(v)) =
+            (r.open, r.high, r.low, r.close, r.volume)
+        else {
+            drop(DropReason::MissingValue);
+            continue;
+        };
+        if let Err(e) = check_values(o, h, l, c, v) {
+            drop(DropReason::of(e));
+            continue;
+        }
+        if ts > now_ms {
+            drop(DropReason::InFuture);
+            continue;
+        }
+        match cols.timestamps.last() {
+            Some(&last) if ts == last => {
+                drop(DropReason::Duplicate);
+                continue;
+            }
+            Some(&last) if ts < last => {
+                let reason = if cols.timestamps.binary_search(&ts).is_ok() {
+                    DropReason::Duplicate
+                } else {
+                    DropReason::OutOfOrder
+                };
+                drop(reason);
+                continue;
+            }
+            _ => {}
+        }
+        cols.timestamps.push(ts);
+        cols.open.push(o);
+        cols.high.push(h);
+        cols.low.push(l);
+        cols.close.push(c);
+        cols.volume.push(v);
+    }
+    let frame = OhlcvFrame::from_columns(symbol.clone(), timeframe, cols)
+        // Every rule of from_columns was checked above; an empty frame is the safe answer if not.
+        .unwrap_or_else(|_| OhlcvFrame::empty(symbol, timeframe));
+    report.kept = frame.len();
+    (frame, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn raw(ms: i64, o: f64, h: f64, l: f64, c: f64, v: f64) -> RawBar {
+        RawBar {
+            time_millis: ms,
+            open: Some(o),
+            high: Some(h),
+            low: Some(l),
+            close: Some(c),
+            volume: Some(v),
+        }
+    }
+
+    #[test]
+    fn drops_each_kind_of_bad_bar_and_reports_it() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+        let m = 60_000;
+        let t0 = now.timestamp_millis() - 30 * m;
+        let ok = |ms| raw(ms, 1.10, 1.12, 1.09, 1.11, 100.0);
+        let input = vec![
+            ok(t0), // 0 kept
+            RawBar {
+                close: None,
+                ..ok(t0 + m)
+            }, // 1 null
+            raw(t0 + 2 * m, f64::NAN, 1.12, 1.09, 1.11, 1.0), // 2 NaN
+            raw(t0 + 3 * m, 1.10, 1.08, 1.09, 1.10, 1.0), // 3 high < low
+            raw(t0 + 4 * m, 1.10, 1.12, 1.09, 1.13, 1.0), // 4 close above high
+            raw(t0 + 5 * m, -1.0, 1.12, 1.09, 1.11, 1.0), // 5 negative price
+            raw(t0 + 6 * m, 1.10, 1.12, 1.09, 1.11, -5.0), // 6 negative volume
+            ok(t0 + 7 * m + 30_000), // 7 misaligned
+            ok(t0 + 8 * m), // 8 kept
+            ok(t0 + 8 * m), // 9 duplicate
+            ok(t0 + 5 * m), // 10 out of order
+            ok(t0), // 11 duplicate of an older one
+            ok(now.timestamp_millis()), // 12 forming bar: kept
+            ok(now.timestamp_millis() + m), // 13 in the future
+            ok(crate::MAX_TIME_MILLIS + m), // 14 out of range
+            RawBar {
+                volume: Some(f64::INFINITY),
+                ..ok(t0 + 20 * m)
+            }, // 15 infinite volume
+        ];
+        let (frame, report) = validate_bars("EURUSD".parse().unwrap(), Timeframe::M1, input, now);
+        assert_eq!(frame.len(), 3);
+        assert_eq!(report.received, 16);
+        assert_eq!(report.kept, 3);
+        let got: Vec<_> = report.dropped.iter().map(|d| (d.index, d.reason)).collect();
+        use DropReason::*;
+        assert_eq!(
+            got,
+            vec![
+                (1, MissingValue),
+                (2, MissingValue),
+                (3, InconsistentPrices),
+                (4, InconsistentPrices),
+                (5, NonPositivePrice),
+                (6, NegativeVolume),
+                (7, Misaligned),
+                (9, Duplicate),
+                (10, OutOfOrder),
+                (11, Duplicate),
+                (13, InFuture),
+                (14, TimeOutOfRange),
+                (15, MissingValue),
+            ]
+        );
+        assert_eq!(report.counts().get(&MissingValue), Some(&3));
+        assert!(!report.is_clean());
+        assert_eq!(report.dropped[0].time_millis, t0 + m);
+    }
+
+    #[test]
+    fn clean_input_is_kept_whole() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+        let t0 = now.timestamp_millis() - 3_600_000;
+        let input = (0..60).map(|i| raw(t0 + i * 60_000, 2.0, 2.5, 1.5, 2.2, 0.0));
+        let (frame, report) = validate_bars("AAPL".parse().unwrap(), Timeframe::M1, input, now);
+        assert_eq!(frame.len(), 60);
+        assert!(report.is_clean());
+    }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Starts the services the test suite talks to, idempotently, and exports how to reach them.
+#
+#   source scripts/services.sh   # start (if needed) and export the variables into this shell
+#   scripts/services.sh          # start (if needed) and print the variables as `export` lines
+#   scripts/services.sh stop     # stop the AWS-protocol server this script started
+#
+# - Redis on 127.0.0.1:${AXIA_REDIS_PORT:-6379}: reuses one that answers PING, otherwise starts
+#   redis-server (installed with apt-get when missing), keeping nothing on disk.
+# - moto, the AWS-protocol server for S3, DynamoDB and SQS, on 127.0.0.1:${AXIA_MOTO_PORT:-5000},
+#   from a pinned virtualenv under ${AXIA_CACHE_DIR:-$HOME/.cache/axia}.
+#
+# Tests always get static credentials and AWS_EC2_METADATA_DISABLED=true, so the AWS credential
+# chain never looks for the cloud metadata address: no traffic leaves loopback.
+
+_axia_services() {
+  set -euo pipefail
+  local cache_dir="${AXIA_CACHE_DIR:-$HOME/.cache/axia}"
+  local redis_port="${AXIA_REDIS_PORT:-6379}"
+  local moto_port="${AXIA_MOTO_PORT:-5000}"
+  local moto_version="5.2.5"
+  local venv="$cache_dir/moto-$moto_version"
+  mkdir -p "$cache_dir"
+
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+  _axia_log() { echo "services: $*" >&2; }
+
+  # --- Redis -------------------------------------------------------------------------------
+  _axia_redis_ping() {
+    # A bare RESP PING over bash's /dev/tcp: needs neither redis-cli nor a client library.
+    local reply=""
+    { exec 9<>"/dev/tcp/127.0.0.1/$redis_port"; } 2>/dev/null || return 1
+    printf 'PING\r\n' >&9
+    IFS= read -r -t 2 reply <&9 || true
+    exec 9>&- 9<&-
+    [[ "$reply" == "+PONG"* ]]
+  }
+
+  if _axia_redis_ping; then
+    _axia_log "redis answers on 127.0.0.1:$redis_port"
+  else
+    if ! command -v redis-server >/dev/null 2>&1; then
+      _axia_log "installing redis-server with apt-get"
+      $sudo apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
+    fi
+    _axia_log "starting redis-server on 127.0.0.1:$redis_port"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" --save "" \
+      --appendonly no --dir "$cache_dir" --logfile "$cache_dir/redis-$redis_port.log" >&2
+    local i
+    for i in $(seq 1 50); do _axia_redis_ping && break; sleep 0.1; done
+    _axia_redis_ping || { _axia_log "redis did not answer on port $redis_port"; return 1; }
+  fi
+
+  # --- moto ----------------------------------------------------------------------------------
+  if [ ! -f "$venv/.installed" ]; then
+    _axia_log "installing moto $moto_version into $venv"
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >&2 2>/dev/null; then
+      rm -rf "$venv"
+      $sudo apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >&2
+      python3 -m venv "$venv" >&2
+    fi
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+      "moto[s3,dynamodb,sqs]==$moto_version" flask flask-cors >&2
+    touch "$venv/.installed"
+  fi
+
+  _axia_moto_up() {
+    "$venv/bin/python" - "$moto_port" <<'PY' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/data.json", timeout=2).read()
+PY
+  }
+
+  if _axia_moto_up; then
+    _axia_log "moto answers on 127.0.0.1:$moto_port"
+  else
+    _axia_log "starting moto_server on 127.0.0.1:$moto_port"
+    # Detached from this shell's stdio so a CI runner waiting for EOF is not held open.
+    setsid nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" \
+      </dev/null >"$cache_dir/moto-$moto_port.log" 2>&1 &
+    echo $! >"$cache_dir/moto-$moto_port.pid"
+    local i
+    for i in $(seq 1 100); do _axia_moto_up && break; sleep 0.2; done
+    _axia_moto_up || { _axia_log "moto did not answer; see $cache_dir/moto-$moto_port.log"; return 1; }
+  fi
+}
+
+_axia_stop() {
+  local cache_dir="${AXIA_CACHE_DIR:-$HOME/.cache/axia}"
+  local pidfile="$cache_dir/moto-${AXIA_MOTO_PORT:-5000}.pid"
+  if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile"; fi
+}
+
+_axia_exports() {
+  cat <<VARS
+export REDIS_URL="redis://127.0.0.1:${AXIA_REDIS_PORT:-6379}"
+export AWS_ENDPOINT_URL="http://127.0.0.1:${AXIA_MOTO_PORT:-5000}"
+export AWS_REGION="us-east-1"
+export AWS_ACCESS_KEY_ID="axia-test"
+export AWS_SECRET_ACCESS_KEY="axia-test-secret"
+export AWS_EC2_METADATA_DISABLED="true"
+VARS
+}
+
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+  # Sourced: start in a subshell (its `set -e` must not leak), then export here.
+  ( _axia_services ) || return 1
+  eval "$(_axia_exports)"
+else
+  case "${1:-start}" in
+    start) _axia_services && _axia_exports ;;
+    stop) _axia_stop ;;
+    *) echo "usage: $0 [start|stop]" >&2; exit 2 ;;
+  esac
+fi
