@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: starts Redis and the AWS-protocol server (scripts/services.sh), then
+# runs every test of the workspace against them. Extra arguments go to `cargo test`.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -p axia-domain  # one crate
+#
+# AXIA_SLOW=1 also runs the slow tests (see docs/ARCHITECTURE.md, "Tests").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "test.sh: cargo is not on PATH; install Rust (https://rustup.rs) first" >&2
+  exit 2
+fi
+
+# shellcheck source=services.sh
+source scripts/services.sh
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/axia-target}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+
+if [ "$#" -gt 0 ]; then
+  exec cargo test "$@"
+fi
+cargo test --workspace --all-targets --locked
+# Doc tests are not part of --all-targets.
+cargo test --workspace --doc --locked

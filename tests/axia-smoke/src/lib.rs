@@ -1,0 +1,1 @@
+//! Smoke tests for the test services; the checks are this crate's integration tests (`tests/it`).
