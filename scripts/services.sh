@@ -6,7 +6,8 @@
 #   scripts/services.sh stop     # stop the AWS-protocol server this script started
 #
 # - Redis on 127.0.0.1:${AXIA_REDIS_PORT:-6379}: reuses one that answers PING, otherwise starts
-#   redis-server (installed with apt-get when missing), keeping nothing on disk.
+#   redis-server, keeping nothing on disk. redis-server is installed with apt-get when missing
+#   (tests also start private servers on spare ports).
 # - moto, the AWS-protocol server for S3, DynamoDB and SQS, on 127.0.0.1:${AXIA_MOTO_PORT:-5000},
 #   from a pinned virtualenv under ${AXIA_CACHE_DIR:-$HOME/.cache/axia}.
 #
@@ -38,14 +39,16 @@ _axia_services() {
     [[ "$reply" == "+PONG"* ]]
   }
 
+  # The binary is needed even when a server answers: some tests start private servers.
+  if ! command -v redis-server >/dev/null 2>&1; then
+    _axia_log "installing redis-server with apt-get"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
+  fi
+
   if _axia_redis_ping; then
     _axia_log "redis answers on 127.0.0.1:$redis_port"
   else
-    if ! command -v redis-server >/dev/null 2>&1; then
-      _axia_log "installing redis-server with apt-get"
-      $sudo apt-get update -qq >&2
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
-    fi
     _axia_log "starting redis-server on 127.0.0.1:$redis_port"
     redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" --save "" \
       --appendonly no --dir "$cache_dir" --logfile "$cache_dir/redis-$redis_port.log" >&2

@@ -423,6 +423,30 @@ impl OhlcvFrame {
         self.sub(lo, hi)
     }
 
+    /// As [`OhlcvFrame::slice`], reusing this frame's memory (no copy when `range` covers it).
+    #[must_use]
+    pub fn into_slice(mut self, range: TimeRange) -> Self {
+        let lo = self.index_at_or_after(range.start_millis());
+        let hi = self.index_at_or_after(range.end_millis()).max(lo);
+        if lo == 0 && hi == self.len() {
+            return self;
+        }
+        let c = &mut self.cols;
+        c.timestamps.truncate(hi);
+        c.timestamps.drain(..lo);
+        for col in [
+            &mut c.open,
+            &mut c.high,
+            &mut c.low,
+            &mut c.close,
+            &mut c.volume,
+        ] {
+            col.truncate(hi);
+            col.drain(..lo);
+        }
+        self
+    }
+
     /// The bars that open at or after `since`.
     #[must_use]
     pub fn keep_since(&self, since: DateTime<Utc>) -> Self {
@@ -956,6 +980,7 @@ mod tests {
             let range = TimeRange::new(start, start + Duration::minutes(len)).unwrap();
             let s = f.slice(range);
             assert_invariants(&s);
+            prop_assert_eq!(&f.clone().into_slice(range), &s);
             let expected: Vec<_> = f.iter().filter(|b| range.contains(b.time())).collect();
             prop_assert_eq!(s.iter().collect::<Vec<_>>(), expected);
             let k = f.keep_since(start);

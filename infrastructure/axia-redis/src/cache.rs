@@ -1,0 +1,585 @@
+//! [`RedisBarCache`]: the [`OhlcvStore`] on Redis.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axia_domain::{
+    Clock, DatasetInfo, OhlcvFrame, OhlcvStore, StoreError, StoreHealth, StoreInfo, Symbol,
+    TimeRange, Timeframe,
+};
+use chrono::{DateTime, Utc};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, Value};
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use crate::codec::{self, DecodeError};
+use crate::config::{Endpoint, RedisCacheConfig, scrub};
+
+/// Writes `ARGV[2]` with TTL `ARGV[3]` ms if the value's SHA-1 is still `ARGV[1]` (`""` for an
+/// absent key), then publishes `ARGV[5]` on channel `ARGV[4]`. Returns 1 when written, 0 when
+/// another writer got there first.
+const COMPARE_AND_SET: &str = r"
+local current = redis.call('GET', KEYS[1])
+local digest = ''
+if current then digest = redis.sha1hex(current) end
+if digest ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+";
+
+/// Deletes the key if its value's SHA-1 is still `ARGV[1]`, so a corrupt value is removed
+/// without removing a good one written meanwhile.
+const COMPARE_AND_DELETE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current and redis.sha1hex(current) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// The message published on `{namespace}ohlcv:{SYMBOL}:{TF}:updates` after each successful write.
+///
+/// JSON, for subscribers in any language:
+/// `{"symbol":"USDJPY","timeframe":"H1","newest_open_ms":1767600000000,"bars":24}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateMessage {
+    /// The series.
+    pub symbol: Symbol,
+    /// The series' timeframe.
+    pub timeframe: Timeframe,
+    /// The newest bar's open time, epoch milliseconds.
+    pub newest_open_ms: i64,
+    /// Bars held after the write.
+    pub bars: usize,
+}
+
+/// Counters of what the cache has seen since it was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheCounters {
+    /// Gets that found a value.
+    pub hits: u64,
+    /// Gets that found none (absent, expired, or corrupt).
+    pub misses: u64,
+    /// Values found corrupt or of an unknown schema version, and deleted.
+    pub corrupt: u64,
+    /// Writes that had to retry because another writer changed the key.
+    pub write_conflicts: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    corrupt: AtomicU64,
+    write_conflicts: AtomicU64,
+}
+
+/// A connection of either kind, usable wherever redis wants a connection.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Connector {
+    /// Connects lazily on first use and reconnects by itself.
+    Single(ConnectionManager),
+    /// Connected on first successful use; until then every operation tries again.
+    Cluster(Arc<(redis::cluster::ClusterClient, OnceCell<ClusterConnection>)>),
+}
+
+/// The hot tier: the recent bars of each series in one Redis key, `{namespace}ohlcv:{SYMBOL}:{TF}`.
+///
+/// - Values are columnar, versioned msgpack ([`crate::codec`]). A value that does not decode
+///   (garbage, truncated, unknown version, broken invariants) is a miss: it is deleted, a warning
+///   is logged and [`CacheCounters::corrupt`] counts it; `get` never fails because of it.
+/// - Every write merges into what is stored (the incoming bars win), keeps the bars that opened
+///   within the retention (24 h) and at least the newest one, sets the TTL from the
+///   [`TtlPolicy`](crate::TtlPolicy) and publishes an [`UpdateMessage`]. The merge is an
+///   optimistic compare-and-set: the write goes through only if the key still holds the value the
+///   writer read (compared by SHA-1 in a Lua script), otherwise it re-reads and retries, so
+///   concurrent writers never lose each other's bars.
+/// - Redis down, at start or mid-run, gives [`StoreError::Unavailable`] or
+///   [`StoreError::Timeout`] within the configured timeouts (about 200 ms by default); the
+///   connection comes back by itself when Redis does.
+/// - Works on a standalone server and on Redis Cluster ([`RedisCacheConfig::cluster`]) alike.
+///
+/// The handle is cheap to clone; clones share the connection and counters.
+#[derive(Clone)]
+pub struct RedisBarCache {
+    connector: Connector,
+    config: Arc<RedisCacheConfig>,
+    secrets: Arc<[String]>,
+    clock: Arc<dyn Clock>,
+    counters: Arc<Counters>,
+    cas: Arc<Script>,
+    cad: Arc<Script>,
+}
+
+impl std::fmt::Debug for RedisBarCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBarCache")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn valid_namespace(ns: &str) -> bool {
+    ns.len() <= 64
+        && ns
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+}
+
+impl RedisBarCache {
+    /// Builds the cache. No connection is made here: Redis being down now is not an error, the
+    /// operations report it (and succeed once Redis is back).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidRequest`] for a malformed URL or namespace (the message shows the
+    /// URL redacted).
+    pub fn new(config: RedisCacheConfig, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        if !valid_namespace(&config.namespace) {
+            return Err(StoreError::InvalidRequest(format!(
+                "namespace {:?} may hold only letters, digits and _ - . : (64 at most)",
+                config.namespace.chars().take(70).collect::<String>()
+            )));
+        }
+        let secrets: Arc<[String]> = config.secrets().into();
+        let bad_url = |e: RedisError| {
+            StoreError::InvalidRequest(format!(
+                "invalid redis url {}: {}",
+                config.redacted_endpoint(),
+                scrub(&e.to_string(), &secrets)
+            ))
+        };
+        let connector = match &config.endpoint {
+            Endpoint::Standalone(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(bad_url)?;
+                let mc = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(config.connect_timeout))
+                    .set_response_timeout(Some(config.response_timeout))
+                    .set_number_of_retries(config.reconnect_retries)
+                    .set_max_delay(Duration::from_millis(100));
+                Connector::Single(
+                    ConnectionManager::new_lazy_with_config(client, mc).map_err(bad_url)?,
+                )
+            }
+            Endpoint::Cluster(urls) => {
+                let client = ClusterClientBuilder::new(urls.clone())
+                    .connection_timeout(config.connect_timeout)
+                    .response_timeout(config.response_timeout)
+                    .retries(u32::try_from(config.reconnect_retries).unwrap_or(1))
+                    .build()
+                    .map_err(bad_url)?;
+                Connector::Cluster(Arc::new((client, OnceCell::new())))
+            }
+        };
+        Ok(Self {
+            connector,
+            config: Arc::new(config),
+            secrets,
+            clock,
+            counters: Arc::default(),
+            cas: Arc::new(Script::new(COMPARE_AND_SET)),
+            cad: Arc::new(Script::new(COMPARE_AND_DELETE)),
+        })
+    }
+
+    fn prefix(&self) -> String {
+        let ns = &self.config.namespace;
+        if ns.is_empty() || ns.ends_with(':') {
+            ns.clone()
+        } else {
+            format!("{ns}:")
+        }
+    }
+
+    /// The key of a series: `{namespace}ohlcv:{SYMBOL}:{TF}`.
+    #[must_use]
+    pub fn key(&self, symbol: &Symbol, timeframe: Timeframe) -> String {
+        format!("{}ohlcv:{symbol}:{timeframe}", self.prefix())
+    }
+
+    /// The channel [`UpdateMessage`]s of a series are published on:
+    /// `{namespace}ohlcv:{SYMBOL}:{TF}:updates`.
+    #[must_use]
+    pub fn channel(&self, symbol: &Symbol, timeframe: Timeframe) -> String {
+        format!("{}:updates", self.key(symbol, timeframe))
+    }
+
+    fn index_key(&self) -> String {
+        format!("{}ohlcv:index", self.prefix())
+    }
+
+    /// Counters since the cache was built.
+    #[must_use]
+    pub fn counters(&self) -> CacheCounters {
+        let c = &self.counters;
+        CacheCounters {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            corrupt: c.corrupt.load(Ordering::Relaxed),
+            write_conflicts: c.write_conflicts.load(Ordering::Relaxed),
+        }
+    }
+
+    fn map_err(&self, e: &RedisError) -> StoreError {
+        let text = scrub(&e.to_string(), &self.secrets);
+        let at = self.config.redacted_endpoint();
+        if e.is_timeout() {
+            StoreError::Timeout(self.config.response_timeout)
+        } else if e.is_io_error()
+            || e.is_connection_refusal()
+            || e.is_connection_dropped()
+            || e.is_cluster_error()
+        {
+            StoreError::Unavailable(format!("redis at {at}: {text}"))
+        } else {
+            StoreError::Backend(format!("redis at {at}: {text}").into())
+        }
+    }
+
+    async fn conn(&self) -> Result<Conn, StoreError> {
+        match &self.connector {
+            Connector::Single(m) => Ok(Conn::Single(m.clone())),
+            Connector::Cluster(cluster) => cluster
+                .1
+                .get_or_try_init(|| cluster.0.get_async_connection())
+                .await
+                .map(|c| Conn::Cluster(c.clone()))
+                .map_err(|e| self.map_err(&e)),
+        }
+    }
+
+    /// Runs one Redis round trip under the operation timeout, translating errors.
+    async fn io<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let run = async {
+            let conn = self.conn().await?;
+            f(conn).await.map_err(|e| self.map_err(&e))
+        };
+        tokio::time::timeout(self.config.operation_timeout, run)
+            .await
+            .unwrap_or(Err(StoreError::Timeout(self.config.operation_timeout)))
+    }
+
+    async fn query<T: FromRedisValue + Send>(&self, cmd: Cmd) -> Result<T, StoreError> {
+        self.io(|mut c| async move { cmd.query_async(&mut c).await })
+            .await
+    }
+
+    async fn read_raw(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("GET").arg(key).clone()).await
+    }
+
+    /// Deletes a value that failed to decode (unless it changed meanwhile), logs and counts it.
+    async fn discard_corrupt(&self, key: &str, bytes: &[u8], err: &DecodeError) {
+        self.counters.corrupt.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(key, error = %err, "discarding an undecodable hot-cache value");
+        let digest = sha1_smol::Sha1::from(bytes).digest().to_string();
+        let cad = Arc::clone(&self.cad);
+        let key = key.to_owned();
+        let deleted: Result<i64, _> = self
+            .io(|mut c| async move { cad.key(key).arg(digest).invoke_async(&mut c).await })
+            .await;
+        if let Err(e) = deleted {
+            tracing::warn!(error = %e, "could not delete an undecodable hot-cache value");
+        }
+    }
+
+    /// The stored frame, or an empty one when absent or undecodable (which is then discarded).
+    async fn load(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<(OhlcvFrame, Option<Vec<u8>>), StoreError> {
+        let key = self.key(symbol, timeframe);
+        let raw = self.read_raw(&key).await?;
+        let frame = match &raw {
+            None => OhlcvFrame::empty(symbol.clone(), timeframe),
+            Some(bytes) => match codec::decode(bytes, symbol, timeframe) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.discard_corrupt(&key, bytes, &e).await;
+                    OhlcvFrame::empty(symbol.clone(), timeframe)
+                }
+            },
+        };
+        Ok((frame, raw))
+    }
+
+    fn retain(&self, frame: &OhlcvFrame, now: DateTime<Utc>) -> OhlcvFrame {
+        let window = chrono::Duration::from_std(self.config.retention)
+            .unwrap_or(chrono::Duration::hours(24));
+        let kept = frame.keep_since(now - window);
+        if kept.is_empty() {
+            frame.last_n(1)
+        } else {
+            kept
+        }
+    }
+
+    /// Merges `incoming` (if any) into the stored series, trims it to the retention, and writes it
+    /// with a fresh TTL, retrying while other writers change the key. Returns the bars written.
+    async fn update(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        incoming: Option<&OhlcvFrame>,
+        replace: bool,
+    ) -> Result<usize, StoreError> {
+        let key = self.key(symbol, timeframe);
+        let channel = self.channel(symbol, timeframe);
+        for attempt in 0..self.config.max_write_attempts {
+            let (stored, raw) = self.load(symbol, timeframe).await?;
+            let merged = match incoming {
+                Some(f) if replace => f.clone(),
+                Some(f) => stored.merge(f)?,
+                None => stored,
+            };
+            let now = self.clock.now();
+            let kept = self.retain(&merged, now);
+            let Some(newest) = kept.last() else {
+                return Ok(0); // nothing stored and nothing incoming
+            };
+            if incoming.is_none() && raw.is_some() && kept.len() == merged.len() {
+                return Ok(kept.len()); // a cleanup with nothing to trim
+            }
+            let message = serde_json::to_string(&UpdateMessage {
+                symbol: symbol.clone(),
+                timeframe,
+                newest_open_ms: newest.time_millis(),
+                bars: kept.len(),
+            })
+            .unwrap_or_default();
+            let expected = raw
+                .as_deref()
+                .map(|b| sha1_smol::Sha1::from(b).digest().to_string())
+                .unwrap_or_default();
+            let value = codec::encode(&kept);
+            let ttl = self.config.ttl.ttl_millis(now);
+            let cas = Arc::clone(&self.cas);
+            let (k, ch) = (key.clone(), channel.clone());
+            let written: i64 = self
+                .io(|mut c| async move {
+                    cas.key(k)
+                        .arg(expected)
+                        .arg(value)
+                        .arg(ttl)
+                        .arg(ch)
+                        .arg(message)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await?;
+            if written == 1 {
+                let member = format!("{symbol}:{timeframe}");
+                let indexed: Result<i64, _> = self
+                    .query(redis::cmd("SADD").arg(self.index_key()).arg(member).clone())
+                    .await;
+                if let Err(e) = indexed {
+                    tracing::warn!(key, error = %e, "written, but not added to the namespace index");
+                }
+                return Ok(kept.len());
+            }
+            self.counters
+                .write_conflicts
+                .fetch_add(1, Ordering::Relaxed);
+            // Back off a little, with jitter, before reading again.
+            let jitter = u64::from(std::process::id() ^ Utc::now().timestamp_subsec_nanos()) % 3;
+            tokio::time::sleep(Duration::from_millis((1 << attempt.min(5)) + jitter)).await;
+        }
+        Err(StoreError::Conflict(key))
+    }
+
+    /// The bars of the last `hours` hours (those that opened at or after `now - hours`).
+    ///
+    /// # Errors
+    /// As [`OhlcvStore::get`].
+    pub async fn get_recent(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        hours: u32,
+    ) -> Result<OhlcvFrame, StoreError> {
+        let now = self.clock.now();
+        let range = TimeRange::new(
+            now - chrono::Duration::hours(i64::from(hours)),
+            now + chrono::Duration::milliseconds(1),
+        )
+        .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
+        self.get(symbol, timeframe, range).await
+    }
+
+    /// Replaces the stored series with `frame` (trimmed to the retention), instead of merging.
+    ///
+    /// # Errors
+    /// As [`OhlcvStore::save`].
+    pub async fn replace(&self, frame: &OhlcvFrame) -> Result<(), StoreError> {
+        self.update(frame.symbol(), frame.timeframe(), Some(frame), true)
+            .await
+            .map(|_| ())
+    }
+
+    /// Trims every series of the namespace to the retention (the newest bar always stays) and
+    /// drops index entries of expired keys. Returns the number of series rewritten or dropped.
+    ///
+    /// # Errors
+    /// As [`OhlcvStore::get`].
+    pub async fn cleanup(&self) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for (symbol, timeframe, member) in self.indexed().await? {
+            let key = self.key(&symbol, timeframe);
+            let before: Option<Vec<u8>> = self.read_raw(&key).await?;
+            match before {
+                None => {
+                    self.forget(&member).await?;
+                    changed += 1;
+                }
+                Some(b) => {
+                    self.update(&symbol, timeframe, None, false).await?;
+                    if self.read_raw(&key).await? != Some(b) {
+                        changed += 1;
+                    }
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn forget(&self, member: &str) -> Result<(), StoreError> {
+        let _: i64 = self
+            .query(redis::cmd("SREM").arg(self.index_key()).arg(member).clone())
+            .await?;
+        Ok(())
+    }
+
+    /// The series listed in the namespace index; members that do not parse are dropped from it.
+    async fn indexed(&self) -> Result<Vec<(Symbol, Timeframe, String)>, StoreError> {
+        let members: Vec<String> = self
+            .query(redis::cmd("SMEMBERS").arg(self.index_key()).clone())
+            .await?;
+        let mut out = Vec::with_capacity(members.len());
+        for m in members {
+            let parsed = m.rsplit_once(':').and_then(|(s, tf)| {
+                Some((s.parse::<Symbol>().ok()?, tf.parse::<Timeframe>().ok()?))
+            });
+            match parsed {
+                Some((s, tf)) => out.push((s, tf, m)),
+                None => self.forget(&m).await?,
+            }
+        }
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl OhlcvStore for RedisBarCache {
+    async fn get(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<OhlcvFrame, StoreError> {
+        let (frame, raw) = self.load(symbol, timeframe).await?;
+        let counter = if raw.is_some() && !frame.is_empty() {
+            &self.counters.hits
+        } else {
+            &self.counters.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(frame.into_slice(range))
+    }
+
+    async fn save(&self, frame: &OhlcvFrame) -> Result<(), StoreError> {
+        if frame.is_empty() {
+            return Ok(());
+        }
+        self.update(frame.symbol(), frame.timeframe(), Some(frame), false)
+            .await
+            .map(|_| ())
+    }
+
+    async fn info(&self) -> Result<StoreInfo, StoreError> {
+        let mut datasets = Vec::new();
+        let mut total: u64 = 0;
+        for (symbol, timeframe, member) in self.indexed().await? {
+            let key = self.key(&symbol, timeframe);
+            let (frame, raw) = self.load(&symbol, timeframe).await?;
+            if raw.is_none() {
+                self.forget(&member).await?;
+                continue;
+            }
+            let bytes: Option<u64> = self
+                .query(
+                    redis::cmd("MEMORY")
+                        .arg("USAGE")
+                        .arg(&key)
+                        .arg("SAMPLES")
+                        .arg(0)
+                        .clone(),
+                )
+                .await?;
+            total += bytes.unwrap_or(0);
+            datasets.push(DatasetInfo {
+                symbol,
+                timeframe,
+                bars: Some(frame.len()),
+                oldest: frame.first_time(),
+                newest: frame.last_time(),
+                bytes,
+            });
+        }
+        let health = if total > self.config.memory_cap_bytes {
+            StoreHealth::Critical
+        } else if total > self.config.memory_target_bytes {
+            StoreHealth::Warning
+        } else {
+            StoreHealth::Ok
+        };
+        Ok(StoreInfo {
+            datasets,
+            bytes_used: Some(total),
+            health,
+        })
+    }
+}

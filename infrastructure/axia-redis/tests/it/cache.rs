@@ -1,0 +1,432 @@
+//! The hot cache against the shared test Redis.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axia_domain::{OhlcvStore, StoreError, StoreHealth, TimeRange, Timeframe};
+use axia_redis::{RedisBarCache, RedisCacheConfig, TtlPolicy, UpdateMessage};
+use chrono::Duration as Span;
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+
+use crate::support::*;
+
+fn all_time() -> TimeRange {
+    TimeRange::new(noon() - Span::days(400), noon() + Span::days(400)).unwrap()
+}
+
+#[tokio::test]
+async fn round_trip_and_range_slicing() {
+    let clock = clock();
+    let cache = cache(clock);
+    let f = frame("USDJPY", Timeframe::M1, noon() - Span::hours(2), 120, 150.0);
+    cache.save(&f).await.unwrap();
+    let back = cache
+        .get(&sym("USDJPY"), Timeframe::M1, all_time())
+        .await
+        .unwrap();
+    assert_eq!(back, f, "bit-exact round trip");
+    let hour = TimeRange::new(noon() - Span::hours(1), noon()).unwrap();
+    let part = cache
+        .get(&sym("USDJPY"), Timeframe::M1, hour)
+        .await
+        .unwrap();
+    assert_eq!(part, f.slice(hour));
+    assert_eq!(
+        cache
+            .get_recent(&sym("USDJPY"), Timeframe::M1, 1)
+            .await
+            .unwrap()
+            .len(),
+        60
+    );
+    // Another series and an absent one are empty, not errors.
+    assert!(
+        cache
+            .get(&sym("USDJPY"), Timeframe::M5, all_time())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        cache
+            .get(&sym("EURUSD"), Timeframe::M1, all_time())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let c = cache.counters();
+    assert_eq!((c.hits, c.misses), (3, 2));
+}
+
+#[tokio::test]
+async fn keys_follow_the_documented_layout() {
+    let ns = namespace();
+    let cache = cache_with(
+        RedisCacheConfig::new(redis_url()).namespace(ns.clone()),
+        clock(),
+    );
+    assert_eq!(
+        cache.key(&sym("usdjpy"), Timeframe::H1),
+        format!("{ns}:ohlcv:USDJPY:H1")
+    );
+    cache
+        .save(&frame(
+            "USDJPY",
+            Timeframe::H1,
+            noon() - Span::hours(3),
+            3,
+            150.0,
+        ))
+        .await
+        .unwrap();
+    let mut con = raw().await;
+    let exists: bool = con.exists(format!("{ns}:ohlcv:USDJPY:H1")).await.unwrap();
+    assert!(exists);
+    let bare = RedisBarCache::new(RedisCacheConfig::new(redis_url()), clock()).unwrap();
+    assert_eq!(bare.key(&sym("USDJPY"), Timeframe::H1), "ohlcv:USDJPY:H1");
+    for bad in ["a b", "x\ny", "{tag}", "a*"] {
+        let r = RedisBarCache::new(RedisCacheConfig::new(redis_url()).namespace(bad), clock());
+        assert!(matches!(r, Err(StoreError::InvalidRequest(_))), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_write_trims_to_the_retention_but_keeps_the_newest_bar() {
+    let clock = clock();
+    let cache = cache(clock.clone());
+    // 30 hours of M5 bars up to now: only the last 24 h stay.
+    let f = frame(
+        "EURUSD",
+        Timeframe::M5,
+        noon() - Span::hours(30),
+        30 * 12,
+        1.08,
+    );
+    cache.save(&f).await.unwrap();
+    let held = cache
+        .get(&sym("EURUSD"), Timeframe::M5, all_time())
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 24 * 12);
+    assert_eq!(held.first_time(), Some(noon() - Span::hours(24)));
+    // A D1 key keeps its current bar even when it opened more than 24 h ago...
+    let d1 = frame("EURUSD", Timeframe::D1, noon() - Span::days(3), 3, 1.08);
+    cache.save(&d1).await.unwrap();
+    let held = cache
+        .get(&sym("EURUSD"), Timeframe::D1, all_time())
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held.last(), d1.last());
+    // ...and so does an MN1 key after time passes and cleanup runs.
+    cache
+        .save(&frame(
+            "EURUSD",
+            Timeframe::MN1,
+            noon() - Span::days(40),
+            2,
+            1.08,
+        ))
+        .await
+        .unwrap();
+    clock.advance(Span::hours(6));
+    let changed = cache.cleanup().await.unwrap();
+    assert_eq!(changed, 1, "only the M5 series had bars to drop");
+    let m5 = cache
+        .get(&sym("EURUSD"), Timeframe::M5, all_time())
+        .await
+        .unwrap();
+    assert_eq!(m5.first_time(), Some(noon() - Span::hours(18)));
+    assert_eq!(
+        cache
+            .get(&sym("EURUSD"), Timeframe::MN1, all_time())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn ttl_is_anchored_to_the_new_york_close() {
+    let clock = clock();
+    let cache = cache(clock.clone());
+    let key = cache.key(&sym("GBPUSD"), Timeframe::H1);
+    cache
+        .save(&frame(
+            "GBPUSD",
+            Timeframe::H1,
+            noon() - Span::hours(2),
+            2,
+            1.27,
+        ))
+        .await
+        .unwrap();
+    let mut con = raw().await;
+    let pttl: i64 = con.pttl(&key).await.unwrap();
+    // 12:00 UTC in July: the close is 21:00 UTC, 9 h away.
+    assert!(
+        (9 * 3_600_000 - 5_000..=9 * 3_600_000).contains(&pttl),
+        "pttl {pttl}"
+    );
+    // 16:30 New York: less than an hour to the close, so tomorrow's (24.5 h).
+    clock.set(noon() + Span::hours(8) + Span::minutes(30));
+    cache
+        .save(&frame(
+            "GBPUSD",
+            Timeframe::H1,
+            noon() + Span::hours(8),
+            1,
+            1.27,
+        ))
+        .await
+        .unwrap();
+    let pttl: i64 = con.pttl(&key).await.unwrap();
+    assert!(
+        (24 * 3_600_000 + 1_800_000 - 5_000..=24 * 3_600_000 + 1_800_000).contains(&pttl),
+        "pttl {pttl}"
+    );
+}
+
+#[tokio::test]
+async fn fixed_ttl_policy() {
+    let cache = cache_with(
+        RedisCacheConfig::new(redis_url())
+            .namespace(namespace())
+            .ttl(TtlPolicy::Fixed(Duration::from_secs(25 * 3600))),
+        clock(),
+    );
+    cache
+        .save(&frame(
+            "AUDUSD",
+            Timeframe::M15,
+            noon() - Span::hours(1),
+            4,
+            0.66,
+        ))
+        .await
+        .unwrap();
+    let pttl: i64 = raw()
+        .await
+        .pttl(cache.key(&sym("AUDUSD"), Timeframe::M15))
+        .await
+        .unwrap();
+    assert!(
+        (25 * 3_600_000 - 5_000..=25 * 3_600_000).contains(&pttl),
+        "pttl {pttl}"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_value_or_an_old_schema_is_a_miss_and_is_deleted() {
+    let cache = cache(clock());
+    let mut con = raw().await;
+    let key = cache.key(&sym("USDJPY"), Timeframe::H1);
+    // Garbage, a truncated value and a value of another schema version.
+    let good = {
+        let c2 = cache.clone();
+        c2.save(&frame(
+            "USDJPY",
+            Timeframe::H1,
+            noon() - Span::hours(3),
+            3,
+            150.0,
+        ))
+        .await
+        .unwrap();
+        let v: Vec<u8> = con.get(&key).await.unwrap();
+        v
+    };
+    let mut old_version = good.clone();
+    old_version[1] = 0;
+    let values: [Vec<u8>; 3] = [
+        b"not msgpack at all".to_vec(),
+        good[..good.len() / 2].to_vec(),
+        old_version,
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let _: () = con.set(&key, v.as_slice()).await.unwrap();
+        let got = cache
+            .get(&sym("USDJPY"), Timeframe::H1, all_time())
+            .await
+            .unwrap();
+        assert!(got.is_empty(), "case {i}: a miss");
+        let exists: bool = con.exists(&key).await.unwrap();
+        assert!(!exists, "case {i}: the bad value is deleted");
+        assert_eq!(cache.counters().corrupt, i as u64 + 1);
+    }
+    // A write over a corrupt value replaces it.
+    let _: () = con.set(&key, b"\xff\xff").await.unwrap();
+    let f = frame("USDJPY", Timeframe::H1, noon() - Span::hours(2), 2, 151.0);
+    cache.save(&f).await.unwrap();
+    assert_eq!(
+        cache
+            .get(&sym("USDJPY"), Timeframe::H1, all_time())
+            .await
+            .unwrap(),
+        f
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writers_of_disjoint_bars_all_survive() {
+    let clock = clock();
+    let cache = cache(clock);
+    let writers = 8;
+    let per = 30;
+    let start = noon() - Span::hours(8);
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let cache = cache.clone();
+            // Writer w owns minutes w, w + 8, w + 16, …
+            let bars: Vec<_> = frame("USDJPY", Timeframe::M1, start, writers * per, 150.0)
+                .iter()
+                .skip(w)
+                .step_by(writers)
+                .collect();
+            tokio::spawn(async move {
+                for chunk in bars.chunks(5) {
+                    let f = axia_domain::OhlcvFrame::from_bars(
+                        sym("USDJPY"),
+                        Timeframe::M1,
+                        chunk.to_vec(),
+                    )
+                    .unwrap();
+                    cache.save(&f).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = cache
+        .get(&sym("USDJPY"), Timeframe::M1, all_time())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), writers * per, "no writer lost another's bars");
+    assert_eq!(
+        all,
+        frame("USDJPY", Timeframe::M1, start, writers * per, 150.0)
+    );
+}
+
+#[tokio::test]
+async fn incoming_bars_win_and_resaving_is_idempotent() {
+    let cache = cache(clock());
+    let a = frame("EURJPY", Timeframe::M30, noon() - Span::hours(5), 10, 160.0);
+    let b = frame("EURJPY", Timeframe::M30, noon() - Span::hours(3), 6, 161.0);
+    cache.save(&a).await.unwrap();
+    cache.save(&b).await.unwrap();
+    let expected = a.merge(&b).unwrap();
+    let got = cache
+        .get(&sym("EURJPY"), Timeframe::M30, all_time())
+        .await
+        .unwrap();
+    assert_eq!(got, expected);
+    cache.save(&b).await.unwrap();
+    assert_eq!(
+        cache
+            .get(&sym("EURJPY"), Timeframe::M30, all_time())
+            .await
+            .unwrap(),
+        expected
+    );
+}
+
+#[tokio::test]
+async fn info_reports_keys_bytes_health_and_bar_spans() {
+    let ns = namespace();
+    let cache = cache_with(
+        RedisCacheConfig::new(redis_url()).namespace(ns.clone()),
+        clock(),
+    );
+    let f1 = frame(
+        "USDJPY",
+        Timeframe::M1,
+        noon() - Span::hours(24),
+        1440,
+        150.0,
+    );
+    let f2 = frame("EURUSD", Timeframe::H1, noon() - Span::hours(5), 5, 1.08);
+    cache.save(&f1).await.unwrap();
+    cache.save(&f2).await.unwrap();
+    let info = cache.info().await.unwrap();
+    assert_eq!(info.datasets.len(), 2);
+    assert_eq!(info.health, StoreHealth::Ok);
+    let usd = info
+        .datasets
+        .iter()
+        .find(|d| d.symbol == sym("USDJPY"))
+        .unwrap();
+    assert_eq!(usd.bars, Some(1440));
+    assert_eq!((usd.oldest, usd.newest), (f1.first_time(), f1.last_time()));
+    let bytes = usd.bytes.unwrap();
+    assert!(
+        bytes > 60_000 && bytes < 100_000,
+        "a day of M1 takes {bytes} bytes"
+    );
+    assert!(info.bytes_used.unwrap() > bytes);
+    // Tight limits flip the health.
+    let tight = cache_with(
+        RedisCacheConfig::new(redis_url())
+            .namespace(ns.clone())
+            .memory_limits(1_000, 1_000_000),
+        clock(),
+    );
+    assert_eq!(tight.info().await.unwrap().health, StoreHealth::Warning);
+    let tighter = cache_with(
+        RedisCacheConfig::new(redis_url())
+            .namespace(ns.clone())
+            .memory_limits(100, 1_000),
+        clock(),
+    );
+    assert_eq!(tighter.info().await.unwrap().health, StoreHealth::Critical);
+    // An expired key leaves the index.
+    let _: () = raw()
+        .await
+        .del(cache.key(&sym("EURUSD"), Timeframe::H1))
+        .await
+        .unwrap();
+    assert_eq!(cache.info().await.unwrap().datasets.len(), 1);
+}
+
+#[tokio::test]
+async fn a_subscriber_receives_the_update_message() {
+    let cache = cache(clock());
+    let channel = cache.channel(&sym("GBPJPY"), Timeframe::M5);
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.subscribe(&channel).await.unwrap();
+    let f = frame("GBPJPY", Timeframe::M5, noon() - Span::hours(1), 12, 190.0);
+    cache.save(&f).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), pubsub.on_message().next())
+        .await
+        .expect("a message within 5 s")
+        .unwrap();
+    assert_eq!(msg.get_channel_name(), channel);
+    let update: UpdateMessage = serde_json::from_slice(msg.get_payload_bytes()).unwrap();
+    assert_eq!(
+        update,
+        UpdateMessage {
+            symbol: sym("GBPJPY"),
+            timeframe: Timeframe::M5,
+            newest_open_ms: f.last().unwrap().time_millis(),
+            bars: 12,
+        }
+    );
+}
+
+#[tokio::test]
+async fn clones_share_counters_and_connection() {
+    let cache = cache(clock());
+    let clone = cache.clone();
+    let _ = clone
+        .get(&sym("USDJPY"), Timeframe::M1, all_time())
+        .await
+        .unwrap();
+    assert_eq!(cache.counters().misses, 1);
+    let dyn_store: Arc<dyn OhlcvStore> = Arc::new(cache);
+    assert!(dyn_store.info().await.unwrap().datasets.is_empty());
+}
