@@ -46,6 +46,13 @@ _axia_services() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
   fi
 
+  # openssl makes the certificates of the TLS tests.
+  if ! command -v openssl >/dev/null 2>&1; then
+    _axia_log "installing openssl with apt-get"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >&2
+  fi
+
   if _axia_redis_ping; then
     _axia_log "redis answers on 127.0.0.1:$redis_port"
   else

@@ -158,6 +158,23 @@ impl std::fmt::Debug for RedisBarCache {
     }
 }
 
+/// rustls needs a process-wide crypto provider, and cannot pick one by itself when a build
+/// compiles in more than one (ring here, aws-lc-rs through the AWS SDK): it would panic on the
+/// first TLS connection. Install ring unless the application installed one already.
+fn ensure_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err means another thread installed one meanwhile: fine either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+fn tls_roots(pem: &[u8]) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.to_vec()),
+    }
+}
+
 fn valid_namespace(ns: &str) -> bool {
     ns.len() <= 64
         && ns
@@ -180,6 +197,13 @@ impl RedisBarCache {
             )));
         }
         let secrets: Arc<[String]> = config.secrets().into();
+        let urls: Vec<&String> = match &config.endpoint {
+            Endpoint::Standalone(u) => vec![u],
+            Endpoint::Cluster(us) => us.iter().collect(),
+        };
+        if urls.iter().any(|u| u.starts_with("rediss://")) {
+            ensure_tls_provider();
+        }
         let bad_url = |e: RedisError| {
             StoreError::InvalidRequest(format!(
                 "invalid redis url {}: {}",
@@ -189,7 +213,11 @@ impl RedisBarCache {
         };
         let connector = match &config.endpoint {
             Endpoint::Standalone(url) => {
-                let client = redis::Client::open(url.as_str()).map_err(bad_url)?;
+                let client = match &config.tls_ca_pem {
+                    Some(pem) => redis::Client::build_with_tls(url.as_str(), tls_roots(pem)),
+                    None => redis::Client::open(url.as_str()),
+                }
+                .map_err(bad_url)?;
                 let mc = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(config.connect_timeout))
                     .set_response_timeout(Some(config.response_timeout))
@@ -200,7 +228,11 @@ impl RedisBarCache {
                 )
             }
             Endpoint::Cluster(urls) => {
-                let client = ClusterClientBuilder::new(urls.clone())
+                let mut builder = ClusterClientBuilder::new(urls.clone());
+                if let Some(pem) = &config.tls_ca_pem {
+                    builder = builder.certs(tls_roots(pem));
+                }
+                let client = builder
                     .connection_timeout(config.connect_timeout)
                     .response_timeout(config.response_timeout)
                     .retries(u32::try_from(config.reconnect_retries).unwrap_or(1))

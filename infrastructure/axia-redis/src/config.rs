@@ -82,6 +82,7 @@ pub struct RedisCacheConfig {
     pub(crate) max_write_attempts: u32,
     pub(crate) memory_target_bytes: u64,
     pub(crate) memory_cap_bytes: u64,
+    pub(crate) tls_ca_pem: Option<Vec<u8>>,
 }
 
 impl RedisCacheConfig {
@@ -113,6 +114,7 @@ impl RedisCacheConfig {
             max_write_attempts: 16,
             memory_target_bytes: 50 * 1024 * 1024,
             memory_cap_bytes: 256 * 1024 * 1024,
+            tls_ca_pem: None,
         }
     }
 
@@ -160,6 +162,13 @@ impl RedisCacheConfig {
     pub const fn memory_limits(mut self, target_bytes: u64, cap_bytes: u64) -> Self {
         self.memory_target_bytes = target_bytes;
         self.memory_cap_bytes = cap_bytes;
+        self
+    }
+
+    /// Trusts the CA certificate(s) in `pem` for `rediss://` connections, for servers whose
+    /// certificate a private CA signed. Without it the public webpki roots are used.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca_pem = Some(pem.into());
         self
     }
 

@@ -137,3 +137,109 @@ async fn passwords_never_appear_in_errors_or_debug_output() {
     assert!(!text.contains("hunter2"), "{text}");
     server.kill().await;
 }
+
+#[tokio::test]
+async fn tls_round_trip_with_rediss() {
+    // A private TLS-only redis-server with a throwaway CA and a leaf certificate for 127.0.0.1.
+    let dir = std::env::temp_dir().join(format!("axia-tls-{}", spare_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl is installed (scripts/services.sh installs it)");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=axia-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    let tls_port = spare_port();
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let ca_file = dir.join("ca.pem").display().to_string();
+    let server = PrivateRedis::start_tls(
+        tls_port,
+        &[
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca_file,
+            "--tls-auth-clients",
+            "no",
+        ],
+    )
+    .await;
+    let url = format!("rediss://127.0.0.1:{tls_port}");
+    let ca = std::fs::read(dir.join("ca.pem")).unwrap();
+    let cache = cache_with(
+        RedisCacheConfig::new(url.clone())
+            .namespace(namespace())
+            .tls_ca_pem(ca),
+        clock(),
+    );
+    let f = frame("USDJPY", Timeframe::H1, noon() - Span::hours(2), 2, 150.0);
+    cache.save(&f).await.unwrap();
+    let range = TimeRange::new(noon() - Span::days(1), noon()).unwrap();
+    assert_eq!(
+        cache
+            .get(&sym("USDJPY"), Timeframe::H1, range)
+            .await
+            .unwrap(),
+        f
+    );
+    // Without the CA the certificate is refused: a typed error, no panic.
+    let untrusted = cache_with(RedisCacheConfig::new(url).namespace(namespace()), clock());
+    assert!(
+        untrusted
+            .get(&sym("USDJPY"), Timeframe::H1, range)
+            .await
+            .is_err()
+    );
+    server.kill().await;
+}

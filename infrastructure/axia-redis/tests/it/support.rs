@@ -106,6 +106,44 @@ impl PrivateRedis {
         server
     }
 
+    /// A TLS-only server on `tls_port` (plain port disabled); ready once it accepts TCP.
+    pub async fn start_tls(tls_port: u16, extra: &[&str]) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &tls_port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(std::env::temp_dir())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (scripts/services.sh installs it)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", tls_port))
+                .await
+                .is_ok()
+            {
+                return Self {
+                    port: tls_port,
+                    child,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("TLS redis-server on {tls_port} did not listen");
+    }
+
     pub async fn start(extra: &[&str]) -> Self {
         Self::start_on(spare_port(), extra).await
     }

@@ -1,0 +1,11 @@
+//! The contract suites run against every adapter. Adapters that need a server read its address
+//! from the environment `scripts/test.sh` exports.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    unreachable_pub
+)]
+
+mod ohlcv_store;

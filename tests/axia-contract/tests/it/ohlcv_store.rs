@@ -1,0 +1,52 @@
+//! The OhlcvStore contract on: the in-memory store (the fake), the L1 cache in front of it, the
+//! Redis hot tier, and the L1 cache in front of Redis.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use axia_contract::ohlcv_store::Subject;
+use axia_contract::ohlcv_store_contract;
+use axia_domain::{ManualClock, OhlcvStore};
+use axia_memory::{L1Cache, L1Config, MemoryStore};
+use axia_redis::{RedisBarCache, RedisCacheConfig};
+use chrono::{DateTime, TimeZone, Utc};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap()
+}
+
+fn redis() -> Arc<dyn OhlcvStore> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let url = std::env::var("REDIS_URL")
+        .unwrap_or_else(|_| panic!("REDIS_URL is not set: run the suite through scripts/test.sh"));
+    let ns = format!(
+        "contract-{}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    Arc::new(
+        RedisBarCache::new(
+            RedisCacheConfig::new(url).namespace(ns),
+            Arc::new(ManualClock::new(now())),
+        )
+        .unwrap(),
+    )
+}
+
+ohlcv_store_contract!(memory, || async {
+    Subject::new(Arc::new(MemoryStore::new()), now())
+});
+ohlcv_store_contract!(l1_over_memory, || async {
+    Subject::new(
+        Arc::new(L1Cache::new(
+            Arc::new(MemoryStore::new()),
+            L1Config::default(),
+        )),
+        now(),
+    )
+});
+ohlcv_store_contract!(redis_hot_tier, || async { Subject::new(redis(), now()) });
+ohlcv_store_contract!(l1_over_redis, || async {
+    Subject::new(Arc::new(L1Cache::new(redis(), L1Config::default())), now())
+});
