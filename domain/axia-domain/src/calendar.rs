@@ -19,6 +19,9 @@ pub trait MarketCalendar: Send + Sync + fmt::Debug {
     /// `t` itself when the market is open at `t`, otherwise the next time it opens.
     fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc>;
 
+    /// `t` itself when the market is closed at `t`, otherwise the next time it closes.
+    fn next_close(&self, t: DateTime<Utc>) -> DateTime<Utc>;
+
     /// True when the market is open at some instant of `range`.
     fn is_open_during(&self, range: TimeRange) -> bool {
         !range.is_empty() && self.next_open(range.start()) < range.end()
@@ -35,6 +38,9 @@ impl MarketCalendar for AlwaysOpen {
     }
     fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
         t
+    }
+    fn next_close(&self, _t: DateTime<Utc>) -> DateTime<Utc> {
+        DateTime::<Utc>::MAX_UTC
     }
 }
 
@@ -112,6 +118,18 @@ impl MarketCalendar for FxCalendar {
         let date = t.with_timezone(&New_York).date_naive();
         let days_to_sunday = (7 - date.weekday().num_days_from_sunday()) % 7;
         date.checked_add_days(chrono::Days::new(u64::from(days_to_sunday)))
+            .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
+    }
+
+    fn next_close(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if !self.is_open(t) {
+            return t;
+        }
+        let date = t.with_timezone(&New_York).date_naive();
+        // Open: somewhere from Sunday 17:00 to Friday 17:00; the close is this week's Friday.
+        let days_to_friday =
+            (Weekday::Fri.num_days_from_sunday() + 7 - date.weekday().num_days_from_sunday()) % 7;
+        date.checked_add_days(chrono::Days::new(u64::from(days_to_friday)))
             .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
     }
 }
@@ -194,10 +212,19 @@ impl MarketCalendar for SessionCalendar {
         }
         DateTime::<Utc>::MAX_UTC
     }
+
+    fn next_close(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let date = t.with_timezone(&self.tz).date_naive();
+        self.sessions_on(date)
+            .find(|&(s, e)| s <= t && t < e)
+            .map_or(t, |(_, e)| e)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -293,6 +320,18 @@ mod tests {
         assert!(fx.is_open(utc(2026, 7, 5, 21, 0)));
         assert!(fx.is_open(utc(2026, 7, 8, 3, 0)));
         assert_eq!(fx.next_open(utc(2026, 7, 3, 21, 0)), utc(2026, 7, 5, 21, 0));
+        assert_eq!(
+            fx.next_close(utc(2026, 7, 5, 21, 0)),
+            utc(2026, 7, 10, 21, 0)
+        );
+        assert_eq!(
+            fx.next_close(utc(2026, 7, 3, 20, 59)),
+            utc(2026, 7, 3, 21, 0)
+        );
+        assert_eq!(
+            fx.next_close(utc(2026, 7, 4, 12, 0)),
+            utc(2026, 7, 4, 12, 0)
+        );
         assert_eq!(fx.next_open(utc(2026, 7, 8, 3, 0)), utc(2026, 7, 8, 3, 0));
         // Winter (EST): 22:00 UTC.
         assert!(fx.is_open(utc(2026, 1, 9, 21, 59)));
@@ -323,5 +362,23 @@ mod tests {
         assert!(!tse.is_open(utc(2026, 3, 2, 6, 30)));
         // Friday after the close: Monday 09:00 JST.
         assert_eq!(tse.next_open(utc(2026, 3, 6, 7, 0)), utc(2026, 3, 9, 0, 0));
+    }
+
+    proptest! {
+        #[test]
+        fn open_and_close_bracket_every_instant(ms in 1_577_836_800_000i64..2_082_758_400_000i64) {
+            let t = DateTime::from_timestamp_millis(ms).unwrap();
+            let cals: [&dyn MarketCalendar; 2] = [&FxCalendar, &SessionCalendar::tokyo()];
+            for cal in cals {
+                let o = cal.next_open(t);
+                prop_assert!(o >= t && cal.is_open(o));
+                prop_assert_eq!(o == t, cal.is_open(t));
+                let c = cal.next_close(o);
+                prop_assert!(c > o && !cal.is_open(c));
+                // Open all the way from o to c.
+                prop_assert!(cal.is_open(c - Duration::milliseconds(1)));
+                prop_assert!(cal.is_open(o + (c - o) / 2));
+            }
+        }
     }
 }

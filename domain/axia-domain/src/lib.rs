@@ -41,7 +41,7 @@ pub use calendar::{
     AlwaysOpen, FxCalendar, MarketCalendar, SessionCalendar, next_ny_close, ny_close_on,
 };
 pub use clock::{ManualClock, SystemClock};
-pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame};
+pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame, OhlcvFrameBuilder};
 pub use killswitch::{
     KILL_SWITCH_TEXT_MAX_LEN, KillSwitchAudit, KillSwitchChange, KillSwitchChangeError,
     KillSwitchRecord, KillSwitchScope, KillSwitchState, trading_allowed,

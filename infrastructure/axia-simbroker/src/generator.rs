@@ -1,0 +1,314 @@
+//! The stateless price model.
+
+use axia_domain::{
+    FrameError, FxCalendar, MarketCalendar, OhlcvFrame, SessionCalendar, Symbol, TimeRange,
+    Timeframe,
+};
+use chrono::{DateTime, NaiveTime, Utc};
+
+const MINUTE_MS: i64 = 60_000;
+
+/// Units of each currency per US dollar, the anchor of every simulated FX level.
+const PER_USD: &[(&str, f64)] = &[
+    ("USD", 1.0),
+    ("JPY", 150.0),
+    ("EUR", 0.926),
+    ("GBP", 0.787),
+    ("CHF", 0.88),
+    ("CAD", 1.36),
+    ("AUD", 1.515),
+    ("NZD", 1.64),
+    ("SEK", 10.4),
+    ("NOK", 10.6),
+    ("DKK", 6.9),
+    ("HKD", 7.8),
+    ("SGD", 1.34),
+    ("CNH", 7.2),
+    ("CNY", 7.2),
+    ("MXN", 17.1),
+    ("ZAR", 18.5),
+    ("TRY", 32.0),
+    ("PLN", 3.95),
+    ("HUF", 360.0),
+    ("CZK", 23.0),
+    ("ILS", 3.7),
+    ("KRW", 1350.0),
+    ("INR", 83.0),
+    ("BRL", 5.0),
+    ("IDR", 15800.0),
+    ("THB", 36.0),
+    ("TWD", 32.0),
+    ("RUB", 92.0),
+    ("XAU", 0.0005),
+    ("XAG", 0.04),
+];
+
+/// The market calendar the simulated broker trades `symbol` in: the FX week for FX pairs, Tokyo
+/// for `.T` symbols, New York 09:30-16:00 for everything else.
+#[must_use]
+pub fn calendar_for(symbol: &Symbol) -> Box<dyn MarketCalendar> {
+    if symbol.is_fx_pair() {
+        Box::new(FxCalendar)
+    } else if symbol.as_str().ends_with(".T") {
+        Box::new(SessionCalendar::tokyo())
+    } else {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+        Box::new(SessionCalendar::new(
+            chrono_tz::America::New_York,
+            [(hm(9, 30), hm(16, 0))],
+        ))
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Uniform in [-1, 1).
+fn unit(h: u64) -> f64 {
+    // The top 53 bits as a fraction: exact in f64.
+    #[allow(clippy::cast_precision_loss)]
+    let f = (h >> 11) as f64 / (1u64 << 53) as f64;
+    2.0 * f - 1.0
+}
+
+/// One series' model: its base level, tick size and noise keys.
+struct Model {
+    key: u64,
+    log_base: f64,
+    tick: f64,
+    per_tick: f64,
+    vol: f64,
+}
+
+/// (period in minutes, amplitude as a fraction of the per-minute volatility unit)
+const OCTAVES: [(i64, f64); 4] = [(15, 2.0), (240, 5.0), (4_320, 14.0), (28_800, 40.0)];
+
+impl Model {
+    fn new(seed: u64, symbol: &Symbol) -> Self {
+        let mut key = splitmix(seed);
+        for b in symbol.as_str().bytes() {
+            key = splitmix(key ^ u64::from(b));
+        }
+        let (base, tick, vol) = match symbol.fx_pair() {
+            Some((b, q)) => {
+                let per = |c: &str| {
+                    PER_USD
+                        .iter()
+                        .find(|(k, _)| *k == c)
+                        .map_or(1.0, |(_, v)| *v)
+                };
+                let price = per(q) / per(b);
+                // Quote to 5 significant digits: 0.001 for USDJPY, 0.00001 for EURUSD.
+                let tick = 10f64.powf(price.log10().floor() - 4.0);
+                (price, tick, 0.0002)
+            }
+            None => (20.0 + (key % 48_000) as f64 / 100.0, 0.01, 0.0004),
+        };
+        Self {
+            key,
+            log_base: base.ln(),
+            tick,
+            per_tick: 1.0 / tick,
+            vol,
+        }
+    }
+
+    fn h(&self, lane: u64, i: i64) -> f64 {
+        unit(splitmix(
+            self.key ^ lane.wrapping_mul(0x1000_0000_01b3) ^ i.cast_unsigned(),
+        ))
+    }
+
+    fn round(&self, p: f64) -> f64 {
+        ((p * self.per_tick).round() * self.tick).max(self.tick)
+    }
+}
+
+/// One octave's position: knot index, minutes into the period, and the two knot values.
+#[derive(Clone, Copy)]
+struct Phase {
+    knot: i64,
+    offset: i64,
+    left: f64,
+    right: f64,
+}
+
+/// Walks minutes in increasing order, reusing what the previous minute computed: each octave's
+/// phase advances by one minute without a division, its knots change once a period, and a
+/// minute's close is the next minute's open.
+struct Cursor<'a> {
+    model: &'a Model,
+    phases: [Phase; 4],
+    at: Option<i64>,
+    last: Option<(i64, f64)>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(model: &'a Model) -> Self {
+        let phase = Phase {
+            knot: 0,
+            offset: 0,
+            left: 0.0,
+            right: 0.0,
+        };
+        Self {
+            model,
+            phases: [phase; 4],
+            at: None,
+            last: None,
+        }
+    }
+
+    fn seek(&mut self, m: i64) {
+        let model = self.model;
+        for ((lane, (period, _)), p) in (2u64..).zip(OCTAVES).zip(self.phases.iter_mut()) {
+            let knot = m.div_euclid(period);
+            *p = Phase {
+                knot,
+                offset: m.rem_euclid(period),
+                left: model.h(lane, knot),
+                right: model.h(lane, knot + 1),
+            };
+        }
+    }
+
+    fn step(&mut self) {
+        let model = self.model;
+        for ((lane, (period, _)), p) in (2u64..).zip(OCTAVES).zip(self.phases.iter_mut()) {
+            p.offset += 1;
+            if p.offset == period {
+                p.offset = 0;
+                p.knot += 1;
+                p.left = p.right;
+                p.right = model.h(lane, p.knot + 1);
+            }
+        }
+    }
+
+    /// The mid price at the start of minute `m` (minutes since the epoch), rounded to the tick.
+    fn price(&mut self, m: i64) -> f64 {
+        match self.at {
+            Some(prev) if prev + 1 == m => self.step(),
+            Some(prev) if prev == m => {}
+            _ => self.seek(m),
+        }
+        self.at = Some(m);
+        let model = self.model;
+        let mut x = model.h(1, m) * 0.6;
+        for ((period, amp), p) in OCTAVES.into_iter().zip(&self.phases) {
+            // offsets and periods are below 2^53: exact in f64
+            #[allow(clippy::cast_precision_loss)]
+            let f = p.offset as f64 / period as f64;
+            let s = f * f * (3.0 - 2.0 * f);
+            x += amp * (p.left * (1.0 - s) + p.right * s);
+        }
+        model.round((model.log_base + x * model.vol).exp())
+    }
+
+    /// The M1 bar opening at minute `m`.
+    fn bar(&mut self, m: i64) -> (f64, f64, f64, f64, f64) {
+        let o = match self.last {
+            Some((prev, close)) if prev + 1 == m => close,
+            _ => self.price(m),
+        };
+        let c = self.price(m + 1);
+        self.last = Some((m, c));
+        let model = self.model;
+        let wiggle = |lane| model.round(model.h(lane, m).abs() * model.vol * 0.8 * o);
+        let h = o.max(c) + wiggle(20);
+        let l = (o.min(c) - wiggle(21)).max(model.tick);
+        let v = (60.0 + 40.0 * model.h(22, m)).round().max(1.0);
+        (o, h, l, c, v)
+    }
+}
+
+/// The bars of `symbol` / `timeframe` whose open time is in `range` and not after `now`, for
+/// `seed`. Coarser bars are aggregated from the M1 bars the market was open for.
+///
+/// # Errors
+/// [`FrameError`] only if the model broke an invariant (a bug).
+pub fn generate(
+    seed: u64,
+    symbol: &Symbol,
+    timeframe: Timeframe,
+    range: TimeRange,
+    now: DateTime<Utc>,
+) -> Result<OhlcvFrame, FrameError> {
+    let model = Model::new(seed, symbol);
+    let mut cursor = Cursor::new(&model);
+    let calendar = calendar_for(symbol);
+    // Every M1 bar of the target bars that open in range: from the first such bar's open.
+    let first = {
+        let f = timeframe.floor(range.start());
+        if f == range.start() {
+            f
+        } else {
+            timeframe.next_open(range.start())
+        }
+    };
+    let end = range.end().min(now + chrono::Duration::milliseconds(1));
+    let m1_end = if first < end {
+        timeframe
+            .next_open(end - chrono::Duration::milliseconds(1))
+            .min(now + chrono::Duration::minutes(1))
+    } else {
+        first
+    };
+    // Room for every minute of the window (the closed hours make it an overestimate).
+    let minutes = usize::try_from((m1_end - first).num_minutes().max(0)).unwrap_or(0);
+    let bars = if timeframe == Timeframe::M1 {
+        minutes
+    } else {
+        minutes / 30 + 1
+    };
+    let mut out = OhlcvFrame::builder(symbol.clone(), timeframe, bars.min(10_000_000));
+    let mut agg: Option<(i64, f64, f64, f64, f64, f64)> = None;
+    let mut bucket_end = i64::MIN;
+    let mut t = first;
+    while t < m1_end {
+        let open = calendar.next_open(t);
+        if open >= m1_end {
+            break;
+        }
+        let close = calendar.next_close(open).min(m1_end);
+        // Whole minutes from the first minute boundary at or after `open`.
+        let mut ms = open.timestamp_millis();
+        ms += (MINUTE_MS - ms.rem_euclid(MINUTE_MS)) % MINUTE_MS;
+        let stop = close.timestamp_millis();
+        while ms < stop {
+            if ms > now.timestamp_millis() {
+                break;
+            }
+            let (o, h, l, c, v) = cursor.bar(ms / MINUTE_MS);
+            if timeframe == Timeframe::M1 {
+                if ms < end.timestamp_millis() {
+                    out.push(ms, o, h, l, c, v)?;
+                }
+            } else {
+                if ms >= bucket_end {
+                    if let Some((t, o, h, l, c, v)) = agg.take() {
+                        out.push(t, o, h, l, c, v)?;
+                    }
+                    let b = timeframe.floor_millis(ms).unwrap_or(ms);
+                    bucket_end = timeframe.next_open_millis(ms).unwrap_or(i64::MAX);
+                    agg = (b < end.timestamp_millis()).then_some((b, o, h, l, c, v));
+                } else if let Some(a) = agg.as_mut() {
+                    a.2 = a.2.max(h);
+                    a.3 = a.3.min(l);
+                    a.4 = c;
+                    a.5 += v;
+                }
+            }
+            ms += MINUTE_MS;
+        }
+        t = close;
+    }
+    if let Some((t, o, h, l, c, v)) = agg {
+        out.push(t, o, h, l, c, v)?;
+    }
+    Ok(out.finish())
+}

@@ -1,0 +1,112 @@
+//! [`SimulatedBroker`] as a [`MarketData`] source.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use axia_domain::{
+    Clock, FetchedBars, MarketData, MarketDataError, Symbol, TimeRange, Timeframe, ValidationReport,
+};
+
+use crate::Faults;
+use crate::generator::generate;
+
+/// The simulated broker. Cheap to clone; clones share faults and call counts.
+#[derive(Clone)]
+pub struct SimulatedBroker {
+    seed: u64,
+    clock: Arc<dyn Clock>,
+    faults: Arc<RwLock<Faults>>,
+    calls: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for SimulatedBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatedBroker")
+            .field("seed", &self.seed)
+            .field("faults", &self.faults())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimulatedBroker {
+    /// A broker whose prices are fixed by `seed`; it never returns bars that open after
+    /// `clock`'s now.
+    #[must_use]
+    pub fn new(seed: u64, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            seed,
+            clock,
+            faults: Arc::new(RwLock::new(Faults::none())),
+            calls: Arc::default(),
+        }
+    }
+
+    /// The faults injected from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        *self
+            .faults
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
+    }
+
+    /// The faults being injected.
+    #[must_use]
+    pub fn faults(&self) -> Faults {
+        *self
+            .faults
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Calls made so far (of `bars`).
+    #[must_use]
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The seed.
+    #[must_use]
+    pub const fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+#[async_trait]
+impl MarketData for SimulatedBroker {
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<FetchedBars, MarketDataError> {
+        let call = self.calls.fetch_add(1, Ordering::Relaxed);
+        let faults = self.faults();
+        if !faults.latency.is_zero() {
+            tokio::time::sleep(faults.latency).await;
+        }
+        if faults.down {
+            return Err(MarketDataError::Unavailable(
+                "simulated broker is down".into(),
+            ));
+        }
+        // Fails calls whose position in a 1 000-call cycle falls below the rate: deterministic.
+        let rate = faults.error_rate.clamp(0.0, 1.0);
+        // rate * 1000 is in [0, 1000]: exact enough and never negative
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let failing = (rate * 1000.0).round() as u64;
+        if (call.wrapping_mul(7919) % 1000) < failing {
+            return Err(MarketDataError::Unavailable(format!(
+                "simulated failure (call {call})"
+            )));
+        }
+        let frame = generate(self.seed, symbol, timeframe, range, self.clock.now())
+            .map_err(|e| MarketDataError::InvalidResponse(e.to_string()))?;
+        let report = ValidationReport {
+            received: frame.len(),
+            kept: frame.len(),
+            dropped: Vec::new(),
+        };
+        Ok(FetchedBars { frame, report })
+    }
+}
