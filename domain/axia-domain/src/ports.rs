@@ -181,13 +181,15 @@ pub struct FetchedBars {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait MarketData: Send + Sync {
-    /// The bars of `symbol` / `timeframe` whose open time is in `range`, validated with
-    /// [`crate::validate_bars`]. A source may return fewer bars than the range holds (a closed
-    /// market, a source limit): callers measure completeness themselves.
+    /// The bars of `symbol` / `timeframe` whose open time is in `range` and not after now,
+    /// validated with [`crate::validate_bars`]. A source may return fewer bars than the range
+    /// holds (a closed market, a source limit): callers measure completeness themselves. A
+    /// zero-width range gives an empty frame.
     ///
     /// # Errors
-    /// [`MarketDataError`]: rate limited, symbol not found, no data, unsupported request,
-    /// unavailable, timeout, invalid response, backend.
+    /// [`MarketDataError::NoData`] when the source has no bar opening in a non-empty `range`
+    /// (a weekend, a week that has not started); otherwise rate limited, symbol not found,
+    /// unsupported request, unavailable, timeout, invalid response, backend.
     async fn bars(
         &self,
         symbol: &Symbol,

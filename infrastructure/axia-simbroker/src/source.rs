@@ -102,6 +102,9 @@ impl MarketData for SimulatedBroker {
         }
         let frame = generate(self.seed, symbol, timeframe, range, self.clock.now())
             .map_err(|e| MarketDataError::InvalidResponse(e.to_string()))?;
+        if frame.is_empty() && !range.is_empty() {
+            return Err(MarketDataError::NoData(range));
+        }
         let report = ValidationReport {
             received: frame.len(),
             kept: frame.len(),

@@ -8,4 +8,5 @@
     unreachable_pub
 )]
 
+mod market_data;
 mod ohlcv_store;

@@ -3,8 +3,8 @@
 //! An adapter's test module instantiates the whole suite with [`ohlcv_store_contract!`]:
 //!
 //! ```text
-//! axia_contract::ohlcv_store_contract!(memory, || async {
-//!     axia_contract::ohlcv_store::Subject::new(Arc::new(MemoryStore::new()), fixed_now())
+//! axia_testkit::ohlcv_store_contract!(memory, || async {
+//!     axia_testkit::ohlcv_store::Subject::new(Arc::new(MemoryStore::new()), fixed_now())
 //! });
 //! ```
 //!

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use axia_contract::ohlcv_store::Subject;
-use axia_contract::ohlcv_store_contract;
 use axia_domain::{ManualClock, OhlcvStore};
 use axia_memory::{L1Cache, L1Config, MemoryStore};
 use axia_redis::{RedisBarCache, RedisCacheConfig};
+use axia_testkit::ohlcv_store::Subject;
+use axia_testkit::ohlcv_store_contract;
 use chrono::{DateTime, TimeZone, Utc};
 
 fn now() -> DateTime<Utc> {

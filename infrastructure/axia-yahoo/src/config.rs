@@ -1,0 +1,93 @@
+//! [`YahooConfig`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axia_domain::Symbol;
+
+/// How to reach Yahoo Finance and how hard to push it.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct YahooConfig {
+    pub(crate) base_url: String,
+    pub(crate) requests_per_second: f64,
+    pub(crate) max_retries: u32,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) tickers: HashMap<Symbol, String>,
+    pub(crate) user_agent: String,
+}
+
+impl Default for YahooConfig {
+    /// `https://query1.finance.yahoo.com`, 2 requests a second, 3 retries backing off from 250 ms
+    /// to at most 8 s, 10 s per request.
+    fn default() -> Self {
+        Self {
+            base_url: "https://query1.finance.yahoo.com".into(),
+            requests_per_second: 2.0,
+            max_retries: 3,
+            backoff_base: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(8),
+            request_timeout: Duration::from_secs(10),
+            tickers: HashMap::new(),
+            user_agent: concat!("axia/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+impl YahooConfig {
+    /// Where the chart API lives (`{base}/v8/finance/chart/{ticker}`); tests point it at a local
+    /// fake server.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// At most this many requests a second (at least 0.01).
+    pub const fn requests_per_second(mut self, rps: f64) -> Self {
+        self.requests_per_second = if rps > 0.01 { rps } else { 0.01 };
+        self
+    }
+
+    /// Retries after the first attempt, and the backoff bounds: attempt `n` waits a random time
+    /// up to `min(max, base * 2^n)`.
+    pub const fn retries(mut self, retries: u32, base: Duration, max: Duration) -> Self {
+        self.max_retries = retries;
+        self.backoff_base = base;
+        self.backoff_max = max;
+        self
+    }
+
+    /// The most one HTTP request may take.
+    pub const fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Fetches `symbol` as Yahoo's `ticker` (`BRK-B` for `BRK.B`, say).
+    pub fn ticker(mut self, symbol: Symbol, ticker: impl Into<String>) -> Self {
+        self.tickers.insert(symbol, ticker.into());
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = agent.into();
+        self
+    }
+
+    /// The Yahoo ticker of `symbol`: the configured one, `XXXYYY=X` for an FX pair, else the
+    /// symbol itself.
+    #[must_use]
+    pub fn ticker_of(&self, symbol: &Symbol) -> String {
+        if let Some(t) = self.tickers.get(symbol) {
+            return t.clone();
+        }
+        if symbol.is_fx_pair() {
+            format!("{symbol}=X")
+        } else {
+            symbol.to_string()
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! [`YahooGateway`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axia_domain::{
+    Clock, FetchedBars, MarketData, MarketDataError, OhlcvFrame, Symbol, TimeRange, Timeframe,
+    ValidationReport, validate_bars,
+};
+use chrono::{DateTime, Utc};
+
+use crate::YahooConfig;
+use crate::limiter::RateLimiter;
+use crate::parse::{ChartError, Parsed, parse};
+
+/// How far back Yahoo serves an interval, and the longest range one request may ask for.
+fn limits(timeframe: Timeframe) -> (&'static str, Option<chrono::Duration>, chrono::Duration) {
+    let days = chrono::Duration::days;
+    match timeframe {
+        Timeframe::M1 => ("1m", Some(days(30)), days(7)),
+        Timeframe::M5 => ("5m", Some(days(60)), days(60)),
+        Timeframe::M15 => ("15m", Some(days(60)), days(60)),
+        Timeframe::M30 => ("30m", Some(days(60)), days(60)),
+        Timeframe::H1 | Timeframe::H4 => ("60m", Some(days(730)), days(730)),
+        Timeframe::D1 => ("1d", None, days(365 * 200)),
+        Timeframe::W1 => ("1wk", None, days(365 * 200)),
+        Timeframe::MN1 => ("1mo", None, days(365 * 200)),
+    }
+}
+
+/// A retryable failure, with what to report if retries run out.
+enum Attempt {
+    Done(Result<Parsed, MarketDataError>),
+    Retry(MarketDataError, Option<Duration>),
+}
+
+/// Yahoo Finance behind the [`MarketData`] port. Cheap to clone; clones share the HTTP client,
+/// the rate limiter and the request count.
+#[derive(Clone)]
+pub struct YahooGateway {
+    http: reqwest::Client,
+    config: Arc<YahooConfig>,
+    limiter: Arc<RateLimiter>,
+    clock: Arc<dyn Clock>,
+    requests: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for YahooGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("YahooGateway")
+            .field("base_url", &self.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Percent-encodes a ticker for a URL path segment (`^N225` to `%5EN225`).
+fn encode_ticker(ticker: &str) -> String {
+    ticker
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'=') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl YahooGateway {
+    /// A gateway; `clock` says what "now" is for Yahoo's look-back limits and for dropping
+    /// bars from the future.
+    ///
+    /// # Errors
+    /// [`MarketDataError::Backend`] when the HTTP client cannot be built (no TLS roots).
+    pub fn new(config: YahooConfig, clock: Arc<dyn Clock>) -> Result<Self, MarketDataError> {
+        let http = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| MarketDataError::Backend(Box::new(e)))?;
+        Ok(Self {
+            http,
+            limiter: Arc::new(RateLimiter::new(config.requests_per_second)),
+            config: Arc::new(config),
+            clock,
+            requests: Arc::default(),
+        })
+    }
+
+    /// HTTP requests sent so far (retries included).
+    #[must_use]
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The requests `range` needs at `now`: Yahoo's interval name and the chunks to ask for.
+    fn plan(
+        timeframe: Timeframe,
+        range: TimeRange,
+        now: DateTime<Utc>,
+    ) -> Result<(&'static str, Vec<TimeRange>), MarketDataError> {
+        let (interval, back, chunk) = limits(timeframe);
+        let mut start = range.start();
+        if let Some(back) = back {
+            // A minute of margin: Yahoo refuses a period1 right at the limit.
+            let earliest = now - back + chrono::Duration::minutes(1);
+            if range.end() <= earliest {
+                return Err(MarketDataError::Unsupported(format!(
+                    "Yahoo serves {interval} bars for the last {} days only; asked for {range}",
+                    back.num_days()
+                )));
+            }
+            start = start.max(earliest);
+        }
+        let end = range.end().min(now + chrono::Duration::minutes(1));
+        let mut chunks = Vec::new();
+        while start < end {
+            let stop = (start + chunk).min(end);
+            if let Ok(r) = TimeRange::new(start, stop) {
+                chunks.push(r);
+            }
+            start = stop;
+        }
+        Ok((interval, chunks))
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self
+            .config
+            .backoff_base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.config.backoff_max);
+        // Full jitter from a counter-seeded mix: no RNG dependency needed.
+        let mut x = self
+            .requests()
+            .wrapping_add(u64::from(Utc::now().timestamp_subsec_nanos()));
+        x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        // x / 2^64 in [0, 1)
+        #[allow(clippy::cast_precision_loss)]
+        let f = (x >> 11) as f64 / (1u64 << 53) as f64;
+        cap.mul_f64(f)
+    }
+
+    async fn attempt(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Attempt {
+        self.limiter.acquire().await;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = match self.http.get(url).query(query).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Attempt::Retry(MarketDataError::Timeout(self.config.request_timeout), None);
+            }
+            Err(e) => {
+                return Attempt::Retry(MarketDataError::Unavailable(format!("Yahoo: {e}")), None);
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        if status.as_u16() == 429 {
+            return Attempt::Retry(MarketDataError::RateLimited { retry_after }, retry_after);
+        }
+        if status.is_server_error() {
+            return Attempt::Retry(
+                MarketDataError::Unavailable(format!("Yahoo answered HTTP {status}")),
+                None,
+            );
+        }
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.is_timeout() => {
+                return Attempt::Retry(MarketDataError::Timeout(self.config.request_timeout), None);
+            }
+            Err(e) => {
+                return Attempt::Retry(MarketDataError::Unavailable(format!("Yahoo: {e}")), None);
+            }
+        };
+        let parsed = parse(&body, timeframe).map_err(|e| match e {
+            ChartError::NotFound(_) => MarketDataError::SymbolNotFound(symbol.clone()),
+            ChartError::Unsupported(t) => MarketDataError::Unsupported(format!("Yahoo: {t}")),
+            ChartError::Invalid(t) => {
+                MarketDataError::InvalidResponse(format!("HTTP {status}: {t}"))
+            }
+        });
+        if status.as_u16() == 404 && parsed.is_ok() {
+            return Attempt::Done(Err(MarketDataError::SymbolNotFound(symbol.clone())));
+        }
+        Attempt::Done(parsed)
+    }
+
+    async fn fetch(
+        &self,
+        ticker: &str,
+        interval: &str,
+        chunk: TimeRange,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<Parsed, MarketDataError> {
+        let url = format!(
+            "{}/v8/finance/chart/{}",
+            self.config.base_url,
+            encode_ticker(ticker)
+        );
+        let query = [
+            (
+                "period1",
+                (chunk.start_millis().div_euclid(1000)).to_string(),
+            ),
+            ("period2", (chunk.end_millis().div_euclid(1000)).to_string()),
+            ("interval", interval.to_owned()),
+            ("includePrePost", "false".to_owned()),
+            ("events", "div,split".to_owned()),
+        ];
+        let mut attempt = 0;
+        loop {
+            match self.attempt(&url, &query, symbol, timeframe).await {
+                Attempt::Done(r) => return r,
+                Attempt::Retry(err, retry_after) => {
+                    if attempt >= self.config.max_retries {
+                        return Err(err);
+                    }
+                    let wait = match retry_after {
+                        Some(asked) if asked > self.config.backoff_max => return Err(err),
+                        Some(asked) => asked.max(self.backoff(attempt)),
+                        None => self.backoff(attempt),
+                    };
+                    tracing::debug!(ticker, attempt, ?wait, error = %err, "retrying Yahoo");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl MarketData for YahooGateway {
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<FetchedBars, MarketDataError> {
+        let now = self.clock.now();
+        // H4 is built from 60m: fetch the whole H4 bars that open in the range.
+        let (fetch_tf, fetch_range) = if timeframe == Timeframe::H4 {
+            let first = Timeframe::H4.floor(range.start());
+            let first = if first == range.start() {
+                first
+            } else {
+                Timeframe::H4.next_open(range.start())
+            };
+            let last_end = Timeframe::H4.next_open(range.end() - chrono::Duration::milliseconds(1));
+            (
+                Timeframe::H1,
+                TimeRange::new(first, last_end.max(first)).unwrap_or(range),
+            )
+        } else {
+            (timeframe, range)
+        };
+        let (interval, chunks) = Self::plan(fetch_tf, fetch_range, now)?;
+        if chunks.is_empty() {
+            return Ok(FetchedBars {
+                frame: OhlcvFrame::empty(symbol.clone(), timeframe),
+                report: ValidationReport::default(),
+            });
+        }
+        let ticker = self.config.ticker_of(symbol);
+        let mut raw = Vec::new();
+        for chunk in chunks {
+            if let Parsed::Bars(rows) = self
+                .fetch(&ticker, interval, chunk, symbol, fetch_tf)
+                .await?
+            {
+                raw.extend(rows);
+            }
+        }
+        if raw.is_empty() {
+            return Err(MarketDataError::NoData(range));
+        }
+        let (frame, report) = validate_bars(symbol.clone(), fetch_tf, raw, now);
+        if !report.is_clean() {
+            tracing::info!(
+                %symbol, %timeframe, received = report.received, kept = report.kept,
+                dropped = ?report.counts(), "Yahoo bars dropped by validation"
+            );
+        }
+        let frame = if timeframe == fetch_tf {
+            frame
+        } else {
+            frame
+                .resample(timeframe)
+                .map_err(|e| MarketDataError::InvalidResponse(e.to_string()))?
+        };
+        Ok(FetchedBars {
+            frame: frame.into_slice(range),
+            report,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn long_ranges_are_split_and_out_of_reach_ones_refused() {
+        let days = chrono::Duration::days;
+        let r = TimeRange::new(now() - days(20), now()).unwrap();
+        let (interval, chunks) = YahooGateway::plan(Timeframe::M1, r, now()).unwrap();
+        assert_eq!(interval, "1m");
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks.iter().all(|c| c.duration() <= days(7)));
+        assert_eq!(chunks[0].start(), r.start());
+        assert_eq!(chunks[2].end(), r.end());
+        // Older than 30 days: refused without a request.
+        let old = TimeRange::new(now() - days(40), now() - days(31)).unwrap();
+        assert!(matches!(
+            YahooGateway::plan(Timeframe::M1, old, now()),
+            Err(MarketDataError::Unsupported(_))
+        ));
+        // Partly out of reach: clipped.
+        let part = TimeRange::new(now() - days(90), now()).unwrap();
+        let (_, chunks) = YahooGateway::plan(Timeframe::M5, part, now()).unwrap();
+        assert!(chunks[0].start() > now() - days(60));
+        // Daily: one request for decades.
+        let long = TimeRange::new(now() - days(365 * 30), now()).unwrap();
+        assert_eq!(
+            YahooGateway::plan(Timeframe::D1, long, now())
+                .unwrap()
+                .1
+                .len(),
+            1
+        );
+        assert_eq!(
+            YahooGateway::plan(Timeframe::H4, part, now()).unwrap().0,
+            "60m"
+        );
+    }
+
+    #[test]
+    fn tickers_are_mapped_and_encoded() {
+        let c = YahooConfig::default().ticker("BRK.B".parse().unwrap(), "BRK-B");
+        assert_eq!(c.ticker_of(&"usdjpy".parse().unwrap()), "USDJPY=X");
+        assert_eq!(c.ticker_of(&"AAPL".parse().unwrap()), "AAPL");
+        assert_eq!(c.ticker_of(&"BRK.B".parse().unwrap()), "BRK-B");
+        assert_eq!(c.ticker_of(&"USDJPY=X".parse().unwrap()), "USDJPY=X");
+        assert_eq!(encode_ticker("^N225"), "%5EN225");
+        assert_eq!(encode_ticker("M&M.NS"), "M%26M.NS");
+        assert_eq!(encode_ticker("7203.T"), "7203.T");
+    }
+}

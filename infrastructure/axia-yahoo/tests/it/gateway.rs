@@ -1,0 +1,415 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use axia_domain::{
+    DropReason, ManualClock, MarketData, MarketDataError, Symbol, TimeRange, Timeframe,
+};
+use axia_yahoo::{YahooConfig, YahooGateway};
+use chrono::{DateTime, Duration as Span, TimeZone, Utc};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// One Yahoo row: seconds, open, high, low, close, volume (any may be null).
+type Row = (
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn sym(s: &str) -> Symbol {
+    s.parse().unwrap()
+}
+
+/// The fixture's time: 2026-03-04 12:01:27 UTC (its last row is the forming bar).
+fn fixture_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 4, 12, 1, 27).unwrap()
+}
+
+fn gateway(server: &MockServer, now: DateTime<Utc>) -> YahooGateway {
+    gateway_with(server, now, |c| c)
+}
+
+fn gateway_with(
+    server: &MockServer,
+    now: DateTime<Utc>,
+    f: impl FnOnce(YahooConfig) -> YahooConfig,
+) -> YahooGateway {
+    let config = YahooConfig::default()
+        .base_url(server.uri())
+        .requests_per_second(1000.0)
+        .retries(2, Duration::from_millis(10), Duration::from_millis(50))
+        .request_timeout(Duration::from_secs(2));
+    YahooGateway::new(f(config), Arc::new(ManualClock::new(now))).unwrap()
+}
+
+/// A chart response in Yahoo's shape for `ticker`, with `rows` of (seconds, o, h, l, c, v).
+fn chart(ticker: &str, tz: &str, rows: &[Row]) -> Value {
+    json!({"chart": {"result": [{
+        "meta": {
+            "currency": "USD", "symbol": ticker, "exchangeName": "X", "fullExchangeName": "X",
+            "instrumentType": "EQUITY", "firstTradeDate": 345479400, "regularMarketTime": 1772625687,
+            "hasPrePostMarketData": false, "gmtoffset": 0, "timezone": "UTC",
+            "exchangeTimezoneName": tz, "regularMarketPrice": 1.0, "chartPreviousClose": 1.0,
+            "priceHint": 2, "dataGranularity": "1m", "range": "",
+            "validRanges": ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max"]
+        },
+        "timestamp": rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "indicators": {"quote": [{
+            "open": rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "high": rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "low": rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "close": rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            // Yahoo's volumes are integers.
+            "volume": rows.iter().map(|r| r.5.map(|v| v as u64)).collect::<Vec<_>>()
+        }]}
+    }], "error": null}})
+}
+
+/// A clean row at `secs` with prices around `o`.
+fn row(secs: i64, o: f64) -> Row {
+    (
+        secs,
+        Some(o),
+        Some(o + 0.5),
+        Some(o - 0.5),
+        Some(o + 0.25),
+        Some(100.0),
+    )
+}
+
+fn last_hour(now: DateTime<Utc>) -> TimeRange {
+    TimeRange::new(now - Span::hours(1), now).unwrap()
+}
+
+#[tokio::test]
+async fn nulls_and_the_unaligned_forming_bar_are_dropped_and_reported() {
+    let server = MockServer::start().await;
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/usdjpy_1m.json"
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/USDJPY=X"))
+        .and(query_param("interval", "1m"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let got = gateway(&server, fixture_now())
+        .bars(&sym("USDJPY"), Timeframe::M1, last_hour(fixture_now()))
+        .await
+        .unwrap();
+    // 10 rows: one all-null, one null close, and the last stamped with the last trade's time.
+    assert_eq!(got.report.received, 10);
+    assert_eq!(got.frame.len(), 7);
+    let reasons: Vec<_> = got
+        .report
+        .dropped
+        .iter()
+        .map(|d| (d.index, d.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (2, DropReason::MissingValue),
+            (4, DropReason::MissingValue),
+            (9, DropReason::Misaligned)
+        ]
+    );
+    let first = got.frame.first().unwrap();
+    assert_eq!(first.time().timestamp(), 1_772_625_120);
+    assert_eq!(
+        (first.open(), first.close(), first.volume()),
+        (150.101, 150.104, 0.0)
+    );
+}
+
+#[tokio::test]
+async fn an_error_body_for_an_unknown_symbol_is_symbol_not_found() {
+    let server = MockServer::start().await;
+    let body = json!({"chart": {"result": null, "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"}}});
+    Mock::given(path("/v8/finance/chart/NOSUCH"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = gateway(&server, fixture_now())
+        .bars(&sym("NOSUCH"), Timeframe::D1, last_hour(fixture_now()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, MarketDataError::SymbolNotFound(s) if s.as_str() == "NOSUCH"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn http_429_is_retried_honouring_retry_after_then_reported() {
+    let server = MockServer::start().await;
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+    let t = (now - Span::minutes(2)).timestamp();
+    Mock::given(path("/v8/finance/chart/EURUSD=X"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v8/finance/chart/EURUSD=X"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "EURUSD=X",
+            "Europe/London",
+            &[row(t, 1.08), row(t + 60, 1.081)],
+        )))
+        .mount(&server)
+        .await;
+    let gw = gateway(&server, now);
+    let got = gw
+        .bars(&sym("EURUSD"), Timeframe::M1, last_hour(now))
+        .await
+        .unwrap();
+    assert_eq!(got.frame.len(), 2);
+    assert_eq!(gw.requests(), 2);
+
+    // Always 429: typed RateLimited after the retries, with the server's Retry-After.
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/EURUSD=X"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let err = gateway(&server, now)
+        .bars(&sym("EURUSD"), Timeframe::M1, last_hour(now))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MarketDataError::RateLimited { retry_after: Some(d) } if d.is_zero()),
+        "{err:?}"
+    );
+
+    // A Retry-After longer than the backoff cap is not waited for.
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/EURUSD=X"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = gateway(&server, now)
+        .bars(&sym("EURUSD"), Timeframe::M1, last_hour(now))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MarketDataError::RateLimited { retry_after: Some(d) } if d.as_secs() == 3600)
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_unavailable() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    let t = (now - Span::minutes(30)).timestamp();
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "AAPL",
+            "America/New_York",
+            &[row(t, 180.0)],
+        )))
+        .mount(&server)
+        .await;
+    let gw = gateway(&server, now);
+    assert_eq!(
+        gw.bars(&sym("AAPL"), Timeframe::M5, last_hour(now))
+            .await
+            .unwrap()
+            .frame
+            .len(),
+        1
+    );
+    assert_eq!(gw.requests(), 3);
+
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let err = gateway(&server, now)
+        .bars(&sym("AAPL"), Timeframe::M5, last_hour(now))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MarketDataError::Unavailable(ref m) if m.contains("500")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let gw = gateway_with(&server, now, |c| {
+        c.request_timeout(Duration::from_millis(200)).retries(
+            1,
+            Duration::from_millis(10),
+            Duration::from_millis(20),
+        )
+    });
+    let err = gw
+        .bars(&sym("AAPL"), Timeframe::M5, last_hour(now))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketDataError::Timeout(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_empty_result_is_no_data_and_garbage_is_invalid() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 7, 12, 0, 0).unwrap(); // a Saturday
+    let server = MockServer::start().await;
+    let mut empty = chart("USDJPY=X", "Europe/London", &[]);
+    empty["chart"]["result"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("timestamp");
+    empty["chart"]["result"][0]["indicators"]["quote"] = json!([{}]);
+    Mock::given(path("/v8/finance/chart/USDJPY=X"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(empty))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v8/finance/chart/HTML"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>consent</html>", "text/html"))
+        .mount(&server)
+        .await;
+    let gw = gateway(&server, now);
+    let err = gw
+        .bars(&sym("USDJPY"), Timeframe::H1, last_hour(now))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketDataError::NoData(_)), "{err:?}");
+    let err = gw
+        .bars(&sym("HTML"), Timeframe::H1, last_hour(now))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MarketDataError::InvalidResponse(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn h4_is_the_resample_of_60m() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+    let start = Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).unwrap();
+    let rows: Vec<_> = (0..12)
+        .map(|h| row((start + Span::hours(h)).timestamp(), 150.0 + h as f64 * 0.1))
+        .collect();
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/USDJPY=X"))
+        .and(query_param("interval", "60m"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "USDJPY=X",
+            "Europe/London",
+            &rows,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gw = gateway(&server, now);
+    let range = TimeRange::new(start, now).unwrap();
+    let h4 = gw
+        .bars(&sym("USDJPY"), Timeframe::H4, range)
+        .await
+        .unwrap()
+        .frame;
+    assert_eq!(h4.timeframe(), Timeframe::H4);
+    assert_eq!(h4.len(), 3);
+    let first = h4.first().unwrap();
+    assert_eq!(
+        (first.open(), first.close(), first.volume()),
+        (150.0, 150.3 + 0.25, 400.0)
+    );
+    assert_eq!(first.high(), 150.3 + 0.5);
+}
+
+#[tokio::test]
+async fn daily_bars_are_restamped_to_the_utc_open_of_their_local_date() {
+    // Tokyo stamps its daily bars at 09:00 JST = 00:00 UTC... and Yahoo at 00:00 JST = 15:00 UTC
+    // of the day before: either way the bar belongs to its Tokyo date.
+    let now = Utc.with_ymd_and_hms(2026, 3, 6, 12, 0, 0).unwrap();
+    let jst_midnight_mar4 = Utc
+        .with_ymd_and_hms(2026, 3, 3, 15, 0, 0)
+        .unwrap()
+        .timestamp();
+    let jst_midnight_mar5 = jst_midnight_mar4 + 86_400;
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/7203.T"))
+        .and(query_param("interval", "1d"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "7203.T",
+            "Asia/Tokyo",
+            &[
+                row(jst_midnight_mar4, 2800.0),
+                row(jst_midnight_mar5, 2810.0),
+            ],
+        )))
+        .mount(&server)
+        .await;
+    let range = TimeRange::new(now - Span::days(5), now).unwrap();
+    let d1 = gateway(&server, now)
+        .bars(&sym("7203.T"), Timeframe::D1, range)
+        .await
+        .unwrap();
+    assert!(d1.report.is_clean(), "{:?}", d1.report);
+    let times: Vec<_> = d1.frame.iter().map(|b| b.time()).collect();
+    assert_eq!(
+        times,
+        vec![
+            Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 5, 0, 0, 0).unwrap()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn long_ranges_are_split_and_impossible_ones_refused_without_a_request() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+    let server = MockServer::start().await;
+    let t = (now - Span::minutes(5)).timestamp();
+    Mock::given(path("/v8/finance/chart/USDJPY=X"))
+        .and(query_param("interval", "1m"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "USDJPY=X",
+            "Europe/London",
+            &[row(t, 150.0)],
+        )))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let gw = gateway(&server, now);
+    let twenty_days = TimeRange::new(now - Span::days(20), now).unwrap();
+    gw.bars(&sym("USDJPY"), Timeframe::M1, twenty_days)
+        .await
+        .unwrap();
+    let old = TimeRange::new(now - Span::days(45), now - Span::days(35)).unwrap();
+    let err = gw
+        .bars(&sym("USDJPY"), Timeframe::M1, old)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MarketDataError::Unsupported(ref m) if m.contains("30 days")),
+        "{err:?}"
+    );
+    assert_eq!(gw.requests(), 3);
+}

@@ -1,0 +1,16 @@
+//! Test support for the axia workspace:
+//! - one contract suite per port ([`ohlcv_store`], [`market_data`]), instantiated for every
+//!   adapter of the port, fakes included, with the `*_contract!` macros;
+//! - fakes of outside services: [`fake_yahoo::FakeYahoo`], a Yahoo chart API on loopback.
+//!
+//! This is test code: it asserts and panics on failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+pub mod fake_yahoo;
+pub mod market_data;
+pub mod ohlcv_store;
