@@ -1,11 +1,13 @@
 //! The OhlcvStore contract on: the in-memory store (the fake), the L1 cache in front of it, the
-//! Redis hot tier, and the L1 cache in front of Redis.
+//! Redis hot tier, the L1 cache in front of Redis, and the Parquet archive on a local directory
+//! and on moto S3.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use axia_domain::{ManualClock, OhlcvStore};
 use axia_memory::{L1Cache, L1Config, MemoryStore};
+use axia_parquet::ParquetArchive;
 use axia_redis::{RedisBarCache, RedisCacheConfig};
 use axia_testkit::ohlcv_store::Subject;
 use axia_testkit::ohlcv_store_contract;
@@ -49,4 +51,43 @@ ohlcv_store_contract!(l1_over_memory, || async {
 ohlcv_store_contract!(redis_hot_tier, || async { Subject::new(redis(), now()) });
 ohlcv_store_contract!(l1_over_redis, || async {
     Subject::new(Arc::new(L1Cache::new(redis(), L1Config::default())), now())
+});
+
+fn unique(what: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "axia-{what}-{}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn s3_archive() -> Arc<dyn OhlcvStore> {
+    assert_eq!(
+        std::env::var("AWS_EC2_METADATA_DISABLED").as_deref(),
+        Ok("true"),
+        "run through scripts/test.sh"
+    );
+    let conf = axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("contract");
+    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    Arc::new(ParquetArchive::s3(client, bucket, "archive"))
+}
+
+ohlcv_store_contract!(parquet_local_dir, || async {
+    Subject::new(
+        Arc::new(ParquetArchive::local(
+            std::env::temp_dir().join(unique("contract")),
+        )),
+        now(),
+    )
+});
+ohlcv_store_contract!(parquet_moto_s3, || async {
+    Subject::new(s3_archive().await, now())
 });

@@ -1,0 +1,216 @@
+//! Where bars live: partitions and object keys.
+//!
+//! `{prefix}/ohlcv/symbol={SYMBOL}/timeframe={TF}/{partition}.parquet`, hive-style, so polars,
+//! DuckDB and Athena read the tree directly with `symbol` and `timeframe` as partition columns.
+//! A partition holds the bars that **open** in one UTC period, sized per timeframe so files are
+//! neither tiny nor huge:
+//!
+//! | timeframes   | partition | name         | bars per file (FX) |
+//! |--------------|-----------|--------------|--------------------|
+//! | M1 M5 M15 M30 | UTC day   | `2026-03-04` | 1 440 … 48        |
+//! | H1 H4        | UTC month | `2026-03`    | 744 … 186          |
+//! | D1 W1 MN1    | UTC year  | `2026`       | 366 … 12           |
+
+use axia_domain::{Symbol, TimeRange, Timeframe};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+
+/// How long a partition of a timeframe spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// A UTC day.
+    Day,
+    /// A UTC month.
+    Month,
+    /// A UTC year.
+    Year,
+}
+
+/// The partition span of `timeframe`.
+#[must_use]
+pub const fn span_of(timeframe: Timeframe) -> Span {
+    match timeframe {
+        Timeframe::M1 | Timeframe::M5 | Timeframe::M15 | Timeframe::M30 => Span::Day,
+        Timeframe::H1 | Timeframe::H4 => Span::Month,
+        Timeframe::D1 | Timeframe::W1 | Timeframe::MN1 => Span::Year,
+    }
+}
+
+/// One partition of a series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Partition {
+    /// `2026-03-04`, `2026-03` or `2026`.
+    pub name: String,
+    /// The open times it holds.
+    pub range: TimeRange,
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0)
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc())
+}
+
+/// The partition that holds a bar opening at `t`.
+#[must_use]
+pub fn partition_at(timeframe: Timeframe, t: DateTime<Utc>) -> Partition {
+    let d = t.date_naive();
+    let (start, name) = match span_of(timeframe) {
+        Span::Day => (d, d.format("%Y-%m-%d").to_string()),
+        Span::Month => (d.with_day(1).unwrap_or(d), d.format("%Y-%m").to_string()),
+        Span::Year => (
+            NaiveDate::from_ymd_opt(d.year(), 1, 1).unwrap_or(d),
+            d.format("%Y").to_string(),
+        ),
+    };
+    let end = match span_of(timeframe) {
+        Span::Day => start.succ_opt(),
+        Span::Month => start.checked_add_months(Months::new(1)),
+        Span::Year => start.checked_add_months(Months::new(12)),
+    }
+    .unwrap_or(start);
+    let range = TimeRange::new(midnight(start), midnight(end))
+        .unwrap_or_else(|_| TimeRange::last(chrono::Duration::zero(), midnight(start)));
+    Partition { name, range }
+}
+
+/// The partitions that hold bars opening in `range`, oldest first.
+#[must_use]
+pub fn partitions_for(timeframe: Timeframe, range: TimeRange) -> Vec<Partition> {
+    let mut out = Vec::new();
+    if range.is_empty() {
+        return out;
+    }
+    let mut t = range.start();
+    while t < range.end() {
+        let p = partition_at(timeframe, t);
+        let next = p.range.end();
+        out.push(p);
+        if next <= t {
+            break;
+        }
+        t = next;
+    }
+    out
+}
+
+/// The folder of a series: `{prefix}/ohlcv/symbol={SYMBOL}/timeframe={TF}`.
+#[must_use]
+pub fn series_dir(prefix: &str, symbol: &Symbol, timeframe: Timeframe) -> String {
+    format!(
+        "{}ohlcv/symbol={symbol}/timeframe={timeframe}",
+        prefix_slash(prefix)
+    )
+}
+
+/// The object key of a partition.
+#[must_use]
+pub fn object_key(
+    prefix: &str,
+    symbol: &Symbol,
+    timeframe: Timeframe,
+    partition: &Partition,
+) -> String {
+    format!(
+        "{}/{}.parquet",
+        series_dir(prefix, symbol, timeframe),
+        partition.name
+    )
+}
+
+/// `prefix` with one trailing slash, or empty.
+#[must_use]
+pub fn prefix_slash(prefix: &str) -> String {
+    let p = prefix.trim_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!("{p}/")
+    }
+}
+
+/// Parses an object key back into its series and partition name, if it is one of ours.
+#[must_use]
+pub fn parse_key(prefix: &str, key: &str) -> Option<(Symbol, Timeframe, String)> {
+    let rest = key
+        .strip_prefix(&prefix_slash(prefix))?
+        .strip_prefix("ohlcv/symbol=")?;
+    let (symbol, rest) = rest.split_once("/timeframe=")?;
+    let (tf, file) = rest.split_once('/')?;
+    let name = file.strip_suffix(".parquet")?;
+    Some((symbol.parse().ok()?, tf.parse().ok()?, name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn partitions_by_timeframe() {
+        let p = partition_at(Timeframe::M1, utc(2026, 3, 4, 23, 59));
+        assert_eq!(
+            p.name, "2026-03-04",
+            "a bar at 23:59 UTC lands in its UTC day"
+        );
+        assert_eq!(p.range.end(), utc(2026, 3, 5, 0, 0));
+        assert_eq!(
+            partition_at(Timeframe::H4, utc(2026, 12, 31, 20, 0)).name,
+            "2026-12"
+        );
+        assert_eq!(
+            partition_at(Timeframe::H4, utc(2026, 12, 31, 20, 0))
+                .range
+                .end(),
+            utc(2027, 1, 1, 0, 0)
+        );
+        assert_eq!(
+            partition_at(Timeframe::W1, utc(2025, 12, 29, 0, 0)).name,
+            "2025"
+        );
+        let r = TimeRange::new(utc(2026, 3, 4, 12, 0), utc(2026, 3, 7, 0, 0)).unwrap();
+        let names: Vec<_> = partitions_for(Timeframe::M5, r)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["2026-03-04", "2026-03-05", "2026-03-06"]);
+        let r = TimeRange::new(
+            utc(2025, 11, 15, 0, 0),
+            utc(2026, 2, 1, 0, 0) + Duration::hours(1),
+        )
+        .unwrap();
+        assert_eq!(partitions_for(Timeframe::H1, r).len(), 4);
+    }
+
+    #[test]
+    fn keys_are_hive_style_and_parse_back() {
+        let s: Symbol = "USDJPY".parse().unwrap();
+        let p = partition_at(Timeframe::M1, utc(2026, 3, 4, 10, 0));
+        let key = object_key("archive/", &s, Timeframe::M1, &p);
+        assert_eq!(
+            key,
+            "archive/ohlcv/symbol=USDJPY/timeframe=M1/2026-03-04.parquet"
+        );
+        assert_eq!(
+            parse_key("archive", &key),
+            Some((s.clone(), Timeframe::M1, "2026-03-04".into()))
+        );
+        assert_eq!(
+            object_key(
+                "",
+                &s,
+                Timeframe::D1,
+                &partition_at(Timeframe::D1, utc(2026, 3, 4, 0, 0))
+            ),
+            "ohlcv/symbol=USDJPY/timeframe=D1/2026.parquet"
+        );
+        assert_eq!(
+            parse_key("", "ohlcv/symbol=USDJPY/timeframe=M1/x.lock"),
+            None
+        );
+        assert_eq!(parse_key("other", &key), None);
+    }
+}
