@@ -38,7 +38,8 @@ mod validation;
 
 pub use bar::{Bar, BarError, Field, MAX_TIME_MILLIS, MIN_TIME_MILLIS};
 pub use calendar::{
-    AlwaysOpen, FxCalendar, MarketCalendar, SessionCalendar, next_ny_close, ny_close_on,
+    AlwaysOpen, FxCalendar, MarketCalendar, SessionCalendar, default_calendar, next_ny_close,
+    ny_close_on,
 };
 pub use clock::{ManualClock, SystemClock};
 pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame, OhlcvFrameBuilder};

@@ -1,10 +1,7 @@
 //! The stateless price model.
 
-use axia_domain::{
-    FrameError, FxCalendar, MarketCalendar, OhlcvFrame, SessionCalendar, Symbol, TimeRange,
-    Timeframe,
-};
-use chrono::{DateTime, NaiveTime, Utc};
+use axia_domain::{FrameError, MarketCalendar, OhlcvFrame, Symbol, TimeRange, Timeframe};
+use chrono::{DateTime, Utc};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -43,21 +40,11 @@ const PER_USD: &[(&str, f64)] = &[
     ("XAG", 0.04),
 ];
 
-/// The market calendar the simulated broker trades `symbol` in: the FX week for FX pairs, Tokyo
-/// for `.T` symbols, New York 09:30-16:00 for everything else.
+/// The market calendar the simulated broker trades `symbol` in: the domain's
+/// [`default_calendar`](axia_domain::default_calendar).
 #[must_use]
-pub fn calendar_for(symbol: &Symbol) -> Box<dyn MarketCalendar> {
-    if symbol.is_fx_pair() {
-        Box::new(FxCalendar)
-    } else if symbol.as_str().ends_with(".T") {
-        Box::new(SessionCalendar::tokyo())
-    } else {
-        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
-        Box::new(SessionCalendar::new(
-            chrono_tz::America::New_York,
-            [(hm(9, 30), hm(16, 0))],
-        ))
-    }
+pub fn calendar_for(symbol: &Symbol) -> std::sync::Arc<dyn MarketCalendar> {
+    axia_domain::default_calendar(symbol)
 }
 
 fn splitmix(mut x: u64) -> u64 {
