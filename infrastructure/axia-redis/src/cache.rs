@@ -252,7 +252,7 @@ impl RedisBarCache {
         })
     }
 
-    fn prefix(&self) -> String {
+    pub(crate) fn prefix(&self) -> String {
         let ns = &self.config.namespace;
         if ns.is_empty() || ns.ends_with(':') {
             ns.clone()
@@ -333,9 +333,26 @@ impl RedisBarCache {
             .unwrap_or(Err(StoreError::Timeout(self.config.operation_timeout)))
     }
 
-    async fn query<T: FromRedisValue + Send>(&self, cmd: Cmd) -> Result<T, StoreError> {
+    pub(crate) async fn query<T: FromRedisValue + Send>(&self, cmd: Cmd) -> Result<T, StoreError> {
         self.io(|mut c| async move { cmd.query_async(&mut c).await })
             .await
+    }
+
+    pub(crate) async fn script<T: FromRedisValue + Send>(
+        &self,
+        script: Script,
+        key: &str,
+        args: Vec<String>,
+    ) -> Result<T, StoreError> {
+        let key = key.to_owned();
+        self.io(|mut c| async move {
+            let mut inv = script.key(key);
+            for a in args {
+                inv.arg(a);
+            }
+            inv.invoke_async(&mut c).await
+        })
+        .await
     }
 
     async fn read_raw(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -24,6 +24,8 @@
 mod cache;
 pub mod codec;
 mod config;
+mod lease;
 
 pub use cache::{CacheCounters, RedisBarCache, UpdateMessage};
 pub use config::{RedisCacheConfig, TtlPolicy, redact_url};
+pub use lease::Lease;

@@ -430,3 +430,40 @@ async fn clones_share_counters_and_connection() {
     let dyn_store: Arc<dyn OhlcvStore> = Arc::new(cache);
     assert!(dyn_store.info().await.unwrap().datasets.is_empty());
 }
+
+#[tokio::test]
+async fn a_lease_has_one_holder_is_renewed_and_released() {
+    let cache = cache(clock());
+    let ttl = Duration::from_millis(600);
+    let first = cache
+        .try_lease("collector", ttl)
+        .await
+        .unwrap()
+        .expect("free");
+    assert!(
+        cache.try_lease("collector", ttl).await.unwrap().is_none(),
+        "held"
+    );
+    // Renewed while held: still held after three TTLs.
+    tokio::time::sleep(ttl * 3).await;
+    assert!(!first.is_lost());
+    assert!(cache.try_lease("collector", ttl).await.unwrap().is_none());
+    assert!(
+        cache
+            .try_lease("collector-shard-2-of-3", ttl)
+            .await
+            .unwrap()
+            .is_some(),
+        "names are separate"
+    );
+    assert!(first.release().await.unwrap());
+    let second = cache
+        .try_lease("collector", ttl)
+        .await
+        .unwrap()
+        .expect("free after release");
+    // A holder that dies (drop without release) lets it expire after the TTL.
+    drop(second);
+    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    assert!(cache.try_lease("collector", ttl).await.unwrap().is_some());
+}
