@@ -1,0 +1,48 @@
+//! Configuration and wiring shared by axia's binaries.
+//!
+//! Settings come from, in increasing precedence: the embedded defaults, a TOML file
+//! (`--config`), the environment, and flags ([`CommonArgs`]). The embedded defaults need no
+//! server: the simulated broker as the source, a Parquet archive in `./axia-archive`, no hot
+//! cache. A bad setting is one [`ConfigError`] line.
+//!
+//! ```toml
+//! symbols = ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]
+//! timeframes = ["M1", "M5", "M15", "M30", "H1", "H4", "D1", "W1", "MN1"]
+//! source = "simulated"          # or "yahoo"
+//! lookback_hours = 24
+//! concurrency = 8
+//! retries = 3
+//!
+//! [archive]
+//! location = "s3://my-bucket/axia"   # or a directory
+//! force_path_style = false           # true for MinIO, moto
+//!
+//! [hot_cache]                         # optional: no Redis without it
+//! url = "redis://:password@redis.internal:6379/0"
+//! namespace = "axia"
+//!
+//! [simulated]
+//! seed = 42
+//!
+//! [yahoo]
+//! base_url = "https://query1.finance.yahoo.com"
+//! requests_per_second = 2.0
+//!
+//! [lock]                              # needs [hot_cache]
+//! enabled = true
+//! ttl_secs = 30
+//! ```
+//!
+//! Environment: `REDIS_URL` (the hot cache), `AXIA_ARCHIVE` (archive location),
+//! `AXIA_S3_FORCE_PATH_STYLE`, `AXIA_SOURCE`, `AXIA_SYMBOLS` and `AXIA_TIMEFRAMES`
+//! (comma-separated), and the standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`,
+//! credentials), which the AWS SDK reads itself.
+
+mod settings;
+mod wiring;
+
+pub use settings::{
+    ArchiveSettings, CommonArgs, ConfigError, HotCacheSettings, LockSettings, Settings,
+    SimulatedSettings, SourceKind, YahooSettings,
+};
+pub use wiring::Wiring;

@@ -1,0 +1,444 @@
+//! [`Settings`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use axia_collect::CollectPlan;
+use axia_domain::{Symbol, Timeframe};
+use serde::Deserialize;
+
+/// One line saying what is wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Which source the collector fetches from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// The simulated broker (offline).
+    Simulated,
+    /// Yahoo Finance.
+    Yahoo,
+}
+
+/// Where the cold archive is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveSettings {
+    /// `s3://bucket/prefix` or a directory.
+    pub location: String,
+    /// Path-style S3 addressing (MinIO, moto).
+    pub force_path_style: bool,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        Self {
+            location: "./axia-archive".into(),
+            force_path_style: false,
+        }
+    }
+}
+
+/// The hot cache.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HotCacheSettings {
+    /// `redis://` or `rediss://` URL; may hold a password (never printed).
+    pub url: String,
+    /// Key prefix.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+}
+
+fn default_namespace() -> String {
+    "axia".into()
+}
+
+impl fmt::Debug for HotCacheSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HotCacheSettings")
+            .field("url", &axia_redis::redact_url(&self.url))
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+/// The simulated broker.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatedSettings {
+    /// Fixes every price.
+    pub seed: u64,
+}
+
+impl Default for SimulatedSettings {
+    fn default() -> Self {
+        Self { seed: 42 }
+    }
+}
+
+/// Yahoo Finance.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct YahooSettings {
+    /// The chart API's base URL.
+    pub base_url: Option<String>,
+    /// Requests a second.
+    pub requests_per_second: f64,
+    /// Symbol to Yahoo ticker overrides.
+    pub tickers: HashMap<String, String>,
+}
+
+impl Default for YahooSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            requests_per_second: 2.0,
+            tickers: HashMap::new(),
+        }
+    }
+}
+
+/// The distributed lock.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockSettings {
+    /// Take a Redis lease before collecting.
+    pub enabled: bool,
+    /// The lease's TTL; renewed every third of it.
+    pub ttl_secs: u64,
+}
+
+impl Default for LockSettings {
+    fn default() -> Self {
+        Self { enabled: false, ttl_secs: 30 }
+    }
+}
+
+/// Everything the binaries are configured by.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Symbols to collect.
+    pub symbols: Vec<String>,
+    /// Timeframes to collect.
+    pub timeframes: Vec<String>,
+    /// The source.
+    pub source: SourceKind,
+    /// Base lookback.
+    pub lookback_hours: u32,
+    /// Tasks at once.
+    pub concurrency: usize,
+    /// Retries per task.
+    pub retries: u32,
+    /// The cold archive.
+    pub archive: ArchiveSettings,
+    /// The hot cache, if any.
+    pub hot_cache: Option<HotCacheSettings>,
+    /// The simulated broker.
+    pub simulated: SimulatedSettings,
+    /// Yahoo.
+    pub yahoo: YahooSettings,
+    /// The distributed lock.
+    pub lock: LockSettings,
+}
+
+impl Default for Settings {
+    /// The seed job: 5 FX pairs x 9 timeframes from the simulated broker into `./axia-archive`.
+    fn default() -> Self {
+        Self {
+            symbols: ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"].map(String::from).to_vec(),
+            timeframes: Timeframe::ALL.iter().map(ToString::to_string).collect(),
+            source: SourceKind::Simulated,
+            lookback_hours: 24,
+            concurrency: 8,
+            retries: 3,
+            archive: ArchiveSettings::default(),
+            hot_cache: None,
+            simulated: SimulatedSettings::default(),
+            yahoo: YahooSettings::default(),
+            lock: LockSettings::default(),
+        }
+    }
+}
+
+/// Flags every binary shares; each overrides the file and the environment.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CommonArgs {
+    /// A TOML configuration file (see the crate docs for every key).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Symbols, comma-separated (USDJPY,EURUSD,...).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+    /// Timeframes, comma-separated (M1,M5,M15,M30,H1,H4,D1,W1,MN1).
+    #[arg(long, value_delimiter = ',')]
+    pub timeframes: Option<Vec<String>>,
+    /// Where bars come from.
+    #[arg(long, value_enum)]
+    pub source: Option<SourceKind>,
+    /// The cold archive: s3://bucket/prefix or a directory.
+    #[arg(long, value_name = "LOCATION")]
+    pub archive: Option<String>,
+    /// The hot cache's Redis URL (also REDIS_URL); omit for no hot cache.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// The hot cache's key prefix.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Path-style S3 addressing (MinIO, moto).
+    #[arg(long)]
+    pub force_path_style: bool,
+    /// The simulated broker's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Yahoo's base URL (tests point it at a local server).
+    #[arg(long, value_name = "URL")]
+    pub yahoo_url: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn csv(v: &str) -> Vec<String> {
+    v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+}
+
+impl Settings {
+    /// Defaults, then `file` if given.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file and what is wrong in it.
+    pub fn from_file(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let Some(path) = file else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| {
+            let msg = e.message().to_owned();
+            let at = e
+                .span()
+                .map(|s| format!(" (line {})", text.get(..s.start).map_or(0, |t| t.lines().count().max(1))))
+                .unwrap_or_default();
+            ConfigError(format!("{}: {msg}{at}", path.display()))
+        })
+    }
+
+    /// Applies the environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for a malformed variable.
+    pub fn with_env(mut self) -> Result<Self, ConfigError> {
+        if let Some(url) = env("REDIS_URL") {
+            self.hot_cache = Some(HotCacheSettings {
+                url,
+                namespace: self.hot_cache.map_or_else(default_namespace, |h| h.namespace),
+            });
+        }
+        if let Some(loc) = env("AXIA_ARCHIVE") {
+            self.archive.location = loc;
+        }
+        if let Some(v) = env("AXIA_S3_FORCE_PATH_STYLE") {
+            self.archive.force_path_style = matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("AXIA_SOURCE") {
+            self.source = match v.to_ascii_lowercase().as_str() {
+                "simulated" => SourceKind::Simulated,
+                "yahoo" => SourceKind::Yahoo,
+                other => return Err(ConfigError(format!("AXIA_SOURCE={other:?}: expected simulated or yahoo"))),
+            };
+        }
+        if let Some(v) = env("AXIA_SYMBOLS") {
+            self.symbols = csv(&v);
+        }
+        if let Some(v) = env("AXIA_TIMEFRAMES") {
+            self.timeframes = csv(&v);
+        }
+        Ok(self)
+    }
+
+    /// Applies flags.
+    #[must_use]
+    pub fn with_args(mut self, args: &CommonArgs) -> Self {
+        if let Some(s) = &args.symbols {
+            self.symbols.clone_from(s);
+        }
+        if let Some(t) = &args.timeframes {
+            self.timeframes.clone_from(t);
+        }
+        if let Some(s) = args.source {
+            self.source = s;
+        }
+        if let Some(a) = &args.archive {
+            self.archive.location.clone_from(a);
+        }
+        if args.force_path_style {
+            self.archive.force_path_style = true;
+        }
+        if let Some(url) = &args.redis_url {
+            self.hot_cache = Some(HotCacheSettings {
+                url: url.clone(),
+                namespace: self.hot_cache.take().map_or_else(default_namespace, |h| h.namespace),
+            });
+        }
+        if let (Some(ns), Some(h)) = (&args.namespace, self.hot_cache.as_mut()) {
+            h.namespace.clone_from(ns);
+        }
+        if let Some(seed) = args.seed {
+            self.simulated.seed = seed;
+        }
+        if let Some(url) = &args.yahoo_url {
+            self.yahoo.base_url = Some(url.clone());
+        }
+        self
+    }
+
+    /// File, environment, flags: the settings a binary runs with.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`].
+    pub fn load(args: &CommonArgs) -> Result<Self, ConfigError> {
+        let s = Self::from_file(args.config.as_deref())?.with_env()?.with_args(args);
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// The symbols, parsed.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first bad symbol.
+    pub fn symbols(&self) -> Result<Vec<Symbol>, ConfigError> {
+        if self.symbols.is_empty() {
+            return Err(ConfigError("no symbols configured".into()));
+        }
+        self.symbols
+            .iter()
+            .map(|s| s.parse().map_err(|e| ConfigError(format!("symbol {s:?}: {e}"))))
+            .collect()
+    }
+
+    /// The timeframes, parsed.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first bad timeframe.
+    pub fn timeframes(&self) -> Result<Vec<Timeframe>, ConfigError> {
+        if self.timeframes.is_empty() {
+            return Err(ConfigError("no timeframes configured".into()));
+        }
+        self.timeframes
+            .iter()
+            .map(|s| s.parse().map_err(|e| ConfigError(format!("{e}"))))
+            .collect()
+    }
+
+    /// Checks everything that can be checked without a server.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.symbols()?;
+        self.timeframes()?;
+        if self.concurrency == 0 {
+            return Err(ConfigError("concurrency must be at least 1".into()));
+        }
+        if self.lookback_hours == 0 {
+            return Err(ConfigError("lookback_hours must be at least 1".into()));
+        }
+        if self.archive.location.trim().is_empty() {
+            return Err(ConfigError("archive.location is empty".into()));
+        }
+        if let Some(h) = &self.hot_cache
+            && !(h.url.starts_with("redis://") || h.url.starts_with("rediss://"))
+        {
+            return Err(ConfigError(format!(
+                "hot cache URL {} must start with redis:// or rediss://",
+                axia_redis::redact_url(&h.url)
+            )));
+        }
+        if self.lock.enabled && self.hot_cache.is_none() {
+            return Err(ConfigError("lock.enabled needs a hot cache (REDIS_URL or [hot_cache] url)".into()));
+        }
+        if !(self.yahoo.requests_per_second > 0.0) {
+            return Err(ConfigError("yahoo.requests_per_second must be above 0".into()));
+        }
+        Ok(())
+    }
+
+    /// The collect plan these settings describe.
+    ///
+    /// # Errors
+    /// As [`Settings::validate`].
+    pub fn collect_plan(&self) -> Result<CollectPlan, ConfigError> {
+        let mut plan = CollectPlan::new(self.symbols()?, self.timeframes()?);
+        plan.lookback = chrono::Duration::hours(i64::from(self.lookback_hours));
+        plan.concurrency = self.concurrency;
+        plan.retries = self.retries;
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> Result<Settings, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("axia-config-{}-{}", std::process::id(), toml_text.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, toml_text).unwrap();
+        let s = Settings::from_file(Some(&path))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    #[test]
+    fn defaults_are_the_seed_job_offline() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        let plan = s.collect_plan().unwrap();
+        assert_eq!(plan.symbols.len() * plan.timeframes.len(), 45);
+        assert_eq!(s.source, SourceKind::Simulated);
+        assert!(s.hot_cache.is_none());
+    }
+
+    #[test]
+    fn a_file_is_read_and_errors_are_one_line() {
+        let s = parse("symbols = [\"AAPL\"]\ntimeframes = [\"D1\"]\n[hot_cache]\nurl = \"redis://:pw@h:6379\"\n").unwrap();
+        assert_eq!(s.symbols, ["AAPL"]);
+        assert_eq!(s.hot_cache.as_ref().unwrap().namespace, "axia");
+        assert!(!format!("{s:?}").contains("pw@"), "the password is redacted in Debug");
+        for (bad, needle) in [
+            ("symbols = [\"US/JPY\"]", "symbol \"US/JPY\""),
+            ("timeframes = [\"H2\"]", "H2"),
+            ("concurency = 3", "unknown field"),
+            ("concurrency = 0", "concurrency"),
+            ("[lock]\nenabled = true", "needs a hot cache"),
+            ("[hot_cache]\nurl = \"http://x\"", "redis://"),
+            ("symbols = 3", "line 1"),
+        ] {
+            let e = parse(bad).unwrap_err().0;
+            assert!(e.contains(needle), "{bad:?}: {e}");
+            assert!(!e.contains('\n'), "one line: {e:?}");
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let args = CommonArgs {
+            symbols: Some(vec!["EURUSD".into()]),
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            namespace: Some("ns".into()),
+            seed: Some(7),
+            ..CommonArgs::default()
+        };
+        let s = Settings::default().with_args(&args);
+        assert_eq!(s.symbols, ["EURUSD"]);
+        assert_eq!(s.hot_cache.unwrap().namespace, "ns");
+        assert_eq!(s.simulated.seed, 7);
+    }
+}

@@ -1,0 +1,122 @@
+//! [`Wiring`]: the adapters the settings select.
+
+use std::sync::Arc;
+
+use axia_collect::Collect;
+use axia_domain::{Clock, MarketData, OhlcvStore, Symbol};
+use axia_parquet::ParquetArchive;
+use axia_provider::OhlcvDataProvider;
+use axia_redis::{RedisBarCache, RedisCacheConfig};
+use axia_simbroker::SimulatedBroker;
+use axia_yahoo::{YahooConfig, YahooGateway};
+
+use crate::{ConfigError, Settings, SourceKind};
+
+/// The adapters a binary runs with.
+#[derive(Clone)]
+pub struct Wiring {
+    /// The collector's source.
+    pub source: Arc<dyn MarketData>,
+    /// The simulated broker, when it is the source.
+    pub simulated: Option<SimulatedBroker>,
+    /// Yahoo, when it is the source or a base URL is configured.
+    pub yahoo: Option<YahooGateway>,
+    /// The cold archive.
+    pub archive: Arc<ParquetArchive>,
+    /// The hot cache, when configured.
+    pub hot: Option<RedisBarCache>,
+    /// The clock everything uses.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Wiring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wiring")
+            .field("simulated", &self.simulated.is_some())
+            .field("yahoo", &self.yahoo.is_some())
+            .field("hot", &self.hot)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wiring {
+    /// Builds the adapters. Nothing here connects to a server yet: Redis is connected lazily,
+    /// S3 on first use.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for settings an adapter refuses (a malformed URL or namespace).
+    pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        settings.validate()?;
+        let archive = ParquetArchive::open(
+            &settings.archive.location,
+            &axia_aws::AwsSettings::default(),
+            settings.archive.force_path_style,
+        )
+        .await
+        .map_err(|e| ConfigError(format!("archive: {e}")))?;
+        let hot = match &settings.hot_cache {
+            None => None,
+            Some(h) => Some(
+                RedisBarCache::new(RedisCacheConfig::new(h.url.clone()).namespace(h.namespace.clone()), Arc::clone(&clock))
+                    .map_err(|e| ConfigError(format!("hot cache: {e}")))?,
+            ),
+        };
+        let yahoo = if settings.source == SourceKind::Yahoo || settings.yahoo.base_url.is_some() {
+            let mut cfg = YahooConfig::default().requests_per_second(settings.yahoo.requests_per_second);
+            if let Some(url) = &settings.yahoo.base_url {
+                cfg = cfg.base_url(url.clone());
+            }
+            for (symbol, ticker) in &settings.yahoo.tickers {
+                let s: Symbol = symbol.parse().map_err(|e| ConfigError(format!("yahoo.tickers {symbol:?}: {e}")))?;
+                cfg = cfg.ticker(s, ticker.clone());
+            }
+            Some(YahooGateway::new(cfg, Arc::clone(&clock)).map_err(|e| ConfigError(format!("yahoo: {e}")))?)
+        } else {
+            None
+        };
+        let simulated = (settings.source == SourceKind::Simulated)
+            .then(|| SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock)));
+        let source: Arc<dyn MarketData> = match (&simulated, &yahoo) {
+            (Some(s), _) => Arc::new(s.clone()),
+            (None, Some(y)) => Arc::new(y.clone()),
+            (None, None) => return Err(ConfigError("no source configured".into())),
+        };
+        Ok(Self {
+            source,
+            simulated,
+            yahoo,
+            archive: Arc::new(archive),
+            hot,
+            clock,
+        })
+    }
+
+    /// The collect use case over these adapters.
+    #[must_use]
+    pub fn collect(&self) -> Collect {
+        Collect::new(
+            Arc::clone(&self.source),
+            Arc::clone(&self.archive) as Arc<dyn OhlcvStore>,
+            self.hot.clone().map(|h| Arc::new(h) as Arc<dyn OhlcvStore>),
+            Arc::clone(&self.clock),
+        )
+    }
+
+    /// The data provider over these adapters: the simulated broker as the broker, the hot
+    /// cache, the archive, and Yahoo when configured.
+    #[must_use]
+    pub fn provider(&self) -> OhlcvDataProvider {
+        let mut b = OhlcvDataProvider::builder(Arc::clone(&self.clock))
+            .cold_archive(Arc::clone(&self.archive) as Arc<dyn OhlcvStore>);
+        if let Some(s) = &self.simulated {
+            b = b.broker(Arc::new(s.clone()));
+        }
+        if let Some(h) = &self.hot {
+            b = b.hot_cache(Arc::new(h.clone()));
+        }
+        if let Some(y) = &self.yahoo {
+            b = b.yahoo(Arc::new(y.clone()));
+        }
+        b.build()
+    }
+}
