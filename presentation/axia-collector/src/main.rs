@@ -60,7 +60,10 @@ struct Args {
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {
     let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 2/4")?;
-    let (k, n): (u32, u32) = (k.trim().parse().map_err(|_| "K is not a number")?, n.trim().parse().map_err(|_| "N is not a number")?);
+    let (k, n): (u32, u32) = (
+        k.trim().parse().map_err(|_| "K is not a number")?,
+        n.trim().parse().map_err(|_| "N is not a number")?,
+    );
     if n == 0 || k == 0 || k > n {
         return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
     }
@@ -97,11 +100,19 @@ struct JsonReport<'a> {
 
 fn summary(r: &CollectReport) -> Summary {
     let count = |s| r.tasks.iter().filter(|t| t.status == s).count();
-    Summary { tasks: r.tasks.len(), ok: count(TaskStatus::Ok), no_data: count(TaskStatus::NoData), failed: count(TaskStatus::Failed) }
+    Summary {
+        tasks: r.tasks.len(),
+        ok: count(TaskStatus::Ok),
+        no_data: count(TaskStatus::NoData),
+        failed: count(TaskStatus::Failed),
+    }
 }
 
 fn print_table(r: &CollectReport) {
-    println!("{:<10} {:<4} {:>8} {:>8} {:>8} {:<8} {:>8} {:>8}  ERROR", "SYMBOL", "TF", "FETCHED", "STORED", "REJECTED", "STATUS", "ATTEMPTS", "MS");
+    println!(
+        "{:<10} {:<4} {:>8} {:>8} {:>8} {:<8} {:>8} {:>8}  ERROR",
+        "SYMBOL", "TF", "FETCHED", "STORED", "REJECTED", "STATUS", "ATTEMPTS", "MS"
+    );
     for t in &r.tasks {
         let status = match t.status {
             TaskStatus::Ok => "ok",
@@ -110,14 +121,25 @@ fn print_table(r: &CollectReport) {
         };
         println!(
             "{:<10} {:<4} {:>8} {:>8} {:>8} {:<8} {:>8} {:>8}  {}",
-            t.symbol.as_str(), t.timeframe.as_str(), t.fetched, t.stored, t.rejected, status, t.attempts, t.duration_ms,
+            t.symbol.as_str(),
+            t.timeframe.as_str(),
+            t.fetched,
+            t.stored,
+            t.rejected,
+            status,
+            t.attempts,
+            t.duration_ms,
             t.error.as_deref().unwrap_or("")
         );
     }
     let s = summary(r);
     println!(
         "{} tasks: {} ok, {} no data, {} failed in {:.2} s",
-        s.tasks, s.ok, s.no_data, s.failed, r.duration_ms as f64 / 1000.0
+        s.tasks,
+        s.ok,
+        s.no_data,
+        s.failed,
+        r.duration_ms as f64 / 1000.0
     );
 }
 
@@ -159,14 +181,29 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
     let shard_label = args.shard.map(|(k, n)| format!("{k}/{n}"));
 
     let lease = if settings.lock.enabled {
-        let hot = wiring.hot.as_ref().ok_or_else(|| ConfigError("--lock needs a hot cache".into()))?;
-        let name = args.shard.map_or_else(|| "collector".to_owned(), |(k, n)| format!("collector-shard-{k}-of-{n}"));
-        match hot.try_lease(&name, Duration::from_secs(settings.lock.ttl_secs.max(1))).await {
+        let hot = wiring
+            .hot
+            .as_ref()
+            .ok_or_else(|| ConfigError("--lock needs a hot cache".into()))?;
+        let name = args.shard.map_or_else(
+            || "collector".to_owned(),
+            |(k, n)| format!("collector-shard-{k}-of-{n}"),
+        );
+        match hot
+            .try_lease(&name, Duration::from_secs(settings.lock.ttl_secs.max(1)))
+            .await
+        {
             Ok(Some(l)) => Some(l),
             Ok(None) => {
-                tracing::warn!(lock = name, "another collector holds the lock; skipping this run");
+                tracing::warn!(
+                    lock = name,
+                    "another collector holds the lock; skipping this run"
+                );
                 if args.json {
-                    println!("{}", serde_json::json!({"version": 1, "status": "skipped", "reason": "lock held by another collector"}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"version": 1, "status": "skipped", "reason": "lock held by another collector"})
+                    );
                 } else {
                     println!("skipped: another collector holds the lock {name}");
                 }
@@ -185,8 +222,10 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tasks {elapsed_precise} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} tasks {elapsed_precise} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
@@ -212,8 +251,17 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
     }
     let code = exit_code(&report);
     if args.json {
-        let status = ["ok", "partial", "failed"].get(usize::from(code)).copied().unwrap_or("failed");
-        let out = JsonReport { version: 1, status, shard: shard_label, summary: summary(&report), report: &report };
+        let status = ["ok", "partial", "failed"]
+            .get(usize::from(code))
+            .copied()
+            .unwrap_or("failed");
+        let out = JsonReport {
+            version: 1,
+            status,
+            shard: shard_label,
+            summary: summary(&report),
+            report: &report,
+        };
         println!("{}", serde_json::to_string(&out).unwrap_or_default());
     } else {
         print_table(&report);
@@ -225,11 +273,15 @@ fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("axia-collector: cannot start the runtime: {e}");
@@ -251,7 +303,9 @@ mod tests {
 
     #[test]
     fn shards_split_symbols_without_overlap() {
-        let symbols: Vec<Symbol> = (0..1000).map(|i| format!("S{i}").parse().unwrap()).collect();
+        let symbols: Vec<Symbol> = (0..1000)
+            .map(|i| format!("S{i}").parse().unwrap())
+            .collect();
         let n = 4;
         let mut counts = [0; 4];
         for s in &symbols {
@@ -261,6 +315,8 @@ mod tests {
         }
         assert!(counts.iter().all(|&c| c > 150), "{counts:?}");
         assert_eq!(parse_shard("2/4"), Ok((2, 4)));
-        assert!(parse_shard("5/4").is_err() && parse_shard("0/4").is_err() && parse_shard("x").is_err());
+        assert!(
+            parse_shard("5/4").is_err() && parse_shard("0/4").is_err() && parse_shard("x").is_err()
+        );
     }
 }

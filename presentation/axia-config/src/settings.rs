@@ -114,7 +114,10 @@ pub struct LockSettings {
 
 impl Default for LockSettings {
     fn default() -> Self {
-        Self { enabled: false, ttl_secs: 30 }
+        Self {
+            enabled: false,
+            ttl_secs: 30,
+        }
     }
 }
 
@@ -150,7 +153,9 @@ impl Default for Settings {
     /// The seed job: 5 FX pairs x 9 timeframes from the simulated broker into `./axia-archive`.
     fn default() -> Self {
         Self {
-            symbols: ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"].map(String::from).to_vec(),
+            symbols: ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]
+                .map(String::from)
+                .to_vec(),
             timeframes: Timeframe::ALL.iter().map(ToString::to_string).collect(),
             source: SourceKind::Simulated,
             lookback_hours: 24,
@@ -205,7 +210,10 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn csv(v: &str) -> Vec<String> {
-    v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    v.split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 impl Settings {
@@ -223,7 +231,12 @@ impl Settings {
             let msg = e.message().to_owned();
             let at = e
                 .span()
-                .map(|s| format!(" (line {})", text.get(..s.start).map_or(0, |t| t.lines().count().max(1))))
+                .map(|s| {
+                    format!(
+                        " (line {})",
+                        text.get(..s.start).map_or(0, |t| t.lines().count().max(1))
+                    )
+                })
                 .unwrap_or_default();
             ConfigError(format!("{}: {msg}{at}", path.display()))
         })
@@ -237,20 +250,27 @@ impl Settings {
         if let Some(url) = env("REDIS_URL") {
             self.hot_cache = Some(HotCacheSettings {
                 url,
-                namespace: self.hot_cache.map_or_else(default_namespace, |h| h.namespace),
+                namespace: self
+                    .hot_cache
+                    .map_or_else(default_namespace, |h| h.namespace),
             });
         }
         if let Some(loc) = env("AXIA_ARCHIVE") {
             self.archive.location = loc;
         }
         if let Some(v) = env("AXIA_S3_FORCE_PATH_STYLE") {
-            self.archive.force_path_style = matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes");
+            self.archive.force_path_style =
+                matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = env("AXIA_SOURCE") {
             self.source = match v.to_ascii_lowercase().as_str() {
                 "simulated" => SourceKind::Simulated,
                 "yahoo" => SourceKind::Yahoo,
-                other => return Err(ConfigError(format!("AXIA_SOURCE={other:?}: expected simulated or yahoo"))),
+                other => {
+                    return Err(ConfigError(format!(
+                        "AXIA_SOURCE={other:?}: expected simulated or yahoo"
+                    )));
+                }
             };
         }
         if let Some(v) = env("AXIA_SYMBOLS") {
@@ -283,7 +303,10 @@ impl Settings {
         if let Some(url) = &args.redis_url {
             self.hot_cache = Some(HotCacheSettings {
                 url: url.clone(),
-                namespace: self.hot_cache.take().map_or_else(default_namespace, |h| h.namespace),
+                namespace: self
+                    .hot_cache
+                    .take()
+                    .map_or_else(default_namespace, |h| h.namespace),
             });
         }
         if let (Some(ns), Some(h)) = (&args.namespace, self.hot_cache.as_mut()) {
@@ -303,7 +326,9 @@ impl Settings {
     /// # Errors
     /// The first [`ConfigError`].
     pub fn load(args: &CommonArgs) -> Result<Self, ConfigError> {
-        let s = Self::from_file(args.config.as_deref())?.with_env()?.with_args(args);
+        let s = Self::from_file(args.config.as_deref())?
+            .with_env()?
+            .with_args(args);
         s.validate()?;
         Ok(s)
     }
@@ -318,7 +343,10 @@ impl Settings {
         }
         self.symbols
             .iter()
-            .map(|s| s.parse().map_err(|e| ConfigError(format!("symbol {s:?}: {e}"))))
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| ConfigError(format!("symbol {s:?}: {e}")))
+            })
             .collect()
     }
 
@@ -361,10 +389,14 @@ impl Settings {
             )));
         }
         if self.lock.enabled && self.hot_cache.is_none() {
-            return Err(ConfigError("lock.enabled needs a hot cache (REDIS_URL or [hot_cache] url)".into()));
+            return Err(ConfigError(
+                "lock.enabled needs a hot cache (REDIS_URL or [hot_cache] url)".into(),
+            ));
         }
-        if !(self.yahoo.requests_per_second > 0.0) {
-            return Err(ConfigError("yahoo.requests_per_second must be above 0".into()));
+        if !self.yahoo.requests_per_second.is_finite() || self.yahoo.requests_per_second <= 0.0 {
+            return Err(ConfigError(
+                "yahoo.requests_per_second must be above 0".into(),
+            ));
         }
         Ok(())
     }
@@ -387,7 +419,11 @@ mod tests {
     use super::*;
 
     fn parse(toml_text: &str) -> Result<Settings, ConfigError> {
-        let dir = std::env::temp_dir().join(format!("axia-config-{}-{}", std::process::id(), toml_text.len()));
+        let dir = std::env::temp_dir().join(format!(
+            "axia-config-{}-{}",
+            std::process::id(),
+            toml_text.len()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.toml");
         std::fs::write(&path, toml_text).unwrap();
@@ -411,7 +447,10 @@ mod tests {
         let s = parse("symbols = [\"AAPL\"]\ntimeframes = [\"D1\"]\n[hot_cache]\nurl = \"redis://:pw@h:6379\"\n").unwrap();
         assert_eq!(s.symbols, ["AAPL"]);
         assert_eq!(s.hot_cache.as_ref().unwrap().namespace, "axia");
-        assert!(!format!("{s:?}").contains("pw@"), "the password is redacted in Debug");
+        assert!(
+            !format!("{s:?}").contains("pw@"),
+            "the password is redacted in Debug"
+        );
         for (bad, needle) in [
             ("symbols = [\"US/JPY\"]", "symbol \"US/JPY\""),
             ("timeframes = [\"H2\"]", "H2"),

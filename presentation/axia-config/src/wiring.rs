@@ -57,20 +57,29 @@ impl Wiring {
         let hot = match &settings.hot_cache {
             None => None,
             Some(h) => Some(
-                RedisBarCache::new(RedisCacheConfig::new(h.url.clone()).namespace(h.namespace.clone()), Arc::clone(&clock))
-                    .map_err(|e| ConfigError(format!("hot cache: {e}")))?,
+                RedisBarCache::new(
+                    RedisCacheConfig::new(h.url.clone()).namespace(h.namespace.clone()),
+                    Arc::clone(&clock),
+                )
+                .map_err(|e| ConfigError(format!("hot cache: {e}")))?,
             ),
         };
         let yahoo = if settings.source == SourceKind::Yahoo || settings.yahoo.base_url.is_some() {
-            let mut cfg = YahooConfig::default().requests_per_second(settings.yahoo.requests_per_second);
+            let mut cfg =
+                YahooConfig::default().requests_per_second(settings.yahoo.requests_per_second);
             if let Some(url) = &settings.yahoo.base_url {
                 cfg = cfg.base_url(url.clone());
             }
             for (symbol, ticker) in &settings.yahoo.tickers {
-                let s: Symbol = symbol.parse().map_err(|e| ConfigError(format!("yahoo.tickers {symbol:?}: {e}")))?;
+                let s: Symbol = symbol
+                    .parse()
+                    .map_err(|e| ConfigError(format!("yahoo.tickers {symbol:?}: {e}")))?;
                 cfg = cfg.ticker(s, ticker.clone());
             }
-            Some(YahooGateway::new(cfg, Arc::clone(&clock)).map_err(|e| ConfigError(format!("yahoo: {e}")))?)
+            Some(
+                YahooGateway::new(cfg, Arc::clone(&clock))
+                    .map_err(|e| ConfigError(format!("yahoo: {e}")))?,
+            )
         } else {
             None
         };

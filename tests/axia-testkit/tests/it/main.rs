@@ -10,3 +10,4 @@
 
 mod market_data;
 mod ohlcv_store;
+mod provider;

@@ -1,0 +1,206 @@
+//! `axia`: the command line. `axia ohlcv` prints bars and how they were found, through the data
+//! provider wired from the same configuration as the collector.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use axia_config::{CommonArgs, Settings, Wiring};
+use axia_domain::{Clock, ManualClock, SystemClock, TimeRange, UseCase};
+use axia_provider::{OhlcvRequest, OhlcvResponse, Window};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// axia: OHLCV bars for FX pairs and stocks from a tiered store.
+///
+/// Configuration as for axia-collector: embedded defaults (simulated broker, ./axia-archive,
+/// no Redis), --config FILE, the environment (REDIS_URL, AXIA_ARCHIVE, ...), then flags.
+#[derive(Debug, Parser)]
+#[command(name = "axia", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the bars of SYMBOL TIMEFRAME and how the provider found them.
+    Ohlcv(OhlcvArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum UseCaseArg {
+    Trading,
+    Chart,
+    Analysis,
+}
+
+#[derive(Debug, clap::Args)]
+struct OhlcvArgs {
+    /// The symbol (USDJPY, AAPL, 7203.T, ^N225).
+    symbol: String,
+    /// The timeframe (M1 M5 M15 M30 H1 H4 D1 W1 MN1).
+    timeframe: String,
+    /// The last N days.
+    #[arg(long, conflicts_with_all = ["hours", "from"])]
+    days: Option<i64>,
+    /// The last N hours.
+    #[arg(long, conflicts_with = "from")]
+    hours: Option<i64>,
+    /// Start of a fixed range (RFC 3339), with --to.
+    #[arg(long, requires = "to")]
+    from: Option<DateTime<Utc>>,
+    /// End of a fixed range (RFC 3339, exclusive).
+    #[arg(long, requires = "from")]
+    to: Option<DateTime<Utc>>,
+    /// What the bars are for; picks the order of sources.
+    #[arg(long, value_enum, default_value = "chart")]
+    use_case: UseCaseArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Answer as of this instant (RFC 3339) instead of now.
+    #[arg(long)]
+    at: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
+    let m = &resp.meta;
+    match format {
+        Format::Json => {
+            let bars: Vec<_> = resp.frame.iter().collect();
+            println!(
+                "{}",
+                serde_json::to_string(&serde_json::json!({"bars": bars, "meta": m}))?
+            );
+        }
+        Format::Csv => {
+            println!("time,open,high,low,close,volume");
+            for b in resp.frame.iter() {
+                println!(
+                    "{},{},{},{},{},{}",
+                    b.time().to_rfc3339(),
+                    b.open(),
+                    b.high(),
+                    b.low(),
+                    b.close(),
+                    b.volume()
+                );
+            }
+        }
+        Format::Table => {
+            println!(
+                "{:<25} {:>14} {:>14} {:>14} {:>14} {:>12}",
+                "TIME (UTC, open)", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME"
+            );
+            for b in resp.frame.iter() {
+                println!(
+                    "{:<25} {:>14} {:>14} {:>14} {:>14} {:>12}",
+                    b.time().format("%Y-%m-%d %H:%M"),
+                    b.open(),
+                    b.high(),
+                    b.low(),
+                    b.close(),
+                    b.volume()
+                );
+            }
+        }
+    }
+    if !matches!(format, Format::Json) {
+        eprintln!(
+            "{} bars from {}, {}; complete {} ({}/{} expected slots, {} gaps)",
+            m.bars,
+            m.served_by.map_or("no source", |s| s.as_str()),
+            m.range,
+            m.complete,
+            m.completeness.present,
+            m.completeness.expected,
+            m.completeness.gaps.len()
+        );
+        for a in &m.attempts {
+            eprintln!(
+                "  {:<13} {:<22} {:>6} bars {:>9.1} ms",
+                a.source.as_str(),
+                format!("{:?}", a.outcome),
+                a.bars,
+                a.latency.as_secs_f64() * 1e3
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn ohlcv(args: OhlcvArgs) -> anyhow::Result<()> {
+    let settings = Settings::from_file(args.common.config.as_deref())?
+        .with_env()?
+        .with_args(&args.common);
+    let symbol = args
+        .symbol
+        .parse()
+        .with_context(|| format!("symbol {:?}", args.symbol))?;
+    let timeframe = args.timeframe.parse()?;
+    let window = match (args.days, args.hours, args.from, args.to) {
+        (Some(d), _, _, _) if d > 0 => Window::last_days(d),
+        (_, Some(h), _, _) if h > 0 => Window::last_hours(h),
+        (None, None, Some(f), Some(t)) => Window::Range(TimeRange::new(f, t)?),
+        (None, None, None, None) => Window::last_hours(24),
+        _ => bail!("give a positive --days or --hours, or --from and --to"),
+    };
+    let use_case = match args.use_case {
+        UseCaseArg::Trading => UseCase::Trading,
+        UseCaseArg::Chart => UseCase::Chart,
+        UseCaseArg::Analysis => UseCase::Analysis,
+    };
+    let clock: Arc<dyn Clock> = match args.at {
+        Some(t) => Arc::new(ManualClock::new(t)),
+        None => Arc::new(SystemClock),
+    };
+    let wiring = Wiring::build(&settings, clock).await?;
+    let resp = wiring
+        .provider()
+        .get(OhlcvRequest::new(symbol, timeframe, window, use_case))
+        .await?;
+    print(&resp, args.format)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("axia: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Ohlcv(a) => ohlcv(a).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("axia: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
