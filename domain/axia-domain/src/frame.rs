@@ -664,50 +664,60 @@ impl OhlcvFrame {
     #[must_use]
     pub fn completeness(&self, calendar: &dyn MarketCalendar, range: TimeRange) -> Completeness {
         let tf = self.timeframe;
-        let end = range.end_millis();
-        let start = range.start_millis();
-        let mut slot = match tf.floor_millis(start) {
-            Some(f) if f == start => Some(f),
-            _ => tf.next_open_millis(start),
-        };
+        let (start, end) = (range.start_millis(), range.end_millis());
         let mut result = Completeness {
             expected: 0,
             present: 0,
             gaps: Vec::new(),
         };
+        // The first slot that opens in the range.
+        let mut slot = match tf.floor_millis(start) {
+            Some(f) if f == start => Some(f),
+            _ => tf.next_open_millis(start),
+        };
         let mut gap: Option<(i64, i64)> = None;
         let mut j = self.index_at_or_after(start);
-        while let Some(open) = slot.filter(|&o| o < end) {
-            let Some(next) = tf.next_open_millis(open) else {
+        // Walk the calendar's open stretches, not every slot: a slot is expected when it overlaps
+        // a stretch, and consecutive slots inside one stretch need no calendar call.
+        while let Some(open_at) = slot.filter(|&o| o < end) {
+            let Some(next) = tf.next_open_millis(open_at) else {
                 break;
             };
-            let (o_t, n_t) = (millis_to_time(open), millis_to_time(next));
-            let open_during = TimeRange::new(o_t, n_t)
-                .map(|r| calendar.is_open_during(r))
-                .unwrap_or(false);
-            if !open_during {
-                // Jump over the closed stretch in one step rather than slot by slot.
-                let reopen = calendar.next_open(o_t).timestamp_millis();
-                slot = tf.floor_millis(reopen).map(|f| f.max(next));
+            let stretch_open = calendar.next_open(millis_to_time(open_at)).timestamp_millis();
+            if stretch_open >= next {
+                // Closed for this whole slot: jump to the slot holding the reopening.
+                slot = tf.floor_millis(stretch_open).map(|f| f.max(next));
                 continue;
             }
-            result.expected += 1;
-            while self.cols.timestamps.get(j).is_some_and(|&t| t < open) {
-                j += 1;
-            }
-            if self.cols.timestamps.get(j) == Some(&open) {
-                result.present += 1;
-            } else {
-                gap = match gap {
-                    Some((s, e)) if e == open => Some((s, next)),
-                    Some((s, e)) => {
-                        push_gap(&mut result.gaps, s, e);
-                        Some((open, next))
-                    }
-                    None => Some((open, next)),
+            let stretch_close = calendar
+                .next_close(millis_to_time(stretch_open))
+                .timestamp_millis()
+                .max(next);
+            // Every slot from here that opens before the stretch closes (and in range) is expected.
+            let mut o = open_at;
+            while o < end && o < stretch_close {
+                let Some(n) = tf.next_open_millis(o) else {
+                    break;
                 };
+                result.expected += 1;
+                while self.cols.timestamps.get(j).is_some_and(|&t| t < o) {
+                    j += 1;
+                }
+                if self.cols.timestamps.get(j) == Some(&o) {
+                    result.present += 1;
+                } else {
+                    gap = match gap {
+                        Some((s, e)) if e == o => Some((s, n)),
+                        Some((s, e)) => {
+                            push_gap(&mut result.gaps, s, e);
+                            Some((o, n))
+                        }
+                        None => Some((o, n)),
+                    };
+                }
+                o = n;
             }
-            slot = Some(next);
+            slot = Some(o);
         }
         if let Some((s, e)) = gap {
             push_gap(&mut result.gaps, s, e);
@@ -1074,24 +1084,29 @@ mod tests {
         }
 
         #[test]
-        fn completeness_counts_match_a_slot_walk(f in arb_frame(Timeframe::H1, 200), len_h in 0i64..400) {
-            let start = t(2026, 1, 5, 0, 0);
+        fn completeness_counts_match_a_slot_walk(f in arb_frame(Timeframe::H1, 200), len_h in 0i64..400, offset_m in 0i64..120) {
+            let start = t(2026, 1, 5, 0, 0) + Duration::minutes(offset_m);
             let range = TimeRange::new(start, start + Duration::hours(len_h)).unwrap();
-            let c = f.completeness(&FxCalendar, range);
-            let mut expected = 0;
-            let mut present = 0;
-            let mut slot = start;
-            while slot < range.end() {
-                let next = slot + Duration::hours(1);
-                if FxCalendar.is_open_during(TimeRange::new(slot, next).unwrap()) {
-                    expected += 1;
-                    if f.timestamps_millis().contains(&slot.timestamp_millis()) { present += 1; }
+            let tokyo = crate::SessionCalendar::tokyo();
+            let calendars: [&dyn MarketCalendar; 3] = [&FxCalendar, &tokyo, &AlwaysOpen];
+            for cal in calendars {
+                let c = f.completeness(cal, range);
+                let mut expected = 0;
+                let mut present = 0;
+                let mut slot = Timeframe::H1.floor(start);
+                if slot < start { slot += Duration::hours(1); }
+                while slot < range.end() {
+                    let next = slot + Duration::hours(1);
+                    if cal.is_open_during(TimeRange::new(slot, next).unwrap()) {
+                        expected += 1;
+                        if f.timestamps_millis().contains(&slot.timestamp_millis()) { present += 1; }
+                    }
+                    slot = next;
                 }
-                slot = next;
+                prop_assert_eq!((c.expected, c.present), (expected, present), "{:?}", cal);
+                let gap_hours: i64 = c.gaps.iter().map(|g| g.duration().num_hours()).sum();
+                prop_assert_eq!(gap_hours as usize, expected - present);
             }
-            prop_assert_eq!((c.expected, c.present), (expected, present));
-            let gap_hours: i64 = c.gaps.iter().map(|g| g.duration().num_hours()).sum();
-            prop_assert_eq!(gap_hours as usize, expected - present);
         }
     }
 }

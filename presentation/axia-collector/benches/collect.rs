@@ -1,0 +1,54 @@
+//! Collector figures, printed (release: `cargo bench -p axia-collector`; needs Redis and the
+//! AWS-protocol server, which `source scripts/services.sh` starts).
+//! 1. The seed job, 45 tasks from the simulated broker into moto S3 + Redis: wall time (goal <= 2 s).
+//! 2. 1 000 symbols x 9 timeframes the same way: wall time (goal <= 60 s), and what bounds it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axia_config::{CommonArgs, HotCacheSettings, Settings, Wiring};
+use axia_domain::ManualClock;
+use chrono::{TimeZone, Utc};
+
+async fn run(label: &str, symbols: Vec<String>, concurrency: usize) {
+    let conf = axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await;
+    let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let bucket = format!("axia-bench-collect-{}-{}", std::process::id(), Utc::now().timestamp_micros());
+    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    let mut s = Settings::default().with_args(&CommonArgs::default());
+    s.symbols = symbols;
+    s.concurrency = concurrency;
+    s.archive.location = format!("s3://{bucket}/bench");
+    s.archive.force_path_style = true;
+    s.hot_cache = Some(HotCacheSettings {
+        url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        namespace: format!("bench-collect-{bucket}"),
+    });
+    let at = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+    let wiring = Wiring::build(&s, Arc::new(ManualClock::new(at))).await.unwrap();
+    let plan = s.collect_plan().unwrap();
+    let t = Instant::now();
+    let report = wiring.collect().run(&plan).await;
+    let wall = t.elapsed();
+    let bars: usize = report.tasks.iter().map(|t| t.stored).sum();
+    println!(
+        "{label}: {} tasks ({} ok, {} failed), {bars} bars, concurrency {concurrency}: {:.2} s wall",
+        report.tasks.len(),
+        report.succeeded(),
+        report.failed(),
+        wall.as_secs_f64()
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        println!("skipped: `source scripts/services.sh` first (needs Redis and moto)");
+        return;
+    }
+    run("1. seed job (5 FX pairs x 9 TFs)", Settings::default().symbols, 8).await;
+    let many: Vec<String> = (0..1000).map(|i| format!("SYM{i:04}")).collect();
+    run("2. 1000 symbols x 9 TFs", many.clone(), 16).await;
+    run("2b. 1000 symbols x 9 TFs", many, 64).await;
+}
