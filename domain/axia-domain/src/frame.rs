@@ -683,7 +683,9 @@ impl OhlcvFrame {
             let Some(next) = tf.next_open_millis(open_at) else {
                 break;
             };
-            let stretch_open = calendar.next_open(millis_to_time(open_at)).timestamp_millis();
+            let stretch_open = calendar
+                .next_open(millis_to_time(open_at))
+                .timestamp_millis();
             if stretch_open >= next {
                 // Closed for this whole slot: jump to the slot holding the reopening.
                 slot = tf.floor_millis(stretch_open).map(|f| f.max(next));

@@ -2,7 +2,13 @@
 //! AWS-protocol server, which `source scripts/services.sh` starts).
 //! 1. The seed job, 45 tasks from the simulated broker into moto S3 + Redis: wall time (goal <= 2 s).
 //! 2. 1 000 symbols x 9 timeframes the same way: wall time (goal <= 60 s), and what bounds it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,8 +19,16 @@ use chrono::{TimeZone, Utc};
 
 async fn run(label: &str, symbols: Vec<String>, concurrency: usize) {
     let conf = axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await;
-    let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
-    let bucket = format!("axia-bench-collect-{}-{}", std::process::id(), Utc::now().timestamp_micros());
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!(
+        "axia-bench-collect-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     let mut s = Settings::default().with_args(&CommonArgs::default());
     s.symbols = symbols;
@@ -26,7 +40,9 @@ async fn run(label: &str, symbols: Vec<String>, concurrency: usize) {
         namespace: format!("bench-collect-{bucket}"),
     });
     let at = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
-    let wiring = Wiring::build(&s, Arc::new(ManualClock::new(at))).await.unwrap();
+    let wiring = Wiring::build(&s, Arc::new(ManualClock::new(at)))
+        .await
+        .unwrap();
     let plan = s.collect_plan().unwrap();
     let t = Instant::now();
     let report = wiring.collect().run(&plan).await;
@@ -47,7 +63,12 @@ async fn main() {
         println!("skipped: `source scripts/services.sh` first (needs Redis and moto)");
         return;
     }
-    run("1. seed job (5 FX pairs x 9 TFs)", Settings::default().symbols, 8).await;
+    run(
+        "1. seed job (5 FX pairs x 9 TFs)",
+        Settings::default().symbols,
+        8,
+    )
+    .await;
     let many: Vec<String> = (0..1000).map(|i| format!("SYM{i:04}")).collect();
     run("2. 1000 symbols x 9 TFs", many.clone(), 16).await;
     run("2b. 1000 symbols x 9 TFs", many, 64).await;

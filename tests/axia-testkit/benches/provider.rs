@@ -2,7 +2,13 @@
 //! the Redis at `REDIS_URL`, which `source scripts/services.sh` starts).
 //! 1. A hot-cache hit through the provider vs the hot tier's own get: overhead ratio (goal <= 1.1).
 //! 2. Single-flight fan-in: 1 000 concurrent identical requests, backend calls and wall time.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -10,7 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axia_domain::{FetchedBars, ManualClock, MarketData, MarketDataError, OhlcvStore, Symbol, TimeRange, Timeframe, UseCase, ValidationReport};
+use axia_domain::{
+    FetchedBars, ManualClock, MarketData, MarketDataError, OhlcvStore, Symbol, TimeRange,
+    Timeframe, UseCase, ValidationReport,
+};
 use axia_provider::{OhlcvDataProvider, OhlcvRequest, Window};
 use axia_redis::{RedisBarCache, RedisCacheConfig};
 use chrono::{TimeZone, Utc};
@@ -22,12 +31,24 @@ struct Slow {
 
 #[async_trait]
 impl MarketData for Slow {
-    async fn bars(&self, s: &Symbol, tf: Timeframe, r: TimeRange) -> Result<FetchedBars, MarketDataError> {
+    async fn bars(
+        &self,
+        s: &Symbol,
+        tf: Timeframe,
+        r: TimeRange,
+    ) -> Result<FetchedBars, MarketDataError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let frame = axia_simbroker::generate(1, s, tf, r, self.now).unwrap();
         let n = frame.len();
-        Ok(FetchedBars { frame, report: ValidationReport { received: n, kept: n, dropped: vec![] } })
+        Ok(FetchedBars {
+            frame,
+            report: ValidationReport {
+                received: n,
+                kept: n,
+                dropped: vec![],
+            },
+        })
     }
 }
 
@@ -41,14 +62,35 @@ async fn main() {
     let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(now));
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let hot = RedisBarCache::new(RedisCacheConfig::new(url).namespace(format!("bench-prov-{}", std::process::id())), clock.clone()).unwrap();
+    let hot = RedisBarCache::new(
+        RedisCacheConfig::new(url).namespace(format!("bench-prov-{}", std::process::id())),
+        clock.clone(),
+    )
+    .unwrap();
     let sym: Symbol = "USDJPY".parse().unwrap();
-    let day = TimeRange::last(chrono::Duration::hours(24), now + chrono::Duration::milliseconds(1));
-    hot.save(&axia_simbroker::generate(1, &sym, Timeframe::M1, day, now).unwrap()).await.expect("Redis at REDIS_URL");
-    let provider = OhlcvDataProvider::builder(clock.clone()).hot_cache(Arc::new(hot.clone())).write_through(false).build();
-    let req = OhlcvRequest::new(sym.clone(), Timeframe::M1, Window::last_hours(24), UseCase::Chart);
+    let day = TimeRange::last(
+        chrono::Duration::hours(24),
+        now + chrono::Duration::milliseconds(1),
+    );
+    hot.save(&axia_simbroker::generate(1, &sym, Timeframe::M1, day, now).unwrap())
+        .await
+        .expect("Redis at REDIS_URL");
+    let provider = OhlcvDataProvider::builder(clock.clone())
+        .hot_cache(Arc::new(hot.clone()))
+        .write_through(false)
+        .build();
+    let req = OhlcvRequest::new(
+        sym.clone(),
+        Timeframe::M1,
+        Window::last_hours(24),
+        UseCase::Chart,
+    );
     let r = provider.get(req.clone()).await.unwrap();
-    assert!(r.meta.complete && r.meta.attempts.len() == 1, "a hot hit: {:?}", r.meta.attempts);
+    assert!(
+        r.meta.complete && r.meta.attempts.len() == 1,
+        "a hot hit: {:?}",
+        r.meta.attempts
+    );
     let (mut via, mut direct) = (Vec::new(), Vec::new());
     for i in 0..3_000 {
         let t = Instant::now();
@@ -63,16 +105,28 @@ async fn main() {
         }
     }
     let (v, d) = (median(via), median(direct));
-    println!("1. hot hit of 1440 M1 bars: provider {:.1} us, hot tier {:.1} us, ratio {:.2} (goal <= 1.10)", v.as_secs_f64() * 1e6, d.as_secs_f64() * 1e6, v.as_secs_f64() / d.as_secs_f64());
+    println!(
+        "1. hot hit of 1440 M1 bars: provider {:.1} us, hot tier {:.1} us, ratio {:.2} (goal <= 1.10)",
+        v.as_secs_f64() * 1e6,
+        d.as_secs_f64() * 1e6,
+        v.as_secs_f64() / d.as_secs_f64()
+    );
 
-    let slow = Arc::new(Slow { calls: AtomicUsize::new(0), now });
-    let p = OhlcvDataProvider::builder(clock).broker(slow.clone()).build();
+    let slow = Arc::new(Slow {
+        calls: AtomicUsize::new(0),
+        now,
+    });
+    let p = OhlcvDataProvider::builder(clock)
+        .broker(slow.clone())
+        .build();
     let req = OhlcvRequest::new(sym, Timeframe::H1, Window::last_hours(24), UseCase::Trading);
     let t = Instant::now();
-    let tasks: Vec<_> = (0..1_000).map(|_| {
-        let (p, req) = (p.clone(), req.clone());
-        tokio::spawn(async move { p.get(req).await.unwrap().frame.len() })
-    }).collect();
+    let tasks: Vec<_> = (0..1_000)
+        .map(|_| {
+            let (p, req) = (p.clone(), req.clone());
+            tokio::spawn(async move { p.get(req).await.unwrap().frame.len() })
+        })
+        .collect();
     for task in tasks {
         black_box(task.await.unwrap());
     }
