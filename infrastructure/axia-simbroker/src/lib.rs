@@ -13,6 +13,8 @@
 //!   (`.T` Tokyo, otherwise New York 09:30-16:00) at a level derived from the symbol. Volumes are
 //!   always positive.
 //! - **Faults on demand.** An error rate, added latency, or down: [`Faults`].
+//! - **Paper orders.** As an [`OrderExecutor`](axia_domain::OrderExecutor) it fills market
+//!   orders at its price and rests limit and stop orders, idempotent by client order id.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -31,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod executor;
 mod faults;
 mod generator;
 mod source;

@@ -14,10 +14,11 @@ use crate::generator::generate;
 /// The simulated broker. Cheap to clone; clones share faults and call counts.
 #[derive(Clone)]
 pub struct SimulatedBroker {
-    seed: u64,
-    clock: Arc<dyn Clock>,
+    pub(crate) seed: u64,
+    pub(crate) clock: Arc<dyn Clock>,
     faults: Arc<RwLock<Faults>>,
     calls: Arc<AtomicU64>,
+    pub(crate) desk: Arc<crate::executor::PaperDesk>,
 }
 
 impl std::fmt::Debug for SimulatedBroker {
@@ -39,6 +40,7 @@ impl SimulatedBroker {
             clock,
             faults: Arc::new(RwLock::new(Faults::none())),
             calls: Arc::default(),
+            desk: Arc::default(),
         }
     }
 
