@@ -29,10 +29,17 @@ impl SimulatedBroker {
 
     fn price_now(&self, order: &Order) -> Option<Price> {
         let now = self.clock.now();
-        let range = TimeRange::new(now - chrono::Duration::days(4), now + chrono::Duration::milliseconds(1)).ok()?;
+        let range = TimeRange::new(
+            now - chrono::Duration::days(4),
+            now + chrono::Duration::milliseconds(1),
+        )
+        .ok()?;
         let frame = generate(self.seed, order.symbol(), Timeframe::M1, range, now).ok()?;
         let close = frame.last()?.close();
-        rust_decimal::Decimal::from_f64_retain(close)?.round_dp(6).try_into().ok()
+        rust_decimal::Decimal::from_f64_retain(close)?
+            .round_dp(6)
+            .try_into()
+            .ok()
     }
 }
 
@@ -46,9 +53,15 @@ impl OrderExecutor for SimulatedBroker {
             tokio::time::sleep(faults.latency).await;
         }
         if faults.down {
-            return Err(ExecutionError::Unavailable("simulated broker is down".into()));
+            return Err(ExecutionError::Unavailable(
+                "simulated broker is down".into(),
+            ));
         }
-        let mut executions = self.desk.executions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut executions = self
+            .desk
+            .executions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(e) = executions.get(order.client_order_id()) {
             return Ok(e.clone());
         }
@@ -56,20 +69,44 @@ impl OrderExecutor for SimulatedBroker {
         let broker_order_id = format!("SIM-{n}");
         let outcome = match order.order_type() {
             OrderType::Market => match self.price_now(order) {
-                Some(price) => ExecutionOutcome::Filled(Fill { broker_order_id, quantity: order.quantity(), price, filled_at: self.clock.now() }),
-                None => ExecutionOutcome::Rejected { code: "MARKET_CLOSED".into(), detail: format!("no price for {}", order.symbol()) },
+                Some(price) => ExecutionOutcome::Filled(Fill {
+                    broker_order_id,
+                    quantity: order.quantity(),
+                    price,
+                    filled_at: self.clock.now(),
+                }),
+                None => ExecutionOutcome::Rejected {
+                    code: "MARKET_CLOSED".into(),
+                    detail: format!("no price for {}", order.symbol()),
+                },
             },
-            OrderType::Limit { .. } | OrderType::Stop { .. } => ExecutionOutcome::Accepted { broker_order_id },
+            OrderType::Limit { .. } | OrderType::Stop { .. } => {
+                ExecutionOutcome::Accepted { broker_order_id }
+            }
         };
-        let execution = Execution { client_order_id: order.client_order_id().clone(), outcome };
+        let execution = Execution {
+            client_order_id: order.client_order_id().clone(),
+            outcome,
+        };
         executions.insert(order.client_order_id().clone(), execution.clone());
         Ok(execution)
     }
 
-    async fn lookup(&self, client_order_id: &ClientOrderId) -> Result<Option<Execution>, ExecutionError> {
+    async fn lookup(
+        &self,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Execution>, ExecutionError> {
         if self.faults().down {
-            return Err(ExecutionError::Unavailable("simulated broker is down".into()));
+            return Err(ExecutionError::Unavailable(
+                "simulated broker is down".into(),
+            ));
         }
-        Ok(self.desk.executions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(client_order_id).cloned())
+        Ok(self
+            .desk
+            .executions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_order_id)
+            .cloned())
     }
 }

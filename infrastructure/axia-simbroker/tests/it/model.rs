@@ -190,20 +190,55 @@ async fn faults_are_injected() {
 async fn paper_orders_fill_at_the_price_once_per_client_order_id() {
     use axia_domain::{ExecutionOutcome, Order, OrderExecutor, OrderType, Side};
     let broker = SimulatedBroker::new(5, Arc::new(ManualClock::new(now())));
-    let order = |cid: &str, ty| Order::new("o-1".parse().unwrap(), cid.parse().unwrap(), sym("USDJPY"), Side::Buy, ty, "1000".parse().unwrap(), now());
+    let order = |cid: &str, ty| {
+        Order::new(
+            "o-1".parse().unwrap(),
+            cid.parse().unwrap(),
+            sym("USDJPY"),
+            Side::Buy,
+            ty,
+            "1000".parse().unwrap(),
+            now(),
+        )
+    };
     let market = order("c-1", OrderType::Market);
     let first = broker.submit(&market).await.unwrap();
-    let ExecutionOutcome::Filled(fill) = &first.outcome else { panic!("{first:?}") };
-    let last = generate(5, &sym("USDJPY"), Timeframe::M1, range(now() - Duration::hours(1), now() + Duration::minutes(1)), now()).unwrap();
+    let ExecutionOutcome::Filled(fill) = &first.outcome else {
+        panic!("{first:?}")
+    };
+    let last = generate(
+        5,
+        &sym("USDJPY"),
+        Timeframe::M1,
+        range(now() - Duration::hours(1), now() + Duration::minutes(1)),
+        now(),
+    )
+    .unwrap();
     let expected: f64 = last.last().unwrap().close();
     assert!((fill.price.get().to_string().parse::<f64>().unwrap() - expected).abs() < 1e-6);
     assert_eq!(broker.submit(&market).await.unwrap(), first, "idempotent");
     assert_eq!(broker.orders_placed(), 1);
-    assert_eq!(broker.lookup(&"c-1".parse().unwrap()).await.unwrap(), Some(first));
+    assert_eq!(
+        broker.lookup(&"c-1".parse().unwrap()).await.unwrap(),
+        Some(first)
+    );
     assert_eq!(broker.lookup(&"c-2".parse().unwrap()).await.unwrap(), None);
-    let limit = broker.submit(&order("c-3", OrderType::Limit { price: "149".parse().unwrap() })).await.unwrap();
+    let limit = broker
+        .submit(&order(
+            "c-3",
+            OrderType::Limit {
+                price: "149".parse().unwrap(),
+            },
+        ))
+        .await
+        .unwrap();
     assert!(matches!(limit.outcome, ExecutionOutcome::Accepted { .. }));
     broker.set_faults(Faults::down());
-    assert!(broker.submit(&order("c-4", OrderType::Market)).await.is_err());
+    assert!(
+        broker
+            .submit(&order("c-4", OrderType::Market))
+            .await
+            .is_err()
+    );
     assert_eq!(broker.orders_placed(), 2);
 }
