@@ -69,6 +69,31 @@ impl SqsOrderQueue {
         &self.urls
     }
 
+    /// Finds the existing `{name}`, `{name}-poison` and `{name}-dlq`.
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when a queue does not exist.
+    pub async fn find(client: &Client, name: &str) -> Result<QueueUrls, QueueError> {
+        let url = |n: String| {
+            let client = client.clone();
+            async move {
+                client
+                    .get_queue_url()
+                    .queue_name(&n)
+                    .send()
+                    .await
+                    .map_err(|e| queue_error(&e, "find queue"))?
+                    .queue_url
+                    .ok_or_else(|| QueueError::Backend("no queue url".into()))
+            }
+        };
+        Ok(QueueUrls {
+            orders: url(name.to_owned()).await?,
+            poison: url(format!("{name}-poison")).await?,
+            dead_letter: url(format!("{name}-dlq")).await?,
+        })
+    }
+
     /// Creates (or finds) `{name}`, `{name}-poison` and `{name}-dlq`, with the redrive policy
     /// moving a message to the dead-letter queue after `max_receives` receives.
     ///

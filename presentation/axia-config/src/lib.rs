@@ -31,6 +31,15 @@
 //! [lock]                              # needs [hot_cache]
 //! enabled = true
 //! ttl_secs = 30
+//!
+//! [orders]                            # the order processor and `axia killswitch`
+//! queue = "axia-orders"
+//! orders_table = "axia-orders"
+//! kill_switch_table = "axia-kill-switch"
+//! visibility_secs = 30
+//! max_receives = 5
+//! concurrency = 4
+//! allowed_symbols = ["USDJPY", "EURUSD"]
 //! ```
 //!
 //! Environment: `REDIS_URL` (the hot cache), `AXIA_ARCHIVE` (archive location),
@@ -42,7 +51,7 @@ mod settings;
 mod wiring;
 
 pub use settings::{
-    ArchiveSettings, CommonArgs, ConfigError, HotCacheSettings, LockSettings, Settings,
-    SimulatedSettings, SourceKind, YahooSettings,
+    ArchiveSettings, CommonArgs, ConfigError, HotCacheSettings, LockSettings, OrdersSettings,
+    Settings, SimulatedSettings, SourceKind, YahooSettings,
 };
-pub use wiring::Wiring;
+pub use wiring::{OrdersWiring, Wiring};

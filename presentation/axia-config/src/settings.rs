@@ -121,6 +121,40 @@ impl Default for LockSettings {
     }
 }
 
+/// The order path.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrdersSettings {
+    /// The SQS queue name (`{queue}-poison` and `{queue}-dlq` beside it).
+    pub queue: String,
+    /// The DynamoDB orders table.
+    pub orders_table: String,
+    /// The DynamoDB kill-switch table.
+    pub kill_switch_table: String,
+    /// Seconds a received message stays hidden.
+    pub visibility_secs: u64,
+    /// Receives before a message is dead-lettered.
+    pub max_receives: u32,
+    /// Orders processed at once.
+    pub concurrency: usize,
+    /// Symbols allowed to trade (empty: any).
+    pub allowed_symbols: Vec<String>,
+}
+
+impl Default for OrdersSettings {
+    fn default() -> Self {
+        Self {
+            queue: "axia-orders".into(),
+            orders_table: "axia-orders".into(),
+            kill_switch_table: "axia-kill-switch".into(),
+            visibility_secs: 30,
+            max_receives: 5,
+            concurrency: 4,
+            allowed_symbols: Vec::new(),
+        }
+    }
+}
+
 /// Everything the binaries are configured by.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -147,6 +181,8 @@ pub struct Settings {
     pub yahoo: YahooSettings,
     /// The distributed lock.
     pub lock: LockSettings,
+    /// The order path.
+    pub orders: OrdersSettings,
 }
 
 impl Default for Settings {
@@ -166,6 +202,7 @@ impl Default for Settings {
             simulated: SimulatedSettings::default(),
             yahoo: YahooSettings::default(),
             lock: LockSettings::default(),
+            orders: OrdersSettings::default(),
         }
     }
 }

@@ -129,3 +129,93 @@ impl Wiring {
         b.build()
     }
 }
+
+/// The adapters of the order path.
+#[derive(Debug, Clone)]
+pub struct OrdersWiring {
+    /// The SQS queue.
+    pub queue: axia_sqs::SqsOrderQueue,
+    /// The DynamoDB order store.
+    pub store: axia_dynamodb::DynamoOrderStore,
+    /// The DynamoDB kill switch.
+    pub kill_switch: axia_dynamodb::DynamoKillSwitch,
+    /// The paper executor.
+    pub executor: SimulatedBroker,
+}
+
+impl OrdersWiring {
+    /// Builds the order adapters from the standard AWS configuration. With `create`, makes the
+    /// tables and queues first (development and tests; production provisions them).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] when the queue cannot be found or created.
+    pub async fn build(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        create: bool,
+    ) -> Result<Self, ConfigError> {
+        let o = &settings.orders;
+        let conf = axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await;
+        let ddb = aws_sdk_dynamodb::Client::new(&conf);
+        let sqs = aws_sdk_sqs::Client::new(&conf);
+        let store = axia_dynamodb::DynamoOrderStore::new(ddb.clone(), o.orders_table.clone());
+        let kill_switch = axia_dynamodb::DynamoKillSwitch::new(
+            ddb,
+            o.kill_switch_table.clone(),
+            Arc::clone(&clock),
+        );
+        if create {
+            // Already existing is fine.
+            let _ = store.create_table().await;
+            let _ = kill_switch.create_table().await;
+        }
+        let urls = if create {
+            axia_sqs::SqsOrderQueue::create(&sqs, &o.queue, o.max_receives).await
+        } else {
+            axia_sqs::SqsOrderQueue::find(&sqs, &o.queue).await
+        }
+        .map_err(|e| ConfigError(format!("queue {}: {e}", o.queue)))?;
+        let queue = axia_sqs::SqsOrderQueue::new(
+            sqs,
+            urls,
+            std::time::Duration::from_secs(o.visibility_secs.max(1)),
+        );
+        Ok(Self {
+            queue,
+            store,
+            kill_switch,
+            executor: SimulatedBroker::new(settings.simulated.seed, clock),
+        })
+    }
+
+    /// The process-order use case over these adapters, with the settings' limits.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for a bad allowed symbol.
+    pub fn process_order(
+        &self,
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<axia_orders::ProcessOrder, ConfigError> {
+        let mut limits = axia_domain::OrderLimits::new();
+        if !settings.orders.allowed_symbols.is_empty() {
+            let symbols: Result<Vec<Symbol>, _> = settings
+                .orders
+                .allowed_symbols
+                .iter()
+                .map(|s| s.parse())
+                .collect();
+            limits = limits.allowed_symbols(
+                symbols.map_err(|e| ConfigError(format!("orders.allowed_symbols: {e}")))?,
+            );
+        }
+        Ok(axia_orders::ProcessOrder::new(
+            Arc::new(self.queue.clone()),
+            Arc::new(self.store.clone()),
+            Arc::new(self.kill_switch.clone()),
+            Arc::new(self.executor.clone()),
+            axia_domain::OrderValidator::new(limits),
+            clock,
+        ))
+    }
+}
