@@ -26,6 +26,46 @@ struct Cli {
 enum Command {
     /// Print the bars of SYMBOL TIMEFRAME and how the provider found them.
     Ohlcv(OhlcvArgs),
+    /// Read or change the kill switch (DynamoDB, `[orders] kill_switch_table`).
+    Killswitch(KillswitchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct KillswitchArgs {
+    #[command(subcommand)]
+    action: KillswitchAction,
+    /// Create the kill-switch table if missing (development).
+    #[arg(long, global = true)]
+    create_resources: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum KillswitchAction {
+    /// Show the global switch and, with --symbol, the symbol's.
+    Status {
+        /// A symbol's switch too.
+        #[arg(long)]
+        symbol: Option<String>,
+    },
+    /// Halt trading (all of it, or one symbol).
+    Halt(ChangeArgs),
+    /// Resume trading (all of it, or one symbol).
+    Resume(ChangeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ChangeArgs {
+    /// Why (recorded in the audit trail).
+    #[arg(long)]
+    reason: String,
+    /// Only this symbol.
+    #[arg(long)]
+    symbol: Option<String>,
+    /// Who (default: $USER).
+    #[arg(long)]
+    actor: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -172,6 +212,76 @@ async fn ohlcv(args: OhlcvArgs) -> anyhow::Result<()> {
     print(&resp, args.format)
 }
 
+async fn killswitch(args: KillswitchArgs) -> anyhow::Result<()> {
+    use axia_domain::{KillSwitch, KillSwitchScope, KillSwitchState};
+    let settings = Settings::from_file(args.common.config.as_deref())?
+        .with_env()?
+        .with_args(&args.common);
+    let conf = axia_config::aws_sdk_config().await;
+    let ks = axia_config::kill_switch(&conf, &settings, Arc::new(SystemClock));
+    if args.create_resources {
+        let _ = ks.create_table().await;
+    }
+    let scope_of = |symbol: &Option<String>| -> anyhow::Result<KillSwitchScope> {
+        Ok(match symbol {
+            None => KillSwitchScope::Global,
+            Some(s) => KillSwitchScope::Symbol(s.parse().with_context(|| format!("symbol {s:?}"))?),
+        })
+    };
+    match args.action {
+        KillswitchAction::Status { symbol } => {
+            let mut scopes = vec![KillSwitchScope::Global];
+            if symbol.is_some() {
+                scopes.push(scope_of(&symbol)?);
+            }
+            for scope in scopes {
+                let r = ks.read(&scope).await?;
+                let when = r
+                    .changed_at
+                    .map_or_else(|| "never set".to_owned(), |t| t.to_rfc3339());
+                println!(
+                    "{:<10} {:<7} {when} {} {}",
+                    scope.to_string(),
+                    r.state.as_str(),
+                    r.actor,
+                    r.reason
+                );
+            }
+        }
+        KillswitchAction::Halt(c) => change(&ks, KillSwitchState::Halted, c, scope_of).await?,
+        KillswitchAction::Resume(c) => change(&ks, KillSwitchState::Active, c, scope_of).await?,
+    }
+    Ok(())
+}
+
+async fn change(
+    ks: &dyn axia_domain::KillSwitch,
+    state: axia_domain::KillSwitchState,
+    c: ChangeArgs,
+    scope_of: impl Fn(&Option<String>) -> anyhow::Result<axia_domain::KillSwitchScope>,
+) -> anyhow::Result<()> {
+    use axia_domain::KillSwitchChange;
+    let actor = c
+        .actor
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let audit = ks
+        .set(
+            &scope_of(&c.symbol)?,
+            KillSwitchChange::new(state, &c.reason, &actor)?,
+        )
+        .await?;
+    println!(
+        "{}: {} -> {} by {} ({})",
+        audit.current.scope,
+        audit.previous.state.as_str(),
+        audit.current.state.as_str(),
+        audit.current.actor,
+        audit.current.reason
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -194,6 +304,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Ohlcv(a) => ohlcv(a).await,
+            Command::Killswitch(a) => killswitch(a).await,
         }
     });
     match result {

@@ -54,4 +54,4 @@ pub use settings::{
     ArchiveSettings, CommonArgs, ConfigError, HotCacheSettings, LockSettings, OrdersSettings,
     Settings, SimulatedSettings, SourceKind, YahooSettings,
 };
-pub use wiring::{OrdersWiring, Wiring};
+pub use wiring::{OrdersWiring, Wiring, aws_sdk_config, kill_switch};

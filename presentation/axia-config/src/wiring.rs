@@ -219,3 +219,22 @@ impl OrdersWiring {
         ))
     }
 }
+
+/// The AWS SDK configuration from the standard chain.
+pub async fn aws_sdk_config() -> axia_aws::SdkConfig {
+    axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await
+}
+
+/// The kill switch of the settings' `[orders] kill_switch_table`.
+#[must_use]
+pub fn kill_switch(
+    conf: &axia_aws::SdkConfig,
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> axia_dynamodb::DynamoKillSwitch {
+    axia_dynamodb::DynamoKillSwitch::new(
+        aws_sdk_dynamodb::Client::new(conf),
+        settings.orders.kill_switch_table.clone(),
+        clock,
+    )
+}

@@ -126,3 +126,73 @@ fn bad_arguments_are_one_clear_error() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn killswitch_halt_status_resume_round_trip_on_moto() {
+    assert_eq!(
+        std::env::var("AWS_EC2_METADATA_DISABLED").as_deref(),
+        Ok("true"),
+        "run through scripts/test.sh"
+    );
+    let dir = tmp("ks");
+    let table = format!(
+        "axia-cli-ks-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros()
+    );
+    let cfg = dir.join("ks.toml");
+    std::fs::write(&cfg, format!("[orders]\nkill_switch_table = \"{table}\"\n")).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "killswitch",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--create-resources",
+        ];
+        all.extend_from_slice(args);
+        axia(&all, &dir)
+    };
+    let out = run(&["status"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("global     ACTIVE  never set"));
+    let out = run(&[
+        "halt",
+        "--symbol",
+        "usdjpy",
+        "--reason",
+        "flash crash",
+        "--actor",
+        "ops",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "USDJPY: ACTIVE -> HALTED by ops (flash crash)"
+    );
+    let out = run(&["status", "--symbol", "USDJPY"]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.contains("USDJPY     HALTED") && status.contains("flash crash"),
+        "{status}"
+    );
+    let out = run(&[
+        "resume", "--symbol", "USDJPY", "--reason", "ok", "--actor", "ops",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "USDJPY: HALTED -> ACTIVE by ops (ok)"
+    );
+    let out = run(&["halt", "--reason", " "]);
+    assert_eq!(out.status.code(), Some(2));
+}
