@@ -2,6 +2,8 @@
 //!
 //! - [`MemoryStore`]: every series in a map, merged on save. The fake used by the contract suite,
 //!   and a real store for backtests and single-process tools.
+//! - [`MemoryOrderStore`], [`MemoryKillSwitch`], [`MemoryOrderQueue`]: the order ports in memory,
+//!   for tests, backtests and benchmarks.
 //! - [`L1Cache`]: a cache in front of any [`OhlcvStore`](axia_domain::OhlcvStore) (the Redis hot
 //!   tier, say), bounded in bytes, with a TTL, and invalidated by writes made through it.
 //!
@@ -21,9 +23,11 @@
 
 mod l1;
 mod memory;
+mod orders;
 
 pub use l1::{L1Cache, L1Config, L1Counters};
 pub use memory::MemoryStore;
+pub use orders::{MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};
 
 /// The approximate heap size of a frame: six 8-byte columns per bar, plus a fixed overhead.
 fn frame_bytes(frame: &axia_domain::OhlcvFrame) -> u64 {

@@ -29,17 +29,20 @@ impl SimulatedBroker {
 
     fn price_now(&self, order: &Order) -> Option<Price> {
         let now = self.clock.now();
-        let range = TimeRange::new(
-            now - chrono::Duration::days(4),
-            now + chrono::Duration::milliseconds(1),
-        )
-        .ok()?;
-        let frame = generate(self.seed, order.symbol(), Timeframe::M1, range, now).ok()?;
-        let close = frame.last()?.close();
-        rust_decimal::Decimal::from_f64_retain(close)?
-            .round_dp(6)
-            .try_into()
-            .ok()
+        // The last few minutes hold the price while the market is open; only a closed market
+        // (a weekend) needs the longer look back for its last close.
+        [chrono::Duration::minutes(10), chrono::Duration::days(4)]
+            .into_iter()
+            .find_map(|back| {
+                let range =
+                    TimeRange::new(now - back, now + chrono::Duration::milliseconds(1)).ok()?;
+                let frame = generate(self.seed, order.symbol(), Timeframe::M1, range, now).ok()?;
+                let close = frame.last()?.close();
+                rust_decimal::Decimal::from_f64_retain(close)?
+                    .round_dp(6)
+                    .try_into()
+                    .ok()
+            })
     }
 }
 
