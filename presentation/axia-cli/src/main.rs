@@ -284,34 +284,11 @@ async fn change(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("axia: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = runtime.block_on(async {
-        match cli.command {
+    axia_config::app::run("axia", axia_config::app::Logs::Text, "error", async move {
+        let result = match cli.command {
             Command::Ohlcv(a) => ohlcv(a).await,
             Command::Killswitch(a) => killswitch(a).await,
-        }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("axia: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+        };
+        result.map(|()| 0).map_err(|e| format!("{e:#}"))
+    })
 }

@@ -271,30 +271,16 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("axia-collector: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("axia-collector: configuration error: {e}");
-            ExitCode::from(2)
-        }
-    }
+    axia_config::app::run(
+        "axia-collector",
+        axia_config::app::Logs::Text,
+        "warn",
+        async move {
+            run(args)
+                .await
+                .map_err(|e| format!("configuration error: {e}"))
+        },
+    )
 }
 
 #[cfg(test)]

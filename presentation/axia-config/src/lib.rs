@@ -47,6 +47,7 @@
 //! (comma-separated), and the standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`,
 //! credentials), which the AWS SDK reads itself.
 
+pub mod app;
 mod settings;
 mod wiring;
 

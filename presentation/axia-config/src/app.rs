@@ -1,0 +1,50 @@
+//! What every axia binary's `main` does: logs on stderr, a runtime, one error line, an exit code.
+
+use std::future::Future;
+use std::process::ExitCode;
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logs {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
+/// Sets up logging (`RUST_LOG`, else `default_filter`), runs `body` on a multi-threaded tokio
+/// runtime, and turns its result into the process's exit code: `Ok(code)`, or `Err(line)`
+/// printed as `{name}: {line}` with exit code 2.
+pub fn run(
+    name: &str,
+    logs: Logs,
+    default_filter: &str,
+    body: impl Future<Output = Result<u8, String>>,
+) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match logs {
+        Logs::Text => builder.init(),
+        Logs::Json => builder.json().init(),
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(body) {
+        Ok(code) => ExitCode::from(code),
+        Err(line) => {
+            eprintln!("{name}: {line}");
+            ExitCode::from(2)
+        }
+    }
+}
