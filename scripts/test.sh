@@ -23,6 +23,7 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 if [ "$#" -gt 0 ]; then
   exec cargo test "$@"
 fi
-cargo test --workspace --all-targets --locked
+# Benches print figures and are run on purpose (see the README), not as tests.
+cargo test --workspace --lib --bins --tests --locked
 # Doc tests are not part of --all-targets.
 cargo test --workspace --doc --locked

@@ -68,8 +68,9 @@ async fn main() {
     )
     .unwrap();
     let sym: Symbol = "USDJPY".parse().unwrap();
+    // The window of Last(24 h): from the minute 24 h ago to the forming one, both included.
     let day = TimeRange::last(
-        chrono::Duration::hours(24),
+        chrono::Duration::hours(24) + chrono::Duration::milliseconds(1),
         now + chrono::Duration::milliseconds(1),
     );
     hot.save(&axia_simbroker::generate(1, &sym, Timeframe::M1, day, now).unwrap())
