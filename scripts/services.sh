@@ -82,7 +82,9 @@ _axia_services() {
   _axia_moto_up() {
     "$venv/bin/python" - "$moto_port" <<'PY' 2>/dev/null
 import sys, urllib.request
-urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/data.json", timeout=2).read()
+# The dashboard page: cheap whatever moto holds (data.json dumps the whole state).
+body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=5).read()
+assert b"moto" in body.lower()
 PY
   }
 

@@ -17,6 +17,13 @@ fi
 # shellcheck source=services.sh
 source scripts/services.sh
 
+# Every test names its own buckets, tables and queues; start from an empty moto so a server that
+# outlived earlier runs stays small and fast.
+python3 - "${AWS_ENDPOINT_URL}/moto-api/reset" <<'PY2'
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=30).read()
+PY2
+
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/axia-target}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
