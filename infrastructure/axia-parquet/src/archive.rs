@@ -50,7 +50,9 @@ pub struct PartitionInfo {
 ///   change is not rewritten, so saving the same frame twice leaves identical objects. Writers
 ///   never lose each other's bars: each write is conditional on the version read (S3
 ///   `If-None-Match: *` / `If-Match: <etag>`; locally a lock file and a content hash) and is
-///   retried from a fresh read when another writer got there first. Each partition is replaced
+///   retried from a fresh read when another writer got there first; after a write the partition
+///   is read back, and merged again if a store with non-atomic conditions let a concurrent write
+///   replace it. Each partition is replaced
 ///   atomically; a save that fails part-way has written some partitions whole and none half,
 ///   and running it again completes it.
 /// - `get`/[`load`](ParquetArchive::load) fetch the range's partitions concurrently (bounded;
@@ -61,6 +63,9 @@ pub struct PartitionInfo {
 #[derive(Debug, Clone)]
 pub struct ParquetArchive {
     objects: Arc<dyn Objects>,
+    /// Writers of one partition in this process take turns (striped by key); the conditional
+    /// writes then only arbitrate between processes.
+    stripes: Arc<[tokio::sync::Mutex<()>; 64]>,
     prefix: String,
     concurrency: usize,
     write_attempts: u32,
@@ -122,6 +127,7 @@ impl ParquetArchive {
     fn with_objects(objects: Arc<dyn Objects>, prefix: &str) -> Self {
         Self {
             objects,
+            stripes: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             prefix: prefix_slash(prefix),
             concurrency: 8,
             write_attempts: 10,
@@ -262,7 +268,25 @@ impl ParquetArchive {
         Ok(out)
     }
 
+    /// True when the stored partition holds every bar of `part` as given.
+    async fn holds(&self, key: &str, part: &OhlcvFrame) -> Result<bool, StoreError> {
+        let Some((bytes, _)) = self.objects.get(key).await? else {
+            return Ok(false);
+        };
+        let stored = self
+            .decode(key, bytes, part.symbol(), part.timeframe())
+            .await?;
+        Ok(stored.merge(part)? == stored)
+    }
+
     async fn save_partition(&self, key: String, part: OhlcvFrame) -> Result<(), StoreError> {
+        let stripe = key.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        }) % 64;
+        let _turn = match self.stripes.get(stripe) {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        };
         let (symbol, timeframe) = (part.symbol().clone(), part.timeframe());
         for attempt in 0..self.write_attempts {
             let (merged, expect) = match self.objects.get(&key).await? {
@@ -278,7 +302,17 @@ impl ParquetArchive {
             };
             let body = Self::encode(merged).await?;
             match self.objects.put(&key, body, expect).await? {
-                Put::Written => return Ok(()),
+                // Verify: an S3-compatible store whose conditional writes are not atomic under
+                // concurrency (moto, some older servers) can let a concurrent writer overwrite
+                // this write; if our bars are gone, merge again.
+                Put::Written if self.holds(&key, &part).await? => return Ok(()),
+                Put::Written => {
+                    tracing::warn!(
+                        key,
+                        attempt,
+                        "a concurrent write replaced ours; merging again"
+                    );
+                }
                 Put::Conflict => {
                     tracing::debug!(key, attempt, "partition changed under us; merging again");
                     let jitter = u64::from(std::process::id() % 7);
