@@ -170,7 +170,14 @@ fn layers_depend_only_inward() {
         ("infrastructure", &["domain", "infrastructure"][..]),
         (
             "presentation",
-            &["domain", "application", "infrastructure", "presentation"][..],
+            // Binaries' end-to-end tests use the test kit's fakes (a fake Yahoo server).
+            &[
+                "domain",
+                "application",
+                "infrastructure",
+                "presentation",
+                "tests",
+            ][..],
         ),
         (
             "tests",
