@@ -402,13 +402,23 @@ impl OhlcvDataProvider {
                 }
             }
         };
-        let result = cell.get_or_init(|| self.fetch(&request)).await.clone();
+        cell.get_or_init(|| self.fetch(&request)).await;
         if leader {
             let mut flights = lock(&self.inner.flights);
             if flights.get(&request).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
                 flights.remove(&request);
             }
         }
+        // The last holder of the flight takes its answer; the others copy it.
+        let result = match Arc::try_unwrap(cell) {
+            Ok(cell) => cell.into_inner(),
+            Err(cell) => cell.get().cloned(),
+        }
+        .unwrap_or_else(|| {
+            Err(ProviderError::AllFailed {
+                attempts: Vec::new(),
+            })
+        });
         let mut stats = lock(&self.inner.stats);
         stats.requests += 1;
         if !leader {
@@ -551,6 +561,7 @@ impl OhlcvDataProvider {
         let mut attempts = Vec::new();
         let mut served_by = None;
         let mut answered = false;
+        let mut completeness: Option<Completeness> = None;
         for step in steps {
             let parts: Vec<(Source, TimeRange)> = match step {
                 Step::Ask(s) => vec![(s, range)],
@@ -572,6 +583,8 @@ impl OhlcvDataProvider {
                 }
             };
             let mut step_frame = OhlcvFrame::empty(req.symbol.clone(), req.timeframe);
+            // The completeness of `step_frame` over the whole window, when already known.
+            let mut step_completeness = None;
             for (source, part_range) in parts {
                 let (fetched, latency) = self.ask(source, req, part_range).await;
                 let (outcome, bars) = match fetched {
@@ -591,7 +604,13 @@ impl OhlcvDataProvider {
                         }
                         let n = f.len();
                         // Within a step later parts win (the hot cache over the archive).
-                        step_frame = step_frame.merge(&f).unwrap_or(step_frame);
+                        if step_frame.is_empty() {
+                            step_completeness = (part_range == range).then_some(alone);
+                            step_frame = f;
+                        } else if n > 0 {
+                            step_completeness = None;
+                            step_frame = step_frame.merge(&f).unwrap_or(step_frame);
+                        }
                         if n > 0 && served_by.is_none() {
                             served_by = Some(source);
                         }
@@ -607,19 +626,31 @@ impl OhlcvDataProvider {
                 });
             }
             // Across steps earlier sources win.
-            combined = step_frame.merge(&combined).unwrap_or(combined);
-            if !combined.is_empty()
-                && combined
-                    .completeness(calendar.as_ref(), range)
-                    .is_complete()
-            {
+            if combined.is_empty() {
+                combined = step_frame;
+                completeness = step_completeness;
+            } else if !step_frame.is_empty() {
+                combined = step_frame.merge(&combined).unwrap_or(combined);
+                completeness = None;
+            }
+            if combined.is_empty() {
+                continue;
+            }
+            let c = completeness
+                .take()
+                .unwrap_or_else(|| combined.completeness(calendar.as_ref(), range));
+            let done = c.is_complete();
+            completeness = Some(c);
+            if done {
                 break;
             }
         }
         if !answered {
             return Err(ProviderError::AllFailed { attempts });
         }
-        let completeness = combined.completeness(calendar.as_ref(), range);
+        // Measured once per change of `combined`.
+        let completeness =
+            completeness.unwrap_or_else(|| combined.completeness(calendar.as_ref(), range));
         Ok(OhlcvResponse {
             meta: ResponseMeta {
                 range,

@@ -1,13 +1,14 @@
 //! [`YahooGateway`].
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
-    Clock, FetchedBars, MarketData, MarketDataError, OhlcvFrame, Symbol, TimeRange, Timeframe,
-    ValidationReport, validate_bars,
+    Clock, FetchedBars, MarketData, MarketDataError, OhlcvFrame, RawBar, Symbol, TimeRange,
+    Timeframe, ValidationReport, validate_bars,
 };
 use chrono::{DateTime, Utc};
 
@@ -45,6 +46,8 @@ pub struct YahooGateway {
     limiter: Arc<RateLimiter>,
     clock: Arc<dyn Clock>,
     requests: Arc<AtomicU64>,
+    /// Tickers whose 60m bars open on the half hour.
+    half_hour: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for YahooGateway {
@@ -88,6 +91,7 @@ impl YahooGateway {
             config: Arc::new(config),
             clock,
             requests: Arc::default(),
+            half_hour: Arc::default(),
         })
     }
 
@@ -247,6 +251,55 @@ impl YahooGateway {
     }
 }
 
+/// True when most rows open on the half hour rather than on the hour: the 60m bars of an
+/// exchange whose session starts at :30 (NYSE's 09:30), which straddle the UTC hour grid.
+fn on_the_half_hour(rows: &[RawBar]) -> bool {
+    let (mut hour, mut half) = (0usize, 0usize);
+    for r in rows {
+        match r.time_millis.rem_euclid(3_600_000) {
+            0 => hour += 1,
+            1_800_000 => half += 1,
+            _ => {}
+        }
+    }
+    half > hour
+}
+
+impl YahooGateway {
+    /// The raw rows of `range` in `timeframe`'s interval, chunk after chunk; `None` when no
+    /// part of the range is in reach yet (it ends before the first bar could open).
+    async fn rows(
+        &self,
+        ticker: &str,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<RawBar>>, MarketDataError> {
+        let (interval, chunks) = Self::plan(timeframe, range, now)?;
+        if chunks.is_empty() {
+            return Ok(None);
+        }
+        let mut raw = Vec::new();
+        for chunk in chunks {
+            if let Parsed::Bars(rows) = self
+                .fetch(ticker, interval, chunk, symbol, timeframe)
+                .await?
+            {
+                raw.extend(rows);
+            }
+        }
+        Ok(Some(raw))
+    }
+
+    fn known_half_hour(&self, ticker: &str) -> bool {
+        self.half_hour
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(ticker)
+    }
+}
+
 #[async_trait]
 impl MarketData for YahooGateway {
     async fn bars(
@@ -256,38 +309,59 @@ impl MarketData for YahooGateway {
         range: TimeRange,
     ) -> Result<FetchedBars, MarketDataError> {
         let now = self.clock.now();
-        // H4 is built from 60m: fetch the whole H4 bars that open in the range.
-        let (fetch_tf, fetch_range) = if timeframe == Timeframe::H4 {
-            let first = Timeframe::H4.floor(range.start());
+        let ticker = self.config.ticker_of(symbol);
+        // H4 is built from 60m, and H1 from 30m where 60m bars open on the half hour.
+        let mut fetch_tf = match timeframe {
+            Timeframe::H4 | Timeframe::H1 if self.known_half_hour(&ticker) => Timeframe::M30,
+            Timeframe::H4 => Timeframe::H1,
+            tf => tf,
+        };
+        // A resampled range covers the whole target bars that open in the range.
+        let whole_bars = || {
+            let first = timeframe.floor(range.start());
             let first = if first == range.start() {
                 first
             } else {
-                Timeframe::H4.next_open(range.start())
+                timeframe.next_open(range.start())
             };
-            let last_end = Timeframe::H4.next_open(range.end() - chrono::Duration::milliseconds(1));
-            (
-                Timeframe::H1,
-                TimeRange::new(first, last_end.max(first)).unwrap_or(range),
-            )
-        } else {
-            (timeframe, range)
+            let last_end = timeframe.next_open(range.end() - chrono::Duration::milliseconds(1));
+            TimeRange::new(first, last_end.max(first)).unwrap_or(range)
         };
-        let (interval, chunks) = Self::plan(fetch_tf, fetch_range, now)?;
-        if chunks.is_empty() {
-            return Ok(FetchedBars {
-                frame: OhlcvFrame::empty(symbol.clone(), timeframe),
-                report: ValidationReport::default(),
-            });
-        }
-        let ticker = self.config.ticker_of(symbol);
-        let mut raw = Vec::new();
-        for chunk in chunks {
-            if let Parsed::Bars(rows) = self
-                .fetch(&ticker, interval, chunk, symbol, fetch_tf)
-                .await?
-            {
-                raw.extend(rows);
-            }
+        let fetch_range = if fetch_tf == timeframe {
+            range
+        } else {
+            whole_bars()
+        };
+        let empty = || FetchedBars {
+            frame: OhlcvFrame::empty(symbol.clone(), timeframe),
+            report: ValidationReport::default(),
+        };
+        let Some(mut raw) = self
+            .rows(&ticker, symbol, fetch_tf, fetch_range, now)
+            .await?
+        else {
+            return Ok(empty());
+        };
+        if fetch_tf == Timeframe::H1 && on_the_half_hour(&raw) {
+            // These 60m bars straddle UTC hours and cannot be split: build from 30m instead
+            // (and remember the ticker, so its next H1 or H4 request asks for 30m at once).
+            tracing::debug!(ticker, "60m bars open on the half hour; using 30m");
+            self.half_hour
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(ticker.clone());
+            fetch_tf = Timeframe::M30;
+            let fetch_range = whole_bars();
+            raw = match self.rows(&ticker, symbol, fetch_tf, fetch_range, now).await {
+                Ok(Some(rows)) => rows,
+                Ok(None) => return Ok(empty()),
+                Err(MarketDataError::Unsupported(why)) => {
+                    return Err(MarketDataError::Unsupported(format!(
+                        "{ticker}'s 60m bars open on the half hour, so {timeframe} is built from 30m bars: {why}"
+                    )));
+                }
+                Err(e) => return Err(e),
+            };
         }
         if raw.is_empty() {
             return Err(MarketDataError::NoData(range));

@@ -7,7 +7,11 @@
 //! - **Tickers.** FX pairs map to Yahoo's FX tickers (`USDJPY` to `USDJPY=X`), everything else
 //!   as it is; [`YahooConfig::ticker`] overrides any mapping.
 //! - **Timeframes.** M1 M5 M15 M30 H1 D1 W1 MN1 map to 1m 5m 15m 30m 60m 1d 1wk 1mo; H4 is built
-//!   by resampling 60m with the domain's resample.
+//!   by resampling 60m with the domain's resample. An exchange whose session opens on the half
+//!   hour (NYSE at 09:30) gets 60m bars at :30, which straddle the UTC hour grid and cannot be
+//!   split: when most 60m rows sit on the half hour, the gateway fetches 30m instead and
+//!   resamples to H1 or H4, and remembers the ticker so later requests skip the 60m call. Such
+//!   H1/H4 bars therefore reach back as far as 30m does (60 days).
 //! - **Yahoo's limits.** 1m reaches back 30 days, 7 days a request; 5m, 15m and 30m reach back
 //!   60 days; 60m 730 days; daily and coarser have no limit. Long ranges are split into requests
 //!   Yahoo allows and fetched in order; a range wholly out of reach is refused with

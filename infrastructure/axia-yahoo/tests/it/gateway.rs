@@ -344,6 +344,81 @@ async fn h4_is_the_resample_of_60m() {
 }
 
 #[tokio::test]
+async fn h1_of_a_half_hour_exchange_is_built_from_30m() {
+    // NYSE opens at 09:30 New York = 14:30 UTC in March: its 60m bars open at :30 and straddle
+    // the UTC hours, so H1 comes from 30m bars (14:30, 15:00, ... 20:30), resampled.
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 22, 0, 0).unwrap();
+    let open = Utc.with_ymd_and_hms(2026, 3, 4, 14, 30, 0).unwrap();
+    let hourly: Vec<_> = (0..7)
+        .map(|h| row((open + Span::hours(h)).timestamp(), 200.0 + h as f64))
+        .collect();
+    let halves: Vec<_> = (0..13)
+        .map(|k| row((open + Span::minutes(30 * k)).timestamp(), 300.0 + k as f64))
+        .collect();
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .and(query_param("interval", "60m"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "AAPL",
+            "America/New_York",
+            &hourly,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .and(query_param("interval", "30m"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "AAPL",
+            "America/New_York",
+            &halves,
+        )))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let gw = gateway(&server, now);
+    let day = TimeRange::new(Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).unwrap(), now).unwrap();
+    let h1 = gw
+        .bars(&sym("AAPL"), Timeframe::H1, day)
+        .await
+        .unwrap()
+        .frame;
+    let opens: Vec<_> = h1
+        .iter()
+        .map(|b| b.time().format("%H:%M").to_string())
+        .collect();
+    assert_eq!(
+        opens,
+        [
+            "14:00", "15:00", "16:00", "17:00", "18:00", "19:00", "20:00"
+        ]
+    );
+    // 14:00 holds the 14:30 half hour alone; 15:00 holds 15:00 and 15:30.
+    let first = h1.first().unwrap();
+    assert_eq!(
+        (first.open(), first.close(), first.volume()),
+        (300.0, 300.25, 100.0)
+    );
+    let second = h1.get(1).unwrap();
+    assert_eq!(
+        (second.open(), second.close(), second.volume()),
+        (301.0, 302.25, 200.0)
+    );
+    // The gateway remembers the ticker: H4 goes to 30m at once (the 60m mock expects one call).
+    let h4 = gw
+        .bars(&sym("AAPL"), Timeframe::H4, day)
+        .await
+        .unwrap()
+        .frame;
+    let opens: Vec<_> = h4
+        .iter()
+        .map(|b| b.time().format("%H:%M").to_string())
+        .collect();
+    assert_eq!(opens, ["12:00", "16:00", "20:00"]);
+    assert_eq!(h4.first().unwrap().volume(), 300.0);
+}
+
+#[tokio::test]
 async fn daily_bars_are_restamped_to_the_utc_open_of_their_local_date() {
     // Tokyo stamps its daily bars at 09:00 JST = 00:00 UTC... and Yahoo at 00:00 JST = 15:00 UTC
     // of the day before: either way the bar belongs to its Tokyo date.
