@@ -1,7 +1,8 @@
 //! Collector figures, printed (release: `cargo bench -p axia-collector`; needs Redis and the
 //! AWS-protocol server, which `source scripts/services.sh` starts).
 //! 1. The seed job, 45 tasks from the simulated broker into moto S3 + Redis: wall time (goal <= 2 s).
-//! 2. 1 000 symbols x 9 timeframes the same way: wall time (goal <= 60 s), and what bounds it.
+//! 2. 1 000 symbols x 9 timeframes the same way: wall time (goal <= 60 s), and what bounds it:
+//!    the same run with a local archive directory instead of moto, then without Redis too.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,7 +18,14 @@ use axia_config::{CommonArgs, HotCacheSettings, Settings, Wiring};
 use axia_domain::ManualClock;
 use chrono::{TimeZone, Utc};
 
-async fn run(label: &str, symbols: Vec<String>, concurrency: usize) {
+/// Where the archive goes.
+#[derive(Clone, Copy)]
+enum Archive {
+    Moto,
+    LocalDir,
+}
+
+async fn run(label: &str, symbols: Vec<String>, concurrency: usize, archive: Archive, redis: bool) {
     let conf = axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await;
     let client = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
@@ -29,13 +37,19 @@ async fn run(label: &str, symbols: Vec<String>, concurrency: usize) {
         std::process::id(),
         Utc::now().timestamp_micros()
     );
-    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    let dir = std::env::temp_dir().join(&bucket);
     let mut s = Settings::default().with_args(&CommonArgs::default());
     s.symbols = symbols;
     s.concurrency = concurrency;
-    s.archive.location = format!("s3://{bucket}/bench");
-    s.archive.force_path_style = true;
-    s.hot_cache = Some(HotCacheSettings {
+    match archive {
+        Archive::Moto => {
+            client.create_bucket().bucket(&bucket).send().await.unwrap();
+            s.archive.location = format!("s3://{bucket}/bench");
+            s.archive.force_path_style = true;
+        }
+        Archive::LocalDir => s.archive.location = dir.display().to_string(),
+    }
+    s.hot_cache = redis.then(|| HotCacheSettings {
         url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
         namespace: format!("bench-collect-{bucket}"),
     });
@@ -48,13 +62,19 @@ async fn run(label: &str, symbols: Vec<String>, concurrency: usize) {
     let report = wiring.collect().run(&plan).await;
     let wall = t.elapsed();
     let bars: usize = report.tasks.iter().map(|t| t.stored).sum();
+    let store = match archive {
+        Archive::Moto => "moto S3",
+        Archive::LocalDir => "local dir",
+    };
+    let hot = if redis { " + Redis" } else { "" };
     println!(
-        "{label}: {} tasks ({} ok, {} failed), {bars} bars, concurrency {concurrency}: {:.2} s wall",
+        "{label} [{store}{hot}]: {} tasks ({} ok, {} failed), {bars} bars, concurrency {concurrency}: {:.2} s wall",
         report.tasks.len(),
         report.succeeded(),
         report.failed(),
         wall.as_secs_f64()
     );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -63,13 +83,47 @@ async fn main() {
         println!("skipped: `source scripts/services.sh` first (needs Redis and moto)");
         return;
     }
+    let seed = Settings::default().symbols;
     run(
         "1. seed job (5 FX pairs x 9 TFs)",
-        Settings::default().symbols,
+        seed,
         8,
+        Archive::Moto,
+        true,
     )
     .await;
     let many: Vec<String> = (0..1000).map(|i| format!("SYM{i:04}")).collect();
-    run("2. 1000 symbols x 9 TFs", many.clone(), 16).await;
-    run("2b. 1000 symbols x 9 TFs", many, 64).await;
+    // The same 9 000 tasks against less and less of the stack, to show what bounds the run.
+    run(
+        "2. 1000 symbols x 9 TFs",
+        many.clone(),
+        16,
+        Archive::Moto,
+        true,
+    )
+    .await;
+    run(
+        "2. 1000 symbols x 9 TFs",
+        many.clone(),
+        64,
+        Archive::Moto,
+        true,
+    )
+    .await;
+    run(
+        "2. 1000 symbols x 9 TFs",
+        many.clone(),
+        16,
+        Archive::LocalDir,
+        true,
+    )
+    .await;
+    run(
+        "2. 1000 symbols x 9 TFs",
+        many,
+        16,
+        Archive::LocalDir,
+        false,
+    )
+    .await;
 }
