@@ -3,6 +3,7 @@
 //! 1. The seed job, 45 tasks from the simulated broker into moto S3 + Redis: wall time (goal <= 2 s).
 //! 2. 1 000 symbols x 9 timeframes the same way: wall time (goal <= 60 s), and what bounds it:
 //!    the same run with a local archive directory instead of moto, then without Redis too.
+//! 3. moto's own request rate, to compare with the requests the moto run makes.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -62,6 +63,12 @@ async fn run(label: &str, symbols: Vec<String>, concurrency: usize, archive: Arc
     let report = wiring.collect().run(&plan).await;
     let wall = t.elapsed();
     let bars: usize = report.tasks.iter().map(|t| t.stored).sum();
+    if matches!(archive, Archive::Moto) {
+        let objects = count_objects(&client, &bucket).await;
+        println!(
+            "   {objects} partition objects written (each: GET, conditional PUT, read-back GET)"
+        );
+    }
     let store = match archive {
         Archive::Moto => "moto S3",
         Archive::LocalDir => "local dir",
@@ -75,6 +82,71 @@ async fn run(label: &str, symbols: Vec<String>, concurrency: usize, archive: Arc
         wall.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn count_objects(client: &aws_sdk_s3::Client, bucket: &str) -> usize {
+    let mut n = 0;
+    let mut token = None;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        n += page.contents().len();
+        token = page.next_continuation_token().map(str::to_owned);
+        if token.is_none() {
+            return n;
+        }
+    }
+}
+
+/// moto on its own: `requests` small PUT then GET pairs from 16 concurrent workers.
+async fn moto_rate(requests: usize) {
+    let conf = axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("axia-bench-moto-{}", std::process::id());
+    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    let t = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..16 {
+        let (client, bucket) = (client.clone(), bucket.clone());
+        workers.spawn(async move {
+            for i in (w..requests / 2).step_by(16) {
+                let key = format!("k/{i}");
+                client
+                    .put_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .body(vec![7u8; 4096].into())
+                    .send()
+                    .await
+                    .unwrap();
+                client
+                    .get_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(r) = workers.join_next().await {
+        r.unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = requests as f64 / secs;
+    println!(
+        "3. moto alone: {requests} S3 requests (4 KB PUT + GET), 16 concurrent: {rate:.0} requests/s"
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -105,14 +177,6 @@ async fn main() {
     run(
         "2. 1000 symbols x 9 TFs",
         many.clone(),
-        64,
-        Archive::Moto,
-        true,
-    )
-    .await;
-    run(
-        "2. 1000 symbols x 9 TFs",
-        many.clone(),
         16,
         Archive::LocalDir,
         true,
@@ -126,4 +190,5 @@ async fn main() {
         false,
     )
     .await;
+    moto_rate(4_000).await;
 }
