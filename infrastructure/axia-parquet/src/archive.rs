@@ -50,9 +50,12 @@ pub struct PartitionInfo {
 ///   change is not rewritten, so saving the same frame twice leaves identical objects. Writers
 ///   never lose each other's bars: each write is conditional on the version read (S3
 ///   `If-None-Match: *` / `If-Match: <etag>`; locally a lock file and a content hash) and is
-///   retried from a fresh read when another writer got there first; after a write the partition
-///   is read back, and merged again if a store with non-atomic conditions let a concurrent write
-///   replace it. Each partition is replaced
+///   retried from a fresh read when another writer got there first. Writers in one process take
+///   turns per partition, so the conditions only arbitrate between processes; for a store whose
+///   conditional writes are not atomic (moto, old S3-compatible servers),
+///   [`verify_writes`](ParquetArchive::verify_writes) reads each written partition back and
+///   merges again if a concurrent write replaced it (it narrows that race, it cannot close it).
+///   Each partition is replaced
 ///   atomically; a save that fails part-way has written some partitions whole and none half,
 ///   and running it again completes it.
 /// - `get`/[`load`](ParquetArchive::load) fetch the range's partitions concurrently (bounded;
@@ -69,6 +72,7 @@ pub struct ParquetArchive {
     prefix: String,
     concurrency: usize,
     write_attempts: u32,
+    verify_writes: bool,
 }
 
 impl ParquetArchive {
@@ -131,7 +135,18 @@ impl ParquetArchive {
             prefix: prefix_slash(prefix),
             concurrency: 8,
             write_attempts: 10,
+            verify_writes: false,
         }
+    }
+
+    /// Read every partition back after writing it, and merge again if a concurrent writer
+    /// replaced it (default off: one more GET per partition written). Turn it on for a store
+    /// whose conditional writes are not atomic under concurrency; AWS S3's and a local
+    /// directory's are.
+    #[must_use]
+    pub const fn verify_writes(mut self, on: bool) -> Self {
+        self.verify_writes = on;
+        self
     }
 
     /// How many partitions are fetched or written at once (default 8).
@@ -305,7 +320,9 @@ impl ParquetArchive {
                 // Verify: an S3-compatible store whose conditional writes are not atomic under
                 // concurrency (moto, some older servers) can let a concurrent writer overwrite
                 // this write; if our bars are gone, merge again.
-                Put::Written if self.holds(&key, &part).await? => return Ok(()),
+                Put::Written if !self.verify_writes || self.holds(&key, &part).await? => {
+                    return Ok(());
+                }
                 Put::Written => {
                     tracing::warn!(
                         key,
@@ -391,5 +408,64 @@ impl OhlcvStore for ParquetArchive {
             bytes_used: Some(bytes_used),
             health: StoreHealth::Ok,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::objects::Listed;
+
+    /// Local objects that count the reads.
+    #[derive(Debug)]
+    struct CountingGets {
+        inner: LocalObjects,
+        gets: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Objects for CountingGets {
+        async fn get(&self, key: &str) -> Result<Option<(Bytes, crate::objects::Tag)>, StoreError> {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+            self.inner.get(key).await
+        }
+        async fn put(&self, key: &str, body: Bytes, expect: Expect) -> Result<Put, StoreError> {
+            self.inner.put(key, body, expect).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+            self.inner.list(prefix).await
+        }
+        fn locate(&self, key: &str) -> String {
+            self.inner.locate(key)
+        }
+    }
+
+    #[tokio::test]
+    async fn written_partitions_are_read_back_only_when_asked() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+        let day = TimeRange::new(now - chrono::Duration::hours(6), now).unwrap();
+        let sym: Symbol = "USDJPY".parse().unwrap();
+        let frame = axia_simbroker::generate(1, &sym, Timeframe::M1, day, now).unwrap();
+        for (verify, gets_per_new_partition) in [(false, 1), (true, 2)] {
+            let root = std::env::temp_dir().join(format!(
+                "axia-parquet-verify-{}-{verify}-{}",
+                std::process::id(),
+                Utc::now().timestamp_nanos_opt().unwrap_or_default()
+            ));
+            let objects = Arc::new(CountingGets {
+                inner: LocalObjects { root: root.clone() },
+                gets: AtomicUsize::new(0),
+            });
+            let archive = ParquetArchive::with_objects(objects.clone(), "").verify_writes(verify);
+            archive.save(&frame).await.unwrap();
+            // One day partition: the read before the conditional write, then the read-back.
+            assert_eq!(objects.gets.load(Ordering::SeqCst), gets_per_new_partition);
+            assert_eq!(archive.get(&sym, Timeframe::M1, day).await.unwrap(), frame);
+            let _ = std::fs::remove_dir_all(root);
+        }
     }
 }

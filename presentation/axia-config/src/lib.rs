@@ -16,6 +16,7 @@
 //! [archive]
 //! location = "s3://my-bucket/axia"   # or a directory
 //! force_path_style = false           # true for MinIO, moto
+//! verify_writes = false              # true where conditional writes are not atomic (moto)
 //!
 //! [hot_cache]                         # optional: no Redis without it
 //! url = "redis://:password@redis.internal:6379/0"

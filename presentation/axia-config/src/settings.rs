@@ -31,6 +31,8 @@ pub struct ArchiveSettings {
     pub location: String,
     /// Path-style S3 addressing (MinIO, moto).
     pub force_path_style: bool,
+    /// Read each written partition back (for stores whose conditional writes are not atomic).
+    pub verify_writes: bool,
 }
 
 impl Default for ArchiveSettings {
@@ -38,6 +40,7 @@ impl Default for ArchiveSettings {
         Self {
             location: "./axia-archive".into(),
             force_path_style: false,
+            verify_writes: false,
         }
     }
 }

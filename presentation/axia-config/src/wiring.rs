@@ -53,7 +53,8 @@ impl Wiring {
             settings.archive.force_path_style,
         )
         .await
-        .map_err(|e| ConfigError(format!("archive: {e}")))?;
+        .map_err(|e| ConfigError(format!("archive: {e}")))?
+        .verify_writes(settings.archive.verify_writes);
         let hot = match &settings.hot_cache {
             None => None,
             Some(h) => Some(
