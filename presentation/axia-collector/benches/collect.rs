@@ -65,9 +65,7 @@ async fn run(label: &str, symbols: Vec<String>, concurrency: usize, archive: Arc
     let bars: usize = report.tasks.iter().map(|t| t.stored).sum();
     if matches!(archive, Archive::Moto) {
         let objects = count_objects(&client, &bucket).await;
-        println!(
-            "   {objects} partition objects written (each: GET, conditional PUT, read-back GET)"
-        );
+        println!("   {objects} partition objects written (each: a GET, then a conditional PUT)");
     }
     let store = match archive {
         Archive::Moto => "moto S3",
