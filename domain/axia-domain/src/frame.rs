@@ -989,7 +989,6 @@ mod tests {
 
     // ---- property tests -----------------------------------------------------------------
 
-    /// A valid frame of `tf` with random holes, starting near 2026-01-05.
     /// Compares `completeness` with a walk over every H1 slot, gaps included.
     fn check_completeness(f: &OhlcvFrame, len_h: i64, offset_m: i64) -> Result<(), TestCaseError> {
         let start = t(2026, 1, 5, 0, 0) + Duration::minutes(offset_m);
@@ -1025,6 +1024,7 @@ mod tests {
         Ok(())
     }
 
+    /// A valid frame of `tf` with random holes, starting near 2026-01-05.
     fn arb_frame(tf: Timeframe, max_len: usize) -> impl Strategy<Value = OhlcvFrame> {
         let step = tf.fixed_millis().unwrap_or(31 * 86_400_000);
         prop::collection::vec(

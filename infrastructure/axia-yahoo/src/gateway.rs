@@ -292,11 +292,11 @@ impl YahooGateway {
         Ok(Some(raw))
     }
 
-    fn known_half_hour(&self, ticker: &str) -> bool {
+    /// The tickers known to have half-hour 60m bars.
+    fn half_hour(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.half_hour
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(ticker)
     }
 }
 
@@ -312,7 +312,7 @@ impl MarketData for YahooGateway {
         let ticker = self.config.ticker_of(symbol);
         // H4 is built from 60m, and H1 from 30m where 60m bars open on the half hour.
         let mut fetch_tf = match timeframe {
-            Timeframe::H4 | Timeframe::H1 if self.known_half_hour(&ticker) => Timeframe::M30,
+            Timeframe::H4 | Timeframe::H1 if self.half_hour().contains(&ticker) => Timeframe::M30,
             Timeframe::H4 => Timeframe::H1,
             tf => tf,
         };
@@ -346,10 +346,7 @@ impl MarketData for YahooGateway {
             // These 60m bars straddle UTC hours and cannot be split: build from 30m instead
             // (and remember the ticker, so its next H1 or H4 request asks for 30m at once).
             tracing::debug!(ticker, "60m bars open on the half hour; using 30m");
-            self.half_hour
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(ticker.clone());
+            self.half_hour().insert(ticker.clone());
             fetch_tf = Timeframe::M30;
             let fetch_range = whole_bars();
             raw = match self.rows(&ticker, symbol, fetch_tf, fetch_range, now).await {
