@@ -24,6 +24,10 @@ pub struct DynamoKillSwitch {
     client: Client,
     table: String,
     clock: Arc<dyn Clock>,
+    /// Changes made through this value and its clones take turns; the conditional transaction
+    /// then only arbitrates between processes (and stays correct on its own on DynamoDB, whose
+    /// transactions are atomic; moto's are not under concurrency).
+    turns: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for DynamoKillSwitch {
@@ -53,6 +57,7 @@ impl DynamoKillSwitch {
             client,
             table: table.into(),
             clock,
+            turns: Arc::default(),
         }
     }
 
@@ -183,6 +188,7 @@ impl KillSwitch for DynamoKillSwitch {
         scope: &KillSwitchScope,
         change: KillSwitchChange,
     ) -> Result<KillSwitchAudit, KillSwitchError> {
+        let _turn = self.turns.lock().await;
         for _ in 0..20 {
             let (current, seq) = self.current(scope).await?;
             let now = self.clock.now();

@@ -20,7 +20,10 @@
 //! **Kill switch** ([`DynamoKillSwitch`]), partition key `scope` (`global` or a symbol), sort key
 //! `sk`: `CURRENT` holds the state and a change number `seq`; every change also writes
 //! `AUDIT#{seq}` with the previous and current records, in one transaction conditional on the
-//! `seq` read, so concurrent changes never lose an audit entry and the trail is in commit order. Reads are strongly consistent.
+//! `seq` read, so concurrent changes never lose an audit entry and the trail is in commit order.
+//! Changes through one [`DynamoKillSwitch`] (and its clones) also take turns in-process, so the
+//! transaction arbitrates only between processes: moto, the test server, does not evaluate
+//! transaction conditions atomically under concurrent requests. Reads are strongly consistent.
 
 mod errors;
 mod killswitch;
