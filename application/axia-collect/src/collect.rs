@@ -1,15 +1,18 @@
-//! [`Collect`].
+//! [`Collect`]: the collect run (gap-driven catch-up) and the types every mode reports with.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axia_domain::{
-    Clock, MarketData, MarketDataError, OhlcvStore, StoreError, Symbol, TimeRange, Timeframe,
+    BarArchive, Clock, MarketCalendar, MarketData, OhlcvStore, QuarantinedFile, SourceLimits,
+    Symbol, TimeRange, Timeframe, default_calendar,
 };
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+
+use crate::archiving::{Archiver, Failure, fetch};
 
 /// The lookback of `timeframe` given the configured `base`: never less than one bar, so the
 /// current D1, W1 or MN1 bar's open is inside the window.
@@ -25,8 +28,14 @@ pub struct CollectPlan {
     pub symbols: Vec<Symbol>,
     /// The timeframes.
     pub timeframes: Vec<Timeframe>,
-    /// The base lookback (default 24 h); see [`lookback`].
+    /// The minimum window of a run (default 24 h); see [`lookback`].
     pub lookback: chrono::Duration,
+    /// How far back a run catches up on what the archive lacks (default 31 days, never less
+    /// than two bars of the timeframe). Older holes are reported unreachable: backfill them.
+    pub catch_up: chrono::Duration,
+    /// Archived bars fetched again before the newest one, in case the source revised them
+    /// (default 1).
+    pub overlap: u32,
     /// Tasks at once (default 8).
     pub concurrency: usize,
     /// Retries after the first attempt (default 3).
@@ -43,22 +52,85 @@ impl CollectPlan {
             symbols,
             timeframes,
             lookback: chrono::Duration::hours(24),
+            catch_up: chrono::Duration::days(31),
+            overlap: 1,
             concurrency: 8,
             retries: 3,
             backoff: Duration::from_millis(200),
         }
     }
+
+    /// Every (symbol, timeframe) task, in plan order.
+    pub(crate) fn tasks(&self) -> Vec<(Symbol, Timeframe)> {
+        self.symbols
+            .iter()
+            .flat_map(|s| self.timeframes.iter().map(move |tf| (s.clone(), *tf)))
+            .collect()
+    }
+}
+
+/// The window a run fetches for one series, and what it could not reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatchUp {
+    /// What to fetch: from the newest archived bar (minus the overlap), or from the horizon
+    /// for a series the archive lacks, and never less than the lookback, up to now (the
+    /// forming bar included).
+    pub fetch: TimeRange,
+    /// Closed bars the archive lacks that this run cannot fetch: older than the catch-up
+    /// horizon or than the source's reach.
+    pub unreachable: Option<TimeRange>,
+}
+
+/// The catch-up window of one series at `now`, given the open time of the newest bar the
+/// archive holds and what the source can serve.
+#[must_use]
+pub fn catch_up_window(
+    plan: &CollectPlan,
+    timeframe: Timeframe,
+    now: DateTime<Utc>,
+    newest: Option<DateTime<Utc>>,
+    limits: SourceLimits,
+) -> CatchUp {
+    let end = now + chrono::Duration::milliseconds(1);
+    let min_window = lookback(plan.lookback, timeframe);
+    let two_bars = chrono::Duration::milliseconds(timeframe.max_millis().saturating_mul(2));
+    let horizon = now - plan.catch_up.max(min_window).max(two_bars);
+    // The first bar the archive lacks, and where the overlap starts.
+    let (first_missing, from_newest) = match newest {
+        Some(t) => {
+            let mut from = t;
+            for _ in 0..plan.overlap {
+                from = timeframe.prev_open(from);
+            }
+            (timeframe.next_open(t), from)
+        }
+        None => (timeframe.ceil(horizon), horizon),
+    };
+    let wanted = from_newest.min(now - min_window);
+    let earliest = limits.earliest(now).map_or(horizon, |e| e.max(horizon));
+    let start = wanted.max(earliest).min(end);
+    let unreachable = TimeRange::new(first_missing, earliest.min(end))
+        .ok()
+        .filter(|r| !r.is_empty());
+    CatchUp {
+        fetch: TimeRange::new(start, end)
+            .unwrap_or_else(|_| TimeRange::last(chrono::Duration::zero(), end)),
+        unreachable,
+    }
 }
 
 /// How a task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     /// Fetched, archived and cached.
     Ok,
     /// The source had no bar in the window (a closed market); nothing to store.
     NoData,
+    /// Archived (the data is safe), but the hot cache could not be updated: see the warning.
+    Degraded,
     /// Gave up; see the error.
+    #[default]
     Failed,
 }
 
@@ -70,21 +142,61 @@ pub struct TaskReport {
     /// The timeframe.
     pub timeframe: Timeframe,
     /// The window fetched.
-    pub range: TimeRange,
+    pub range: Option<TimeRange>,
+    /// The newest bar the archive held before the task, when it held one.
+    pub newest_archived: Option<DateTime<Utc>>,
+    /// Closed bars the archive lacks that the task could not fetch (beyond the catch-up
+    /// horizon or the source's reach, or a damaged partition's period out of reach).
+    pub unreachable: Vec<TimeRange>,
     /// Bars the source returned (after its validation).
     pub fetched: usize,
-    /// Bars written to the archive (and the hot cache, when there is one).
-    pub stored: usize,
     /// Bars the source's validation dropped.
     pub rejected: usize,
+    /// Closed bars written to the archive (forming bars never are).
+    pub archived: usize,
+    /// Bars merged into the hot cache, the forming one included.
+    pub cached: usize,
+    /// The open time of the forming bar, when the source returned one.
+    pub forming: Option<DateTime<Utc>>,
+    /// Damaged archive partitions moved aside (and rebuilt from the source).
+    pub quarantined: Vec<QuarantinedFile>,
+    /// A backfill's chunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<crate::Chunks>,
     /// How it ended.
     pub status: TaskStatus,
     /// Why it failed.
     pub error: Option<String>,
+    /// What went wrong without losing data (the hot cache could not be updated).
+    pub warning: Option<String>,
     /// Attempts made.
     pub attempts: u32,
     /// How long it took, milliseconds.
     pub duration_ms: u64,
+}
+
+impl TaskReport {
+    pub(crate) fn new(symbol: Symbol, timeframe: Timeframe) -> Self {
+        Self {
+            symbol,
+            timeframe,
+            range: None,
+            newest_archived: None,
+            unreachable: Vec::new(),
+            fetched: 0,
+            rejected: 0,
+            archived: 0,
+            cached: 0,
+            forming: None,
+            quarantined: Vec::new(),
+            chunks: None,
+            status: TaskStatus::Failed,
+            error: None,
+            warning: None,
+            attempts: 0,
+            duration_ms: 0,
+        }
+    }
 }
 
 /// A whole run.
@@ -99,29 +211,51 @@ pub struct CollectReport {
 }
 
 impl CollectReport {
-    /// Tasks that did not fail.
+    fn count(&self, status: TaskStatus) -> usize {
+        self.tasks.iter().filter(|t| t.status == status).count()
+    }
+
+    /// Tasks that did not fail (degraded ones included: their data is archived).
     #[must_use]
     pub fn succeeded(&self) -> usize {
-        self.tasks
-            .iter()
-            .filter(|t| t.status != TaskStatus::Failed)
-            .count()
+        self.tasks.len() - self.failed()
     }
 
     /// Tasks that failed.
     #[must_use]
     pub fn failed(&self) -> usize {
-        self.tasks.len() - self.succeeded()
+        self.count(TaskStatus::Failed)
+    }
+
+    /// Tasks that archived but could not update the hot cache.
+    #[must_use]
+    pub fn degraded(&self) -> usize {
+        self.count(TaskStatus::Degraded)
+    }
+
+    /// The exit code a job reports: 0 every task ok, 1 some failed or degraded (data archived
+    /// elsewhere is safe), 2 none succeeded.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match (self.succeeded(), self.failed(), self.degraded()) {
+            (_, 0, 0) => 0,
+            (0, _, _) => 2,
+            _ => 1,
+        }
     }
 }
 
-/// The collect use case over ports.
+pub(crate) type CalendarFn = Arc<dyn Fn(&Symbol) -> Arc<dyn MarketCalendar> + Send + Sync>;
+
+/// The collect use case over ports: runs (gap-driven catch-up), backfills
+/// ([`Collect::backfill`]).
 #[derive(Clone)]
 pub struct Collect {
-    source: Arc<dyn MarketData>,
-    archive: Arc<dyn OhlcvStore>,
-    hot: Option<Arc<dyn OhlcvStore>>,
-    clock: Arc<dyn Clock>,
+    pub(crate) source: Arc<dyn MarketData>,
+    pub(crate) archive: Arc<dyn BarArchive>,
+    pub(crate) hot: Option<Arc<dyn OhlcvStore>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) calendar: CalendarFn,
 }
 
 impl std::fmt::Debug for Collect {
@@ -132,46 +266,47 @@ impl std::fmt::Debug for Collect {
     }
 }
 
-/// A failure, and whether trying again may help.
-struct Failure {
-    text: String,
-    transient: bool,
-}
-
-fn market_failure(e: &MarketDataError) -> Failure {
-    let transient = matches!(
-        e,
-        MarketDataError::Unavailable(_)
-            | MarketDataError::Timeout(_)
-            | MarketDataError::RateLimited { .. }
-            | MarketDataError::Backend(_)
-    );
-    Failure {
-        text: format!("source: {e}"),
-        transient,
+/// Runs `attempt` until it succeeds, fails for good, or the retries run out, backing off
+/// exponentially in between. Returns the last result and the attempts made.
+pub(crate) async fn with_retries<T, F, Fut>(
+    retries: u32,
+    backoff: Duration,
+    what: &str,
+    mut attempt: F,
+) -> (Result<T, Failure>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    let mut delay = backoff;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match attempt().await {
+            Ok(v) => return (Ok(v), attempts),
+            Err(f) => {
+                tracing::warn!(task = what, attempt = attempts, error = %f.text, "collect task failed");
+                if !f.transient || attempts > retries {
+                    return (Err(f), attempts);
+                }
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+        }
     }
 }
 
-fn store_failure(what: &str, e: &StoreError) -> Failure {
-    let transient = matches!(
-        e,
-        StoreError::Unavailable(_)
-            | StoreError::Timeout(_)
-            | StoreError::Conflict(_)
-            | StoreError::Backend(_)
-    );
-    Failure {
-        text: format!("{what}: {e}"),
-        transient,
-    }
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Collect {
-    /// The use case: bars from `source` into `archive`, then into `hot` when given.
+    /// The use case: bars from `source` into `archive` (closed bars only), then into `hot`
+    /// when given (the forming bar too).
     #[must_use]
     pub fn new(
         source: Arc<dyn MarketData>,
-        archive: Arc<dyn OhlcvStore>,
+        archive: Arc<dyn BarArchive>,
         hot: Option<Arc<dyn OhlcvStore>>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -180,7 +315,19 @@ impl Collect {
             archive,
             hot,
             clock,
+            calendar: Arc::new(default_calendar),
         }
+    }
+
+    /// The market calendar of a symbol, for the completeness checks of backfill (default:
+    /// [`axia_domain::default_calendar`]).
+    #[must_use]
+    pub fn calendar(
+        mut self,
+        f: impl Fn(&Symbol) -> Arc<dyn MarketCalendar> + Send + Sync + 'static,
+    ) -> Self {
+        self.calendar = Arc::new(f);
+        self
     }
 
     /// Runs every task of `plan` and reports each; never fails as a whole.
@@ -194,19 +341,29 @@ impl Collect {
         plan: &CollectPlan,
         on_done: impl Fn(&TaskReport),
     ) -> CollectReport {
-        let started = Instant::now();
         let now = self.clock.now();
-        let tasks: Vec<(usize, Symbol, Timeframe)> = plan
-            .symbols
-            .iter()
-            .flat_map(|s| plan.timeframes.iter().map(move |tf| (s.clone(), *tf)))
-            .enumerate()
-            .map(|(i, (s, tf))| (i, s, tf))
-            .collect();
-        let mut done: Vec<(usize, TaskReport)> = stream::iter(tasks)
-            .map(|(i, symbol, timeframe)| async move {
-                (i, self.task(plan, symbol, timeframe, now).await)
-            })
+        self.for_each_task(plan, now, on_done, |symbol, timeframe| {
+            self.task(plan, symbol, timeframe, now)
+        })
+        .await
+    }
+
+    /// Runs `task` for every (symbol, timeframe) of `plan`, `concurrency` at once, and
+    /// reports in plan order.
+    pub(crate) async fn for_each_task<'a, Fut>(
+        &'a self,
+        plan: &'a CollectPlan,
+        now: DateTime<Utc>,
+        on_done: impl Fn(&TaskReport),
+        task: impl Fn(Symbol, Timeframe) -> Fut,
+    ) -> CollectReport
+    where
+        Fut: Future<Output = TaskReport> + 'a,
+    {
+        let started = Instant::now();
+        let task = &task;
+        let mut done: Vec<(usize, TaskReport)> = stream::iter(plan.tasks().into_iter().enumerate())
+            .map(|(i, (symbol, timeframe))| async move { (i, task(symbol, timeframe).await) })
             .buffer_unordered(plan.concurrency.max(1))
             .inspect(|(_, r)| on_done(r))
             .collect()
@@ -214,8 +371,21 @@ impl Collect {
         done.sort_by_key(|(i, _)| *i);
         CollectReport {
             started_at: now,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            duration_ms: elapsed_ms(started),
             tasks: done.into_iter().map(|(_, r)| r).collect(),
+        }
+    }
+
+    pub(crate) fn archiver<'a>(
+        &'a self,
+        now: DateTime<Utc>,
+        quarantined: &'a Mutex<Vec<QuarantinedFile>>,
+    ) -> Archiver<'a> {
+        Archiver {
+            archive: self.archive.as_ref(),
+            source: self.source.as_ref(),
+            now,
+            quarantined,
         }
     }
 
@@ -227,73 +397,98 @@ impl Collect {
         now: DateTime<Utc>,
     ) -> TaskReport {
         let started = Instant::now();
-        let range = TimeRange::last(
-            lookback(plan.lookback, timeframe),
-            now + chrono::Duration::milliseconds(1),
-        );
-        let mut report = TaskReport {
-            symbol: symbol.clone(),
-            timeframe,
-            range,
-            fetched: 0,
-            stored: 0,
-            rejected: 0,
-            status: TaskStatus::Failed,
-            error: None,
-            attempts: 0,
-            duration_ms: 0,
-        };
-        let mut delay = plan.backoff;
-        loop {
-            report.attempts += 1;
-            match self.attempt(&symbol, timeframe, range, &mut report).await {
-                Ok(status) => {
-                    report.status = status;
-                    report.error = None;
-                    break;
-                }
-                Err(f) => {
-                    tracing::warn!(%symbol, %timeframe, attempt = report.attempts, error = %f.text, "collect task failed");
-                    report.error = Some(f.text);
-                    if !f.transient || report.attempts > plan.retries {
-                        break;
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = delay.saturating_mul(2);
-                }
-            }
+        let mut report = TaskReport::new(symbol.clone(), timeframe);
+        let label = format!("{symbol} {timeframe}");
+        // Quarantines are reported whichever attempt made them.
+        let quarantined = Mutex::new(Vec::new());
+        let archiver = self.archiver(now, &quarantined);
+        let (result, attempts) = with_retries(plan.retries, plan.backoff, &label, || {
+            self.attempt(plan, &archiver, &symbol, timeframe)
+        })
+        .await;
+        report.attempts = attempts;
+        match result {
+            Ok(done) => done.into_report(&mut report),
+            Err(f) => report.error = Some(f.text),
         }
-        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        report.quarantined = quarantined
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        report.duration_ms = elapsed_ms(started);
         report
     }
 
+    /// One attempt: find what the archive lacks, fetch it, archive the closed bars, cache.
     async fn attempt(
         &self,
+        plan: &CollectPlan,
+        archiver: &Archiver<'_>,
         symbol: &Symbol,
         timeframe: Timeframe,
-        range: TimeRange,
-        report: &mut TaskReport,
-    ) -> Result<TaskStatus, Failure> {
-        let fetched = match self.source.bars(symbol, timeframe, range).await {
-            Ok(f) => f,
-            Err(MarketDataError::NoData(_)) => return Ok(TaskStatus::NoData),
-            Err(e) => return Err(market_failure(&e)),
+    ) -> Result<Attempted, Failure> {
+        let now = archiver.now;
+        let mut done = Attempted::default();
+        let newest = archiver.newest(symbol, timeframe).await?;
+        done.newest_archived = newest;
+        let window = catch_up_window(plan, timeframe, now, newest, self.source.limits(timeframe));
+        done.unreachable.extend(window.unreachable);
+        done.range = Some(window.fetch);
+        let Some(fetched) = fetch(self.source.as_ref(), symbol, timeframe, window.fetch).await?
+        else {
+            done.status = TaskStatus::NoData;
+            return Ok(done);
         };
-        report.fetched = fetched.frame.len();
-        report.rejected = fetched.report.dropped.len();
-        if fetched.frame.is_empty() {
-            return Ok(TaskStatus::NoData);
-        }
-        self.archive
-            .save(&fetched.frame)
-            .await
-            .map_err(|e| store_failure("archive", &e))?;
+        done.fetched = fetched.frame.len();
+        done.rejected = fetched.report.dropped.len();
+        done.forming = fetched.frame.forming().map(|b| b.time());
+        let saved = archiver.save_closed(&fetched.frame).await?;
+        done.archived = saved.archived;
+        done.unreachable.extend(saved.unreachable);
+        done.status = TaskStatus::Ok;
         if let Some(hot) = &self.hot {
-            hot.save(&fetched.frame)
-                .await
-                .map_err(|e| store_failure("hot cache", &e))?;
+            let recent = fetched
+                .frame
+                .keep_since(now - lookback(plan.lookback, timeframe));
+            match hot.save(&recent).await {
+                Ok(()) => done.cached = recent.len(),
+                Err(e) => {
+                    tracing::warn!(%symbol, %timeframe, error = %e, "archived, but the hot cache was not updated");
+                    done.status = TaskStatus::Degraded;
+                    done.warning = Some(format!("hot cache: {e}"));
+                }
+            }
         }
-        report.stored = fetched.frame.len();
-        Ok(TaskStatus::Ok)
+        Ok(done)
+    }
+}
+
+/// What a successful attempt did.
+#[derive(Debug, Default)]
+struct Attempted {
+    status: TaskStatus,
+    range: Option<TimeRange>,
+    newest_archived: Option<DateTime<Utc>>,
+    unreachable: Vec<TimeRange>,
+    fetched: usize,
+    rejected: usize,
+    archived: usize,
+    cached: usize,
+    forming: Option<DateTime<Utc>>,
+    warning: Option<String>,
+}
+
+impl Attempted {
+    fn into_report(self, r: &mut TaskReport) {
+        r.status = self.status;
+        r.range = self.range;
+        r.newest_archived = self.newest_archived;
+        r.unreachable = self.unreachable;
+        r.fetched = self.fetched;
+        r.rejected = self.rejected;
+        r.archived = self.archived;
+        r.cached = self.cached;
+        r.forming = self.forming;
+        r.warning = self.warning;
+        r.error = None;
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! [`OhlcvDataProvider`] knows only the domain's ports. For each request it picks the order of
 //! sources by use case and window ([`plan`]), asks them in turn, combines partial answers, and
-//! says in [`ResponseMeta`] who served, what every source did and how long it took, and how
-//! complete the answer is against the market calendar (a weekend is not a gap).
+//! says in [`ResponseMeta`] who served, what every source did and how long it took, how
+//! complete the answer is against the market calendar (a weekend is not a gap), and which bar
+//! is still forming ([`ResponseMeta::forming`]; the frame carries the same label). A damaged
+//! archive partition costs only its own bars: the archive answers the rest, and the next
+//! source is asked for what is missing.
 //!
 //! | use case | window <= 24 h                | window > 24 h                                      |
 //! |----------|-------------------------------|----------------------------------------------------|
@@ -11,9 +14,14 @@
 //! | chart    | hot cache, broker, yahoo      | cold archive merged with the hot cache, yahoo      |
 //! | analysis | hot cache, cold archive       | cold archive, yahoo                                |
 //!
-//! **Combining.** Each source is asked for the whole window. Its bars are merged under what the
-//! sources before it returned (an earlier source's bar wins where both have one), and the chain
-//! stops as soon as the combined frame is complete. If the chain runs out first, the answer is
+//! **Analysis is closed bars only.** Its window ends at the open of the bar forming now, so an
+//! archive that holds every closed bar answers it complete; trading and chart answers include
+//! the forming bar.
+//!
+//! **Combining.** The first source is asked for the whole window; each later one only for the
+//! span of what is still missing (from the first gap to the end of the last). Its bars are
+//! merged under what the sources before it returned (an earlier source's bar wins where both
+//! have one), and the chain stops as soon as the combined frame is complete. If the chain runs out first, the answer is
 //! the union of everything found, marked incomplete with its gaps: the provider never returns
 //! fewer bars than a later source could give without saying so. In the chart > 24 h step the
 //! hot cache's bars win over the archive's for the last 24 h (they are fresher).

@@ -151,6 +151,8 @@ pub struct ResponseMeta {
     pub completeness: Completeness,
     /// True when no expected bar is missing.
     pub complete: bool,
+    /// The open time of the forming bar (the newest, still provisional), when there is one.
+    pub forming: Option<chrono::DateTime<chrono::Utc>>,
     /// True when this answer was shared from a concurrent identical request's fetch.
     pub shared: bool,
 }
@@ -327,6 +329,12 @@ impl std::fmt::Debug for OhlcvDataProvider {
 enum Fetched {
     Bars(OhlcvFrame),
     Failed(Outcome),
+}
+
+/// The smallest range that covers every gap: what a later source is asked for.
+fn missing_span(gaps: &[TimeRange]) -> Option<TimeRange> {
+    let (first, last) = (gaps.first()?, gaps.last()?);
+    TimeRange::new(first.start(), last.end()).ok()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -541,6 +549,13 @@ impl OhlcvDataProvider {
     async fn fetch(&self, req: &OhlcvRequest) -> Result<OhlcvResponse, ProviderError> {
         let now = self.inner.clock.now();
         let range = req.window.range(now);
+        // Analysis is research over history: closed bars only, up to the forming bar's open.
+        let range = if req.use_case == UseCase::Analysis {
+            let closed_end = req.timeframe.floor(now).max(range.start());
+            TimeRange::new(range.start(), range.end().min(closed_end)).unwrap_or(range)
+        } else {
+            range
+        };
         let calendar = (self.inner.calendar)(&req.symbol);
         let steps: Vec<Step> = plan(req.use_case, req.window.length())
             .iter()
@@ -563,19 +578,25 @@ impl OhlcvDataProvider {
         let mut answered = false;
         let mut completeness: Option<Completeness> = None;
         for step in steps {
+            // Later sources are asked only for what is still missing: the span of the gaps.
+            let wanted = completeness
+                .as_ref()
+                .and_then(|c| missing_span(&c.gaps))
+                .and_then(|span| span.intersect(&range))
+                .unwrap_or(range);
             let parts: Vec<(Source, TimeRange)> = match step {
-                Step::Ask(s) => vec![(s, range)],
+                Step::Ask(s) => vec![(s, wanted)],
                 Step::ColdWithHot => {
                     let mut v = Vec::new();
                     if self.configured(Source::ColdArchive) {
-                        v.push((Source::ColdArchive, range));
+                        v.push((Source::ColdArchive, wanted));
                     }
                     let recent = TimeRange::last(
                         self.inner.hot_retention,
                         now + chrono::Duration::milliseconds(1),
                     );
                     if self.configured(Source::HotCache)
-                        && let Some(r) = range.intersect(&recent)
+                        && let Some(r) = wanted.intersect(&recent)
                     {
                         v.push((Source::HotCache, r));
                     }
@@ -648,6 +669,10 @@ impl OhlcvDataProvider {
         if !answered {
             return Err(ProviderError::AllFailed { attempts });
         }
+        if req.use_case == UseCase::Analysis && combined.forming().is_some() {
+            combined = combined.closed();
+            completeness = None;
+        }
         // Measured once per change of `combined`.
         let completeness =
             completeness.unwrap_or_else(|| combined.completeness(calendar.as_ref(), range));
@@ -659,6 +684,7 @@ impl OhlcvDataProvider {
                 complete: completeness.is_complete(),
                 completeness,
                 attempts,
+                forming: combined.forming().map(|b| b.time()),
                 shared: false,
             },
             frame: combined,

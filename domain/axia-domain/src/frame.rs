@@ -237,6 +237,13 @@ impl OhlcvFrameBuilder {
     pub fn finish(self) -> OhlcvFrame {
         OhlcvFrame::trusted(self.symbol, self.timeframe, self.cols)
     }
+
+    /// The frame, its newest bar labelled forming when its period has not ended at `now`
+    /// (see [`OhlcvFrame::with_forming_at`]).
+    #[must_use]
+    pub fn finish_at(self, now: DateTime<Utc>) -> OhlcvFrame {
+        self.finish().with_forming_at(now)
+    }
 }
 
 /// A columnar series of bars of one symbol and one timeframe.
@@ -245,7 +252,10 @@ impl OhlcvFrameBuilder {
 /// - timestamps (bar **open** times, epoch milliseconds, UTC) strictly increase, so they are
 ///   unique, and each is aligned to the timeframe ([`Timeframe::floor`]);
 /// - prices are finite and `> 0`, `low <= min(open, close) <= max(open, close) <= high`;
-/// - volumes are finite and `>= 0`.
+/// - volumes are finite and `>= 0`;
+/// - only the newest bar can be labelled **forming** ([`OhlcvFrame::forming`]): captured before
+///   its period ended, so its values are provisional. Every operation keeps the label on that
+///   bar, and [`OhlcvFrame::closed`] drops it: a forming bar never passes for a closed one.
 ///
 /// ```
 /// use axia_domain::{Bar, OhlcvFrame, Symbol, Timeframe};
@@ -268,6 +278,9 @@ pub struct OhlcvFrame {
     symbol: Symbol,
     timeframe: Timeframe,
     cols: OhlcvColumns,
+    /// True when the newest bar is forming: it was captured before its period ended, so its
+    /// values are provisional (see [`OhlcvFrame::forming`]). Always false for an empty frame.
+    forming: bool,
 }
 
 /// How much of a window a frame covers, measured against a market calendar.
@@ -310,6 +323,7 @@ impl OhlcvFrame {
             symbol,
             timeframe,
             cols: OhlcvColumns::default(),
+            forming: false,
         }
     }
 
@@ -353,6 +367,7 @@ impl OhlcvFrame {
             symbol,
             timeframe,
             cols,
+            forming: false,
         })
     }
 
@@ -395,7 +410,87 @@ impl OhlcvFrame {
             symbol,
             timeframe,
             cols,
+            forming: false,
         }
+    }
+
+    /// The newest bar when it is **forming**: captured before its period ended, so its values
+    /// are provisional and will change. `None` when every bar is closed.
+    ///
+    /// A bar is closed once its period has ended: `open + length <= now`, for `D1`, `W1` and
+    /// `MN1` the end of that day, week or month ([`Timeframe::is_closed_at`]). A bar labelled
+    /// forming stays labelled after its period ends until a closed copy replaces it, because
+    /// its values are still the snapshot taken while it formed.
+    ///
+    /// ```
+    /// use axia_domain::{OhlcvFrame, Timeframe};
+    /// use chrono::{TimeZone, Utc};
+    ///
+    /// let mut b = OhlcvFrame::builder("EURUSD".parse()?, Timeframe::H1, 2);
+    /// b.push(0, 1.08, 1.081, 1.079, 1.0805, 12.0)?;
+    /// b.push(3_600_000, 1.0805, 1.0806, 1.0801, 1.0802, 9.0)?;
+    /// // At 01:30 the 01:00 bar is still forming.
+    /// let f = b.finish_at(Utc.timestamp_opt(5_400, 0).unwrap());
+    /// assert_eq!(f.forming().map(|b| b.time_millis()), Some(3_600_000));
+    /// assert_eq!(f.closed().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn forming(&self) -> Option<Bar> {
+        if self.forming { self.last() } else { None }
+    }
+
+    /// The open time of the forming bar, epoch milliseconds (see [`OhlcvFrame::forming`]).
+    #[must_use]
+    pub fn forming_millis(&self) -> Option<i64> {
+        self.cols
+            .timestamps
+            .last()
+            .copied()
+            .filter(|_| self.forming)
+    }
+
+    /// This frame with its newest bar labelled forming when that bar's period has not ended at
+    /// `now`. A label already set stays.
+    #[must_use]
+    pub fn with_forming_at(mut self, now: DateTime<Utc>) -> Self {
+        if let Some(&last) = self.cols.timestamps.last() {
+            self.forming |= !self
+                .timeframe
+                .is_closed_at_millis(last, now.timestamp_millis());
+        }
+        self
+    }
+
+    /// This frame with its newest bar labelled forming (`true`) or closed (`false`), whatever
+    /// the time: for adapters restoring a label they stored. No effect on an empty frame.
+    #[must_use]
+    pub fn with_forming(mut self, forming: bool) -> Self {
+        self.forming = forming && !self.is_empty();
+        self
+    }
+
+    /// The closed bars: this frame without its forming bar.
+    #[must_use]
+    pub fn closed(&self) -> Self {
+        let n = self.len() - usize::from(self.forming);
+        self.sub(0, n)
+    }
+
+    /// The bars closed at `now`: without the forming bar, and without any bar whose period has
+    /// not ended at `now`.
+    #[must_use]
+    pub fn closed_at(&self, now: DateTime<Utc>) -> Self {
+        let now_ms = now.timestamp_millis();
+        let tf = self.timeframe;
+        let mut n = self
+            .cols
+            .timestamps
+            .partition_point(|&t| tf.is_closed_at_millis(t, now_ms));
+        if self.forming && n == self.len() {
+            n -= 1;
+        }
+        self.sub(0, n)
     }
 
     /// The symbol.
@@ -498,7 +593,9 @@ impl OhlcvFrame {
     fn sub(&self, lo: usize, hi: usize) -> Self {
         let mut cols = OhlcvColumns::with_capacity(hi.saturating_sub(lo));
         cols.extend_from(&self.cols, lo, hi);
+        let keeps_last = hi >= self.len() && lo < hi;
         Self::trusted(self.symbol.clone(), self.timeframe, cols)
+            .with_forming(self.forming && keeps_last)
     }
 
     /// The bars whose open time is in `range`.
@@ -517,6 +614,7 @@ impl OhlcvFrame {
         if lo == 0 && hi == self.len() {
             return self;
         }
+        self.forming &= hi >= self.len() && lo < hi;
         let c = &mut self.cols;
         c.timestamps.truncate(hi);
         c.timestamps.drain(..lo);
@@ -561,10 +659,39 @@ impl OhlcvFrame {
     /// Upserts `incoming` into this frame by timestamp: the union of both, and where both have a
     /// bar for the same open time, `incoming`'s bar wins.
     ///
+    /// The forming label follows the newest bar: it is forming when the frame it came from said
+    /// so. A forming bar that newer bars of the other frame overtake is not kept as if it were
+    /// closed: this frame's forming bar is dropped when `incoming` has newer bars and does not
+    /// replace it (its slot becomes a gap to fill again), and `incoming`'s forming bar is not
+    /// taken when this frame already has newer bars (this frame's bar at that time, if any,
+    /// stays).
+    ///
     /// # Errors
     /// [`FrameError::SeriesMismatch`] when the frames are of another symbol or timeframe.
     pub fn merge(&self, incoming: &Self) -> Result<Self, FrameError> {
         self.check_same_series(incoming)?;
+        if let Some(stale) = self.forming_millis()
+            && incoming.cols.timestamps.last().is_some_and(|&t| t > stale)
+            && incoming.cols.timestamps.binary_search(&stale).is_err()
+        {
+            return self.closed().merge(incoming);
+        }
+        if let Some(stale) = incoming.forming_millis()
+            && self.cols.timestamps.last().is_some_and(|&t| t > stale)
+        {
+            return self.merge(&incoming.closed());
+        }
+        let newest_from_incoming =
+            match (self.cols.timestamps.last(), incoming.cols.timestamps.last()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(a), Some(b)) => b >= a,
+            };
+        let forming = if newest_from_incoming {
+            incoming.forming
+        } else {
+            self.forming
+        };
         let (a, b) = (&self.cols, &incoming.cols);
         let mut out = OhlcvColumns::with_capacity(a.timestamps.len() + b.timestamps.len());
         let (na, nb) = (a.timestamps.len(), b.timestamps.len());
@@ -604,14 +731,16 @@ impl OhlcvFrame {
             }
             j = b_end;
         }
-        Ok(Self::trusted(self.symbol.clone(), self.timeframe, out))
+        Ok(Self::trusted(self.symbol.clone(), self.timeframe, out).with_forming(forming))
     }
 
     /// Aggregates the bars into bars of the coarser `target`: open of the first, highest high,
     /// lowest low, close of the last, summed volume, stamped with the target bar's open time.
     ///
     /// A target bar is built from whatever source bars it has: a still-forming or partly missing
-    /// period gives a bar from the bars present (use [`OhlcvFrame::completeness`] to tell).
+    /// period gives a bar from the bars present (use [`OhlcvFrame::completeness`] to tell). The
+    /// newest target bar is forming when the newest source bar is; a target bar whose period
+    /// has not ended yet is labelled by [`OhlcvFrame::with_forming_at`].
     ///
     /// # Errors
     /// [`FrameError::IncompatibleResample`] unless `self.timeframe().can_resample_to(target)`.
@@ -655,7 +784,7 @@ impl OhlcvFrame {
         if let Some((t, o, h, l, c, v)) = current {
             out.push(t, o, h, l, c, v);
         }
-        Ok(Self::trusted(self.symbol.clone(), target, out))
+        Ok(Self::trusted(self.symbol.clone(), target, out).with_forming(self.forming))
     }
 
     /// Measures how much of `range` the frame covers: the bar slots that open inside `range`
@@ -1054,7 +1183,8 @@ mod tests {
 
     fn assert_invariants(f: &OhlcvFrame) {
         let again =
-            OhlcvFrame::from_columns(f.symbol().clone(), f.timeframe(), f.columns().clone());
+            OhlcvFrame::from_columns(f.symbol().clone(), f.timeframe(), f.columns().clone())
+                .map(|g| g.with_forming(f.forming().is_some()));
         assert_eq!(
             again.as_ref(),
             Ok(f),
@@ -1118,6 +1248,79 @@ mod tests {
                 let i = m.timestamps_millis().binary_search(&bar.time_millis()).unwrap();
                 prop_assert_eq!(m.get(i), Some(bar));
             }
+        }
+
+        #[test]
+        fn a_forming_bar_never_passes_for_a_closed_one(
+            a in arb_frame(Timeframe::M1, 120),
+            b in arb_frame(Timeframe::M1, 120),
+            fa in any::<bool>(),
+            fb in any::<bool>(),
+            cut in 0i64..3_000,
+        ) {
+            let (a, b) = (a.with_forming(fa), b.with_forming(fb));
+            let m = a.merge(&b).unwrap();
+            assert_invariants(&m);
+            // Every closed bar of the result is a closed bar of `b`, or a closed bar of `a` at a
+            // time `b` has no bar for (`b`'s forming bar does not count once `a` has newer bars).
+            let b_overtaken = b.forming().is_some()
+                && a.last().zip(b.last()).is_some_and(|(x, y)| x.time_millis() > y.time_millis());
+            let b_eff = if b_overtaken { b.closed() } else { b.clone() };
+            let b_times: std::collections::BTreeSet<i64> = b_eff.iter().map(|x| x.time_millis()).collect();
+            let b_closed: Vec<Bar> = b.closed().iter().collect();
+            let a_closed: Vec<Bar> = a.closed().iter().collect();
+            for bar in m.closed().iter() {
+                let from_b = b_closed.contains(&bar);
+                let from_a = !b_times.contains(&bar.time_millis()) && a_closed.contains(&bar);
+                prop_assert!(from_b || from_a, "{bar:?} is not a closed bar of either frame");
+            }
+            // The label sits on the newest bar, and only when the frame it came from said so.
+            if let Some(f) = m.forming() {
+                prop_assert_eq!(Some(f), m.last());
+                prop_assert!(a.forming() == Some(f) || b.forming() == Some(f));
+            }
+            // Incoming closed bars all arrive; its forming one too, with its label, unless this
+            // frame already had newer bars.
+            for bar in b.closed().iter() {
+                prop_assert!(m.iter().any(|x| x == bar));
+            }
+            if let Some(f) = b.forming() {
+                let overtaken = a.last().is_some_and(|l| l.time_millis() > f.time_millis());
+                prop_assert_eq!(m.forming() == Some(f), !overtaken);
+            }
+            // Only the forming bar separates a frame from its closed part.
+            prop_assert_eq!(m.closed().forming(), None);
+            prop_assert_eq!(m.closed().len() + usize::from(m.forming().is_some()), m.len());
+            // Slices keep the label exactly when they keep the newest bar.
+            let start = t(2026, 1, 5, 0, 0) + Duration::minutes(cut);
+            let head = m.slice(TimeRange::new(t(2026, 1, 1, 0, 0), start).unwrap());
+            prop_assert_eq!(head.forming().is_some(), m.forming().is_some() && head.last() == m.last());
+            let tail = m.keep_since(start);
+            prop_assert_eq!(tail.forming(), if tail.is_empty() { None } else { m.forming() });
+            // Resampling keeps it on the newest bar.
+            let h1 = m.resample(Timeframe::H1).unwrap();
+            prop_assert_eq!(h1.forming().is_some(), m.forming().is_some());
+        }
+
+        #[test]
+        fn closed_at_keeps_exactly_the_ended_bars(
+            f in arb_frame(Timeframe::M5, 200), forming in any::<bool>(), at in 0i64..3_000,
+        ) {
+            let f = f.with_forming(forming);
+            let now = t(2026, 1, 5, 0, 0) + Duration::minutes(at);
+            let c = f.closed_at(now);
+            prop_assert_eq!(c.forming(), None);
+            let expected: Vec<Bar> = f
+                .closed()
+                .iter()
+                .filter(|b| b.time() + Duration::minutes(5) <= now)
+                .collect();
+            prop_assert_eq!(c.iter().collect::<Vec<_>>(), expected);
+            let labelled = f.clone().with_forming_at(now);
+            prop_assert_eq!(
+                labelled.forming().is_some(),
+                f.forming().is_some() || f.last().is_some_and(|b| b.time() + Duration::minutes(5) > now)
+            );
         }
 
         #[test]

@@ -6,7 +6,7 @@
 //!   [`next_ny_close`].
 //! - Orders: [`Order`] and its status machine, [`OrderValidator`]; the kill switch
 //!   ([`KillSwitchRecord`], [`KillSwitchChange`], [`KillSwitchAudit`]).
-//! - Ports (traits the adapters implement): [`OhlcvStore`], [`MarketData`], [`OrderStore`],
+//! - Ports (traits the adapters implement): [`OhlcvStore`], [`BarArchive`], [`MarketData`], [`OrderStore`],
 //!   [`KillSwitch`], [`OrderExecutor`], [`OrderQueue`], [`Clock`]. The `mocks` feature adds
 //!   mockall mocks of each (`MockOhlcvStore`, …).
 //!
@@ -53,17 +53,21 @@ pub use order::{
     RejectionReason, Side, TransitionError,
 };
 pub use ports::{
-    BoxError, Clock, CreateOutcome, DatasetInfo, Execution, ExecutionError, ExecutionOutcome,
-    FetchedBars, KillSwitch, KillSwitchError, MarketData, MarketDataError, OhlcvStore,
-    OrderExecutor, OrderQueue, OrderStore, OrderStoreError, QueueError, QueueMessage, StoreError,
+    ArchiveRead, BarArchive, BoxError, Clock, CreateOutcome, DamagedPartition, DatasetInfo,
+    Execution, ExecutionError, ExecutionOutcome, FetchedBars, KillSwitch, KillSwitchError,
+    MarketData, MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore,
+    OrderStoreError, QuarantinedFile, QueueError, QueueMessage, SourceLimits, StoreError,
     StoreHealth, StoreInfo,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
-    MockClock, MockKillSwitch, MockMarketData, MockOhlcvStore, MockOrderExecutor, MockOrderQueue,
-    MockOrderStore,
+    MockBarArchive, MockClock, MockKillSwitch, MockMarketData, MockOhlcvStore, MockOrderExecutor,
+    MockOrderQueue, MockOrderStore,
 };
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
 pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};
 pub use timeframe::{Timeframe, TimeframeError};
-pub use validation::{DropReason, DroppedBar, RawBar, ValidationReport, validate_bars};
+pub use validation::{
+    DropReason, DroppedBar, RawBar, ValidationReport, ValidationRules, validate_bars,
+    validate_bars_with,
+};

@@ -131,6 +131,142 @@ pub trait OhlcvStore: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Bar archive
+// ---------------------------------------------------------------------------------------------
+
+/// A stored unit of an archive (a partition file) that cannot be read as bars: not decodable,
+/// truncated, empty, of a foreign schema, or written for another series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DamagedPartition {
+    /// The object as the archive names it (`s3://bucket/key` or a path).
+    pub object: String,
+    /// The bar open times the partition holds: these bars are missing from any read.
+    pub range: TimeRange,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A damaged partition moved aside: kept, never deleted, outside the data files readers see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedFile {
+    /// Where it is now (`s3://bucket/key` or a path).
+    pub object: String,
+    /// Where it was found.
+    pub original: String,
+    /// When it was found damaged and moved.
+    pub found_at: DateTime<Utc>,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// What [`BarArchive::read`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveRead {
+    /// Every readable bar that opens in the range.
+    pub frame: OhlcvFrame,
+    /// Partitions of the range that could not be read; their bars are missing from `frame`.
+    pub damaged: Vec<DamagedPartition>,
+}
+
+/// The newest bar an archive holds for a series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewestBar {
+    /// Its open time; `None` when the series holds no readable bar.
+    pub open: Option<DateTime<Utc>>,
+    /// Damaged partitions met on the way, newest first (they were skipped).
+    pub damaged: Vec<DamagedPartition>,
+}
+
+/// The cold archive, the system of record: an [`OhlcvStore`] that keeps bars forever and can
+/// account for its own files.
+///
+/// Its [`OhlcvStore::get`] returns every readable bar of the range and treats a damaged
+/// partition's bars as missing (logged at error level and counted), never failing the whole
+/// read for one bad file; [`BarArchive::read`] says which partitions were damaged.
+#[async_trait]
+pub trait BarArchive: OhlcvStore {
+    /// The readable bars of `range` and the damaged partitions met.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`], [`StoreError::Timeout`], [`StoreError::Backend`] when the
+    /// store cannot answer; never for a damaged partition.
+    async fn read(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<ArchiveRead, StoreError>;
+
+    /// The newest bar held for the series, skipping (and reporting) damaged partitions.
+    ///
+    /// # Errors
+    /// As [`BarArchive::read`].
+    async fn newest(&self, symbol: &Symbol, timeframe: Timeframe) -> Result<NewestBar, StoreError>;
+
+    /// Moves a damaged partition aside (never deletes it), so the partition can be rebuilt.
+    /// The quarantined copy is named with `found_at` and kept outside the data files.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the object changed since it was found damaged (it may
+    /// have been repaired meanwhile); otherwise as [`BarArchive::read`].
+    async fn quarantine(
+        &self,
+        damaged: &DamagedPartition,
+        found_at: DateTime<Utc>,
+    ) -> Result<QuarantinedFile, StoreError>;
+
+    /// The quarantined files of a series, oldest first.
+    ///
+    /// # Errors
+    /// As [`BarArchive::read`].
+    async fn quarantined(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<Vec<QuarantinedFile>, StoreError>;
+}
+
+#[cfg(any(test, feature = "mocks"))]
+mockall::mock! {
+    /// A mock of [`BarArchive`], its [`OhlcvStore`] part included.
+    pub BarArchive {}
+
+    #[async_trait]
+    impl OhlcvStore for BarArchive {
+        async fn get(
+            &self,
+            symbol: &Symbol,
+            timeframe: Timeframe,
+            range: TimeRange,
+        ) -> Result<OhlcvFrame, StoreError>;
+        async fn save(&self, frame: &OhlcvFrame) -> Result<(), StoreError>;
+        async fn info(&self) -> Result<StoreInfo, StoreError>;
+    }
+
+    #[async_trait]
+    impl BarArchive for BarArchive {
+        async fn read(
+            &self,
+            symbol: &Symbol,
+            timeframe: Timeframe,
+            range: TimeRange,
+        ) -> Result<ArchiveRead, StoreError>;
+        async fn newest(&self, symbol: &Symbol, timeframe: Timeframe)
+        -> Result<NewestBar, StoreError>;
+        async fn quarantine(
+            &self,
+            damaged: &DamagedPartition,
+            found_at: DateTime<Utc>,
+        ) -> Result<QuarantinedFile, StoreError>;
+        async fn quarantined(
+            &self,
+            symbol: &Symbol,
+            timeframe: Timeframe,
+        ) -> Result<Vec<QuarantinedFile>, StoreError>;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Market data
 // ---------------------------------------------------------------------------------------------
 
@@ -177,14 +313,67 @@ pub struct FetchedBars {
     pub report: ValidationReport,
 }
 
+/// What a source can serve for one timeframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLimits {
+    /// How far back from now the source serves bars (Yahoo's 1m: 30 days); `None`: no limit.
+    #[serde(with = "opt_millis")]
+    pub reach: Option<chrono::Duration>,
+    /// The longest range one request should ask for; `None`: no limit.
+    #[serde(with = "opt_millis")]
+    pub max_span: Option<chrono::Duration>,
+}
+
+impl SourceLimits {
+    /// No limit.
+    pub const UNLIMITED: Self = Self {
+        reach: None,
+        max_span: None,
+    };
+
+    /// The earliest open time the source serves at `now`, if it has a reach.
+    #[must_use]
+    pub fn earliest(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.reach.and_then(|r| now.checked_sub_signed(r))
+    }
+}
+
+mod opt_millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        d: &Option<chrono::Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.num_milliseconds()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<chrono::Duration>, D::Error> {
+        Ok(Option::<i64>::deserialize(d)?.map(chrono::Duration::milliseconds))
+    }
+}
+
 /// A source of bars: a broker, Yahoo Finance, a simulator.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait MarketData: Send + Sync {
+    /// How far back and how much at once the source serves `timeframe` (default: no limit).
+    /// Collectors clamp catch-up and backfill ranges to it and report what was out of reach.
+    fn limits(&self, timeframe: Timeframe) -> SourceLimits {
+        let _ = timeframe;
+        SourceLimits::UNLIMITED
+    }
+
     /// The bars of `symbol` / `timeframe` whose open time is in `range` and not after now,
     /// validated with [`crate::validate_bars`]. A source may return fewer bars than the range
     /// holds (a closed market, a source limit): callers measure completeness themselves. A
-    /// zero-width range gives an empty frame.
+    /// zero-width range gives an empty frame. A bar whose period has not ended at the source's
+    /// now is labelled forming ([`OhlcvFrame::forming`]).
     ///
     /// # Errors
     /// [`MarketDataError::NoData`] when the source has no bar opening in a non-empty `range`

@@ -166,6 +166,46 @@ impl Timeframe {
         }
     }
 
+    /// True when the bar that opens at `open_ms` has closed at `now_ms`: its period has ended
+    /// (`open + length <= now`; for `D1`, `W1` and `MN1` the end of its day, week or month).
+    /// The one rule for "closed" everywhere: only closed bars are archived.
+    #[must_use]
+    pub fn is_closed_at_millis(self, open_ms: i64, now_ms: i64) -> bool {
+        self.next_open_millis(open_ms)
+            .is_some_and(|end| end <= now_ms)
+    }
+
+    /// As [`Timeframe::is_closed_at_millis`], on instants.
+    ///
+    /// ```
+    /// use axia_domain::Timeframe;
+    /// use chrono::{TimeZone, Utc};
+    ///
+    /// let open = Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).unwrap();
+    /// let at_two = Utc.with_ymd_and_hms(2026, 3, 4, 2, 0, 30).unwrap();
+    /// assert!(Timeframe::H1.is_closed_at(open, at_two));
+    /// assert!(!Timeframe::D1.is_closed_at(open, at_two)); // the day has not ended
+    /// ```
+    #[must_use]
+    pub fn is_closed_at(self, open: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        self.is_closed_at_millis(open.timestamp_millis(), now.timestamp_millis())
+    }
+
+    /// The open time of the bar before the one that contains `t` (saturating at chrono's
+    /// limits).
+    #[must_use]
+    pub fn prev_open(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        self.floor(self.floor(t) - chrono::Duration::milliseconds(1))
+    }
+
+    /// The first bar open time at or after `t`: `t` itself when it is an open time, otherwise
+    /// the next one. The one rule for "the first bar of a range".
+    #[must_use]
+    pub fn ceil(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let floor = self.floor(t);
+        if floor == t { t } else { self.next_open(t) }
+    }
+
     /// True when `ms` is the open time of a bar of this timeframe.
     #[must_use]
     pub fn is_aligned_millis(self, ms: i64) -> bool {

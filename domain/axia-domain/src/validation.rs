@@ -31,7 +31,7 @@ pub struct RawBar {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DropReason {
-    /// A value is null, NaN or infinite.
+    /// A value is null, not a number (a string, say), NaN or infinite.
     MissingValue,
     /// A price is zero or negative.
     NonPositivePrice,
@@ -39,6 +39,8 @@ pub enum DropReason {
     InconsistentPrices,
     /// The volume is negative.
     NegativeVolume,
+    /// The volume has a fraction where the source counts whole units (shares, ticks).
+    FractionalVolume,
     /// A bar with the same open time was already kept (the first one wins).
     Duplicate,
     /// The bar is older than a bar before it in the response.
@@ -103,7 +105,34 @@ impl ValidationReport {
     }
 }
 
-/// Checks raw bars of one series and keeps those that hold every [`OhlcvFrame`] invariant.
+/// Rules a source's bars are held to beyond the frame invariants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ValidationRules {
+    /// Volumes count whole units (shares traded, ticks): a fractional volume is a malformed
+    /// row, dropped as [`DropReason::FractionalVolume`].
+    pub integral_volume: bool,
+}
+
+impl ValidationRules {
+    /// The frame invariants only.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            integral_volume: false,
+        }
+    }
+
+    /// Volumes must be whole numbers.
+    #[must_use]
+    pub const fn integral_volume(mut self, on: bool) -> Self {
+        self.integral_volume = on;
+        self
+    }
+}
+
+/// Checks raw bars of one series and keeps those that hold every [`OhlcvFrame`] invariant;
+/// [`validate_bars_with`] with the default [`ValidationRules`].
 ///
 /// Rules, applied to each bar in input order:
 /// - a null, NaN or infinite value, a price `<= 0`, inconsistent prices, a negative volume, an
@@ -113,7 +142,9 @@ impl ValidationReport {
 /// - an open time equal to one already kept: dropped as a duplicate (the first wins);
 ///   older than the newest kept: dropped as out of order.
 ///
-/// Never fails: the report says what was dropped and why.
+/// The newest bar kept is labelled forming ([`OhlcvFrame::forming`]) when its period has not
+/// ended at `now`. Never fails: the report says what was dropped and why, so one bad row costs
+/// one bar.
 ///
 /// ```
 /// use axia_domain::{validate_bars, DropReason, RawBar, Symbol, Timeframe};
@@ -139,6 +170,17 @@ pub fn validate_bars(
     timeframe: Timeframe,
     raw: impl IntoIterator<Item = RawBar>,
     now: DateTime<Utc>,
+) -> (OhlcvFrame, ValidationReport) {
+    validate_bars_with(symbol, timeframe, raw, now, ValidationRules::new())
+}
+
+/// As [`validate_bars`], holding the bars to `rules` as well.
+pub fn validate_bars_with(
+    symbol: Symbol,
+    timeframe: Timeframe,
+    raw: impl IntoIterator<Item = RawBar>,
+    now: DateTime<Utc>,
+    rules: ValidationRules,
 ) -> (OhlcvFrame, ValidationReport) {
     let raw = raw.into_iter();
     let mut cols = OhlcvColumns::with_capacity(raw.size_hint().0);
@@ -172,6 +214,10 @@ pub fn validate_bars(
             drop(DropReason::of(e));
             continue;
         }
+        if rules.integral_volume && v.fract() != 0.0 {
+            drop(DropReason::FractionalVolume);
+            continue;
+        }
         if ts > now_ms {
             drop(DropReason::InFuture);
             continue;
@@ -201,7 +247,10 @@ pub fn validate_bars(
     }
     let frame = OhlcvFrame::from_columns(symbol.clone(), timeframe, cols)
         // Every rule of from_columns was checked above; an empty frame is the safe answer if not.
-        .unwrap_or_else(|_| OhlcvFrame::empty(symbol, timeframe));
+        .map_or_else(
+            |_| OhlcvFrame::empty(symbol, timeframe),
+            |f| f.with_forming_at(now),
+        );
     report.kept = frame.len();
     (frame, report)
 }
@@ -280,6 +329,48 @@ mod tests {
         assert_eq!(report.counts().get(&MissingValue), Some(&3));
         assert!(!report.is_clean());
         assert_eq!(report.dropped[0].time_millis, t0 + m);
+    }
+
+    #[test]
+    fn whole_unit_volumes_when_the_rules_say_so() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+        let t0 = now.timestamp_millis() - 3_600_000;
+        let input = [
+            raw(t0, 2.0, 2.5, 1.5, 2.2, 100.0),
+            raw(t0 + 60_000, 2.0, 2.5, 1.5, 2.2, 100.5),
+            raw(t0 + 120_000, 2.0, 2.5, 1.5, 2.2, 7.0),
+        ];
+        let (loose, report) = validate_bars("AAPL".parse().unwrap(), Timeframe::M1, input, now);
+        assert_eq!((loose.len(), report.dropped.len()), (3, 0));
+        let rules = ValidationRules::new().integral_volume(true);
+        let (strict, report) =
+            validate_bars_with("AAPL".parse().unwrap(), Timeframe::M1, input, now, rules);
+        assert_eq!(strict.len(), 2);
+        assert_eq!(
+            report.dropped,
+            [DroppedBar {
+                index: 1,
+                time_millis: t0 + 60_000,
+                reason: DropReason::FractionalVolume
+            }]
+        );
+    }
+
+    #[test]
+    fn the_newest_bar_is_labelled_forming_until_its_period_ends() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+        let ms = t0.timestamp_millis();
+        let input = [
+            raw(ms, 2.0, 2.5, 1.5, 2.2, 1.0),
+            raw(ms + 3_600_000, 2.0, 2.5, 1.5, 2.2, 1.0),
+        ];
+        for (minutes, forming) in [(90, true), (119, true), (120, false), (200, false)] {
+            let now = t0 + chrono::Duration::minutes(minutes);
+            let (f, _) = validate_bars("AAPL".parse().unwrap(), Timeframe::H1, input, now);
+            assert_eq!(f.len(), 2);
+            assert_eq!(f.forming().is_some(), forming, "at +{minutes} min");
+            assert_eq!(f.closed().len(), if forming { 1 } else { 2 });
+        }
     }
 
     #[test]

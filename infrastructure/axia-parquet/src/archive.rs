@@ -5,17 +5,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use axia_domain::{
-    DatasetInfo, OhlcvColumns, OhlcvFrame, OhlcvStore, StoreError, StoreHealth, StoreInfo, Symbol,
-    TimeRange, Timeframe,
+    ArchiveRead, BarArchive, DamagedPartition, DatasetInfo, NewestBar, OhlcvColumns, OhlcvFrame,
+    OhlcvStore, QuarantinedFile, StoreError, StoreHealth, StoreInfo, Symbol, TimeRange, Timeframe,
 };
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::format;
 use crate::layout::{Partition, object_key, parse_key, partitions_for, prefix_slash, series_dir};
-use crate::objects::{Expect, LocalObjects, Objects, Put, S3Objects};
+use crate::objects::{Expect, LocalObjects, Objects, Put, S3Objects, Tag};
 
 /// Above this many partitions in a range, `load` lists the series first.
 const LIST_FIRST_ABOVE: usize = 4;
@@ -23,12 +27,15 @@ const LIST_FIRST_ABOVE: usize = 4;
 /// What [`ParquetArchive::load`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
-    /// The bars that open in the range, from every partition present.
+    /// The bars that open in the range, from every readable partition.
     pub frame: OhlcvFrame,
     /// Partitions read.
     pub present: Vec<String>,
     /// Partitions of the range that do not exist (not an error: nothing was archived there).
     pub absent: Vec<String>,
+    /// Partitions of the range that exist but cannot be read; their bars are missing from
+    /// `frame`.
+    pub damaged: Vec<DamagedPartition>,
 }
 
 /// One stored partition of a series.
@@ -42,43 +49,99 @@ pub struct PartitionInfo {
     pub bytes: u64,
 }
 
+/// Requests the archive made of its object store since it was built, and what it found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArchiveCounters {
+    /// Object reads (S3 `GetObject`, a file read).
+    pub gets: u64,
+    /// Object writes (S3 conditional `PutObject`, a file written and renamed).
+    pub puts: u64,
+    /// Listings (S3 `ListObjectsV2` pages, a directory walk).
+    pub lists: u64,
+    /// Partitions written (created or replaced).
+    pub partitions_written: u64,
+    /// Damaged partitions met by reads.
+    pub damaged_reads: u64,
+    /// Damaged partitions moved to quarantine.
+    pub quarantined: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    gets: AtomicU64,
+    puts: AtomicU64,
+    lists: AtomicU64,
+    partitions_written: AtomicU64,
+    damaged_reads: AtomicU64,
+    quarantined: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The folder damaged partitions are moved to, beside `ohlcv/` (outside the data tree).
+const QUARANTINE: &str = "quarantine";
+/// How a quarantined file's name ends (never `.parquet`: readers must not take it for data).
+const QUARANTINE_SUFFIX: &str = ".damaged";
+
 /// The cold tier: every bar kept forever as hive-partitioned Parquet
 /// ([`layout`](crate::layout), [`format`](crate::format)) in an S3 bucket or a local directory.
 ///
-/// - `save` splits a frame by partition and merges each into what is stored (upsert by open
-///   time, the incoming bars win), writing whole files. A partition whose content would not
-///   change is not rewritten, so saving the same frame twice leaves identical objects. Writers
-///   never lose each other's bars: each write is conditional on the version read (S3
-///   `If-None-Match: *` / `If-Match: <etag>`; locally a lock file and a content hash) and is
-///   retried from a fresh read when another writer got there first. Writers in one process take
-///   turns per partition, so the conditions only arbitrate between processes; for a store whose
-///   conditional writes are not atomic (moto, old S3-compatible servers),
-///   [`verify_writes`](ParquetArchive::verify_writes) reads each written partition back and
-///   merges again if a concurrent write replaced it (it narrows that race, it cannot close it).
-///   Each partition is replaced
-///   atomically; a save that fails part-way has written some partitions whole and none half,
-///   and running it again completes it.
+/// - `save` archives **closed bars only** (a frame's forming bar is dropped), splits the frame
+///   by partition and merges each into what is stored (upsert by open time, the incoming bars
+///   win), writing whole files **oldest partition first, one at a time**, so a save that fails
+///   or is killed part-way leaves a prefix: the series never gains a hole behind its newest
+///   bar. A partition whose content would not change is not rewritten, so saving the same
+///   frame twice leaves identical objects. Writers never lose each other's bars: each write is
+///   conditional on the version read (S3 `If-None-Match: *` / `If-Match: <etag>`; locally a
+///   lock file and a content hash) and is retried from a fresh read when another writer got
+///   there first. A save spanning more than four partitions lists the series first and
+///   creates the partitions that do not exist without reading them (one request each).
+///   Writers in one process take turns per partition, so the conditions only arbitrate
+///   between processes; for a store whose conditional writes are not atomic (moto, old
+///   S3-compatible servers), [`verify_writes`](ParquetArchive::verify_writes) reads each
+///   written partition back and merges again if a concurrent write replaced it (it narrows
+///   that race, it cannot close it).
 /// - `get`/[`load`](ParquetArchive::load) fetch the range's partitions concurrently (bounded;
 ///   for a range of more than four partitions, only those a listing of the series shows exist),
 ///   decode them on blocking threads, and return one validated frame; missing partitions are
-///   not errors ([`Loaded::absent`] names them). An object that does not decode is
-///   [`StoreError::Corrupt`] naming it.
+///   not errors ([`Loaded::absent`] names them). A partition that cannot be read (not Parquet,
+///   truncated, empty, a foreign schema, written for another series, bars outside its period)
+///   costs only its own bars: [`Loaded::damaged`] names it, it is logged at error level and
+///   counted, and every other partition is returned.
+/// - A damaged partition is never overwritten blind (a save into it fails with
+///   [`StoreError::Corrupt`]) and never deleted: [`BarArchive::quarantine`] moves it to
+///   `{prefix}quarantine/ohlcv/symbol=…/timeframe=…/{partition}.{found}.damaged`, outside
+///   the data tree, and the partition can then be rebuilt from a source.
 #[derive(Debug, Clone)]
 pub struct ParquetArchive {
     objects: Arc<dyn Objects>,
     /// Writers of one partition in this process take turns (striped by key); the conditional
     /// writes then only arbitrate between processes.
     stripes: Arc<[tokio::sync::Mutex<()>; 64]>,
+    counters: Arc<Counters>,
     prefix: String,
     concurrency: usize,
     write_attempts: u32,
     verify_writes: bool,
 }
 
+/// A partition's fetched content.
+enum Fetched {
+    Absent,
+    Bars(OhlcvFrame),
+    Damaged(DamagedPartition),
+}
+
 impl ParquetArchive {
-    /// An archive in the directory `root` (created on the first write).
+    /// An archive in the directory `root` (created on the first write). A relative `root` is
+    /// made absolute against the current directory, so reports name files wherever they are
+    /// read.
     pub fn local(root: impl Into<PathBuf>) -> Self {
-        Self::with_objects(Arc::new(LocalObjects { root: root.into() }), "")
+        let root: PathBuf = root.into();
+        let root = std::path::absolute(&root).unwrap_or(root);
+        Self::with_objects(Arc::new(LocalObjects { root }), "")
     }
 
     /// An archive in `bucket` under `prefix`, through `client` (configure it with
@@ -132,6 +195,7 @@ impl ParquetArchive {
         Self {
             objects,
             stripes: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
+            counters: Arc::default(),
             prefix: prefix_slash(prefix),
             concurrency: 8,
             write_attempts: 10,
@@ -149,7 +213,7 @@ impl ParquetArchive {
         self
     }
 
-    /// How many partitions are fetched or written at once (default 8).
+    /// How many partitions are fetched at once (default 8).
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
@@ -162,21 +226,73 @@ impl ParquetArchive {
         object_key(&self.prefix, symbol, timeframe, partition)
     }
 
+    /// Where the partition is, as errors and reports name it (`s3://bucket/key` or a path).
+    #[must_use]
+    pub fn locate(&self, symbol: &Symbol, timeframe: Timeframe, partition: &Partition) -> String {
+        self.objects.locate(&self.key(symbol, timeframe, partition))
+    }
+
+    /// Requests made and what was found, since this archive (or the one it was cloned from)
+    /// was built.
+    #[must_use]
+    pub fn counters(&self) -> ArchiveCounters {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ArchiveCounters {
+            gets: get(&c.gets),
+            puts: get(&c.puts),
+            lists: get(&c.lists),
+            partitions_written: get(&c.partitions_written),
+            damaged_reads: get(&c.damaged_reads),
+            quarantined: get(&c.quarantined),
+        }
+    }
+
+    async fn get_object(&self, key: &str) -> Result<Option<(Bytes, Tag)>, StoreError> {
+        bump(&self.counters.gets);
+        self.objects.get(key).await
+    }
+
+    async fn put_object(&self, key: &str, body: Bytes, expect: Expect) -> Result<Put, StoreError> {
+        bump(&self.counters.puts);
+        let put = self.objects.put(key, body, expect).await?;
+        if put == Put::Written {
+            bump(&self.counters.partitions_written);
+        }
+        Ok(put)
+    }
+
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<crate::objects::Listed>, StoreError> {
+        bump(&self.counters.lists);
+        self.objects.list(prefix).await
+    }
+
+    /// Decodes a stored partition, checking that it belongs where it is stored.
     async fn decode(
         &self,
         key: &str,
         bytes: Bytes,
         symbol: &Symbol,
         timeframe: Timeframe,
-    ) -> Result<OhlcvFrame, StoreError> {
+        partition: TimeRange,
+    ) -> Result<OhlcvFrame, DamagedPartition> {
         let s = symbol.clone();
         let decoded = tokio::task::spawn_blocking(move || format::decode(&bytes, &s, timeframe))
             .await
-            .map_err(|e| StoreError::Backend(format!("decode task failed: {e}").into()))?;
-        decoded.map_err(|e| StoreError::Corrupt {
-            location: self.objects.locate(key),
-            detail: e.to_string(),
-        })
+            .map_err(|e| format::FormatError::Malformed(format!("decode task failed: {e}")))
+            .and_then(|r| r);
+        let damaged = |reason: String| DamagedPartition {
+            object: self.objects.locate(key),
+            range: partition,
+            reason,
+        };
+        let frame = decoded.map_err(|e| damaged(e.to_string()))?;
+        match (frame.first_time(), frame.last_time()) {
+            (Some(a), Some(b)) if !partition.contains(a) || !partition.contains(b) => Err(damaged(
+                format!("holds bars outside its period {partition}"),
+            )),
+            _ => Ok(frame),
+        }
     }
 
     async fn encode(frame: OhlcvFrame) -> Result<Bytes, StoreError> {
@@ -187,11 +303,34 @@ impl ParquetArchive {
             .map_err(|e| StoreError::Backend(Box::new(e)))
     }
 
-    /// Reads the bars of `range` and says which partitions were absent.
+    async fn fetch(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        p: &Partition,
+    ) -> Result<Fetched, StoreError> {
+        let key = self.key(symbol, timeframe, p);
+        Ok(match self.get_object(&key).await? {
+            None => Fetched::Absent,
+            Some((bytes, _)) => match self.decode(&key, bytes, symbol, timeframe, p.range).await {
+                Ok(f) => Fetched::Bars(f),
+                Err(d) => {
+                    bump(&self.counters.damaged_reads);
+                    tracing::error!(
+                        object = d.object,
+                        reason = d.reason,
+                        "damaged archive partition: its bars are treated as missing"
+                    );
+                    Fetched::Damaged(d)
+                }
+            },
+        })
+    }
+
+    /// Reads the bars of `range` and says which partitions were absent or damaged.
     ///
     /// # Errors
-    /// [`StoreError::Corrupt`] naming an undecodable object; `Unavailable`/`Timeout`/`Backend`
-    /// from the object store.
+    /// `Unavailable`/`Timeout`/`Backend` from the object store; never for a damaged partition.
     pub async fn load(
         &self,
         symbol: &Symbol,
@@ -201,42 +340,36 @@ impl ParquetArchive {
         let parts = partitions_for(timeframe, range);
         // Past a few partitions one listing is cheaper than a request per possible partition
         // (a year of M1 is 365 of them, most of which may not exist).
-        let existing: Option<std::collections::HashSet<String>> = if parts.len() > LIST_FIRST_ABOVE
-        {
-            Some(
-                self.coverage(symbol, timeframe)
-                    .await?
-                    .into_iter()
-                    .map(|p| p.name)
-                    .collect(),
-            )
+        let existing: Option<HashSet<String>> = if parts.len() > LIST_FIRST_ABOVE {
+            Some(self.existing(symbol, timeframe).await?)
         } else {
             None
         };
         let existing = &existing;
-        let fetched: Vec<(Partition, Option<OhlcvFrame>)> = stream::iter(parts)
+        let fetched: Vec<(Partition, Fetched)> = stream::iter(parts)
             .map(|p| async move {
                 if existing.as_ref().is_some_and(|e| !e.contains(&p.name)) {
-                    return Ok::<_, StoreError>((p, None));
+                    return Ok::<_, StoreError>((p, Fetched::Absent));
                 }
-                let key = self.key(symbol, timeframe, &p);
-                match self.objects.get(&key).await? {
-                    None => Ok::<_, StoreError>((p, None)),
-                    Some((bytes, _)) => {
-                        Ok((p, Some(self.decode(&key, bytes, symbol, timeframe).await?)))
-                    }
-                }
+                let f = self.fetch(symbol, timeframe, &p).await?;
+                Ok((p, f))
             })
             .buffered(self.concurrency)
             .try_collect()
             .await?;
         let mut cols = OhlcvColumns::default();
-        let (mut present, mut absent) = (Vec::new(), Vec::new());
-        for (p, frame) in fetched {
-            match frame {
-                None => absent.push(p.name),
-                Some(f) => {
-                    present.push(p.name);
+        let mut out = Loaded {
+            frame: OhlcvFrame::empty(symbol.clone(), timeframe),
+            present: Vec::new(),
+            absent: Vec::new(),
+            damaged: Vec::new(),
+        };
+        for (p, fetched) in fetched {
+            match fetched {
+                Fetched::Absent => out.absent.push(p.name),
+                Fetched::Damaged(d) => out.damaged.push(d),
+                Fetched::Bars(f) => {
+                    out.present.push(p.name);
                     let c = f.into_columns();
                     cols.timestamps.extend(c.timestamps);
                     cols.open.extend(c.open);
@@ -247,12 +380,21 @@ impl ParquetArchive {
                 }
             }
         }
-        let frame = OhlcvFrame::from_columns(symbol.clone(), timeframe, cols)?.into_slice(range);
-        Ok(Loaded {
-            frame,
-            present,
-            absent,
-        })
+        out.frame = OhlcvFrame::from_columns(symbol.clone(), timeframe, cols)?.into_slice(range);
+        Ok(out)
+    }
+
+    async fn existing(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<HashSet<String>, StoreError> {
+        Ok(self
+            .coverage(symbol, timeframe)
+            .await?
+            .into_iter()
+            .map(|p| p.name)
+            .collect())
     }
 
     /// The stored partitions of a series, oldest first.
@@ -266,7 +408,7 @@ impl ParquetArchive {
     ) -> Result<Vec<PartitionInfo>, StoreError> {
         let dir = format!("{}/", series_dir(&self.prefix, symbol, timeframe));
         let mut out = Vec::new();
-        for o in self.objects.list(&dir).await? {
+        for o in self.list_objects(&dir).await? {
             if let Some((s, tf, name)) = parse_key(&self.prefix, &o.key)
                 && s == *symbol
                 && tf == timeframe
@@ -284,30 +426,47 @@ impl ParquetArchive {
     }
 
     /// True when the stored partition holds every bar of `part` as given.
-    async fn holds(&self, key: &str, part: &OhlcvFrame) -> Result<bool, StoreError> {
-        let Some((bytes, _)) = self.objects.get(key).await? else {
+    async fn holds(
+        &self,
+        key: &str,
+        part: &OhlcvFrame,
+        range: TimeRange,
+    ) -> Result<bool, StoreError> {
+        let Some((bytes, _)) = self.get_object(key).await? else {
             return Ok(false);
         };
         let stored = self
-            .decode(key, bytes, part.symbol(), part.timeframe())
-            .await?;
+            .decode(key, bytes, part.symbol(), part.timeframe(), range)
+            .await
+            .map_err(corrupt)?;
         Ok(stored.merge(part)? == stored)
     }
 
-    async fn save_partition(&self, key: String, part: OhlcvFrame) -> Result<(), StoreError> {
-        let stripe = key.bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        }) % 64;
-        let _turn = match self.stripes.get(stripe) {
-            Some(m) => Some(m.lock().await),
-            None => None,
-        };
+    async fn save_partition(
+        &self,
+        key: String,
+        range: TimeRange,
+        part: OhlcvFrame,
+        known_absent: bool,
+    ) -> Result<(), StoreError> {
+        let _turn = self.turn(&key).await;
         let (symbol, timeframe) = (part.symbol().clone(), part.timeframe());
         for attempt in 0..self.write_attempts {
-            let (merged, expect) = match self.objects.get(&key).await? {
+            // A partition the listing did not show is created without reading it first; if
+            // another writer created it meanwhile, the conditional create fails and the next
+            // attempt reads and merges.
+            let stored = if known_absent && attempt == 0 {
+                None
+            } else {
+                self.get_object(&key).await?
+            };
+            let (merged, expect) = match stored {
                 None => (part.clone(), Expect::Absent),
                 Some((bytes, tag)) => {
-                    let stored = self.decode(&key, bytes, &symbol, timeframe).await?;
+                    let stored = self
+                        .decode(&key, bytes, &symbol, timeframe, range)
+                        .await
+                        .map_err(corrupt)?;
                     let merged = stored.merge(&part)?;
                     if merged == stored {
                         return Ok(()); // nothing new: leave the object as it is
@@ -316,11 +475,11 @@ impl ParquetArchive {
                 }
             };
             let body = Self::encode(merged).await?;
-            match self.objects.put(&key, body, expect).await? {
+            match self.put_object(&key, body, expect).await? {
                 // Verify: an S3-compatible store whose conditional writes are not atomic under
                 // concurrency (moto, some older servers) can let a concurrent writer overwrite
                 // this write; if our bars are gone, merge again.
-                Put::Written if !self.verify_writes || self.holds(&key, &part).await? => {
+                Put::Written if !self.verify_writes || self.holds(&key, &part, range).await? => {
                     return Ok(());
                 }
                 Put::Written => {
@@ -338,6 +497,36 @@ impl ParquetArchive {
             }
         }
         Err(StoreError::Conflict(self.objects.locate(&key)))
+    }
+
+    /// Waits for this process's turn on the partition at `key` (writers of one partition take
+    /// turns; the conditional writes then only arbitrate between processes).
+    async fn turn(&self, key: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let stripe = key.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        }) % 64;
+        match self.stripes.get(stripe) {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
+    }
+
+    fn quarantine_key(&self, key: &str, found_at: DateTime<Utc>) -> Option<String> {
+        let rest = key.strip_prefix(&self.prefix)?;
+        let stem = rest.strip_suffix(".parquet")?;
+        Some(format!(
+            "{}{QUARANTINE}/{stem}.{}{QUARANTINE_SUFFIX}",
+            self.prefix,
+            found_at.format("%Y%m%dT%H%M%S%.3fZ")
+        ))
+    }
+}
+
+/// A damaged partition met by a write: the write fails rather than overwrite it.
+fn corrupt(d: DamagedPartition) -> StoreError {
+    StoreError::Corrupt {
+        location: d.object,
+        detail: d.reason,
     }
 }
 
@@ -365,28 +554,39 @@ impl OhlcvStore for ParquetArchive {
     }
 
     async fn save(&self, frame: &OhlcvFrame) -> Result<(), StoreError> {
+        if frame.forming().is_some() {
+            tracing::debug!(symbol = %frame.symbol(), timeframe = %frame.timeframe(),
+                "the forming bar is not archived");
+        }
+        let frame = frame.closed();
         let (Some(first), Some(last)) = (frame.first_time(), frame.last_time()) else {
             return Ok(());
         };
         let span = TimeRange::new(first, last + chrono::Duration::milliseconds(1))
             .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
-        let writes: Vec<_> = partitions_for(frame.timeframe(), span)
-            .into_iter()
-            .filter_map(|p| {
-                let part = frame.slice(p.range);
-                (!part.is_empty()).then(|| (self.key(frame.symbol(), frame.timeframe(), &p), part))
-            })
-            .collect();
-        stream::iter(writes)
-            .map(|(key, part)| self.save_partition(key, part))
-            .buffer_unordered(self.concurrency)
-            .try_collect::<()>()
-            .await
+        let (symbol, timeframe) = (frame.symbol(), frame.timeframe());
+        let parts = partitions_for(timeframe, span);
+        let existing = if parts.len() > LIST_FIRST_ABOVE {
+            Some(self.existing(symbol, timeframe).await?)
+        } else {
+            None
+        };
+        // Oldest first, one at a time: a save cut short leaves a prefix, never a hole.
+        for p in parts {
+            let part = frame.slice(p.range);
+            if part.is_empty() {
+                continue;
+            }
+            let absent = existing.as_ref().is_some_and(|e| !e.contains(&p.name));
+            self.save_partition(self.key(symbol, timeframe, &p), p.range, part, absent)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn info(&self) -> Result<StoreInfo, StoreError> {
         let mut series: BTreeMap<(Symbol, Timeframe), u64> = BTreeMap::new();
-        for o in self.objects.list(&format!("{}ohlcv/", self.prefix)).await? {
+        for o in self.list_objects(&format!("{}ohlcv/", self.prefix)).await? {
             if let Some((s, tf, _)) = parse_key(&self.prefix, &o.key) {
                 *series.entry((s, tf)).or_insert(0) += o.bytes;
             }
@@ -411,37 +611,147 @@ impl OhlcvStore for ParquetArchive {
     }
 }
 
+#[async_trait]
+impl BarArchive for ParquetArchive {
+    async fn read(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<ArchiveRead, StoreError> {
+        let loaded = self.load(symbol, timeframe, range).await?;
+        Ok(ArchiveRead {
+            frame: loaded.frame,
+            damaged: loaded.damaged,
+        })
+    }
+
+    async fn newest(&self, symbol: &Symbol, timeframe: Timeframe) -> Result<NewestBar, StoreError> {
+        let mut damaged = Vec::new();
+        for info in self.coverage(symbol, timeframe).await?.into_iter().rev() {
+            let p = Partition {
+                name: info.name,
+                range: info.range,
+            };
+            match self.fetch(symbol, timeframe, &p).await? {
+                Fetched::Bars(f) if !f.is_empty() => {
+                    return Ok(NewestBar {
+                        open: f.last_time(),
+                        damaged,
+                    });
+                }
+                Fetched::Damaged(d) => damaged.push(d),
+                Fetched::Bars(_) | Fetched::Absent => {}
+            }
+        }
+        Ok(NewestBar {
+            open: None,
+            damaged,
+        })
+    }
+
+    async fn quarantine(
+        &self,
+        damaged: &DamagedPartition,
+        found_at: DateTime<Utc>,
+    ) -> Result<QuarantinedFile, StoreError> {
+        let invalid = || {
+            StoreError::InvalidRequest(format!(
+                "{} is not a partition of this archive",
+                damaged.object
+            ))
+        };
+        let key = self.objects.key_of(&damaged.object).ok_or_else(invalid)?;
+        let (symbol, timeframe, name) = parse_key(&self.prefix, &key).ok_or_else(invalid)?;
+        let range = partition_range(timeframe, &name).ok_or_else(invalid)?;
+        let target = self.quarantine_key(&key, found_at).ok_or_else(invalid)?;
+        let _turn = self.turn(&key).await;
+        // Move it only while it is still the damaged file (it may have been repaired).
+        let Some((bytes, tag)) = self.get_object(&key).await? else {
+            return Err(StoreError::Conflict(damaged.object.clone()));
+        };
+        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if self
+            .decode(&key, bytes, &symbol, timeframe, range)
+            .await
+            .is_ok()
+        {
+            return Err(StoreError::Conflict(damaged.object.clone()));
+        }
+        match self.objects.rename(&key, &target, &tag).await? {
+            Put::Written => {
+                bump(&self.counters.quarantined);
+                let moved = QuarantinedFile {
+                    object: self.objects.locate(&target),
+                    original: damaged.object.clone(),
+                    found_at,
+                    bytes: size,
+                };
+                tracing::warn!(
+                    from = moved.original,
+                    to = moved.object,
+                    reason = damaged.reason,
+                    "damaged archive partition moved to quarantine"
+                );
+                Ok(moved)
+            }
+            Put::Conflict => Err(StoreError::Conflict(damaged.object.clone())),
+        }
+    }
+
+    async fn quarantined(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<Vec<QuarantinedFile>, StoreError> {
+        let dir = format!(
+            "{}{QUARANTINE}/{}/",
+            self.prefix,
+            series_dir("", symbol, timeframe)
+        );
+        let mut out = Vec::new();
+        for o in self.list_objects(&dir).await? {
+            // `{partition}.{found}.damaged`
+            let Some(file) = o.key.rsplit('/').next() else {
+                continue;
+            };
+            let Some((partition, found)) = file
+                .strip_suffix(QUARANTINE_SUFFIX)
+                .and_then(|f| f.split_once('.'))
+            else {
+                continue;
+            };
+            let Ok(found_at) = chrono::NaiveDateTime::parse_from_str(found, "%Y%m%dT%H%M%S%.3fZ")
+            else {
+                continue;
+            };
+            out.push(QuarantinedFile {
+                object: self.objects.locate(&o.key),
+                original: self.objects.locate(&format!(
+                    "{}/{partition}.parquet",
+                    series_dir(&self.prefix, symbol, timeframe)
+                )),
+                found_at: found_at.and_utc(),
+                bytes: o.bytes,
+            });
+        }
+        out.sort_by_key(|q| q.found_at);
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::objects::Listed;
 
-    /// Local objects that count the reads.
-    #[derive(Debug)]
-    struct CountingGets {
-        inner: LocalObjects,
-        gets: AtomicUsize,
-    }
-
-    #[async_trait]
-    impl Objects for CountingGets {
-        async fn get(&self, key: &str) -> Result<Option<(Bytes, crate::objects::Tag)>, StoreError> {
-            self.gets.fetch_add(1, Ordering::SeqCst);
-            self.inner.get(key).await
-        }
-        async fn put(&self, key: &str, body: Bytes, expect: Expect) -> Result<Put, StoreError> {
-            self.inner.put(key, body, expect).await
-        }
-        async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
-            self.inner.list(prefix).await
-        }
-        fn locate(&self, key: &str) -> String {
-            self.inner.locate(key)
-        }
+    fn temp_root(what: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "axia-parquet-{what}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ))
     }
 
     #[tokio::test]
@@ -451,21 +761,48 @@ mod tests {
         let sym: Symbol = "USDJPY".parse().unwrap();
         let frame = axia_simbroker::generate(1, &sym, Timeframe::M1, day, now).unwrap();
         for (verify, gets_per_new_partition) in [(false, 1), (true, 2)] {
-            let root = std::env::temp_dir().join(format!(
-                "axia-parquet-verify-{}-{verify}-{}",
-                std::process::id(),
-                Utc::now().timestamp_nanos_opt().unwrap_or_default()
-            ));
-            let objects = Arc::new(CountingGets {
-                inner: LocalObjects { root: root.clone() },
-                gets: AtomicUsize::new(0),
-            });
-            let archive = ParquetArchive::with_objects(objects.clone(), "").verify_writes(verify);
+            let root = temp_root(&format!("verify-{verify}"));
+            let archive = ParquetArchive::local(&root).verify_writes(verify);
             archive.save(&frame).await.unwrap();
             // One day partition: the read before the conditional write, then the read-back.
-            assert_eq!(objects.gets.load(Ordering::SeqCst), gets_per_new_partition);
+            assert_eq!(archive.counters().gets, gets_per_new_partition);
             assert_eq!(archive.get(&sym, Timeframe::M1, day).await.unwrap(), frame);
             let _ = std::fs::remove_dir_all(root);
         }
+    }
+
+    #[tokio::test]
+    async fn partitions_a_listing_shows_absent_are_created_without_a_read() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+        let days = TimeRange::new(now - chrono::Duration::days(10), now).unwrap();
+        let sym: Symbol = "EURUSD".parse().unwrap();
+        let frame = axia_simbroker::generate(1, &sym, Timeframe::M5, days, now).unwrap();
+        let root = temp_root("optimistic");
+        let archive = ParquetArchive::local(&root);
+        archive.save(&frame).await.unwrap();
+        let c = archive.counters();
+        // A day partition for every day with bars: one listing, then one conditional create
+        // each and no read.
+        assert_eq!((c.lists, c.gets), (1, 0));
+        assert_eq!(c.puts, c.partitions_written);
+        assert_eq!(archive.get(&sym, Timeframe::M5, days).await.unwrap(), frame);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[tokio::test]
+    async fn the_forming_bar_is_never_archived() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 30, 0).unwrap();
+        let range = TimeRange::new(now - chrono::Duration::hours(5), now).unwrap();
+        let sym: Symbol = "GBPUSD".parse().unwrap();
+        let frame = axia_simbroker::generate(1, &sym, Timeframe::H1, range, now).unwrap();
+        assert!(frame.forming().is_some(), "12:00 is still forming at 12:30");
+        let root = temp_root("forming");
+        let archive = ParquetArchive::local(&root);
+        archive.save(&frame).await.unwrap();
+        assert_eq!(
+            archive.get(&sym, Timeframe::H1, range).await.unwrap(),
+            frame.closed()
+        );
+        let _ = std::fs::remove_dir_all(root);
     }
 }

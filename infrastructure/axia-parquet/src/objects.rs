@@ -43,10 +43,15 @@ pub(crate) trait Objects: Send + Sync + std::fmt::Debug {
     async fn get(&self, key: &str) -> Result<Option<(Bytes, Tag)>, StoreError>;
     /// Writes the whole object if `expect` holds; never leaves a partial object.
     async fn put(&self, key: &str, body: Bytes, expect: Expect) -> Result<Put, StoreError>;
-    /// Every object under `prefix`.
+    /// Every data object under `prefix` (hidden files, locks and temporaries excluded).
     async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError>;
+    /// Moves the object `from` to `to` if it is still version `tag`: the bytes arrive at `to`
+    /// whole before `from` is removed. `Put::Conflict` when `from` changed or is gone.
+    async fn rename(&self, from: &str, to: &str, tag: &Tag) -> Result<Put, StoreError>;
     /// Where the objects are, for error messages (`s3://bucket/key`, a path).
     fn locate(&self, key: &str) -> String;
+    /// The key of a location [`Objects::locate`] gave.
+    fn key_of(&self, location: &str) -> Option<String>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,20 +163,106 @@ impl Objects for S3Objects {
         Ok(out)
     }
 
+    async fn rename(&self, from: &str, to: &str, tag: &Tag) -> Result<Put, StoreError> {
+        let copied = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(format!("{}/{}", self.bucket, encode_key(from)))
+            .copy_source_if_match(&tag.0)
+            .send()
+            .await;
+        match copied {
+            Ok(_) => {}
+            Err(SdkError::ServiceError(se)) if matches!(se.raw().status().as_u16(), 412 | 404) => {
+                return Ok(Put::Conflict);
+            }
+            Err(e) => return Err(s3_error(e, &self.locate(from))),
+        }
+        // Only the version copied: a partition rebuilt meanwhile by another process stays.
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(from)
+            .if_match(&tag.0)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Put::Written),
+            Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 412 => {
+                Ok(Put::Conflict)
+            }
+            Err(e) => Err(s3_error(e, &self.locate(from))),
+        }
+    }
+
     fn locate(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
+
+    fn key_of(&self, location: &str) -> Option<String> {
+        location
+            .strip_prefix("s3://")?
+            .strip_prefix(self.bucket.as_str())?
+            .strip_prefix('/')
+            .map(str::to_owned)
+    }
+}
+
+/// Percent-encodes an object key for `x-amz-copy-source` (keys hold `=`; `/` stays).
+fn encode_key(key: &str) -> String {
+    key.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
 
 /// Objects as files under a root directory. Writes go to a temporary file that is renamed over
 /// the object, so readers see the old or the new file, never a partial one; a conditional write
-/// holds an exclusive lock on `{object}.lock` while it compares and renames, so writers in other
-/// processes on the same host cannot interleave.
+/// holds an exclusive lock on a lock file while it compares and renames, so writers in other
+/// processes on the same host cannot interleave. Lock files and temporaries live under
+/// `{root}/.axia/` (hidden, on the same file system for the rename), never beside the data
+/// files, so any folder of the tree holds Parquet files only.
 #[derive(Debug, Clone)]
 pub(crate) struct LocalObjects {
     pub(crate) root: PathBuf,
+}
+
+/// The hidden folder of lock files and temporaries under a local archive's root.
+pub(crate) const LOCAL_WORK_DIR: &str = ".axia";
+
+/// Lock files a local archive uses at most: writers of one key always take the same one.
+const LOCK_STRIPES: u64 = 256;
+
+impl LocalObjects {
+    fn tmp_path(&self, key: &str) -> PathBuf {
+        let flat = key.replace('/', "%");
+        self.root
+            .join(LOCAL_WORK_DIR)
+            .join("tmp")
+            .join(format!("{flat}.{}", unique_suffix()))
+    }
+
+    /// The lock file of `key`: one of a fixed set, so their number stays bounded however many
+    /// partitions the archive holds.
+    fn lock_path(&self, key: &str) -> PathBuf {
+        let Tag(hash) = content_tag(key.as_bytes());
+        let stripe =
+            u64::from_str_radix(hash.get(..16).unwrap_or("0"), 16).unwrap_or(0) % LOCK_STRIPES;
+        self.root
+            .join(LOCAL_WORK_DIR)
+            .join("locks")
+            .join(format!("{stripe:03}.lock"))
+    }
 }
 
 /// FNV-1a, 64 bits: a stable content hash for versions (no dependency, same in every build).
@@ -196,46 +287,62 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
     }
 }
 
-fn put_blocking(path: &Path, body: &[u8], expect: &Expect) -> Result<Put, StoreError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| StoreError::InvalidRequest(format!("{} has no parent", path.display())))?;
+fn parent_of(path: &Path) -> Result<&Path, StoreError> {
+    path.parent()
+        .ok_or_else(|| StoreError::InvalidRequest(format!("{} has no parent", path.display())))
+}
+
+fn create_parent(path: &Path) -> Result<&Path, StoreError> {
+    let dir = parent_of(path)?;
     std::fs::create_dir_all(dir).map_err(|e| io_error(&e, dir))?;
-    let lock_path = path.with_extension("parquet.lock");
+    Ok(dir)
+}
+
+/// An exclusive lock on `lock_path`, held until the file is dropped.
+fn lock_file(lock_path: &Path) -> Result<std::fs::File, StoreError> {
+    create_parent(lock_path)?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&lock_path)
-        .map_err(|e| io_error(&e, &lock_path))?;
-    lock.lock().map_err(|e| io_error(&e, &lock_path))?;
-    let current = read_optional(path)?;
-    let holds = match (expect, &current) {
+        .open(lock_path)
+        .map_err(|e| io_error(&e, lock_path))?;
+    lock.lock().map_err(|e| io_error(&e, lock_path))?;
+    Ok(lock)
+}
+
+/// True when the file at `path` is as `expect` says.
+fn holds(path: &Path, expect: &Expect) -> Result<bool, StoreError> {
+    Ok(match (expect, read_optional(path)?) {
         (Expect::Absent, None) => true,
-        (Expect::Version(tag), Some(bytes)) => &content_tag(bytes) == tag,
+        (Expect::Version(tag), Some(bytes)) => &content_tag(&bytes) == tag,
         _ => false,
-    };
-    if !holds {
-        return Ok(Put::Conflict);
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let tmp = path.with_extension(format!("parquet.tmp-{}-{nanos}", std::process::id()));
+    })
+}
+
+/// Writes `body` at `path` through a temporary file at `tmp` and a rename, durably.
+fn write_via(tmp: &Path, path: &Path, body: &[u8]) -> Result<(), StoreError> {
+    let dir = create_parent(path)?;
+    create_parent(tmp)?;
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::File::create(tmp)?;
         f.write_all(body)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        std::fs::rename(tmp, path)?;
         // Make the rename itself durable.
         std::fs::File::open(dir)?.sync_all()
     };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(&e, path));
-    }
-    drop(lock);
-    Ok(Put::Written)
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(tmp);
+        io_error(&e, path)
+    })
+}
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{}-{nanos}", std::process::id())
 }
 
 fn list_blocking(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> Result<(), StoreError> {
@@ -248,9 +355,11 @@ fn list_blocking(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> Result<(), S
         let entry = entry.map_err(|e| io_error(&e, dir))?;
         let path = entry.path();
         let meta = entry.metadata().map_err(|e| io_error(&e, &path))?;
-        if meta.is_dir() {
+        if meta.is_dir() && entry.file_name().to_string_lossy().starts_with('.') {
+            // Hidden: the archive's own locks and temporaries.
+        } else if meta.is_dir() {
             list_blocking(root, &path, out)?;
-        } else if path.extension().is_some_and(|x| x == "parquet")
+        } else if !entry.file_name().to_string_lossy().starts_with('.')
             && let Ok(rel) = path.strip_prefix(root)
         {
             let key = rel
@@ -288,7 +397,36 @@ impl Objects for LocalObjects {
 
     async fn put(&self, key: &str, body: Bytes, expect: Expect) -> Result<Put, StoreError> {
         let path = self.root.join(key);
-        blocking(move || put_blocking(&path, &body, &expect)).await
+        let lock_path = self.lock_path(key);
+        let tmp = self.tmp_path(key);
+        blocking(move || {
+            let _lock = lock_file(&lock_path)?;
+            if !holds(&path, &expect)? {
+                return Ok(Put::Conflict);
+            }
+            write_via(&tmp, &path, &body)?;
+            Ok(Put::Written)
+        })
+        .await
+    }
+
+    async fn rename(&self, from: &str, to: &str, tag: &Tag) -> Result<Put, StoreError> {
+        let (src, dst) = (self.root.join(from), self.root.join(to));
+        let lock_path = self.lock_path(from);
+        let tag = tag.clone();
+        blocking(move || {
+            let _lock = lock_file(&lock_path)?;
+            if !holds(&src, &Expect::Version(tag))? {
+                return Ok(Put::Conflict);
+            }
+            create_parent(&dst)?;
+            std::fs::rename(&src, &dst).map_err(|e| io_error(&e, &src))?;
+            std::fs::File::open(parent_of(&src)?)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_error(&e, &src))?;
+            Ok(Put::Written)
+        })
+        .await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
@@ -305,5 +443,15 @@ impl Objects for LocalObjects {
 
     fn locate(&self, key: &str) -> String {
         self.root.join(key).display().to_string()
+    }
+
+    fn key_of(&self, location: &str) -> Option<String> {
+        let rel = Path::new(location).strip_prefix(&self.root).ok()?;
+        Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
     }
 }

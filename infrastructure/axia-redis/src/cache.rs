@@ -45,7 +45,8 @@ return 0
 /// The message published on `{namespace}ohlcv:{SYMBOL}:{TF}:updates` after each successful write.
 ///
 /// JSON, for subscribers in any language:
-/// `{"symbol":"USDJPY","timeframe":"H1","newest_open_ms":1767600000000,"bars":24}`.
+/// `{"symbol":"USDJPY","timeframe":"H1","newest_open_ms":1767600000000,"bars":24,"forming_open_ms":1767600000000}`
+/// (`forming_open_ms` is `null` when the newest bar is closed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateMessage {
     /// The series.
@@ -56,6 +57,9 @@ pub struct UpdateMessage {
     pub newest_open_ms: i64,
     /// Bars held after the write.
     pub bars: usize,
+    /// The forming bar's open time (the newest bar's), when it is forming.
+    #[serde(default)]
+    pub forming_open_ms: Option<i64>,
 }
 
 /// Counters of what the cache has seen since it was built.
@@ -127,6 +131,9 @@ enum Connector {
 /// - Values are columnar, versioned msgpack ([`crate::codec`]). A value that does not decode
 ///   (garbage, truncated, unknown version, broken invariants) is a miss: it is deleted, a warning
 ///   is logged and [`CacheCounters::corrupt`] counts it; `get` never fails because of it.
+/// - The hot tier keeps the forming bar (trading wants it) and says which bar is forming: the
+///   label travels in the value, in the [`UpdateMessage`] and in the frames `get` returns
+///   ([`OhlcvFrame::forming`]); a write of the closed bar replaces it.
 /// - Every write merges into what is stored (the incoming bars win), keeps the bars that opened
 ///   within the retention (24 h) and at least the newest one, sets the TTL from the
 ///   [`TtlPolicy`](crate::TtlPolicy) and publishes an [`UpdateMessage`]. The merge is an
@@ -437,6 +444,7 @@ impl RedisBarCache {
                 timeframe,
                 newest_open_ms: newest.time_millis(),
                 bars: kept.len(),
+                forming_open_ms: kept.forming_millis(),
             })
             .unwrap_or_default();
             let expected = raw

@@ -1,9 +1,11 @@
 //! The value format: columnar, versioned msgpack.
 //!
 //! A value is the msgpack array `[version, symbol, timeframe, t0, deltas, open, high, low, close,
-//! volume]`:
-//! - `version` (u8) is [`SCHEMA_VERSION`]; a reader that meets another version treats the value
-//!   as a miss;
+//! volume, forming]`:
+//! - `version` (u8) is [`SCHEMA_VERSION`] (2); version 1 values (without `forming`) are still
+//!   read; a reader that meets another version treats the value as a miss;
+//! - `forming` (bool) says the newest bar is forming: written before its period ended, so its
+//!   values are provisional ([`OhlcvFrame::forming`]);
 //! - `t0` (int) is the first bar's open time in epoch milliseconds; `deltas` (bin) holds the gaps
 //!   between consecutive open times in **minutes**, LEB128-encoded (one byte each for M1…H1), so
 //!   timestamps stay integers;
@@ -16,7 +18,10 @@ use axia_domain::{FrameError, OhlcvColumns, OhlcvFrame, Symbol, Timeframe};
 use serde::{Deserialize, Serialize};
 
 /// The version written in every value.
-pub const SCHEMA_VERSION: u8 = 1;
+pub const SCHEMA_VERSION: u8 = 2;
+
+/// The oldest version still read.
+const OLDEST_READ: u8 = 1;
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -38,6 +43,7 @@ struct WireRef<'a> {
     close: &'a [u8],
     #[serde(with = "serde_bytes")]
     volume: &'a [u8],
+    forming: bool,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +64,9 @@ struct Wire<'a> {
     close: &'a [u8],
     #[serde(borrow, with = "serde_bytes")]
     volume: &'a [u8],
+    /// Absent from version 1 values.
+    #[serde(default)]
+    forming: bool,
 }
 
 /// Why a stored value could not be decoded.
@@ -156,6 +165,7 @@ pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
         low: &low,
         close: &close,
         volume: &volume,
+        forming: frame.forming().is_some(),
     };
     // Serializing numbers, strings and byte slices into a Vec cannot fail.
     rmp_serde::to_vec(&wire).unwrap_or_default()
@@ -181,13 +191,13 @@ pub fn decode(
     timeframe: Timeframe,
 ) -> Result<OhlcvFrame, DecodeError> {
     let version = peek_version(bytes)?;
-    if version != SCHEMA_VERSION {
+    if !(OLDEST_READ..=SCHEMA_VERSION).contains(&version) {
         return Err(DecodeError::UnknownVersion(version));
     }
     let wire: Wire<'_> =
         rmp_serde::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if wire.version != SCHEMA_VERSION {
-        return Err(DecodeError::UnknownVersion(wire.version));
+    if wire.version != version || (version == OLDEST_READ && wire.forming) {
+        return Err(DecodeError::Malformed("header and body disagree".into()));
     }
     if wire.symbol != symbol.as_str() || wire.timeframe != timeframe.as_str() {
         return Err(DecodeError::WrongSeries(format!(
@@ -224,7 +234,9 @@ pub fn decode(
         close: f64_column(wire.close, n, "close")?,
         volume: f64_column(wire.volume, n, "volume")?,
     };
-    OhlcvFrame::from_columns(symbol.clone(), timeframe, cols).map_err(DecodeError::Invalid)
+    OhlcvFrame::from_columns(symbol.clone(), timeframe, cols)
+        .map(|f| f.with_forming(wire.forming))
+        .map_err(DecodeError::Invalid)
 }
 
 #[cfg(test)]
@@ -274,11 +286,59 @@ mod tests {
             })
     }
 
+    /// A version 1 value, as an earlier axia wrote it.
+    fn encode_v1(f: &OhlcvFrame) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct V1<'a>(
+            u8,
+            &'a str,
+            &'a str,
+            i64,
+            serde_bytes::ByteBuf,
+            serde_bytes::ByteBuf,
+            serde_bytes::ByteBuf,
+            serde_bytes::ByteBuf,
+            serde_bytes::ByteBuf,
+            serde_bytes::ByteBuf,
+        );
+        let c = f.columns();
+        let deltas: Vec<u8> = c
+            .timestamps
+            .windows(2)
+            .flat_map(|w| {
+                let mut out = Vec::new();
+                put_leb128(&mut out, ((w[1] - w[0]) / MINUTE_MS) as u64);
+                out
+            })
+            .collect();
+        let b = |col: &[f64]| serde_bytes::ByteBuf::from(f64_bytes(col));
+        rmp_serde::to_vec(&V1(
+            1,
+            f.symbol().as_str(),
+            f.timeframe().as_str(),
+            c.timestamps.first().copied().unwrap_or(0),
+            serde_bytes::ByteBuf::from(deltas),
+            b(&c.open),
+            b(&c.high),
+            b(&c.low),
+            b(&c.close),
+            b(&c.volume),
+        ))
+        .unwrap()
+    }
+
     proptest! {
         #[test]
-        fn round_trip_is_exact(f in arb_frame()) {
+        fn round_trip_is_exact(f in arb_frame(), forming in any::<bool>()) {
+            let f = f.with_forming(forming);
             let bytes = encode(&f);
             let back = decode(&bytes, f.symbol(), f.timeframe()).unwrap();
+            prop_assert_eq!(back, f);
+        }
+
+        #[test]
+        fn version_1_values_are_still_read(f in arb_frame()) {
+            let back = decode(&encode_v1(&f), f.symbol(), f.timeframe()).unwrap();
             prop_assert_eq!(back, f);
         }
 
@@ -358,6 +418,7 @@ mod tests {
             low: &half,
             close: &bad,
             volume: &zero,
+            forming: false,
         };
         let bytes = rmp_serde::to_vec(&wire).unwrap();
         assert!(matches!(

@@ -214,7 +214,8 @@ impl<'a> Cursor<'a> {
 }
 
 /// The bars of `symbol` / `timeframe` whose open time is in `range` and not after `now`, for
-/// `seed`. Coarser bars are aggregated from the M1 bars the market was open for.
+/// `seed`. Coarser bars are aggregated from the M1 bars the market was open for; a bar whose
+/// period has not ended at `now` is labelled forming.
 ///
 /// # Errors
 /// [`FrameError`] only if the model broke an invariant (a bug).
@@ -229,14 +230,7 @@ pub fn generate(
     let mut cursor = Cursor::new(&model);
     let calendar = calendar_for(symbol);
     // Every M1 bar of the target bars that open in range: from the first such bar's open.
-    let first = {
-        let f = timeframe.floor(range.start());
-        if f == range.start() {
-            f
-        } else {
-            timeframe.next_open(range.start())
-        }
-    };
+    let first = timeframe.ceil(range.start());
     let end = range.end().min(now + chrono::Duration::milliseconds(1));
     let m1_end = if first < end {
         timeframe
@@ -297,5 +291,5 @@ pub fn generate(
     if let Some((t, o, h, l, c, v)) = agg {
         out.push(t, o, h, l, c, v)?;
     }
-    Ok(out.finish())
+    Ok(out.finish_at(now))
 }

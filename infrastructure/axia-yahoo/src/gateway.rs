@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
-    Clock, FetchedBars, MarketData, MarketDataError, OhlcvFrame, RawBar, Symbol, TimeRange,
-    Timeframe, ValidationReport, validate_bars,
+    Clock, FetchedBars, MarketData, MarketDataError, OhlcvFrame, RawBar, SourceLimits, Symbol,
+    TimeRange, Timeframe, ValidationReport, ValidationRules, validate_bars_with,
 };
 use chrono::{DateTime, Utc};
 
@@ -224,7 +224,11 @@ impl YahooGateway {
                 "period1",
                 (chunk.start_millis().div_euclid(1000)).to_string(),
             ),
-            ("period2", (chunk.end_millis().div_euclid(1000)).to_string()),
+            // Rounded up: a range ending a millisecond after a bar's open must include it.
+            (
+                "period2",
+                (chunk.end_millis() + 999).div_euclid(1000).to_string(),
+            ),
             ("interval", interval.to_owned()),
             ("includePrePost", "false".to_owned()),
             ("events", "div,split".to_owned()),
@@ -302,6 +306,16 @@ impl YahooGateway {
 
 #[async_trait]
 impl MarketData for YahooGateway {
+    fn limits(&self, timeframe: Timeframe) -> SourceLimits {
+        let (_, reach, span) = limits(timeframe);
+        // A minute of margin, as for the requests themselves.
+        let reach = reach.map(|r| r - chrono::Duration::minutes(1));
+        SourceLimits {
+            reach,
+            max_span: Some(span),
+        }
+    }
+
     async fn bars(
         &self,
         symbol: &Symbol,
@@ -318,12 +332,7 @@ impl MarketData for YahooGateway {
         };
         // A resampled range covers the whole target bars that open in the range.
         let whole_bars = || {
-            let first = timeframe.floor(range.start());
-            let first = if first == range.start() {
-                first
-            } else {
-                timeframe.next_open(range.start())
-            };
+            let first = timeframe.ceil(range.start());
             let last_end = timeframe.next_open(range.end() - chrono::Duration::milliseconds(1));
             TimeRange::new(first, last_end.max(first)).unwrap_or(range)
         };
@@ -363,7 +372,9 @@ impl MarketData for YahooGateway {
         if raw.is_empty() {
             return Err(MarketDataError::NoData(range));
         }
-        let (frame, report) = validate_bars(symbol.clone(), fetch_tf, raw, now);
+        // Yahoo counts shares (and reports no volume for FX): a fractional volume is malformed.
+        let rules = ValidationRules::new().integral_volume(true);
+        let (frame, report) = validate_bars_with(symbol.clone(), fetch_tf, raw, now, rules);
         if !report.is_clean() {
             tracing::info!(
                 %symbol, %timeframe, received = report.received, kept = report.kept,

@@ -1,8 +1,9 @@
 //! Yahoo Finance as a [`MarketData`](axia_domain::MarketData) source.
 //!
 //! [`YahooGateway`] fetches the chart API with its own HTTP client, against a configurable base
-//! URL (so tests run against a local fake server), and parses the bodies with
-//! `yahoo_finance_api`'s `YResponse::from_json`.
+//! URL (so tests run against a local fake server), and reads the documented chart shape value
+//! by value, so one malformed value (a string, a negative or fractional volume, a zero price)
+//! costs one row, reported, never the whole response.
 //!
 //! - **Tickers.** FX pairs map to Yahoo's FX tickers (`USDJPY` to `USDJPY=X`), everything else
 //!   as it is; [`YahooConfig::ticker`] overrides any mapping.
@@ -16,7 +17,8 @@
 //!   60 days; 60m 730 days; daily and coarser have no limit. Long ranges are split into requests
 //!   Yahoo allows and fetched in order; a range wholly out of reach is refused with
 //!   [`MarketDataError::Unsupported`](axia_domain::MarketDataError::Unsupported) before any request,
-//!   one partly out of reach is served from the part Yahoo holds.
+//!   one partly out of reach is served from the part Yahoo holds. The gateway's
+//!   [`limits`](axia_domain::MarketData::limits) say so, so collectors clamp and report.
 //! - **What Yahoo returns.** Nulls inside the quote arrays (missing bars), unaligned timestamps
 //!   and duplicate rows all go through [`validate_bars`](axia_domain::validate_bars); its report
 //!   comes back in [`FetchedBars`](axia_domain::FetchedBars) and is logged when it dropped

@@ -4,7 +4,6 @@ use axia_domain::{RawBar, Timeframe};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
-use yahoo_finance_api::YResponse;
 
 /// Why a body gave no bars.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,11 +25,28 @@ pub(crate) enum Parsed {
     Empty,
 }
 
-fn column(quote: &Value, name: &str) -> Vec<Option<f64>> {
+/// One cell of a quote column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cell {
+    Number(f64),
+    /// `null`: Yahoo's "no value" (missing price; no volume for FX).
+    Null,
+    /// Anything else where a number belongs (a string, an object): a malformed row.
+    Malformed,
+}
+
+fn column(quote: &Value, name: &str) -> Vec<Cell> {
     quote
         .get(name)
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(Value::as_f64).collect())
+        .map(|a| {
+            a.iter()
+                .map(|v| match v {
+                    Value::Null => Cell::Null,
+                    v => v.as_f64().map_or(Cell::Malformed, Cell::Number),
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -43,9 +59,12 @@ fn restamp(ts: DateTime<Utc>, tz: Tz, timeframe: Timeframe) -> i64 {
 
 /// Parses a chart API body.
 ///
-/// Reads the quote arrays from the JSON itself, after `YResponse::from_json` has vetted its
-/// shape, because `YResponse::quotes` replaces missing prices by zero and skips bars with no
-/// close, which would hide them from the validation report.
+/// The documented shape, `chart.result[0]` with `meta`, `timestamp` and
+/// `indicators.quote[0]`'s columns, is read value by value, so that one malformed value costs
+/// one row: a null, a string or any non-number where a number belongs reaches
+/// `validate_bars` as a missing value (a null volume, Yahoo's way of saying "none" for FX, is
+/// zero), and a negative or fractional volume is left for the validation to refuse. A typed
+/// decoding of the whole body would refuse all of it for one such value.
 pub(crate) fn parse(body: &[u8], timeframe: Timeframe) -> Result<Parsed, ChartError> {
     let json: Value =
         serde_json::from_slice(body).map_err(|e| ChartError::Invalid(format!("not JSON: {e}")))?;
@@ -58,16 +77,22 @@ pub(crate) fn parse(body: &[u8], timeframe: Timeframe) -> Result<Parsed, ChartEr
         };
         return Err(api_error(&field("code"), &field("description")));
     }
-    let response =
-        YResponse::from_json(json.clone()).map_err(|e| ChartError::Invalid(e.to_string()))?;
-    let Some(block) = response.chart.result.as_ref().and_then(|r| r.first()) else {
+    let chart = json
+        .get("chart")
+        .filter(|c| c.is_object())
+        .ok_or_else(|| ChartError::Invalid("not a chart response (no \"chart\" object)".into()))?;
+    let Some(block) = chart.pointer("/result/0") else {
         return Ok(Parsed::Empty);
     };
-    let Some(timestamps) = block.timestamp.as_ref().filter(|t| !t.is_empty()) else {
+    let Some(timestamps) = block
+        .get("timestamp")
+        .and_then(Value::as_array)
+        .filter(|t| !t.is_empty())
+    else {
         return Ok(Parsed::Empty);
     };
-    let quote = json
-        .pointer("/chart/result/0/indicators/quote/0")
+    let quote = block
+        .pointer("/indicators/quote/0")
         .ok_or_else(|| ChartError::Invalid("no indicators.quote".into()))?;
     let (open, high, low, close, volume) = (
         column(quote, "open"),
@@ -78,28 +103,35 @@ pub(crate) fn parse(body: &[u8], timeframe: Timeframe) -> Result<Parsed, ChartEr
     );
     let daily = matches!(timeframe, Timeframe::D1 | Timeframe::W1 | Timeframe::MN1);
     let tz: Tz = block
-        .meta
-        .exchange_timezone_name
-        .parse()
+        .pointer("/meta/exchangeTimezoneName")
+        .and_then(Value::as_str)
+        .and_then(|n| n.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    let at = |col: &Vec<Option<f64>>, i: usize| col.get(i).copied().flatten();
+    let price = |col: &Vec<Cell>, i: usize| match col.get(i) {
+        Some(Cell::Number(v)) => Some(*v),
+        _ => None,
+    };
     let bars = timestamps
         .iter()
         .enumerate()
-        .map(|(i, &secs)| {
-            let ms = secs.saturating_mul(1000);
+        .map(|(i, secs)| {
+            // A timestamp that is not an integer cannot be placed: out of range, dropped.
+            let ms = secs.as_i64().map_or(i64::MIN, |s| s.saturating_mul(1000));
             let time_millis = match (daily, DateTime::from_timestamp_millis(ms)) {
                 (true, Some(t)) => restamp(t, tz, timeframe),
                 _ => ms,
             };
             RawBar {
                 time_millis,
-                open: at(&open, i),
-                high: at(&high, i),
-                low: at(&low, i),
-                close: at(&close, i),
-                // Yahoo reports no volume for FX: zero, not missing.
-                volume: at(&volume, i).or(Some(0.0)),
+                open: price(&open, i),
+                high: price(&high, i),
+                low: price(&low, i),
+                close: price(&close, i),
+                volume: match volume.get(i) {
+                    Some(Cell::Number(v)) => Some(*v),
+                    Some(Cell::Null) | None => Some(0.0),
+                    Some(Cell::Malformed) => None,
+                },
             }
         })
         .collect();

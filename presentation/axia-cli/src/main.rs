@@ -28,6 +28,36 @@ enum Command {
     Ohlcv(OhlcvArgs),
     /// Read or change the kill switch (DynamoDB, `[orders] kill_switch_table`).
     Killswitch(KillswitchArgs),
+    /// Check the archive of SYMBOL TIMEFRAME: closed bars missing against the market calendar,
+    /// damaged and quarantined files, and (with --source, or --repair) bars that differ from
+    /// the source; --repair moves damaged files aside and rewrites exactly what was found.
+    /// Exit code 0 clean, 1 not clean (after --repair: what the repair could not fix).
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// The symbol.
+    symbol: String,
+    /// The timeframe.
+    timeframe: String,
+    /// The first day (YYYY-MM-DD, UTC) or instant (RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = axia_config::dates::parse_from)]
+    from: DateTime<Utc>,
+    /// The last day included (YYYY-MM-DD), or an instant (RFC 3339, exclusive); default now.
+    #[arg(long, value_name = "DATE", value_parser = axia_config::dates::parse_to)]
+    to: Option<DateTime<Utc>>,
+    /// Move damaged files aside, refetch and rewrite the missing and differing bars.
+    #[arg(long)]
+    repair: bool,
+    /// One JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Audit as of this instant (RFC 3339) instead of now.
+    #[arg(long)]
+    at: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,6 +145,7 @@ struct OhlcvArgs {
 
 fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
     let m = &resp.meta;
+    let forming = resp.frame.forming_millis();
     match format {
         Format::Json => {
             let bars: Vec<_> = resp.frame.iter().collect();
@@ -124,16 +155,17 @@ fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
             );
         }
         Format::Csv => {
-            println!("time,open,high,low,close,volume");
+            println!("time,open,high,low,close,volume,forming");
             for b in resp.frame.iter() {
                 println!(
-                    "{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{}",
                     b.time().to_rfc3339(),
                     b.open(),
                     b.high(),
                     b.low(),
                     b.close(),
-                    b.volume()
+                    b.volume(),
+                    forming == Some(b.time_millis())
                 );
             }
         }
@@ -144,13 +176,18 @@ fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
             );
             for b in resp.frame.iter() {
                 println!(
-                    "{:<25} {:>14} {:>14} {:>14} {:>14} {:>12}",
+                    "{:<25} {:>14} {:>14} {:>14} {:>14} {:>12}{}",
                     b.time().format("%Y-%m-%d %H:%M"),
                     b.open(),
                     b.high(),
                     b.low(),
                     b.close(),
-                    b.volume()
+                    b.volume(),
+                    if forming == Some(b.time_millis()) {
+                        "  forming"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
@@ -282,13 +319,121 @@ async fn change(
     Ok(())
 }
 
+fn print_audit(r: &axia_collect::AuditReport) {
+    println!(
+        "{} {} {}: {} of {} expected closed bars archived ({} missing in {} runs)",
+        r.symbol,
+        r.timeframe,
+        r.checked,
+        r.present,
+        r.expected,
+        r.missing
+            .iter()
+            .map(|g| g.duration().num_minutes())
+            .sum::<i64>()
+            / (r.timeframe.max_millis() / 60_000).max(1),
+        r.missing.len()
+    );
+    for g in r.missing.iter().take(20) {
+        println!("  missing   {g}");
+    }
+    for d in &r.damaged {
+        println!("  damaged   {} ({}): {}", d.object, d.range, d.reason);
+    }
+    for q in &r.quarantined {
+        println!(
+            "  quarantined {} (from {}, {} bytes, found {})",
+            q.object,
+            q.original,
+            q.bytes,
+            q.found_at.to_rfc3339()
+        );
+    }
+    if let Some(s) = &r.source {
+        println!(
+            "  source: {} bars compared over {}; {} differ, {} missing from the archive, {} only in the archive",
+            s.source_bars,
+            s.compared.map_or_else(
+                || "nothing (out of its reach)".to_owned(),
+                |c| c.to_string()
+            ),
+            s.differing.len(),
+            s.missing_from_archive.len(),
+            s.only_in_archive.len()
+        );
+        for d in s.differing.iter().take(20) {
+            println!(
+                "  differs   {} archive {:?} source {:?}",
+                d.archive.time().to_rfc3339(),
+                d.archive,
+                d.source
+            );
+        }
+    }
+    println!("  {}", if r.is_clean() { "clean" } else { "NOT clean" });
+}
+
+/// `axia audit`: exit code 0 when clean (after a repair: when the repair left it clean), 1 when
+/// not.
+async fn audit(args: AuditArgs) -> anyhow::Result<u8> {
+    // --source (a common flag) names the source to compare with; --repair uses the
+    // configured one when it is not given.
+    let settings = Settings::from_file(args.common.config.as_deref())?
+        .with_env()?
+        .with_args(&args.common);
+    let symbol: axia_domain::Symbol = args
+        .symbol
+        .parse()
+        .with_context(|| format!("symbol {:?}", args.symbol))?;
+    let timeframe: axia_domain::Timeframe = args.timeframe.parse()?;
+    let clock: Arc<dyn Clock> = match args.at {
+        Some(t) => Arc::new(ManualClock::new(t)),
+        None => Arc::new(SystemClock),
+    };
+    let to = args.to.unwrap_or_else(|| clock.now());
+    let range = TimeRange::new(args.from, to)?;
+    let wiring = Wiring::build(&settings, clock).await?;
+    let audit = wiring.audit();
+    let clean = if args.repair {
+        let r = audit
+            .repair(&symbol, timeframe, range, wiring.source.as_ref())
+            .await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!("before:");
+            print_audit(&r.before);
+            for q in &r.quarantined {
+                println!("quarantined {} -> {}", q.original, q.object);
+            }
+            for u in &r.unreachable {
+                println!("not rebuilt (out of the source's reach): {u}");
+            }
+            println!("rewrote {} bars; after:", r.rewritten);
+            print_audit(&r.after);
+        }
+        r.after.is_clean()
+    } else {
+        let source = args.common.source.map(|_| wiring.source.as_ref());
+        let r = audit.check(&symbol, timeframe, range, source).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            print_audit(&r);
+        }
+        r.is_clean()
+    };
+    Ok(if clean { 0 } else { 1 })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     axia_config::app::run("axia", axia_config::app::Logs::Text, "error", async move {
         let result = match cli.command {
-            Command::Ohlcv(a) => ohlcv(a).await,
-            Command::Killswitch(a) => killswitch(a).await,
+            Command::Ohlcv(a) => ohlcv(a).await.map(|()| 0),
+            Command::Killswitch(a) => killswitch(a).await.map(|()| 0),
+            Command::Audit(a) => audit(a).await,
         };
-        result.map(|()| 0).map_err(|e| format!("{e:#}"))
+        result.map_err(|e| format!("{e:#}"))
     })
 }

@@ -1,61 +1,95 @@
-//! `axia-collector`: the cron-invoked job that fetches the recent bars of symbols x timeframes,
-//! writes them to the cold archive, and merges them into the hot cache.
+//! `axia-collector`: the cron-invoked job that keeps the cold archive equal to the source's
+//! closed bars (catching up on whatever it lacks) and the hot cache fresh; and `backfill` for
+//! historical ranges.
 //!
 //! With no configuration it collects the seed job (5 FX pairs x 9 timeframes) from the
 //! simulated broker into `./axia-archive`, offline. Exit codes for cron: 0 every task ok (or
-//! the lock is held elsewhere and this run skipped), 1 some tasks failed, 2 none succeeded or
-//! the configuration is wrong.
+//! the lock is held elsewhere and this run skipped), 1 some tasks failed or are degraded
+//! (archived, but the hot cache was not updated), 2 none succeeded or the configuration is
+//! wrong.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axia_collect::{CollectReport, TaskStatus};
+use axia_collect::{Collect, CollectPlan, CollectReport, TaskReport, TaskStatus};
 use axia_config::{CommonArgs, ConfigError, Settings, Wiring};
-use axia_domain::{Clock, ManualClock, Symbol, SystemClock};
-use clap::Parser;
+use axia_domain::{Clock, ManualClock, Symbol, SystemClock, TimeRange};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 /// Fetch, archive and cache OHLCV bars; meant to run from cron.
+///
+/// A run is gap-driven: for each series it fetches from the newest bar the archive holds (or
+/// the catch-up horizon for a new series) up to now, never less than the lookback, so missed
+/// runs and outages are caught up. Only closed bars are archived; the forming bar goes to the
+/// hot cache, labelled as such.
 ///
 /// Settings come from the embedded defaults (simulated broker, ./axia-archive, no Redis), a TOML
 /// file (--config), the environment (REDIS_URL, AXIA_ARCHIVE, AXIA_SOURCE, AXIA_SYMBOLS,
 /// AXIA_TIMEFRAMES, AXIA_S3_FORCE_PATH_STYLE, and the standard AWS variables), then these
 /// flags. Logs go to stderr, filtered by RUST_LOG (default: warn).
 ///
-/// Exit codes: 0 all tasks ok (or skipped: another host holds the lock), 1 some failed,
-/// 2 none succeeded or a configuration error.
+/// Exit codes: 0 all tasks ok (or skipped: another host holds the lock), 1 some failed or
+/// degraded (archived, hot cache not updated), 2 none succeeded or a configuration error.
 #[derive(Debug, Parser)]
 #[command(name = "axia-collector", version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fill a historical range from the source, in chunks within its request limits;
+    /// resumable (a re-run fetches only what is still missing). Same symbols, timeframes,
+    /// report and exit codes as a run.
+    Backfill {
+        /// The first day (YYYY-MM-DD, UTC) or instant (RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = axia_config::dates::parse_from)]
+        from: DateTime<Utc>,
+        /// The last day included (YYYY-MM-DD, UTC), or an instant (RFC 3339, exclusive).
+        #[arg(long, value_name = "DATE", value_parser = axia_config::dates::parse_to)]
+        to: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Hours of bars to fetch per task (at least one bar of the timeframe is always fetched).
-    #[arg(long)]
+    /// The minimum window of a run, hours (at least one bar of the timeframe is fetched).
+    #[arg(long, global = true)]
     lookback_hours: Option<u32>,
+    /// How far back a run catches up on what the archive lacks, days.
+    #[arg(long, global = true)]
+    catch_up_days: Option<u32>,
     /// Tasks at once.
-    #[arg(long)]
+    #[arg(long, global = true)]
     concurrency: Option<usize>,
     /// Retries per task.
-    #[arg(long)]
+    #[arg(long, global = true)]
     retries: Option<u32>,
     /// Collect only shard K of N: the symbols are split deterministically (by a stable hash of
     /// the symbol) so N hosts cover them without overlap, each with its own lock.
-    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    #[arg(long, global = true, value_name = "K/N", value_parser = parse_shard)]
     shard: Option<(u32, u32)>,
     /// Take a Redis lease first, so two hosts running the same crontab do not both collect.
-    #[arg(long)]
+    #[arg(long, global = true)]
     lock: bool,
     /// The lease's TTL in seconds (renewed every third of it).
-    #[arg(long)]
+    #[arg(long, global = true)]
     lock_ttl_secs: Option<u64>,
     /// Print one JSON report on stdout instead of the table.
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
     /// Collect as of this instant (RFC 3339) instead of now: for replays and tests.
-    #[arg(long, value_name = "RFC3339")]
-    at: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long, global = true, value_name = "RFC3339")]
+    at: Option<DateTime<Utc>>,
 }
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {
@@ -85,12 +119,18 @@ struct Summary {
     tasks: usize,
     ok: usize,
     no_data: usize,
+    degraded: usize,
     failed: usize,
+    archived: usize,
+    quarantined: usize,
 }
 
+/// The JSON report: `version` 2 (tasks carry `archived`, `cached`, `forming`, `unreachable`,
+/// `quarantined`, `warning`).
 #[derive(Serialize)]
 struct JsonReport<'a> {
     version: u32,
+    mode: &'a str,
     status: &'a str,
     shard: Option<String>,
     summary: Summary,
@@ -104,57 +144,78 @@ fn summary(r: &CollectReport) -> Summary {
         tasks: r.tasks.len(),
         ok: count(TaskStatus::Ok),
         no_data: count(TaskStatus::NoData),
+        degraded: count(TaskStatus::Degraded),
         failed: count(TaskStatus::Failed),
+        archived: r.tasks.iter().map(|t| t.archived).sum(),
+        quarantined: r.tasks.iter().map(|t| t.quarantined.len()).sum(),
+    }
+}
+
+fn status_word(t: &TaskReport) -> &'static str {
+    match t.status {
+        TaskStatus::Ok => "ok",
+        TaskStatus::NoData => "no_data",
+        TaskStatus::Degraded => "DEGRADED",
+        TaskStatus::Failed => "FAILED",
     }
 }
 
 fn print_table(r: &CollectReport) {
     println!(
-        "{:<10} {:<4} {:>8} {:>8} {:>8} {:<8} {:>8} {:>8}  ERROR",
-        "SYMBOL", "TF", "FETCHED", "STORED", "REJECTED", "STATUS", "ATTEMPTS", "MS"
+        "{:<10} {:<4} {:>8} {:>8} {:>8} {:>8} {:<8} {:>8} {:>8}  NOTE",
+        "SYMBOL", "TF", "FETCHED", "ARCHIVED", "CACHED", "REJECTED", "STATUS", "ATTEMPTS", "MS"
     );
     for t in &r.tasks {
-        let status = match t.status {
-            TaskStatus::Ok => "ok",
-            TaskStatus::NoData => "no_data",
-            TaskStatus::Failed => "FAILED",
-        };
+        let mut notes: Vec<String> = Vec::new();
+        notes.extend(t.error.clone());
+        notes.extend(t.warning.clone());
+        notes.extend(t.unreachable.iter().map(|u| format!("unreachable {u}")));
+        notes.extend(
+            t.quarantined
+                .iter()
+                .map(|q| format!("quarantined {}", q.original)),
+        );
+        if let Some(c) = t.chunks {
+            notes.push(format!(
+                "chunks {}/{} fetched, {} already complete",
+                c.fetched, c.total, c.complete
+            ));
+        }
         println!(
-            "{:<10} {:<4} {:>8} {:>8} {:>8} {:<8} {:>8} {:>8}  {}",
+            "{:<10} {:<4} {:>8} {:>8} {:>8} {:>8} {:<8} {:>8} {:>8}  {}",
             t.symbol.as_str(),
             t.timeframe.as_str(),
             t.fetched,
-            t.stored,
+            t.archived,
+            t.cached,
             t.rejected,
-            status,
+            status_word(t),
             t.attempts,
             t.duration_ms,
-            t.error.as_deref().unwrap_or("")
+            notes.join("; ")
         );
     }
     let s = summary(r);
     println!(
-        "{} tasks: {} ok, {} no data, {} failed in {:.2} s",
+        "{} tasks: {} ok, {} no data, {} degraded, {} failed; {} closed bars archived in {:.2} s",
         s.tasks,
         s.ok,
         s.no_data,
+        s.degraded,
         s.failed,
+        s.archived,
         r.duration_ms as f64 / 1000.0
     );
 }
 
-fn exit_code(r: &CollectReport) -> u8 {
-    match (r.succeeded(), r.failed()) {
-        (_, 0) => 0,
-        (0, _) => 2,
-        _ => 1,
-    }
-}
-
-async fn run(args: Args) -> Result<u8, ConfigError> {
+/// The settings with the run flags applied.
+fn settings(args: &RunArgs) -> Result<Settings, ConfigError> {
     let mut settings = Settings::load(&args.common)?;
     if let Some(h) = args.lookback_hours {
         settings.lookback_hours = h;
+    }
+    if let Some(d) = args.catch_up_days {
+        settings.catch_up_days = d;
     }
     if let Some(c) = args.concurrency {
         settings.concurrency = c;
@@ -169,23 +230,69 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
         settings.lock.ttl_secs = t;
     }
     settings.validate()?;
+    Ok(settings)
+}
+
+/// What this invocation does.
+enum Mode {
+    Run,
+    Backfill(TimeRange),
+}
+
+async fn execute(collect: &Collect, plan: &CollectPlan, mode: &Mode, json: bool) -> CollectReport {
+    let total = plan.symbols.len() * plan.timeframes.len();
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(total as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} tasks {elapsed_precise} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let progress = |t: &TaskReport| {
+        if let Some(b) = &bar {
+            b.set_message(format!("{} {}", t.symbol, t.timeframe));
+            b.inc(1);
+        }
+    };
+    let report = match mode {
+        Mode::Run => collect.run_with_progress(plan, progress).await,
+        Mode::Backfill(range) => collect.backfill_with_progress(plan, *range, progress).await,
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    report
+}
+
+async fn run(args: Args) -> Result<u8, ConfigError> {
+    let settings = settings(&args.run)?;
+    let mode = match args.command {
+        None => Mode::Run,
+        Some(Command::Backfill { from, to }) => Mode::Backfill(
+            TimeRange::new(from, to).map_err(|e| ConfigError(format!("--from/--to: {e}")))?,
+        ),
+    };
     let mut plan = settings.collect_plan()?;
-    if let Some((k, n)) = args.shard {
+    let shard = args.run.shard;
+    if let Some((k, n)) = shard {
         plan.symbols.retain(|s| shard_of(s, n) == k);
     }
-    let clock: Arc<dyn Clock> = match args.at {
+    let clock: Arc<dyn Clock> = match args.run.at {
         Some(t) => Arc::new(ManualClock::new(t)),
         None => Arc::new(SystemClock),
     };
     let wiring = Wiring::build(&settings, clock).await?;
-    let shard_label = args.shard.map(|(k, n)| format!("{k}/{n}"));
+    let json = args.run.json;
 
     let lease = if settings.lock.enabled {
         let hot = wiring
             .hot
             .as_ref()
             .ok_or_else(|| ConfigError("--lock needs a hot cache".into()))?;
-        let name = args.shard.map_or_else(
+        let name = shard.map_or_else(
             || "collector".to_owned(),
             |(k, n)| format!("collector-shard-{k}-of-{n}"),
         );
@@ -199,10 +306,10 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
                     lock = name,
                     "another collector holds the lock; skipping this run"
                 );
-                if args.json {
+                if json {
                     println!(
                         "{}",
-                        serde_json::json!({"version": 1, "status": "skipped", "reason": "lock held by another collector"})
+                        serde_json::json!({"version": 2, "status": "skipped", "reason": "lock held by another collector"})
                     );
                 } else {
                     println!("skipped: another collector holds the lock {name}");
@@ -218,29 +325,7 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
         None
     };
 
-    let total = plan.symbols.len() * plan.timeframes.len();
-    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
-        let b = indicatif::ProgressBar::new(total as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} tasks {elapsed_precise} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let report = wiring
-        .collect()
-        .run_with_progress(&plan, |t| {
-            if let Some(b) = &bar {
-                b.set_message(format!("{} {}", t.symbol, t.timeframe));
-                b.inc(1);
-            }
-        })
-        .await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    let report = execute(&wiring.collect(), &plan, &mode, json).await;
     if let Some(l) = lease {
         if l.is_lost() {
             tracing::error!("the lock was lost during the run");
@@ -249,16 +334,20 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
             tracing::warn!(error = %e, "could not release the lock; it will expire");
         }
     }
-    let code = exit_code(&report);
-    if args.json {
+    let code = report.exit_code();
+    if json {
         let status = ["ok", "partial", "failed"]
             .get(usize::from(code))
             .copied()
             .unwrap_or("failed");
         let out = JsonReport {
-            version: 1,
+            version: 2,
+            mode: match mode {
+                Mode::Run => "run",
+                Mode::Backfill(_) => "backfill",
+            },
             status,
-            shard: shard_label,
+            shard: shard.map(|(k, n)| format!("{k}/{n}")),
             summary: summary(&report),
             report: &report,
         };

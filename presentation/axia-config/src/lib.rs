@@ -49,6 +49,7 @@
 //! credentials), which the AWS SDK reads itself.
 
 pub mod app;
+pub mod dates;
 mod settings;
 mod wiring;
 

@@ -168,8 +168,12 @@ pub struct Settings {
     pub timeframes: Vec<String>,
     /// The source.
     pub source: SourceKind,
-    /// Base lookback.
+    /// The minimum window of a run, hours.
     pub lookback_hours: u32,
+    /// How far back a run catches up on what the archive lacks, days.
+    pub catch_up_days: u32,
+    /// Archived bars fetched again before the newest one.
+    pub overlap_bars: u32,
     /// Tasks at once.
     pub concurrency: usize,
     /// Retries per task.
@@ -198,6 +202,8 @@ impl Default for Settings {
             timeframes: Timeframe::ALL.iter().map(ToString::to_string).collect(),
             source: SourceKind::Simulated,
             lookback_hours: 24,
+            catch_up_days: 31,
+            overlap_bars: 1,
             concurrency: 8,
             retries: 3,
             archive: ArchiveSettings::default(),
@@ -210,38 +216,39 @@ impl Default for Settings {
     }
 }
 
-/// Flags every binary shares; each overrides the file and the environment.
+/// Flags every binary shares; each overrides the file and the environment. They are global:
+/// accepted before or after a subcommand.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CommonArgs {
     /// A TOML configuration file (see the crate docs for every key).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Symbols, comma-separated (USDJPY,EURUSD,...).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, global = true, value_delimiter = ',')]
     pub symbols: Option<Vec<String>>,
     /// Timeframes, comma-separated (M1,M5,M15,M30,H1,H4,D1,W1,MN1).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, global = true, value_delimiter = ',')]
     pub timeframes: Option<Vec<String>>,
     /// Where bars come from.
-    #[arg(long, value_enum)]
+    #[arg(long, global = true, value_enum)]
     pub source: Option<SourceKind>,
     /// The cold archive: s3://bucket/prefix or a directory.
-    #[arg(long, value_name = "LOCATION")]
+    #[arg(long, global = true, value_name = "LOCATION")]
     pub archive: Option<String>,
     /// The hot cache's Redis URL (also REDIS_URL); omit for no hot cache.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL")]
     pub redis_url: Option<String>,
     /// The hot cache's key prefix.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub namespace: Option<String>,
     /// Path-style S3 addressing (MinIO, moto).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub force_path_style: bool,
     /// The simulated broker's seed.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub seed: Option<u64>,
     /// Yahoo's base URL (tests point it at a local server).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL")]
     pub yahoo_url: Option<String>,
 }
 
@@ -417,6 +424,9 @@ impl Settings {
         if self.lookback_hours == 0 {
             return Err(ConfigError("lookback_hours must be at least 1".into()));
         }
+        if self.catch_up_days == 0 {
+            return Err(ConfigError("catch_up_days must be at least 1".into()));
+        }
         if self.archive.location.trim().is_empty() {
             return Err(ConfigError("archive.location is empty".into()));
         }
@@ -448,6 +458,8 @@ impl Settings {
     pub fn collect_plan(&self) -> Result<CollectPlan, ConfigError> {
         let mut plan = CollectPlan::new(self.symbols()?, self.timeframes()?);
         plan.lookback = chrono::Duration::hours(i64::from(self.lookback_hours));
+        plan.catch_up = chrono::Duration::days(i64::from(self.catch_up_days));
+        plan.overlap = self.overlap_bars;
         plan.concurrency = self.concurrency;
         plan.retries = self.retries;
         Ok(plan)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axia_collect::Collect;
-use axia_domain::{Clock, MarketData, OhlcvStore, Symbol};
+use axia_domain::{BarArchive, Clock, MarketData, OhlcvStore, Symbol};
 use axia_parquet::ParquetArchive;
 use axia_provider::OhlcvDataProvider;
 use axia_redis::{RedisBarCache, RedisCacheConfig};
@@ -106,8 +106,17 @@ impl Wiring {
     pub fn collect(&self) -> Collect {
         Collect::new(
             Arc::clone(&self.source),
-            Arc::clone(&self.archive) as Arc<dyn OhlcvStore>,
+            Arc::clone(&self.archive) as Arc<dyn BarArchive>,
             self.hot.clone().map(|h| Arc::new(h) as Arc<dyn OhlcvStore>),
+            Arc::clone(&self.clock),
+        )
+    }
+
+    /// The audit use case over the archive.
+    #[must_use]
+    pub fn audit(&self) -> axia_collect::Audit {
+        axia_collect::Audit::new(
+            Arc::clone(&self.archive) as Arc<dyn BarArchive>,
             Arc::clone(&self.clock),
         )
     }

@@ -128,6 +128,29 @@ pub async fn a_closed_market_is_no_data(s: Subject) {
     );
 }
 
+/// The bar that opened at or before now and has not closed is returned labelled forming; every
+/// other bar is closed.
+pub async fn the_forming_bar_is_labelled(s: Subject) {
+    let range = TimeRange::new(
+        Timeframe::D1.floor(s.now),
+        s.now + Duration::milliseconds(1),
+    )
+    .unwrap();
+    for tf in [Timeframe::M5, Timeframe::H1, Timeframe::D1] {
+        let got = s.source.bars(&s.symbol, tf, range).await.unwrap().frame;
+        assert!(
+            got.closed()
+                .iter()
+                .all(|b| tf.is_closed_at(b.time(), s.now)),
+            "{tf}: a bar not labelled forming has not closed"
+        );
+        let forming = got
+            .forming()
+            .unwrap_or_else(|| panic!("{tf}: no forming bar in an open market"));
+        assert_eq!(forming.time(), tf.floor(s.now), "{tf}");
+    }
+}
+
 /// An empty range gives no bars and no error.
 pub async fn an_empty_range_gives_no_bars(s: Subject) {
     let t = s.now - Duration::hours(5);
@@ -153,6 +176,7 @@ macro_rules! market_data_contract {
                 overlapping_requests_agree,
                 a_closed_market_is_no_data,
                 an_empty_range_gives_no_bars,
+                the_forming_bar_is_labelled,
             );
         }
     };

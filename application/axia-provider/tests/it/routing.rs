@@ -174,18 +174,24 @@ async fn a_complete_answer_stops_the_chain() {
 #[tokio::test]
 async fn partial_answers_combine_and_earlier_sources_win() {
     let mut m = Mocks::new();
-    // The hot cache has all but the last 3 hours; the broker has only the last 5, at another
-    // price: the combined answer is complete, with the hot cache's bars where both have one.
+    // The hot cache lacks the bar of 10 hours ago and the last 2 hours; the broker, at another
+    // price, is asked for the span of those gaps only, and overlaps the hot cache in between:
+    // the combined answer is complete, with the hot cache's bars where both have one.
     m.hot.expect_get().times(1).returning(|_, _, r| {
-        Ok(full(r, 150.0)
-            .keep_since(now() - Duration::hours(100))
-            .slice(axia_domain::TimeRange::new(r.start(), now() - Duration::hours(2)).unwrap()))
+        let hole =
+            axia_domain::TimeRange::new(now() - Duration::hours(10), now() - Duration::hours(9))
+                .unwrap();
+        let bars: Vec<_> = full(r, 150.0)
+            .iter()
+            .filter(|b| !hole.contains(b.time()) && b.time() < now() - Duration::hours(2))
+            .collect();
+        Ok(OhlcvFrame::from_bars(sym(), Timeframe::H1, bars).unwrap())
     });
-    m.broker.expect_bars().times(1).returning(|_, _, r| {
-        Ok(fetched(
-            full(r, 151.0).keep_since(now() - Duration::hours(4)),
-        ))
-    });
+    m.broker
+        .expect_bars()
+        .times(1)
+        .withf(|_, _, r| r.start() == now() - Duration::hours(10) && r.end() > now())
+        .returning(|_, _, r| Ok(fetched(full(r, 151.0))));
     m.yahoo.expect_bars().never();
     let r = m
         .build()
@@ -208,7 +214,8 @@ async fn partial_answers_combine_and_earlier_sources_win() {
         outcomes,
         [
             (Source::HotCache, Outcome::Partial),
-            (Source::Broker, Outcome::Partial)
+            // It covered everything it was asked for.
+            (Source::Broker, Outcome::Hit)
         ]
     );
     assert_eq!(r.meta.served_by, Some(Source::HotCache));
@@ -220,11 +227,13 @@ async fn partial_answers_combine_and_earlier_sources_win() {
             .open()
     };
     assert_eq!(
-        at(3),
+        at(5),
         150.0,
         "the earlier source wins where both have a bar"
     );
-    assert_eq!(at(1), 151.0, "the later source fills the gap");
+    assert_eq!(at(10), 151.0, "the later source fills the hole");
+    assert_eq!(at(1), 151.0, "and the missing end");
+    assert_eq!(at(20), 150.0);
 }
 
 #[tokio::test]
@@ -238,9 +247,13 @@ async fn an_incomplete_chain_says_so_and_keeps_every_bar_found() {
         .expect_get()
         .times(1)
         .returning(|s, tf, _| Ok(OhlcvFrame::empty(s.clone(), tf)));
+    // Yahoo is asked only for the span the broker left missing: up to the broker's first bar.
     m.yahoo
         .expect_bars()
         .times(1)
+        .withf(|_, _, r| {
+            r.end() == now() - Duration::hours(2) && r.duration() == Duration::hours(8)
+        })
         .returning(|_, _, r| Ok(fetched(full(r, 150.0).last_n(5))));
     let r = m
         .build()
@@ -253,8 +266,50 @@ async fn an_incomplete_chain_says_so_and_keeps_every_bar_found() {
         .await
         .unwrap();
     assert!(!r.meta.complete);
-    assert_eq!(r.frame.len(), 5);
-    assert_eq!(r.meta.completeness.present, 5);
+    assert_eq!(r.frame.len(), 8);
+    assert_eq!(r.meta.completeness.present, 8);
     assert_eq!(r.meta.completeness.expected, 11);
     assert_eq!(r.meta.completeness.gaps.len(), 1);
+}
+
+#[tokio::test]
+async fn analysis_answers_closed_bars_only() {
+    // 12:00 exactly: the H1 bar opening now is forming.
+    let mut m = Mocks::new();
+    m.hot
+        .expect_get()
+        .times(1)
+        .withf(|_, _, r| r.end() == now())
+        .returning(|_, _, r| Ok(full(r, 150.0)));
+    m.cold.expect_get().never();
+    let r = m
+        .build()
+        .get(OhlcvRequest::new(
+            sym(),
+            Timeframe::H1,
+            Window::last_hours(12),
+            UseCase::Analysis,
+        ))
+        .await
+        .unwrap();
+    assert!(r.meta.complete, "{:?}", r.meta.completeness);
+    assert_eq!((r.meta.forming, r.frame.forming()), (None, None));
+    assert_eq!(r.frame.last_time(), Some(now() - Duration::hours(1)));
+    // The same window for a chart includes the forming bar, labelled.
+    let mut m = Mocks::new();
+    m.hot
+        .expect_get()
+        .times(1)
+        .returning(|_, _, r| Ok(full(r, 150.0).with_forming_at(now())));
+    let r = m
+        .build()
+        .get(OhlcvRequest::new(
+            sym(),
+            Timeframe::H1,
+            Window::last_hours(12),
+            UseCase::Chart,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.meta.forming, Some(now()));
 }

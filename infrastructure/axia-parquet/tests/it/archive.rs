@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use axia_domain::{OhlcvStore, StoreError, TimeRange, Timeframe};
+use axia_domain::{BarArchive, OhlcvStore, StoreError, TimeRange, Timeframe};
 use axia_parquet::ParquetArchive;
 use axia_parquet::layout::partition_at;
 use chrono::{Duration, TimeZone, Utc};
@@ -21,7 +21,8 @@ on_both_backends!(
     overlapping_saves_merge_and_incoming_wins,
     concurrent_writers_on_one_partition_lose_nothing,
     missing_partitions_are_reported_not_errors,
-    a_corrupt_object_is_a_typed_error_naming_it,
+    a_damaged_partition_costs_only_its_own_bars,
+    only_data_files_are_in_the_tree,
     a_bar_at_2359_lands_in_its_utc_day,
     coverage_lists_the_stored_partitions,
 );
@@ -197,53 +198,138 @@ async fn missing_partitions_are_reported_not_errors(a: ParquetArchive, _p: Place
     assert!(none.frame.is_empty() && none.present.is_empty() && none.absent.len() == 2);
 }
 
-async fn a_corrupt_object_is_a_typed_error_naming_it(a: ParquetArchive, p: Place) {
-    let f = bars(
-        "USDJPY",
-        Timeframe::H1,
-        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
-        48,
-        150.0,
-    );
-    a.save(&f).await.unwrap();
-    let partition = partition_at(Timeframe::H1, f.first_time().unwrap());
-    let key = a.key(&sym("USDJPY"), Timeframe::H1, &partition);
-    let stored = p.read(&key).await.unwrap();
-    for bad in [
-        b"garbage, not parquet".to_vec(),
-        stored[..stored.len() / 2].to_vec(),
-    ] {
-        p.write(&key, &bad).await;
-        let err = a
-            .get(&sym("USDJPY"), Timeframe::H1, all())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Corrupt { location, .. } if location.ends_with("timeframe=H1/2026-03.parquet")),
-            "{err:?}"
-        );
-        // A save into a corrupt partition refuses rather than overwrite what it cannot read.
-        let err = a.save(&f).await.unwrap_err();
-        assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
-        assert_eq!(p.read(&key).await.unwrap(), bad, "left as it was");
+/// The kinds of damage a partition file can suffer, each given the file's good bytes.
+fn damage_kinds(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut noise = vec![0u8; 1000];
+    let mut x: u32 = 0x9e37_79b9;
+    for b in &mut noise {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x.to_le_bytes()[0];
     }
-    // A file of another series under this key is corrupt too.
-    let other = ParquetArchive::local(
-        std::env::temp_dir().join(format!("axia-other-{}", std::process::id())),
-    );
-    let eur = bars("EURUSD", Timeframe::H1, f.first_time().unwrap(), 2, 1.08);
-    other.save(&eur).await.unwrap();
-    let eur_bytes = std::fs::read(
-        std::env::temp_dir()
-            .join(format!("axia-other-{}", std::process::id()))
-            .join(other.key(&sym("EURUSD"), Timeframe::H1, &partition)),
-    )
-    .unwrap();
-    p.write(&key, &eur_bytes).await;
-    assert!(matches!(
-        a.get(&sym("USDJPY"), Timeframe::H1, all()).await,
-        Err(StoreError::Corrupt { .. })
-    ));
+    // A Parquet file of someone else's schema.
+    let mut foreign = Vec::new();
+    let mut df = polars::prelude::df!("a" => [1i64, 2, 3], "b" => ["x", "y", "z"]).unwrap();
+    polars::prelude::ParquetWriter::new(&mut foreign)
+        .finish(&mut df)
+        .unwrap();
+    // Our schema, but written for another symbol, or another timeframe.
+    let day = partition_at(Timeframe::M1, day_of_damage());
+    let other_symbol =
+        axia_parquet::format::encode(&bars("EURUSD", Timeframe::M1, day.range.start(), 60, 1.08))
+            .unwrap();
+    let other_tf =
+        axia_parquet::format::encode(&bars("USDJPY", Timeframe::M5, day.range.start(), 12, 150.0))
+            .unwrap();
+    vec![
+        ("random bytes", noise),
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("zero bytes", Vec::new()),
+        ("foreign schema", foreign),
+        ("another symbol", other_symbol),
+        ("another timeframe", other_tf),
+    ]
+}
+
+fn month_end() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 31, 0, 0, 0).unwrap()
+}
+
+fn day_of_damage() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 17, 0, 0, 0).unwrap()
+}
+
+async fn a_damaged_partition_costs_only_its_own_bars(a: ParquetArchive, p: Place) {
+    let sym = sym("USDJPY");
+    let month = TimeRange::new(month_end() - Duration::days(30), month_end()).unwrap();
+    let truth = axia_simbroker::generate(7, &sym, Timeframe::M1, month, month_end()).unwrap();
+    a.save(&truth).await.unwrap();
+    let day = partition_at(Timeframe::M1, day_of_damage());
+    let key = a.key(&sym, Timeframe::M1, &day);
+    let good = p.read(&key).await.unwrap();
+    let without_day: Vec<_> = truth
+        .iter()
+        .filter(|b| !day.range.contains(b.time()))
+        .collect();
+    for (kind, bytes) in damage_kinds(&good) {
+        p.write(&key, &bytes).await;
+        let before = a.counters().damaged_reads;
+        // The read returns every other day and names the damaged one.
+        let read = a.read(&sym, Timeframe::M1, month).await.unwrap();
+        assert_eq!(read.frame.iter().collect::<Vec<_>>(), without_day, "{kind}");
+        assert_eq!(read.damaged.len(), 1, "{kind}");
+        assert_eq!(read.damaged[0].range, day.range, "{kind}");
+        assert!(
+            read.damaged[0]
+                .object
+                .ends_with("timeframe=M1/2026-03-17.parquet"),
+            "{kind}: {:?}",
+            read.damaged[0]
+        );
+        assert!(!read.damaged[0].reason.is_empty());
+        // `get` (the port) answers the same bars, and counts the damage.
+        let got = a.get(&sym, Timeframe::M1, month).await.unwrap();
+        assert_eq!(got.len(), without_day.len(), "{kind}");
+        assert_eq!(a.counters().damaged_reads, before + 2);
+        // A save into it refuses rather than overwrite what it cannot read.
+        let err = a.save(&truth.slice(day.range)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{kind}: {err:?}");
+        assert_eq!(p.read(&key).await.unwrap(), bytes, "{kind}: left as it was");
+        // The newest bar is found past a damaged newest partition too.
+        let newest = a.newest(&sym, Timeframe::M1).await.unwrap();
+        assert_eq!(newest.open, truth.last_time());
+        // Quarantine moves it aside, keeping its bytes; then it can be rebuilt.
+        let found = Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 0).unwrap();
+        let moved = a.quarantine(&read.damaged[0], found).await.unwrap();
+        assert_eq!(moved.bytes as usize, bytes.len());
+        assert!(
+            p.read(&key).await.is_none(),
+            "{kind}: no longer among the data files"
+        );
+        let q_key = moved
+            .object
+            .rsplit_once("quarantine/")
+            .map(|(_, k)| format!("quarantine/{k}"))
+            .unwrap();
+        let q_key = match &p {
+            Place::Dir(_) => q_key,
+            Place::Bucket(..) => format!("cold/{q_key}"),
+        };
+        assert_eq!(
+            p.read(&q_key).await.unwrap(),
+            bytes,
+            "{kind}: the quarantined bytes are kept"
+        );
+        assert!(!q_key.ends_with(".parquet"));
+        assert!(
+            a.coverage(&sym, Timeframe::M1)
+                .await
+                .unwrap()
+                .iter()
+                .all(|c| c.name != day.name)
+        );
+        a.save(&truth.slice(day.range)).await.unwrap();
+        assert_eq!(
+            a.get(&sym, Timeframe::M1, month).await.unwrap(),
+            truth,
+            "{kind}: rebuilt"
+        );
+        let listed = a.quarantined(&sym, Timeframe::M1).await.unwrap();
+        assert!(
+            listed.iter().any(|q| q.object == moved.object
+                && q.found_at == found
+                && q.original == read.damaged[0].object),
+            "{listed:?}"
+        );
+        // A quarantine of what is now a good file is refused.
+        assert!(matches!(
+            a.quarantine(&read.damaged[0], found).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Clear this kind's quarantined copy so the next kind's has a name of its own.
+        p.remove(&q_key).await;
+    }
 }
 
 async fn a_bar_at_2359_lands_in_its_utc_day(a: ParquetArchive, p: Place) {
@@ -302,4 +388,36 @@ async fn coverage_lists_the_stored_partitions(a: ParquetArchive, _p: Place) {
     let info = a.info().await.unwrap();
     assert_eq!(info.datasets.len(), 2);
     assert!(info.bytes_used.unwrap() > 0);
+}
+
+async fn only_data_files_are_in_the_tree(a: ParquetArchive, p: Place) {
+    let sym = sym("EURUSD");
+    let end = Utc.with_ymd_and_hms(2026, 3, 6, 0, 0, 0).unwrap();
+    let week = TimeRange::new(end - Duration::days(5), end).unwrap();
+    let f = axia_simbroker::generate(3, &sym, Timeframe::M15, week, end).unwrap();
+    a.save(&f).await.unwrap();
+    a.save(&f.slice(TimeRange::new(end - Duration::days(2), end).unwrap()))
+        .await
+        .unwrap();
+    let files = p.files_under("ohlcv").await;
+    assert!(!files.is_empty());
+    for file in &files {
+        assert!(file.ends_with(".parquet"), "{file} is not a data file");
+        assert!(file.split('/').all(|seg| !seg.starts_with('.')), "{file}");
+    }
+    // What an analyst does: read the whole tree with polars, hive partitions as columns.
+    if let Place::Dir(root) = &p {
+        use polars::prelude::*;
+        let lf = LazyFrame::scan_parquet(
+            PlRefPath::new(root.join("ohlcv").display().to_string()),
+            ScanArgsParquet {
+                hive_options: HiveOptions::new_enabled(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let df = lf.collect().unwrap();
+        assert_eq!(df.height(), f.len());
+        assert!(df.column("symbol").is_ok() && df.column("timeframe").is_ok());
+    }
 }

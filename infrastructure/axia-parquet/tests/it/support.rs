@@ -39,6 +39,54 @@ impl Place {
         }
     }
 
+    /// Removes an object.
+    pub async fn remove(&self, key: &str) {
+        match self {
+            Self::Dir(root) => std::fs::remove_file(root.join(key)).unwrap(),
+            Self::Bucket(client, bucket) => {
+                client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Every file under `dir` (relative to the archive's root or prefix), hidden ones included.
+    pub async fn files_under(&self, dir: &str) -> Vec<String> {
+        match self {
+            Self::Dir(root) => {
+                fn walk(base: &std::path::Path, d: &std::path::Path, out: &mut Vec<String>) {
+                    for e in std::fs::read_dir(d).unwrap() {
+                        let e = e.unwrap();
+                        if e.file_type().unwrap().is_dir() {
+                            walk(base, &e.path(), out);
+                        } else {
+                            out.push(e.path().strip_prefix(base).unwrap().display().to_string());
+                        }
+                    }
+                }
+                let mut out = Vec::new();
+                walk(root, &root.join(dir), &mut out);
+                out
+            }
+            Self::Bucket(client, bucket) => client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(format!("cold/{dir}"))
+                .send()
+                .await
+                .unwrap()
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect(),
+        }
+    }
+
     /// Writes raw bytes over an object.
     pub async fn write(&self, key: &str, bytes: &[u8]) {
         match self {

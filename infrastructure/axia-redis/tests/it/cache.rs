@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axia_domain::{OhlcvStore, StoreError, StoreHealth, TimeRange, Timeframe};
+use axia_domain::{Bar, OhlcvFrame, OhlcvStore, StoreError, StoreHealth, TimeRange, Timeframe};
 use axia_redis::{RedisBarCache, RedisCacheConfig, TtlPolicy, UpdateMessage};
 use chrono::Duration as Span;
 use futures_util::StreamExt;
@@ -393,29 +393,66 @@ async fn info_reports_keys_bytes_health_and_bar_spans() {
 }
 
 #[tokio::test]
-async fn a_subscriber_receives_the_update_message() {
+async fn a_subscriber_receives_the_update_message_and_the_forming_bar_is_labelled_until_it_closes()
+{
     let cache = cache(clock());
     let channel = cache.channel(&sym("GBPJPY"), Timeframe::M5);
     let client = redis::Client::open(redis_url()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
     pubsub.subscribe(&channel).await.unwrap();
-    let f = frame("GBPJPY", Timeframe::M5, noon() - Span::hours(1), 12, 190.0);
+    // Twelve M5 bars, the newest one seen while it formed.
+    let f = frame("GBPJPY", Timeframe::M5, noon() - Span::hours(1), 12, 190.0).with_forming(true);
+    let newest = f.last().unwrap();
     cache.save(&f).await.unwrap();
-    let msg = tokio::time::timeout(Duration::from_secs(5), pubsub.on_message().next())
-        .await
-        .expect("a message within 5 s")
-        .unwrap();
-    assert_eq!(msg.get_channel_name(), channel);
-    let update: UpdateMessage = serde_json::from_slice(msg.get_payload_bytes()).unwrap();
+    let mut messages = pubsub.on_message();
+    let mut next = async || -> UpdateMessage {
+        let msg = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .expect("a message within 5 s")
+            .unwrap();
+        assert_eq!(msg.get_channel_name(), channel);
+        serde_json::from_slice(msg.get_payload_bytes()).unwrap()
+    };
     assert_eq!(
-        update,
+        next().await,
         UpdateMessage {
             symbol: sym("GBPJPY"),
             timeframe: Timeframe::M5,
-            newest_open_ms: f.last().unwrap().time_millis(),
+            newest_open_ms: newest.time_millis(),
             bars: 12,
+            forming_open_ms: Some(newest.time_millis()),
         }
     );
+    let held = cache
+        .get(&sym("GBPJPY"), Timeframe::M5, all_time())
+        .await
+        .unwrap();
+    assert_eq!(
+        held.forming(),
+        Some(newest),
+        "the value says which bar is forming"
+    );
+    // The bar closes: its closed copy replaces it, and the label goes.
+    let closed = Bar::new(
+        newest.time(),
+        newest.open(),
+        newest.high() + 0.5,
+        newest.low(),
+        newest.close(),
+        newest.volume() + 10.0,
+    )
+    .unwrap();
+    cache
+        .save(&OhlcvFrame::from_bars(sym("GBPJPY"), Timeframe::M5, [closed]).unwrap())
+        .await
+        .unwrap();
+    let update = next().await;
+    assert_eq!((update.bars, update.forming_open_ms), (12, None));
+    let held = cache
+        .get(&sym("GBPJPY"), Timeframe::M5, all_time())
+        .await
+        .unwrap();
+    assert_eq!((held.forming(), held.last()), (None, Some(closed)));
 }
 
 #[tokio::test]

@@ -64,7 +64,7 @@ fn chart(ticker: &str, tz: &str, rows: &[Row]) -> Value {
             "low": rows.iter().map(|r| r.3).collect::<Vec<_>>(),
             "close": rows.iter().map(|r| r.4).collect::<Vec<_>>(),
             // Yahoo's volumes are integers.
-            "volume": rows.iter().map(|r| r.5.map(|v| v as u64)).collect::<Vec<_>>()
+            "volume": rows.iter().map(|r| r.5.map(|v| v as i64)).collect::<Vec<_>>()
         }]}
     }], "error": null}})
 }
@@ -127,6 +127,69 @@ async fn nulls_and_the_unaligned_forming_bar_are_dropped_and_reported() {
         (first.open(), first.close(), first.volume()),
         (150.101, 150.104, 0.0)
     );
+}
+
+#[tokio::test]
+async fn one_malformed_value_costs_one_bar() {
+    // A US stock's 5m bars, one malformed value per row in rows 1-6.
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 16, 0, 0).unwrap();
+    let t0 = (now - Span::hours(1)).timestamp();
+    let mut body = chart(
+        "AAPL",
+        "America/New_York",
+        &(0..10)
+            .map(|i| row(t0 + i * 300, 180.0 + i as f64))
+            .collect::<Vec<_>>(),
+    );
+    let q = &mut body["chart"]["result"][0]["indicators"]["quote"][0];
+    q["volume"][1] = json!(-5);
+    q["volume"][2] = json!(12.5);
+    q["close"][3] = json!("183.25");
+    q["open"][4] = Value::Null;
+    q["low"][5] = json!(0);
+    q["high"][6] = json!({"value": 1});
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let got = gateway(&server, now)
+        .bars(&sym("AAPL"), Timeframe::M5, last_hour(now))
+        .await
+        .unwrap();
+    assert_eq!(got.frame.len(), 4, "every other row is kept");
+    let reasons: Vec<_> = got
+        .report
+        .dropped
+        .iter()
+        .map(|d| (d.index, d.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (1, DropReason::NegativeVolume),
+            (2, DropReason::FractionalVolume),
+            (3, DropReason::MissingValue),
+            (4, DropReason::MissingValue),
+            (5, DropReason::NonPositivePrice),
+            (6, DropReason::MissingValue),
+        ]
+    );
+    let kept: Vec<i64> = got.frame.iter().map(|b| b.time().timestamp()).collect();
+    assert_eq!(kept, [t0, t0 + 7 * 300, t0 + 8 * 300, t0 + 9 * 300]);
+}
+
+#[tokio::test]
+async fn the_gateway_declares_how_far_back_it_reaches() {
+    let server = MockServer::start().await;
+    let gw = gateway(&server, fixture_now());
+    let m1 = gw.limits(Timeframe::M1);
+    assert!(m1.reach.unwrap() <= Span::days(30) && m1.reach.unwrap() > Span::days(29));
+    assert_eq!(m1.max_span, Some(Span::days(7)));
+    assert_eq!(gw.limits(Timeframe::D1).reach, None);
+    // A request inside the declared reach is served; the gateway says so before any request.
+    assert!(m1.earliest(fixture_now()).unwrap() > fixture_now() - Span::days(30));
 }
 
 #[tokio::test]

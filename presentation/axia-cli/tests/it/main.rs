@@ -60,6 +60,10 @@ fn json_output_has_bars_and_metadata() {
     assert_eq!(v["meta"]["complete"], true);
     assert_eq!(v["meta"]["attempts"][0]["source"], "broker");
     assert_eq!(v["meta"]["attempts"][0]["outcome"]["kind"], "hit");
+    assert_eq!(
+        v["meta"]["forming"], "2026-03-04T12:00:00Z",
+        "the forming bar is named"
+    );
 }
 
 #[test]
@@ -88,7 +92,7 @@ fn chart_over_30_days_reads_the_archive_then_falls_back_and_csv_prints_every_bar
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout.lines().next(),
-        Some("time,open,high,low,close,volume")
+        Some("time,open,high,low,close,volume,forming")
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -112,8 +116,130 @@ fn chart_over_30_days_reads_the_archive_then_falls_back_and_csv_prints_every_bar
         ],
         &dir,
     );
-    let rows = String::from_utf8_lossy(&out.stdout).lines().count() - 1;
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let rows = csv.lines().count() - 1;
     assert!((25..=31).contains(&rows), "{rows} daily bars");
+    // Only today's bar is forming, and it says so.
+    let forming: Vec<_> = csv.lines().skip(1).map(|l| l.ends_with(",true")).collect();
+    assert_eq!(forming.iter().filter(|f| **f).count(), 1);
+    assert_eq!(forming.last(), Some(&true));
+}
+
+/// The damaged-archive scenario: one of the month's daily M1 files overwritten with 1 000
+/// random bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_day_costs_only_its_bars_and_audit_repair_rebuilds_it() {
+    use axia_domain::{OhlcvStore, TimeRange, Timeframe};
+    use chrono::{Duration, TimeZone, Utc};
+    let dir = tmp("damaged");
+    let _ = std::fs::remove_dir_all(dir.join("axia-archive"));
+    let at = Utc.with_ymd_and_hms(2026, 3, 30, 9, 0, 0).unwrap();
+    let archive = axia_parquet::ParquetArchive::local(dir.join("axia-archive"));
+    let sym = "USDJPY".parse().unwrap();
+    let month = TimeRange::new(at - Duration::days(30), at).unwrap();
+    // The simulated broker's bars, as the collector (seed 42, the default) archives them.
+    let truth = axia_simbroker::generate(42, &sym, Timeframe::M1, month, at)
+        .unwrap()
+        .closed_at(at);
+    archive.save(&truth).await.unwrap();
+    let file = dir.join("axia-archive/ohlcv/symbol=USDJPY/timeframe=M1/2026-03-17.parquet");
+    let noise: Vec<u8> = (0..1000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&file, &noise).unwrap();
+    let at_s = "2026-03-30T09:00:00Z";
+    let analysis = [
+        "ohlcv",
+        "USDJPY",
+        "M1",
+        "--days",
+        "30",
+        "--use-case",
+        "analysis",
+        "--format",
+        "json",
+        "--at",
+        at_s,
+    ];
+
+    let out = axia(&analysis, &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let day = TimeRange::new(
+        Utc.with_ymd_and_hms(2026, 3, 17, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2026, 3, 18, 0, 0, 0).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        v["bars"].as_array().unwrap().len(),
+        truth.len() - truth.slice(day).len(),
+        "every other day"
+    );
+    assert_eq!(v["meta"]["complete"], false);
+
+    let audit = [
+        "audit",
+        "USDJPY",
+        "M1",
+        "--from",
+        "2026-02-28",
+        "--to",
+        "2026-03-29",
+        "--at",
+        at_s,
+        "--json",
+    ];
+    let out = axia(&audit, &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "not clean: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["damaged"][0]["object"]
+            .as_str()
+            .unwrap()
+            .ends_with("2026-03-17.parquet")
+    );
+
+    let mut repair = audit.to_vec();
+    repair.push("--repair");
+    let out = axia(&repair, &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let moved = report["quarantined"][0]["object"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read(moved).unwrap(),
+        noise,
+        "the damaged bytes are kept"
+    );
+    assert!(
+        !moved.ends_with(".parquet")
+            && moved.contains("axia-archive/quarantine/")
+            && !moved.contains("axia-archive/ohlcv/"),
+        "{moved}"
+    );
+    assert_eq!(
+        archive.get(&sym, Timeframe::M1, month).await.unwrap(),
+        truth,
+        "rebuilt exactly"
+    );
+
+    let out = axia(&analysis, &dir);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["bars"].as_array().unwrap().len(), truth.len());
+    assert_eq!(v["meta"]["complete"], true);
 }
 
 #[test]

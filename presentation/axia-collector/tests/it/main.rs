@@ -123,6 +123,7 @@ async fn the_seed_job_fills_archive_and_hot_cache_and_a_rerun_changes_nothing() 
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     let ns = unique("ns");
     let archive = format!("s3://{bucket}/prod");
+    // A one-day catch-up horizon: this test is about the seed job's shape, not the catch-up.
     let args = [
         "--at",
         AT,
@@ -133,6 +134,8 @@ async fn the_seed_job_fills_archive_and_hot_cache_and_a_rerun_changes_nothing() 
         &redis_url(),
         "--namespace",
         &ns,
+        "--catch-up-days",
+        "1",
         "--json",
     ];
 
@@ -149,35 +152,60 @@ async fn the_seed_job_fills_archive_and_hot_cache_and_a_rerun_changes_nothing() 
     assert_eq!(report["summary"]["ok"], 45);
     assert_eq!(report["tasks"].as_array().unwrap().len(), 45);
 
-    // The archive and the hot cache hold the simulated broker's bars of the lookback.
-    let expected = |tf: Timeframe, hours: i64| {
-        let range = TimeRange::last(Duration::hours(hours), at() + Duration::milliseconds(1));
+    // The archive holds the simulated broker's closed bars of the window, the hot cache the
+    // bars of the lookback with the forming one, labelled.
+    let mut plan = axia_collect::CollectPlan::new(vec![], vec![]);
+    plan.catch_up = Duration::days(1);
+    let generated = |tf: Timeframe, range: TimeRange| {
         axia_simbroker::generate(42, &"USDJPY".parse().unwrap(), tf, range, at()).unwrap()
+    };
+    let archived = |tf: Timeframe| {
+        let window = axia_collect::catch_up_window(
+            &plan,
+            tf,
+            at(),
+            None,
+            axia_domain::SourceLimits::UNLIMITED,
+        );
+        generated(tf, window.fetch).closed_at(at())
+    };
+    let cached = |tf: Timeframe| {
+        let start = at() - axia_collect::lookback(Duration::hours(24), tf);
+        generated(
+            tf,
+            TimeRange::new(start, at() + Duration::milliseconds(1)).unwrap(),
+        )
     };
     let cold = ParquetArchive::s3(client.clone(), bucket.clone(), "prod");
     let all = TimeRange::new(at() - Duration::days(60), at() + Duration::days(1)).unwrap();
-    assert_eq!(
-        cold.get(&"USDJPY".parse().unwrap(), Timeframe::M1, all)
-            .await
-            .unwrap(),
-        expected(Timeframe::M1, 24)
-    );
-    assert_eq!(
-        cold.get(&"USDJPY".parse().unwrap(), Timeframe::W1, all)
-            .await
-            .unwrap(),
-        expected(Timeframe::W1, 24 * 7)
-    );
+    for tf in [
+        Timeframe::M1,
+        Timeframe::H4,
+        Timeframe::D1,
+        Timeframe::W1,
+        Timeframe::MN1,
+    ] {
+        let held = cold.get(&"USDJPY".parse().unwrap(), tf, all).await.unwrap();
+        assert_eq!(held, archived(tf), "{tf}");
+        assert!(
+            held.iter().all(|b| tf.is_closed_at(b.time(), at())),
+            "{tf}: closed bars only"
+        );
+    }
     let hot = axia_redis::RedisBarCache::new(
         axia_redis::RedisCacheConfig::new(redis_url()).namespace(ns.clone()),
         Arc::new(ManualClock::new(at())),
     )
     .unwrap();
+    let m5 = hot
+        .get(&"USDJPY".parse().unwrap(), Timeframe::M5, all)
+        .await
+        .unwrap();
+    assert_eq!(m5, cached(Timeframe::M5));
     assert_eq!(
-        hot.get(&"USDJPY".parse().unwrap(), Timeframe::M5, all)
-            .await
-            .unwrap(),
-        expected(Timeframe::M5, 24)
+        m5.forming().map(|b| b.time()),
+        Some(at()),
+        "the hot tier labels the forming bar"
     );
     assert_eq!(hot.info().await.unwrap().datasets.len(), 45);
 
@@ -257,6 +285,126 @@ async fn a_failing_symbol_gives_exit_1_and_a_report_naming_it() {
         table.contains("NOSUCH2") && table.contains("FAILED") && table.contains("1 failed"),
         "{table}"
     );
+}
+
+#[test]
+fn a_hot_cache_that_is_down_after_the_archive_is_degraded_exit_1_not_2() {
+    let dir = std::env::temp_dir().join(unique("degraded"));
+    let out = collector(&[
+        "--at",
+        AT,
+        "--archive",
+        dir.to_str().unwrap(),
+        "--redis-url",
+        "redis://:s3cret@127.0.0.1:1",
+        "--symbols",
+        "USDJPY,EURUSD",
+        "--timeframes",
+        "H1,D1",
+        "--retries",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["status"], "partial");
+    assert_eq!(report["summary"]["degraded"], 4);
+    assert_eq!(report["summary"]["failed"], 0);
+    for t in report["tasks"].as_array().unwrap() {
+        assert_eq!(t["status"], "degraded", "{t}");
+        assert!(
+            t["archived"].as_u64().unwrap() > 0,
+            "the data is archived: {t}"
+        );
+        assert!(
+            t["warning"].as_str().unwrap().starts_with("hot cache:"),
+            "{t}"
+        );
+    }
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("s3cret"), "the password never appears");
+    let archived = dir.join("ohlcv/symbol=USDJPY/timeframe=H1/2026-03.parquet");
+    assert!(archived.exists());
+}
+
+#[test]
+fn backfill_fills_a_range_and_a_rerun_fetches_nothing() {
+    let dir = std::env::temp_dir().join(unique("backfill"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("collector.toml");
+    std::fs::write(
+        &config,
+        "symbols = [\"EURUSD\", \"7203.T\"]\ntimeframes = [\"M30\", \"H4\", \"D1\"]\n",
+    )
+    .unwrap();
+    let archive = dir.join("archive");
+    // --config and the other flags are accepted after the subcommand too.
+    let args = [
+        "backfill",
+        "--from",
+        "2026-01-20",
+        "--to",
+        "2026-02-10",
+        "--at",
+        AT,
+        "--config",
+        config.to_str().unwrap(),
+        "--archive",
+        archive.to_str().unwrap(),
+        "--json",
+    ];
+    let out = collector(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&out);
+    assert_eq!(
+        (r["mode"].as_str(), r["summary"]["tasks"].as_u64()),
+        (Some("backfill"), Some(6))
+    );
+    for t in r["tasks"].as_array().unwrap() {
+        assert!(t["chunks"]["fetched"].as_u64().unwrap() > 0, "{t}");
+        assert_eq!(
+            t["range"]["end"], "2026-02-11T00:00:00Z",
+            "the last day is included"
+        );
+    }
+    let again = json(&collector(&args));
+    for t in again["tasks"].as_array().unwrap() {
+        assert_eq!(t["chunks"]["fetched"], 0, "nothing missing: {t}");
+        assert_eq!(t["chunks"]["complete"], t["chunks"]["total"]);
+    }
+    let held = axia_simbroker::generate(
+        42,
+        &"7203.T".parse().unwrap(),
+        Timeframe::M30,
+        TimeRange::new(
+            Utc.with_ymd_and_hms(2026, 1, 20, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 2, 11, 0, 0, 0).unwrap(),
+        )
+        .unwrap(),
+        at(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let got = rt.block_on(ParquetArchive::local(&archive).get(
+        &"7203.T".parse().unwrap(),
+        Timeframe::M30,
+        TimeRange::new(held.first_time().unwrap(), at()).unwrap(),
+    ));
+    assert_eq!(got.unwrap(), held);
 }
 
 #[test]

@@ -8,6 +8,8 @@
     unreachable_pub
 )]
 
+mod archive_truth;
+mod damaged_archive;
 mod market_data;
 mod ohlcv_store;
 mod provider;
