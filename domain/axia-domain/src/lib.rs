@@ -48,21 +48,21 @@ pub use killswitch::{
     KillSwitchRecord, KillSwitchScope, KillSwitchState, trading_allowed,
 };
 pub use order::{
-    ClientOrderId, Fill, NotPositive, ORDER_ID_MAX_LEN, Order, OrderId, OrderIdError, OrderLimits,
-    OrderStatus, OrderStatusError, OrderType, OrderValidator, Price, Quantity, Rejection,
-    RejectionReason, Side, TransitionError,
+    ClientOrderId, DecimalError, Fill, NotPositive, ORDER_ID_MAX_LEN, Order, OrderId, OrderIdError,
+    OrderLimits, OrderStatus, OrderStatusError, OrderType, OrderValidator, Price, Quantity,
+    Rejection, RejectionReason, Side, TransitionError,
 };
 pub use ports::{
-    ArchiveRead, BarArchive, BoxError, Clock, CreateOutcome, DamagedPartition, DatasetInfo,
-    Execution, ExecutionError, ExecutionOutcome, FetchedBars, KillSwitch, KillSwitchError,
-    MarketData, MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore,
-    OrderStoreError, QuarantinedFile, QueueError, QueueMessage, SourceLimits, StoreError,
-    StoreHealth, StoreInfo,
+    ArchiveRead, BarArchive, BoxError, Claim, ClaimOutcome, Clock, CreateOutcome, DamagedPartition,
+    DatasetInfo, Execution, ExecutionBook, ExecutionError, ExecutionOutcome, FetchedBars,
+    KillSwitch, KillSwitchError, MarketData, MarketDataError, NewestBar, OhlcvStore, OrderExecutor,
+    OrderQueue, OrderStore, OrderStoreError, PoisonRecord, QuarantinedFile, QueueError,
+    QueueMessage, Recorded, ReferencePrice, SourceLimits, StoreError, StoreHealth, StoreInfo,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
-    MockBarArchive, MockClock, MockKillSwitch, MockMarketData, MockOhlcvStore, MockOrderExecutor,
-    MockOrderQueue, MockOrderStore,
+    MockBarArchive, MockClock, MockExecutionBook, MockKillSwitch, MockMarketData, MockOhlcvStore,
+    MockOrderExecutor, MockOrderQueue, MockOrderStore, MockReferencePrice,
 };
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
 pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};

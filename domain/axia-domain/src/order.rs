@@ -173,13 +173,13 @@ macro_rules! positive_decimal {
         }
 
         impl FromStr for $name {
-            type Err = NotPositive;
+            type Err = DecimalError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let value = Decimal::from_str_exact(s.trim()).map_err(|_| NotPositive {
+                let value = Decimal::from_str_exact(s.trim()).map_err(|_| DecimalError::NotANumber {
                     what: $what,
-                    value: Decimal::ZERO,
+                    input: s.chars().take(32).collect(),
                 })?;
-                Self::new(value)
+                Ok(Self::new(value)?)
             }
         }
 
@@ -197,6 +197,23 @@ macro_rules! positive_decimal {
 pub struct NotPositive {
     what: &'static str,
     value: Decimal,
+}
+
+/// Why a string is not a quantity or a price.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecimalError {
+    /// Not a decimal number at all (`"abc"`, `"1e3"`, a number too large for 28 digits).
+    #[error("{what} {input:?} is not a decimal number")]
+    NotANumber {
+        /// Quantity or price.
+        what: &'static str,
+        /// The text (at most 32 characters of it).
+        input: String,
+    },
+    /// A number, but not above zero.
+    #[error(transparent)]
+    NotPositive(#[from] NotPositive),
 }
 
 positive_decimal!(
@@ -438,11 +455,14 @@ pub struct TransitionError {
 ///     "o-1".parse()?, "c-1".parse()?, "USDJPY".parse()?, Side::Buy,
 ///     OrderType::Market, "1000".parse()?, Utc::now(),
 /// );
-/// order.mark_submitted(Utc::now())?;
+/// order.mark_submitted(Utc::now(), "processor-1")?;
 /// assert_eq!(order.status(), OrderStatus::Submitted);
 /// let reject = Rejection::new(RejectionReason::BrokerRejected, "market closed");
-/// order.mark_rejected(reject, Utc::now())?;
-/// assert!(order.mark_submitted(Utc::now()).is_err()); // final
+/// order.mark_rejected(reject, Utc::now(), "processor-1")?;
+/// assert!(order.mark_submitted(Utc::now(), "processor-1").is_err()); // final
+/// // Every change is kept: who, when, from, to, why.
+/// assert_eq!(order.history().len(), 3);
+/// assert_eq!(order.history()[2].reason, "BROKER_REJECTED: market closed");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -459,10 +479,29 @@ pub struct Order {
     rejection: Option<Rejection>,
     fill: Option<Fill>,
     failure: Option<String>,
+    /// Every status change, oldest first (records stored before it existed have none).
+    #[serde(default)]
+    history: Vec<Transition>,
+}
+
+/// One status change of an order: who made it, when, from what to what, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The status before; `None` for the order's creation.
+    pub from: Option<OrderStatus>,
+    /// The status after.
+    pub to: OrderStatus,
+    /// Who: the processor (or person) that made the change.
+    pub by: String,
+    /// Why, in a line (a rejection's code and detail, a fill's size and price).
+    pub reason: String,
 }
 
 impl Order {
-    /// A new order, [`Received`](OrderStatus::Received) at `now`.
+    /// A new order, [`Received`](OrderStatus::Received) at `now`; its history starts with that
+    /// (by nobody yet: see [`Order::received_by`]).
     #[must_use]
     pub fn new(
         id: OrderId,
@@ -473,6 +512,13 @@ impl Order {
         quantity: Quantity,
         now: DateTime<Utc>,
     ) -> Self {
+        let history = vec![Transition {
+            at: now,
+            from: None,
+            to: OrderStatus::Received,
+            by: String::new(),
+            reason: "received".into(),
+        }];
         Self {
             id,
             client_order_id,
@@ -486,7 +532,23 @@ impl Order {
             rejection: None,
             fill: None,
             failure: None,
+            history,
         }
+    }
+
+    /// Names who received the order in its first history entry.
+    #[must_use]
+    pub fn received_by(mut self, by: &str) -> Self {
+        if let Some(first) = self.history.first_mut().filter(|t| t.from.is_none()) {
+            by.clone_into(&mut first.by);
+        }
+        self
+    }
+
+    /// Every status change, oldest first.
+    #[must_use]
+    pub fn history(&self) -> &[Transition] {
+        &self.history
     }
 
     /// The order id.
@@ -550,7 +612,13 @@ impl Order {
         self.failure.as_deref()
     }
 
-    fn transition(&mut self, to: OrderStatus, at: DateTime<Utc>) -> Result<(), TransitionError> {
+    fn transition(
+        &mut self,
+        to: OrderStatus,
+        at: DateTime<Utc>,
+        by: &str,
+        reason: String,
+    ) -> Result<(), TransitionError> {
         if !self.status.can_become(to) {
             return Err(TransitionError {
                 id: self.id.clone(),
@@ -558,25 +626,46 @@ impl Order {
                 to,
             });
         }
+        self.history.push(Transition {
+            at,
+            from: Some(self.status),
+            to,
+            by: by.to_owned(),
+            reason,
+        });
         self.status = to;
         self.updated_at = at;
         Ok(())
     }
 
-    /// `Received -> Submitted`.
+    /// `Received -> Submitted`, by `by`.
     ///
     /// # Errors
     /// [`TransitionError`] from any other status.
-    pub fn mark_submitted(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
-        self.transition(OrderStatus::Submitted, at)
+    pub fn mark_submitted(&mut self, at: DateTime<Utc>, by: &str) -> Result<(), TransitionError> {
+        self.transition(
+            OrderStatus::Submitted,
+            at,
+            by,
+            "sent to the executor".into(),
+        )
     }
 
     /// `Submitted -> Filled`, recording the fill.
     ///
     /// # Errors
     /// [`TransitionError`] from any other status.
-    pub fn mark_filled(&mut self, fill: Fill, at: DateTime<Utc>) -> Result<(), TransitionError> {
-        self.transition(OrderStatus::Filled, at)?;
+    pub fn mark_filled(
+        &mut self,
+        fill: Fill,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<(), TransitionError> {
+        let reason = format!(
+            "filled {} at {} ({})",
+            fill.quantity, fill.price, fill.broker_order_id
+        );
+        self.transition(OrderStatus::Filled, at, by, reason)?;
         self.fill = Some(fill);
         Ok(())
     }
@@ -589,8 +678,9 @@ impl Order {
         &mut self,
         rejection: Rejection,
         at: DateTime<Utc>,
+        by: &str,
     ) -> Result<(), TransitionError> {
-        self.transition(OrderStatus::Rejected, at)?;
+        self.transition(OrderStatus::Rejected, at, by, rejection.to_string())?;
         self.rejection = Some(rejection);
         Ok(())
     }
@@ -603,9 +693,11 @@ impl Order {
         &mut self,
         detail: impl Into<String>,
         at: DateTime<Utc>,
+        by: &str,
     ) -> Result<(), TransitionError> {
-        self.transition(OrderStatus::Failed, at)?;
-        self.failure = Some(detail.into());
+        let detail = detail.into();
+        self.transition(OrderStatus::Failed, at, by, detail.clone())?;
+        self.failure = Some(detail);
         Ok(())
     }
 
@@ -613,8 +705,13 @@ impl Order {
     ///
     /// # Errors
     /// [`TransitionError`] from any other status.
-    pub fn mark_cancelled(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
-        self.transition(OrderStatus::Cancelled, at)
+    pub fn mark_cancelled(
+        &mut self,
+        at: DateTime<Utc>,
+        by: &str,
+        reason: &str,
+    ) -> Result<(), TransitionError> {
+        self.transition(OrderStatus::Cancelled, at, by, reason.to_owned())
     }
 }
 
@@ -664,6 +761,14 @@ impl OrderLimits {
         self
     }
 
+    /// Quantities must lie at or above `min` and at or below `max`, each when given.
+    #[must_use]
+    pub const fn quantity_bounds(mut self, min: Option<Quantity>, max: Option<Quantity>) -> Self {
+        self.min_quantity = min;
+        self.max_quantity = max;
+        self
+    }
+
     /// Quantities must be whole multiples of `step`.
     #[must_use]
     pub const fn quantity_step(mut self, step: Quantity) -> Self {
@@ -685,19 +790,108 @@ impl OrderLimits {
         self.max_price_deviation = Some(fraction);
         self
     }
+
+    /// The limits axia applies to `symbol` out of the box, so an absurd order is refused even
+    /// with no configuration:
+    ///
+    /// | instrument | max quantity | max notional (quote currency) |
+    /// |---|---|---|
+    /// | FX pair quoted in JPY, HUF, KRW, IDR, INR, RUB, THB, TWD, CZK | 10 000 000 | 2 000 000 000 |
+    /// | other FX pair | 10 000 000 | 20 000 000 |
+    /// | Tokyo stock (`.T`) | 1 000 000 | 3 000 000 000 |
+    /// | any other symbol | 1 000 000 | 20 000 000 |
+    ///
+    /// A price deviation of 10 % from the reference price is the most a limit or stop price may
+    /// stray. Configuration overrides any of them.
+    #[must_use]
+    pub fn safe_default_for(symbol: &Symbol) -> Self {
+        const BIG_UNIT: [&str; 9] = [
+            "JPY", "HUF", "KRW", "IDR", "INR", "RUB", "THB", "TWD", "CZK",
+        ];
+        let (max_qty, max_notional) = match symbol.fx_pair() {
+            Some((_, quote)) if BIG_UNIT.contains(&quote) => (10_000_000, 2_000_000_000),
+            Some(_) => (10_000_000, 20_000_000),
+            None if symbol.as_str().ends_with(".T") => (1_000_000, 3_000_000_000_i64),
+            None => (1_000_000, 20_000_000),
+        };
+        Self {
+            max_quantity: Quantity::new(Decimal::from(max_qty)).ok(),
+            max_notional: Some(Decimal::from(max_notional)),
+            max_price_deviation: Some(Decimal::new(10, 2)),
+            ..Self::new()
+        }
+    }
+
+    /// These limits, each one this set lacks taken from `fallback`.
+    #[must_use]
+    pub fn or(self, fallback: &Self) -> Self {
+        Self {
+            allowed_symbols: self
+                .allowed_symbols
+                .or_else(|| fallback.allowed_symbols.clone()),
+            min_quantity: self.min_quantity.or(fallback.min_quantity),
+            max_quantity: self.max_quantity.or(fallback.max_quantity),
+            quantity_step: self.quantity_step.or(fallback.quantity_step),
+            max_notional: self.max_notional.or(fallback.max_notional),
+            max_price_deviation: self.max_price_deviation.or(fallback.max_price_deviation),
+        }
+    }
 }
 
 /// Checks orders against [`OrderLimits`] before they are sent.
+///
+/// The limits of a symbol are, limit by limit: its own ([`OrderValidator::symbol_limits`]),
+/// else the ones for every symbol, else (with [`OrderValidator::with_safe_defaults`]) the
+/// instrument's safe defaults ([`OrderLimits::safe_default_for`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderValidator {
     limits: OrderLimits,
+    per_symbol: std::collections::BTreeMap<Symbol, OrderLimits>,
+    safe_defaults: bool,
 }
 
 impl OrderValidator {
-    /// A validator for `limits`.
+    /// A validator for exactly `limits`, for every symbol.
     #[must_use]
     pub const fn new(limits: OrderLimits) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            per_symbol: std::collections::BTreeMap::new(),
+            safe_defaults: false,
+        }
+    }
+
+    /// A validator for `limits`, each limit they leave open taken from the instrument's safe
+    /// defaults: what the order processor runs with.
+    #[must_use]
+    pub const fn with_safe_defaults(limits: OrderLimits) -> Self {
+        Self {
+            limits,
+            per_symbol: std::collections::BTreeMap::new(),
+            safe_defaults: true,
+        }
+    }
+
+    /// Limits of `symbol` that win over the others.
+    #[must_use]
+    pub fn symbol_limits(mut self, symbol: Symbol, limits: OrderLimits) -> Self {
+        self.per_symbol.insert(symbol, limits);
+        self
+    }
+
+    /// The limits an order of `symbol` is checked against.
+    #[must_use]
+    pub fn limits_for(&self, symbol: &Symbol) -> OrderLimits {
+        let mut l = self
+            .per_symbol
+            .get(symbol)
+            .cloned()
+            .unwrap_or_default()
+            .or(&self.limits);
+        if self.safe_defaults {
+            l = l.or(&OrderLimits::safe_default_for(symbol));
+        }
+        l
     }
 
     /// Checks `order`; `reference` is the current market price, used for the notional of market
@@ -707,7 +901,7 @@ impl OrderValidator {
     /// The first [`Rejection`] that applies, in the order: symbol, quantity range, quantity step,
     /// price, notional.
     pub fn validate(&self, order: &Order, reference: Option<Price>) -> Result<(), Rejection> {
-        let l = &self.limits;
+        let l = &self.limits_for(order.symbol());
         if let Some(allowed) = &l.allowed_symbols
             && !allowed.contains(order.symbol())
         {
@@ -839,26 +1033,29 @@ mod tests {
         let mut o = order("1000", OrderType::Market);
         let later = at() + chrono::Duration::seconds(1);
         assert!(
-            o.mark_filled(fill(), later).is_err(),
+            o.mark_filled(fill(), later, "t").is_err(),
             "received cannot fill"
         );
-        assert!(o.mark_failed("x", later).is_err());
-        assert!(o.mark_cancelled(later).is_err());
+        assert!(o.mark_failed("x", later, "t").is_err());
+        assert!(o.mark_cancelled(later, "t", "x").is_err());
         assert_eq!(o.status(), OrderStatus::Received);
-        o.mark_submitted(later).unwrap();
+        o.mark_submitted(later, "t").unwrap();
         assert_eq!(o.updated_at(), later);
-        let err = o.mark_submitted(later).unwrap_err();
+        let err = o.mark_submitted(later, "t").unwrap_err();
         assert_eq!(
             (err.from, err.to),
             (OrderStatus::Submitted, OrderStatus::Submitted)
         );
-        o.mark_filled(fill(), later).unwrap();
+        o.mark_filled(fill(), later, "t").unwrap();
         assert_eq!(o.fill(), Some(&fill()));
         for r in [
-            o.clone()
-                .mark_rejected(Rejection::new(RejectionReason::BrokerRejected, "x"), later),
-            o.clone().mark_cancelled(later),
-            o.clone().mark_failed("x", later),
+            o.clone().mark_rejected(
+                Rejection::new(RejectionReason::BrokerRejected, "x"),
+                later,
+                "t",
+            ),
+            o.clone().mark_cancelled(later, "t", "x"),
+            o.clone().mark_failed("x", later, "t"),
         ] {
             assert!(r.is_err(), "filled is final");
         }
@@ -866,6 +1063,7 @@ mod tests {
         r.mark_rejected(
             Rejection::new(RejectionReason::KillSwitchActive, "halted"),
             later,
+            "t",
         )
         .unwrap();
         assert_eq!(
@@ -873,9 +1071,103 @@ mod tests {
             Some("KILL_SWITCH_ACTIVE")
         );
         let mut f = order("1", OrderType::Market);
-        f.mark_submitted(later).unwrap();
-        f.mark_failed("broker timeout", later).unwrap();
+        f.mark_submitted(later, "p-1").unwrap();
+        f.mark_failed("broker timeout", later, "p-2").unwrap();
         assert_eq!(f.failure(), Some("broker timeout"));
+        let h: Vec<_> = f
+            .history()
+            .iter()
+            .map(|t| (t.from, t.to, t.by.as_str(), t.reason.as_str()))
+            .collect();
+        assert_eq!(
+            h,
+            [
+                (None, OrderStatus::Received, "", "received"),
+                (
+                    Some(OrderStatus::Received),
+                    OrderStatus::Submitted,
+                    "p-1",
+                    "sent to the executor"
+                ),
+                (
+                    Some(OrderStatus::Submitted),
+                    OrderStatus::Failed,
+                    "p-2",
+                    "broker timeout"
+                ),
+            ]
+        );
+        // A refused change leaves no trace.
+        assert!(f.mark_submitted(later, "p-3").is_err());
+        assert_eq!(f.history().len(), 3);
+        // Records stored before the history existed still read.
+        let mut old = serde_json::to_value(&f).unwrap();
+        old.as_object_mut().unwrap().remove("history");
+        let back: Order = serde_json::from_value(old).unwrap();
+        assert!(back.history().is_empty());
+    }
+
+    #[test]
+    fn safe_defaults_refuse_absurd_orders_and_configuration_overrides_them() {
+        let v = OrderValidator::with_safe_defaults(OrderLimits::new());
+        let reference = Some("150".parse().unwrap());
+        let absurd = order("79000000000000000000000000000", OrderType::Market);
+        assert_eq!(
+            v.validate(&absurd, reference).unwrap_err().reason,
+            RejectionReason::QuantityOutOfRange
+        );
+        assert!(
+            v.validate(&order("1000000", OrderType::Market), reference)
+                .is_ok()
+        );
+        // 10 M USDJPY at 150 is 1.5 bn JPY: inside; at 250 it is not.
+        assert!(
+            v.validate(&order("10000000", OrderType::Market), reference)
+                .is_ok()
+        );
+        assert_eq!(
+            v.validate(
+                &order("10000000", OrderType::Market),
+                Some("250".parse().unwrap())
+            )
+            .unwrap_err()
+            .reason,
+            RejectionReason::NotionalLimitExceeded
+        );
+        // A limit far from the market.
+        let far = order(
+            "1000",
+            OrderType::Limit {
+                price: "200".parse().unwrap(),
+            },
+        );
+        assert_eq!(
+            v.validate(&far, reference).unwrap_err().reason,
+            RejectionReason::PriceInvalid
+        );
+        // Configured limits win, for every symbol or for one.
+        let v = OrderValidator::with_safe_defaults(
+            OrderLimits::new().quantity_range("1".parse().unwrap(), "100".parse().unwrap()),
+        );
+        assert!(
+            v.validate(&order("1000", OrderType::Market), reference)
+                .is_err()
+        );
+        let v = v.symbol_limits(
+            "USDJPY".parse().unwrap(),
+            OrderLimits::new().quantity_range("1".parse().unwrap(), "5000".parse().unwrap()),
+        );
+        assert!(
+            v.validate(&order("1000", OrderType::Market), reference)
+                .is_ok()
+        );
+        assert_eq!(
+            v.limits_for(&"AAPL".parse().unwrap()).max_quantity,
+            Some("100".parse().unwrap())
+        );
+        // Without safe defaults nothing is implied.
+        let bare = OrderValidator::new(OrderLimits::new());
+        assert!(bare.validate(&absurd, None).is_ok());
     }
 
     #[test]
@@ -886,7 +1178,16 @@ mod tests {
         assert!(ClientOrderId::new("abc-123_X").is_ok());
         assert!("0".parse::<Quantity>().is_err());
         assert!("-1".parse::<Quantity>().is_err());
-        assert!("abc".parse::<Price>().is_err());
+        assert!(matches!(
+            "abc".parse::<Price>(),
+            Err(DecimalError::NotANumber { .. })
+        ));
+        let e = "7.9e28".parse::<Quantity>().unwrap_err();
+        assert_eq!(e.to_string(), "quantity \"7.9e28\" is not a decimal number");
+        assert!(matches!(
+            "-1".parse::<Quantity>(),
+            Err(DecimalError::NotPositive(_))
+        ));
         assert_eq!("0.01".parse::<Quantity>().unwrap().get(), dec("0.01"));
         let json = serde_json::to_string(&order(
             "10",

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::killswitch::{KillSwitchAudit, KillSwitchChange, KillSwitchRecord, KillSwitchScope};
 use crate::order::{ClientOrderId, Fill, Order, OrderId, OrderStatus};
+
 use crate::{FrameError, OhlcvFrame, Symbol, TimeRange, Timeframe, ValidationReport};
 
 /// An infrastructure failure carried opaquely.
@@ -411,6 +412,17 @@ pub enum OrderStoreError {
     /// The store did not answer in time.
     #[error("order store timed out after {0:?}")]
     Timeout(Duration),
+    /// The writer does not hold a live claim on the order (it expired and another processor
+    /// may have taken it, or it was never taken).
+    #[error("order {id}: no live claim of {owner}{}", holder.as_ref().map(|h| format!(" (held by {} until {})", h.owner, h.expires_at.to_rfc3339())).unwrap_or_default())]
+    ClaimLost {
+        /// The order.
+        id: OrderId,
+        /// The writer.
+        owner: String,
+        /// Who holds it now, if anyone.
+        holder: Option<Claim>,
+    },
     /// A stored order could not be decoded.
     #[error("corrupt order {id}: {detail}")]
     Corrupt {
@@ -422,6 +434,54 @@ pub enum OrderStoreError {
     /// Any other failure.
     #[error("order store backend error: {0}")]
     Backend(#[source] BoxError),
+}
+
+/// A processor's exclusive right to act on an order (submit it, settle it) until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Who holds it: a processor's unique id (host, process and a random part).
+    pub owner: String,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Claim {
+    /// True when the claim still stands at `now`.
+    #[must_use]
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
+    }
+}
+
+/// The outcome of [`OrderStore::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The claim is ours until the time asked for. `previous` is the claim it replaced: our
+    /// own (renewed), another owner's that had expired (its owner died or hung), or none.
+    Acquired {
+        /// The claim replaced, if any.
+        previous: Option<Claim>,
+    },
+    /// Another owner holds a live claim: leave the order alone until it is final or the claim
+    /// expires.
+    Held(Claim),
+}
+
+/// A message that can never be processed, kept with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoisonRecord {
+    /// The queue's id of the message.
+    pub message_id: String,
+    /// The stable reason code (`INVALID_MESSAGE`, …).
+    pub code: String,
+    /// What exactly was wrong.
+    pub detail: String,
+    /// The body as received (at most 4 KiB of it).
+    pub body: String,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// Who recorded it.
+    pub by: String,
 }
 
 /// The outcome of [`OrderStore::create_if_absent`].
@@ -452,12 +512,60 @@ pub trait OrderStore: Send + Sync {
     /// As [`OrderStore::create_if_absent`].
     async fn get(&self, id: &OrderId) -> Result<Option<Order>, OrderStoreError>;
 
-    /// Replaces the stored order with `order` if the stored status is `expected`.
+    /// Takes (or renews) the claim on order `id` for `owner` until `until`, atomically: it
+    /// succeeds when no claim stands, the standing one has expired at `now`, or `owner` holds
+    /// it. Clocks of processors must agree to well within a lease.
+    ///
+    /// # Errors
+    /// [`OrderStoreError::Conflict`] (actual `None`) when the order is absent; otherwise as
+    /// [`OrderStore::create_if_absent`].
+    async fn claim(
+        &self,
+        id: &OrderId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, OrderStoreError>;
+
+    /// Extends `owner`'s live claim on `id` to `until`.
+    ///
+    /// # Errors
+    /// [`OrderStoreError::ClaimLost`] when `owner` has no live claim at `now`; otherwise as
+    /// [`OrderStore::create_if_absent`].
+    async fn renew(
+        &self,
+        id: &OrderId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(), OrderStoreError>;
+
+    /// Gives up `owner`'s claim on `id` (no effect when it holds none).
+    ///
+    /// # Errors
+    /// As [`OrderStore::create_if_absent`].
+    async fn release(&self, id: &OrderId, owner: &str) -> Result<(), OrderStoreError>;
+
+    /// Replaces the stored order with `order` if the stored status is `expected` and `owner`
+    /// holds a live claim on it at `now`.
     ///
     /// # Errors
     /// [`OrderStoreError::Conflict`] when the stored status is another (a stale writer) or the
-    /// order is absent; otherwise as [`OrderStore::create_if_absent`].
-    async fn update(&self, order: &Order, expected: OrderStatus) -> Result<(), OrderStoreError>;
+    /// order is absent; [`OrderStoreError::ClaimLost`] when `owner` holds no live claim;
+    /// otherwise as [`OrderStore::create_if_absent`].
+    async fn update(
+        &self,
+        order: &Order,
+        expected: OrderStatus,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), OrderStoreError>;
+
+    /// Keeps a poison message's record (idempotent by message id).
+    ///
+    /// # Errors
+    /// As [`OrderStore::create_if_absent`].
+    async fn record_poison(&self, record: &PoisonRecord) -> Result<(), OrderStoreError>;
 }
 
 /// Why a kill-switch operation failed.
@@ -622,6 +730,58 @@ pub trait OrderQueue: Send + Sync {
     /// # Errors
     /// [`QueueError`].
     async fn reject(&self, message: &QueueMessage, reason: &str) -> Result<(), QueueError>;
+
+    /// Makes the message visible again after `after` (zero: at once), instead of when its
+    /// visibility timeout ends: for an order another processor holds, or a message received
+    /// during shutdown.
+    ///
+    /// # Errors
+    /// [`QueueError`]; [`QueueError::ReceiptExpired`] when it is already visible again.
+    async fn retry_later(&self, message: &QueueMessage, after: Duration) -> Result<(), QueueError>;
+}
+
+/// What [`ExecutionBook::record_first`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The execution recorded for the client order id (the first one).
+    pub execution: Execution,
+    /// True when this call recorded it; false when one was recorded before.
+    pub first: bool,
+}
+
+/// Where a paper executor keeps its executions, so every process sees them and lookups by
+/// client order id work across processes, as they do at a broker.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ExecutionBook: Send + Sync {
+    /// Records `execution` unless one is recorded for its client order id, atomically, and
+    /// returns the one recorded (the first wins). Counts every call for that id: each is a
+    /// submission that reached the executor.
+    ///
+    /// # Errors
+    /// [`ExecutionError`] when the book cannot be reached: the outcome is unknown.
+    async fn record_first(&self, execution: &Execution) -> Result<Recorded, ExecutionError>;
+
+    /// The execution recorded for `client_order_id`.
+    ///
+    /// # Errors
+    /// [`ExecutionError`].
+    async fn get(
+        &self,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Execution>, ExecutionError>;
+}
+
+/// The market's current price of a symbol, for order checks that need one (notional of a
+/// market order, price deviation).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ReferencePrice: Send + Sync {
+    /// The last price, or `None` when none is known (a closed market with no recent bar).
+    ///
+    /// # Errors
+    /// [`MarketDataError`] when the source cannot answer; callers fail closed.
+    async fn last_price(&self, symbol: &Symbol) -> Result<Option<crate::Price>, MarketDataError>;
 }
 
 // ---------------------------------------------------------------------------------------------

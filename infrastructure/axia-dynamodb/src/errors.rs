@@ -34,3 +34,23 @@ pub(crate) fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
         other => Failure::Other(format!("DynamoDB ({what}): {other:?}")),
     }
 }
+
+/// Fails with one line naming `table` (and what it is for) when it does not exist.
+pub(crate) async fn check_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    what: &str,
+) -> Result<(), Failure> {
+    client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| match classify(&e, "describe table") {
+            Failure::Unavailable(m) if m.contains("ResourceNotFound") => {
+                Failure::Unavailable(format!("the {what} table {table:?} does not exist"))
+            }
+            f => f,
+        })
+}

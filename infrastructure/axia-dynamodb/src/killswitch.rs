@@ -61,6 +61,22 @@ impl DynamoKillSwitch {
         }
     }
 
+    /// Fails with one line when the table does not exist (a start-up check).
+    ///
+    /// # Errors
+    /// [`KillSwitchError::Unavailable`] naming the table.
+    pub async fn check_table(&self) -> Result<(), KillSwitchError> {
+        crate::errors::check_table(&self.client, &self.table, "kill-switch")
+            .await
+            .map_err(ks_error)
+    }
+
+    /// The table's name.
+    #[must_use]
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// Creates the table (on-demand billing), for tests and first deployments.
     ///
     /// # Errors

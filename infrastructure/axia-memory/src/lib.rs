@@ -27,7 +27,7 @@ mod orders;
 
 pub use l1::{L1Cache, L1Config, L1Counters};
 pub use memory::MemoryStore;
-pub use orders::{MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};
+pub use orders::{MemoryExecutionBook, MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};
 
 /// The approximate heap size of a frame: six 8-byte columns per bar, plus a fixed overhead.
 fn frame_bytes(frame: &axia_domain::OhlcvFrame) -> u64 {

@@ -8,48 +8,195 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
-    Clock, CreateOutcome, KillSwitch, KillSwitchAudit, KillSwitchChange, KillSwitchError,
+    Claim, ClaimOutcome, ClientOrderId, Clock, CreateOutcome, Execution, ExecutionBook,
+    ExecutionError, KillSwitch, KillSwitchAudit, KillSwitchChange, KillSwitchError,
     KillSwitchRecord, KillSwitchScope, Order, OrderId, OrderQueue, OrderStatus, OrderStore,
-    OrderStoreError, QueueError, QueueMessage,
+    OrderStoreError, PoisonRecord, QueueError, QueueMessage, Recorded,
 };
+use chrono::{DateTime, Utc};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Orders in a map; creation and conditional updates are atomic.
+/// Orders in a map; creation, claims and conditional updates are atomic.
 #[derive(Debug, Default)]
 pub struct MemoryOrderStore {
-    orders: Mutex<HashMap<OrderId, Order>>,
+    orders: Mutex<HashMap<OrderId, (Order, Option<Claim>)>>,
+    poison: Mutex<HashMap<String, PoisonRecord>>,
+}
+
+impl MemoryOrderStore {
+    /// The poison records kept so far.
+    #[must_use]
+    pub fn poison_records(&self) -> Vec<PoisonRecord> {
+        lock(&self.poison).values().cloned().collect()
+    }
+
+    /// The claim standing on `id`, if any.
+    #[must_use]
+    pub fn claim_of(&self, id: &OrderId) -> Option<Claim> {
+        lock(&self.orders).get(id).and_then(|(_, c)| c.clone())
+    }
+}
+
+fn absent(id: &OrderId) -> OrderStoreError {
+    OrderStoreError::Conflict {
+        id: id.clone(),
+        expected: OrderStatus::Received,
+        actual: None,
+    }
 }
 
 #[async_trait]
 impl OrderStore for MemoryOrderStore {
     async fn create_if_absent(&self, order: &Order) -> Result<CreateOutcome, OrderStoreError> {
         let mut orders = lock(&self.orders);
-        if let Some(o) = orders.get(order.id()) {
+        if let Some((o, _)) = orders.get(order.id()) {
             return Ok(CreateOutcome::AlreadyExists(Box::new(o.clone())));
         }
-        orders.insert(order.id().clone(), order.clone());
+        orders.insert(order.id().clone(), (order.clone(), None));
         Ok(CreateOutcome::Created)
     }
 
     async fn get(&self, id: &OrderId) -> Result<Option<Order>, OrderStoreError> {
-        Ok(lock(&self.orders).get(id).cloned())
+        Ok(lock(&self.orders).get(id).map(|(o, _)| o.clone()))
     }
 
-    async fn update(&self, order: &Order, expected: OrderStatus) -> Result<(), OrderStoreError> {
+    async fn claim(
+        &self,
+        id: &OrderId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, OrderStoreError> {
         let mut orders = lock(&self.orders);
-        let actual = orders.get(order.id()).map(Order::status);
-        if actual != Some(expected) {
+        let (_, claim) = orders.get_mut(id).ok_or_else(|| absent(id))?;
+        match claim {
+            Some(c) if c.owner != owner && c.is_live(now) => Ok(ClaimOutcome::Held(c.clone())),
+            _ => {
+                let previous = claim.replace(Claim {
+                    owner: owner.to_owned(),
+                    expires_at: until,
+                });
+                Ok(ClaimOutcome::Acquired { previous })
+            }
+        }
+    }
+
+    async fn renew(
+        &self,
+        id: &OrderId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(), OrderStoreError> {
+        let mut orders = lock(&self.orders);
+        let (_, claim) = orders.get_mut(id).ok_or_else(|| absent(id))?;
+        match claim {
+            Some(c) if c.owner == owner && c.is_live(now) => {
+                c.expires_at = until;
+                Ok(())
+            }
+            other => Err(OrderStoreError::ClaimLost {
+                id: id.clone(),
+                owner: owner.to_owned(),
+                holder: other.clone(),
+            }),
+        }
+    }
+
+    async fn release(&self, id: &OrderId, owner: &str) -> Result<(), OrderStoreError> {
+        if let Some((_, claim)) = lock(&self.orders).get_mut(id)
+            && claim.as_ref().is_some_and(|c| c.owner == owner)
+        {
+            *claim = None;
+        }
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        order: &Order,
+        expected: OrderStatus,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), OrderStoreError> {
+        let mut orders = lock(&self.orders);
+        let Some((stored, claim)) = orders.get_mut(order.id()) else {
+            return Err(absent(order.id()));
+        };
+        if stored.status() != expected {
             return Err(OrderStoreError::Conflict {
                 id: order.id().clone(),
                 expected,
-                actual,
+                actual: Some(stored.status()),
             });
         }
-        orders.insert(order.id().clone(), order.clone());
+        if !claim
+            .as_ref()
+            .is_some_and(|c| c.owner == owner && c.is_live(now))
+        {
+            return Err(OrderStoreError::ClaimLost {
+                id: order.id().clone(),
+                owner: owner.to_owned(),
+                holder: claim.clone(),
+            });
+        }
+        *stored = order.clone();
         Ok(())
+    }
+
+    async fn record_poison(&self, record: &PoisonRecord) -> Result<(), OrderStoreError> {
+        lock(&self.poison)
+            .entry(record.message_id.clone())
+            .or_insert_with(|| record.clone());
+        Ok(())
+    }
+}
+
+/// A paper executor's book in memory: shared by every executor given the same book in one
+/// process.
+#[derive(Debug, Default)]
+pub struct MemoryExecutionBook {
+    executions: Mutex<HashMap<ClientOrderId, (Execution, u64)>>,
+}
+
+impl MemoryExecutionBook {
+    /// Executions recorded (distinct client order ids).
+    #[must_use]
+    pub fn executions(&self) -> usize {
+        lock(&self.executions).len()
+    }
+
+    /// Calls to [`ExecutionBook::record_first`], all ids together.
+    #[must_use]
+    pub fn attempts(&self) -> u64 {
+        lock(&self.executions).values().map(|(_, n)| n).sum()
+    }
+}
+
+#[async_trait]
+impl ExecutionBook for MemoryExecutionBook {
+    async fn record_first(&self, execution: &Execution) -> Result<Recorded, ExecutionError> {
+        let mut book = lock(&self.executions);
+        let entry = book
+            .entry(execution.client_order_id.clone())
+            .or_insert_with(|| (execution.clone(), 0));
+        entry.1 += 1;
+        Ok(Recorded {
+            execution: entry.0.clone(),
+            first: entry.1 == 1,
+        })
+    }
+
+    async fn get(
+        &self,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Execution>, ExecutionError> {
+        Ok(lock(&self.executions)
+            .get(client_order_id)
+            .map(|(e, _)| e.clone()))
     }
 }
 
@@ -110,8 +257,9 @@ impl KillSwitch for MemoryKillSwitch {
     }
 }
 
-/// A queue in memory. A received message is gone from the queue (no visibility timeout, no
-/// redelivery): for throughput tests and single-process runs.
+/// A queue in memory. A received message is gone from the queue until it is acked, rejected or
+/// put back with [`OrderQueue::retry_later`] (which puts it back at once, whatever the delay;
+/// there is no visibility timeout): for throughput tests and single-process runs.
 #[derive(Debug, Default)]
 pub struct MemoryOrderQueue {
     ready: Mutex<VecDeque<QueueMessage>>,
@@ -162,6 +310,17 @@ impl OrderQueue for MemoryOrderQueue {
         lock(&self.rejected).push((message.clone(), reason.to_owned()));
         Ok(())
     }
+
+    async fn retry_later(
+        &self,
+        message: &QueueMessage,
+        _after: Duration,
+    ) -> Result<(), QueueError> {
+        let mut again = message.clone();
+        again.receive_count += 1;
+        lock(&self.ready).push_back(again);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -198,15 +357,39 @@ mod tests {
             CreateOutcome::AlreadyExists(_)
         ));
         let mut o = order();
-        o.mark_submitted(o.created_at()).unwrap();
-        s.update(&o, OrderStatus::Received).await.unwrap();
+        let t = o.created_at();
+        let later = t + chrono::Duration::seconds(30);
+        o.mark_submitted(t, "p1").unwrap();
+        // No claim: no update.
         assert!(matches!(
-            s.update(&o, OrderStatus::Received).await,
+            s.update(&o, OrderStatus::Received, "p1", t).await,
+            Err(OrderStoreError::ClaimLost { .. })
+        ));
+        assert!(matches!(
+            s.claim(o.id(), "p1", t, later).await.unwrap(),
+            ClaimOutcome::Acquired { previous: None }
+        ));
+        assert!(
+            matches!(s.claim(o.id(), "p2", t, later).await.unwrap(), ClaimOutcome::Held(c) if c.owner == "p1")
+        );
+        s.update(&o, OrderStatus::Received, "p1", t).await.unwrap();
+        assert!(matches!(
+            s.update(&o, OrderStatus::Received, "p1", t).await,
             Err(OrderStoreError::Conflict {
                 actual: Some(OrderStatus::Submitted),
                 ..
             })
         ));
+        // Once it lapses another processor takes it over, and the first can no longer write.
+        assert!(
+            matches!(s.claim(o.id(), "p2", later, later + chrono::Duration::seconds(30)).await.unwrap(), ClaimOutcome::Acquired { previous: Some(c) } if c.owner == "p1")
+        );
+        assert!(matches!(
+            s.renew(o.id(), "p1", later, later).await,
+            Err(OrderStoreError::ClaimLost { .. })
+        ));
+        s.release(o.id(), "p2").await.unwrap();
+        assert_eq!(s.claim_of(o.id()), None);
     }
 
     #[tokio::test]
@@ -232,5 +415,10 @@ mod tests {
         q.reject(&got[1], "bad").await.unwrap();
         assert_eq!((q.acked(), q.rejected().len()), (1, 1));
         assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+        q.push("c");
+        let c = q.receive(1, Duration::ZERO).await.unwrap();
+        q.retry_later(&c[0], Duration::from_secs(5)).await.unwrap();
+        let again = q.receive(1, Duration::ZERO).await.unwrap();
+        assert_eq!((again[0].body.as_str(), again[0].receive_count), ("c", 2));
     }
 }

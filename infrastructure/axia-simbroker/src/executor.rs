@@ -1,30 +1,89 @@
-//! The simulated broker as an [`OrderExecutor`]: paper fills.
+//! The simulated broker as an [`OrderExecutor`]: paper fills, kept in an [`ExecutionBook`].
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use axia_domain::{
-    ClientOrderId, Execution, ExecutionError, ExecutionOutcome, Fill, Order, OrderExecutor,
-    OrderType, Price, TimeRange, Timeframe,
+    ClientOrderId, Execution, ExecutionBook, ExecutionError, ExecutionOutcome, Fill, Order,
+    OrderExecutor, OrderType, Price, Recorded, TimeRange, Timeframe,
 };
 
 use crate::SimulatedBroker;
 use crate::generator::generate;
 
-/// What the paper desk remembers: executions by client order id.
+/// The book a simulated broker keeps when none is given: this process only.
 #[derive(Debug, Default)]
-pub(crate) struct PaperDesk {
+pub(crate) struct ProcessBook {
     executions: Mutex<HashMap<ClientOrderId, Execution>>,
+}
+
+#[async_trait]
+impl ExecutionBook for ProcessBook {
+    async fn record_first(&self, execution: &Execution) -> Result<Recorded, ExecutionError> {
+        let mut book = self
+            .executions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = !book.contains_key(&execution.client_order_id);
+        let recorded = book
+            .entry(execution.client_order_id.clone())
+            .or_insert_with(|| execution.clone())
+            .clone();
+        Ok(Recorded {
+            execution: recorded,
+            first,
+        })
+    }
+
+    async fn get(
+        &self,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Execution>, ExecutionError> {
+        Ok(self
+            .executions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_order_id)
+            .cloned())
+    }
+}
+
+/// The paper desk: its book and what this broker placed in it.
+pub(crate) struct PaperDesk {
+    pub(crate) book: Arc<dyn ExecutionBook>,
     placed: AtomicU64,
 }
 
+impl Default for PaperDesk {
+    fn default() -> Self {
+        Self {
+            book: Arc::new(ProcessBook::default()),
+            placed: AtomicU64::new(0),
+        }
+    }
+}
+
 impl SimulatedBroker {
-    /// Orders actually placed (not counting idempotent repeats).
+    /// Orders this broker placed (not counting idempotent repeats, nor orders another broker
+    /// sharing the book placed).
     #[must_use]
     pub fn orders_placed(&self) -> u64 {
         self.desk.placed.load(Ordering::SeqCst)
+    }
+
+    /// This broker with its executions kept in `book`, so that brokers in other processes
+    /// sharing the book (an order store, say) see each other's executions: lookups by client
+    /// order id work across processes, as at a real broker. The default book is this
+    /// process's memory.
+    #[must_use]
+    pub fn with_book(mut self, book: Arc<dyn ExecutionBook>) -> Self {
+        self.desk = Arc::new(PaperDesk {
+            book,
+            placed: AtomicU64::new(0),
+        });
+        self
     }
 
     fn price_now(&self, order: &Order) -> Option<Price> {
@@ -60,16 +119,8 @@ impl OrderExecutor for SimulatedBroker {
                 "simulated broker is down".into(),
             ));
         }
-        let mut executions = self
-            .desk
-            .executions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(e) = executions.get(order.client_order_id()) {
-            return Ok(e.clone());
-        }
-        let n = self.desk.placed.fetch_add(1, Ordering::SeqCst) + 1;
-        let broker_order_id = format!("SIM-{n}");
+        // A broker order id of the client order id: the same in every process.
+        let broker_order_id = format!("SIM-{}", order.client_order_id());
         let outcome = match order.order_type() {
             OrderType::Market => match self.price_now(order) {
                 Some(price) => ExecutionOutcome::Filled(Fill {
@@ -91,8 +142,12 @@ impl OrderExecutor for SimulatedBroker {
             client_order_id: order.client_order_id().clone(),
             outcome,
         };
-        executions.insert(order.client_order_id().clone(), execution.clone());
-        Ok(execution)
+        // Idempotent by client order id: a repeat gets the first execution, nothing is placed.
+        let recorded = self.desk.book.record_first(&execution).await?;
+        if recorded.first {
+            self.desk.placed.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(recorded.execution)
     }
 
     async fn lookup(
@@ -104,12 +159,6 @@ impl OrderExecutor for SimulatedBroker {
                 "simulated broker is down".into(),
             ));
         }
-        Ok(self
-            .desk
-            .executions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(client_order_id)
-            .cloned())
+        self.desk.book.get(client_order_id).await
     }
 }

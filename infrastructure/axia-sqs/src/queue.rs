@@ -148,15 +148,26 @@ impl SqsOrderQueue {
 
 #[async_trait]
 impl OrderQueue for SqsOrderQueue {
+    /// Long-polls for up to `wait` (at most 20 s, SQS's limit). The call's own timeouts are
+    /// set above the wait (wait + 10 s per attempt), so a long poll is never abandoned while
+    /// SQS still hides the messages it is about to return.
     async fn receive(&self, max: u16, wait: Duration) -> Result<Vec<QueueMessage>, QueueError> {
+        let wait = wait.min(Duration::from_secs(20));
+        let attempt = wait + Duration::from_secs(10);
+        let timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(attempt * 3)
+            .build();
         let out = self
             .client
             .receive_message()
             .queue_url(&self.urls.orders)
             .max_number_of_messages(i32::from(max.clamp(1, 10)))
-            .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).unwrap_or(20))
+            .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(20))
             .visibility_timeout(i32::try_from(self.visibility.as_secs().max(1)).unwrap_or(30))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .customize()
+            .config_override(aws_sdk_sqs::config::Builder::default().timeout_config(timeouts))
             .send()
             .await
             .map_err(|e| queue_error(&e, "receive"))?;
@@ -197,6 +208,30 @@ impl OrderQueue for SqsOrderQueue {
                 Err(QueueError::ReceiptExpired(message.message_id.clone()))
             }
             Err(e) => Err(queue_error(&e, "delete")),
+        }
+    }
+
+    async fn retry_later(&self, message: &QueueMessage, after: Duration) -> Result<(), QueueError> {
+        // SQS allows up to 12 hours.
+        let secs = i32::try_from(after.as_secs().min(43_200)).unwrap_or(43_200);
+        match self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.urls.orders)
+            .receipt_handle(&message.receipt)
+            .visibility_timeout(secs)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se))
+                if se.err().code().is_some_and(|c| {
+                    c.contains("ReceiptHandleIsInvalid") || c.contains("MessageNotInflight")
+                }) =>
+            {
+                Err(QueueError::ReceiptExpired(message.message_id.clone()))
+            }
+            Err(e) => Err(queue_error(&e, "change visibility")),
         }
     }
 

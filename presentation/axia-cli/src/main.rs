@@ -256,8 +256,18 @@ async fn killswitch(args: KillswitchArgs) -> anyhow::Result<()> {
         .with_args(&args.common);
     let conf = axia_config::aws_sdk_config().await;
     let ks = axia_config::kill_switch(&conf, &settings, Arc::new(SystemClock));
+    let from = if args.common.config.is_some() {
+        "from --config"
+    } else if std::env::var_os("AXIA_KILL_SWITCH_TABLE").is_some() {
+        "from AXIA_KILL_SWITCH_TABLE"
+    } else {
+        "the default: give --config or AXIA_KILL_SWITCH_TABLE for another"
+    };
+    eprintln!("kill switch table: {} ({from})", ks.table());
     if args.create_resources {
         let _ = ks.create_table().await;
+    } else {
+        ks.check_table().await?;
     }
     let scope_of = |symbol: &Option<String>| -> anyhow::Result<KillSwitchScope> {
         Ok(match symbol {

@@ -54,7 +54,7 @@ mod settings;
 mod wiring;
 
 pub use settings::{
-    ArchiveSettings, CommonArgs, ConfigError, HotCacheSettings, LockSettings, OrdersSettings,
-    Settings, SimulatedSettings, SourceKind, YahooSettings,
+    ArchiveSettings, CommonArgs, ConfigError, HotCacheSettings, LimitSettings, LockSettings,
+    OrdersSettings, Settings, SimulatedSettings, SourceKind, YahooSettings,
 };
-pub use wiring::{OrdersWiring, Wiring, aws_sdk_config, kill_switch};
+pub use wiring::{OrdersWiring, Wiring, aws_sdk_config, kill_switch, order_validator};

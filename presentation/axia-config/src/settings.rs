@@ -75,11 +75,17 @@ impl fmt::Debug for HotCacheSettings {
 pub struct SimulatedSettings {
     /// Fixes every price.
     pub seed: u64,
+    /// How long the paper executor takes to answer an order, milliseconds (default 0): a
+    /// broker's round trip, for drills and tests.
+    pub executor_latency_ms: u64,
 }
 
 impl Default for SimulatedSettings {
     fn default() -> Self {
-        Self { seed: 42 }
+        Self {
+            seed: 42,
+            executor_latency_ms: 0,
+        }
     }
 }
 
@@ -142,6 +148,77 @@ pub struct OrdersSettings {
     pub concurrency: usize,
     /// Symbols allowed to trade (empty: any).
     pub allowed_symbols: Vec<String>,
+    /// Seconds a claim on an order lasts (renewed while the executor works); a dead
+    /// processor's orders are taken over after it.
+    pub lease_secs: u64,
+    /// Seconds one receive long-polls the queue (1 to 20).
+    pub wait_secs: u64,
+    /// Limits for every symbol; each one left out is the instrument's safe default.
+    pub limits: LimitSettings,
+    /// Limits of one symbol (`[orders.symbol_limits.USDJPY]`), over the others.
+    pub symbol_limits: HashMap<String, LimitSettings>,
+}
+
+/// Order limits (decimal strings); any left out falls back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// The smallest quantity.
+    pub min_quantity: Option<String>,
+    /// The largest quantity.
+    pub max_quantity: Option<String>,
+    /// Quantities must be multiples of this.
+    pub quantity_step: Option<String>,
+    /// Quantity times price at most this (quote currency).
+    pub max_notional: Option<String>,
+    /// A limit or stop price at most this fraction away from the market (`0.05`).
+    pub max_price_deviation: Option<String>,
+}
+
+impl LimitSettings {
+    /// The limits, parsed.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the bad value.
+    pub fn to_limits(&self, at: &str) -> Result<axia_domain::OrderLimits, ConfigError> {
+        let bad = |k: &str, e: &dyn fmt::Display| ConfigError(format!("{at}.{k}: {e}"));
+        let qty =
+            |k: &str, v: &Option<String>| -> Result<Option<axia_domain::Quantity>, ConfigError> {
+                v.as_deref()
+                    .map(|v| v.parse().map_err(|e| bad(k, &e)))
+                    .transpose()
+            };
+        let dec = |k: &str,
+                   v: &Option<String>|
+         -> Result<Option<rust_decimal::Decimal>, ConfigError> {
+            v.as_deref()
+                .map(|v| {
+                    rust_decimal::Decimal::from_str_exact(v.trim())
+                        .ok()
+                        .filter(|d| d.is_sign_positive() && !d.is_zero())
+                        .ok_or_else(|| bad(k, &format!("{v:?} is not a decimal number above zero")))
+                })
+                .transpose()
+        };
+        let mut l = axia_domain::OrderLimits::new();
+        let (min, max) = (
+            qty("min_quantity", &self.min_quantity)?,
+            qty("max_quantity", &self.max_quantity)?,
+        );
+        if min.is_some() || max.is_some() {
+            l = l.quantity_bounds(min, max);
+        }
+        if let Some(step) = qty("quantity_step", &self.quantity_step)? {
+            l = l.quantity_step(step);
+        }
+        if let Some(n) = dec("max_notional", &self.max_notional)? {
+            l = l.max_notional(n);
+        }
+        if let Some(d) = dec("max_price_deviation", &self.max_price_deviation)? {
+            l = l.max_price_deviation(d);
+        }
+        Ok(l)
+    }
 }
 
 impl Default for OrdersSettings {
@@ -154,6 +231,10 @@ impl Default for OrdersSettings {
             max_receives: 5,
             concurrency: 4,
             allowed_symbols: Vec::new(),
+            lease_secs: 30,
+            wait_secs: 20,
+            limits: LimitSettings::default(),
+            symbol_limits: HashMap::new(),
         }
     }
 }
@@ -326,6 +407,15 @@ impl Settings {
         if let Some(v) = env("AXIA_TIMEFRAMES") {
             self.timeframes = csv(&v);
         }
+        if let Some(v) = env("AXIA_ORDERS_QUEUE") {
+            self.orders.queue = v;
+        }
+        if let Some(v) = env("AXIA_ORDERS_TABLE") {
+            self.orders.orders_table = v;
+        }
+        if let Some(v) = env("AXIA_KILL_SWITCH_TABLE") {
+            self.orders.kill_switch_table = v;
+        }
         Ok(self)
     }
 
@@ -442,6 +532,22 @@ impl Settings {
             return Err(ConfigError(
                 "lock.enabled needs a hot cache (REDIS_URL or [hot_cache] url)".into(),
             ));
+        }
+        if !(1..=20).contains(&self.orders.wait_secs) {
+            return Err(ConfigError(format!(
+                "orders.wait_secs = {}: SQS long polls for 1 to 20 s",
+                self.orders.wait_secs
+            )));
+        }
+        if self.orders.lease_secs == 0 {
+            return Err(ConfigError("orders.lease_secs must be at least 1".into()));
+        }
+        self.orders.limits.to_limits("orders.limits")?;
+        for (symbol, l) in &self.orders.symbol_limits {
+            symbol
+                .parse::<Symbol>()
+                .map_err(|e| ConfigError(format!("orders.symbol_limits.{symbol}: {e}")))?;
+            l.to_limits(&format!("orders.symbol_limits.{symbol}"))?;
         }
         if !self.yahoo.requests_per_second.is_finite() || self.yahoo.requests_per_second <= 0.0 {
             return Err(ConfigError(

@@ -149,16 +149,18 @@ pub struct OrdersWiring {
     pub store: axia_dynamodb::DynamoOrderStore,
     /// The DynamoDB kill switch.
     pub kill_switch: axia_dynamodb::DynamoKillSwitch,
-    /// The paper executor.
+    /// The paper executor: the simulated broker with its book in the orders table, so every
+    /// processor sees every paper execution.
     pub executor: SimulatedBroker,
 }
 
 impl OrdersWiring {
-    /// Builds the order adapters from the standard AWS configuration. With `create`, makes the
-    /// tables and queues first (development and tests; production provisions them).
+    /// Builds the order adapters from the standard AWS configuration, and checks that the
+    /// queue, its poison and dead-letter queues and both tables exist. With `create`, makes
+    /// them first (development and tests; production provisions them).
     ///
     /// # Errors
-    /// A [`ConfigError`] when the queue cannot be found or created.
+    /// A one-line [`ConfigError`] naming what is missing or unreachable.
     pub async fn build(
         settings: &Settings,
         clock: Arc<dyn Clock>,
@@ -175,59 +177,101 @@ impl OrdersWiring {
             Arc::clone(&clock),
         );
         if create {
-            // Already existing is fine.
+            // Already existing is fine; the checks below say if they are not there.
             let _ = store.create_table().await;
             let _ = kill_switch.create_table().await;
         }
+        store
+            .check_table()
+            .await
+            .map_err(|e| ConfigError(format!("{e} (create it, or run with --create-resources)")))?;
+        kill_switch
+            .check_table()
+            .await
+            .map_err(|e| ConfigError(format!("{e} (create it, or run with --create-resources)")))?;
         let urls = if create {
             axia_sqs::SqsOrderQueue::create(&sqs, &o.queue, o.max_receives).await
         } else {
             axia_sqs::SqsOrderQueue::find(&sqs, &o.queue).await
         }
-        .map_err(|e| ConfigError(format!("queue {}: {e}", o.queue)))?;
+        .map_err(|e| {
+            ConfigError(format!(
+                "queue {} (and {0}-poison, {0}-dlq): {e} (create them, or run with --create-resources)",
+                o.queue
+            ))
+        })?;
         let queue = axia_sqs::SqsOrderQueue::new(
             sqs,
             urls,
             std::time::Duration::from_secs(o.visibility_secs.max(1)),
         );
+        let executor = SimulatedBroker::new(settings.simulated.seed, clock)
+            .with_book(Arc::new(store.execution_book()));
+        executor.set_faults(axia_simbroker::Faults {
+            latency: std::time::Duration::from_millis(settings.simulated.executor_latency_ms),
+            ..axia_simbroker::Faults::none()
+        });
         Ok(Self {
             queue,
             store,
             kill_switch,
-            executor: SimulatedBroker::new(settings.simulated.seed, clock),
+            executor,
         })
     }
 
-    /// The process-order use case over these adapters, with the settings' limits.
+    /// The process-order use case over these adapters: the settings' limits over each
+    /// instrument's safe defaults, reference prices from the paper executor's market, claims
+    /// of `[orders] lease_secs`.
     ///
     /// # Errors
-    /// A [`ConfigError`] for a bad allowed symbol.
+    /// A [`ConfigError`] for a bad symbol or limit.
     pub fn process_order(
         &self,
         settings: &Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<axia_orders::ProcessOrder, ConfigError> {
-        let mut limits = axia_domain::OrderLimits::new();
-        if !settings.orders.allowed_symbols.is_empty() {
-            let symbols: Result<Vec<Symbol>, _> = settings
-                .orders
-                .allowed_symbols
-                .iter()
-                .map(|s| s.parse())
-                .collect();
-            limits = limits.allowed_symbols(
-                symbols.map_err(|e| ConfigError(format!("orders.allowed_symbols: {e}")))?,
-            );
-        }
+        let validator = order_validator(settings)?;
+        // The paper market's prices, without the executor's simulated latency.
+        let market = SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock));
+        let reference = axia_orders::LastClose::new(Arc::new(market), Arc::clone(&clock));
         Ok(axia_orders::ProcessOrder::new(
             Arc::new(self.queue.clone()),
             Arc::new(self.store.clone()),
             Arc::new(self.kill_switch.clone()),
             Arc::new(self.executor.clone()),
-            axia_domain::OrderValidator::new(limits),
+            validator,
             clock,
-        ))
+        )
+        .reference_price(Arc::new(reference))
+        .lease(std::time::Duration::from_secs(
+            settings.orders.lease_secs.max(1),
+        )))
     }
+}
+
+/// The order validator the settings describe: `[orders] allowed_symbols`, `[orders.limits]`
+/// and `[orders.symbol_limits.*]` over each instrument's safe defaults.
+///
+/// # Errors
+/// A [`ConfigError`] for a bad symbol or limit.
+pub fn order_validator(settings: &Settings) -> Result<axia_domain::OrderValidator, ConfigError> {
+    let o = &settings.orders;
+    let mut limits = o.limits.to_limits("orders.limits")?;
+    if !o.allowed_symbols.is_empty() {
+        let symbols: Result<Vec<Symbol>, _> = o.allowed_symbols.iter().map(|s| s.parse()).collect();
+        limits = limits.allowed_symbols(
+            symbols.map_err(|e| ConfigError(format!("orders.allowed_symbols: {e}")))?,
+        );
+    }
+    let mut validator = axia_domain::OrderValidator::with_safe_defaults(limits);
+    for (symbol, l) in &o.symbol_limits {
+        let at = format!("orders.symbol_limits.{symbol}");
+        let sym: Symbol = symbol
+            .parse()
+            .map_err(|e| ConfigError(format!("{at}: {e}")))?;
+        validator = validator.symbol_limits(sym, l.to_limits(&at)?);
+    }
+    Ok(validator)
 }
 
 /// The AWS SDK configuration from the standard chain.

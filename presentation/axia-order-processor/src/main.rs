@@ -1,17 +1,21 @@
 //! `axia-order-processor`: takes orders off the SQS queue and through the process-order use case
-//! (kill switch, validation, paper execution, DynamoDB), until SIGTERM or SIGINT.
+//! (claim, kill switch, validation, paper execution, DynamoDB), until SIGTERM or SIGINT.
 //!
-//! On a signal it stops receiving, finishes the orders in flight, and exits 0. Logs are JSON
-//! lines on stderr (RUST_LOG, default info). Configuration as for the collector: `[orders]` in
-//! the TOML file, the standard AWS variables, flags.
+//! Any number of processors may share one queue: an order is executed by the one holding its
+//! claim, and taken over (reconciled with the executor first) only after that claim lapsed. On
+//! a signal it stops receiving, finishes the orders in flight, makes any message received
+//! meanwhile visible again at once, and exits 0. Logs are JSON lines on stderr (RUST_LOG,
+//! default info), each line of an order carrying its order id. Configuration as for the
+//! collector: `[orders]` in the TOML file, AXIA_ORDERS_QUEUE / AXIA_ORDERS_TABLE /
+//! AXIA_KILL_SWITCH_TABLE, the standard AWS variables, flags. Exit code 2 when the
+//! configuration is wrong or the queues or tables are missing (one line on stderr).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axia_config::{CommonArgs, OrdersWiring, Settings};
-use axia_domain::{Clock, OrderQueue, SystemClock};
-use axia_orders::Handled;
+use axia_domain::{Clock, OrderQueue, QueueMessage, SystemClock};
 use clap::Parser;
 use futures_util::{StreamExt, stream};
 
@@ -27,9 +31,15 @@ struct Args {
     /// Create the tables and queues if missing (development and tests).
     #[arg(long)]
     create_resources: bool,
-    /// Seconds to long-poll the queue per receive (at most 20).
-    #[arg(long, default_value_t = 5)]
-    wait_secs: u64,
+    /// Seconds to long-poll the queue per receive, 1 to 20 (overrides orders.wait_secs).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20))]
+    wait_secs: Option<u64>,
+    /// Seconds a claim on an order lasts (overrides orders.lease_secs).
+    #[arg(long)]
+    lease_secs: Option<u64>,
+    /// This processor's name in claims and order histories (default: host, pid, random).
+    #[arg(long)]
+    processor_id: Option<String>,
 }
 
 async fn shutdown_signal() {
@@ -55,56 +65,111 @@ async fn shutdown_signal() {
     }
 }
 
+/// Messages received as the processor stops: visible again at once for another processor.
+async fn hand_back(queue: &dyn OrderQueue, messages: &[QueueMessage]) {
+    for m in messages {
+        if let Err(e) = queue.retry_later(m, Duration::ZERO).await {
+            tracing::warn!(message_id = m.message_id, error = %e, "could not hand a message back; it returns after its visibility timeout");
+        }
+    }
+    if !messages.is_empty() {
+        tracing::info!(
+            count = messages.len(),
+            "messages received during shutdown handed back"
+        );
+    }
+}
+
 async fn run(args: Args) -> Result<(), String> {
-    let mut settings =
-        Settings::load(&args.common).map_err(|e| format!("configuration error: {e}"))?;
+    let config_error = |e: axia_config::ConfigError| format!("configuration error: {e}");
+    let mut settings = Settings::load(&args.common).map_err(config_error)?;
     if let Some(c) = args.concurrency {
         settings.orders.concurrency = c.max(1);
     }
+    if let Some(w) = args.wait_secs {
+        settings.orders.wait_secs = w;
+    }
+    if let Some(l) = args.lease_secs {
+        settings.orders.lease_secs = l;
+    }
+    settings.validate().map_err(config_error)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let wiring = OrdersWiring::build(&settings, Arc::clone(&clock), args.create_resources)
         .await
-        .map_err(|e| format!("configuration error: {e}"))?;
-    let process = wiring
+        .map_err(|e| e.to_string())?;
+    let mut process = wiring
         .process_order(&settings, clock)
-        .map_err(|e| format!("configuration error: {e}"))?;
+        .map_err(config_error)?;
+    if let Some(id) = &args.processor_id {
+        process = process.processor(id);
+    }
     let queue = wiring.queue.clone();
-    let concurrency = settings.orders.concurrency.max(1);
+    let o = &settings.orders;
+    let concurrency = o.concurrency.max(1);
+    let wait = Duration::from_secs(o.wait_secs);
     tracing::info!(
-        queue = settings.orders.queue,
+        queue = o.queue,
+        orders_table = o.orders_table,
+        kill_switch_table = o.kill_switch_table,
         concurrency,
+        wait_secs = o.wait_secs,
+        lease_secs = o.lease_secs,
+        ?process,
         "order processor started"
     );
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    loop {
+    let mut backoff = Duration::from_millis(500);
+    let mut stopping = false;
+    while !stopping {
+        // A receive in flight is never dropped: what it brings is processed, or handed back
+        // at once when the processor is stopping.
+        let receive = queue.receive(u16::try_from(concurrency.min(10)).unwrap_or(10), wait);
+        tokio::pin!(receive);
         let batch = tokio::select! {
-            () = &mut shutdown => break,
-            r = queue.receive(u16::try_from(concurrency.min(10)).unwrap_or(10), Duration::from_secs(args.wait_secs.min(20))) => r,
+            r = &mut receive => r,
+            () = &mut shutdown => {
+                stopping = true;
+                tracing::info!("stopping: waiting for the receive in flight");
+                receive.await
+            }
         };
         let messages = match batch {
-            Ok(m) => m,
+            Ok(m) => {
+                backoff = Duration::from_millis(500);
+                m
+            }
             Err(e) => {
-                tracing::error!(error = %e, "receive failed; retrying in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(error = %e, retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX), "receive failed");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {},
+                    () = &mut shutdown => stopping = true,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
                 continue;
             }
         };
+        if stopping {
+            hand_back(&queue, &messages).await;
+            break;
+        }
         // The batch in flight is finished even when a signal arrives meanwhile.
-        stream::iter(messages)
-            .for_each_concurrent(concurrency, |m| {
-                let process = process.clone();
-                async move {
-                    match process.handle(&m).await {
-                        Ok(Handled::Done(status)) => tracing::info!(message_id = m.message_id, %status, "order processed"),
-                        Ok(Handled::Duplicate(status)) => tracing::info!(message_id = m.message_id, %status, "duplicate delivery acked"),
-                        Ok(Handled::Poison(reason)) => tracing::warn!(message_id = m.message_id, reason, "poison message recorded"),
-                        Ok(Handled::Deferred(reason)) => tracing::warn!(message_id = m.message_id, reason, "left for redelivery"),
-                        Err(e) => tracing::error!(message_id = m.message_id, error = %e, "not processed; will be redelivered"),
-                    }
-                }
-            })
-            .await;
+        let work = stream::iter(messages).for_each_concurrent(concurrency, |m| {
+            let process = process.clone();
+            async move {
+                // Outcomes and errors are logged inside the order's span.
+                let _ = process.handle(&m).await;
+            }
+        });
+        tokio::pin!(work);
+        tokio::select! {
+            () = &mut work => {},
+            () = &mut shutdown => {
+                stopping = true;
+                tracing::info!("stopping: finishing the orders in flight");
+                work.await;
+            }
+        }
     }
     tracing::info!("order processor stopped");
     Ok(())

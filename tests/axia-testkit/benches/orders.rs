@@ -1,6 +1,8 @@
-//! Orders per second through the process-order use case (release:
-//! `cargo bench -p axia-testkit --bench orders`): with in-memory adapters, and with DynamoDB and
-//! SQS on moto (`source scripts/services.sh` first). The simulated broker executes.
+//! Orders per second through the process-order use case with two processors sharing one queue,
+//! one order store and one paper book (release: `cargo bench -p axia-testkit --bench orders`):
+//! with in-memory adapters, and with DynamoDB and SQS on moto (`source scripts/services.sh`
+//! first). The simulated broker executes. Each order is claimed, checked against the kill
+//! switch and the safe limits, submitted, settled and acked.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,9 +14,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axia_domain::{Clock, ManualClock, OrderQueue, OrderValidator};
+use axia_domain::{
+    Clock, ExecutionBook, KillSwitch, ManualClock, OrderExecutor, OrderLimits, OrderQueue,
+    OrderStore, OrderValidator,
+};
 use axia_dynamodb::{DynamoKillSwitch, DynamoOrderStore};
-use axia_memory::{MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};
+use axia_memory::{MemoryExecutionBook, MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};
 use axia_orders::{Handled, ProcessOrder};
 use axia_simbroker::SimulatedBroker;
 use axia_sqs::SqsOrderQueue;
@@ -27,27 +32,70 @@ fn body(i: usize) -> String {
     )
 }
 
+/// One processor's loop: receive, handle `concurrency` at once, until `n` orders are done
+/// between all processors sharing `done`.
 async fn drain(
-    p: &ProcessOrder,
-    q: &dyn OrderQueue,
+    p: ProcessOrder,
+    q: Arc<dyn OrderQueue>,
     n: usize,
     concurrency: usize,
-) -> (usize, Duration) {
-    let t = Instant::now();
-    let mut done = 0;
-    while done < n {
+    done: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    while done.load(Ordering::SeqCst) < n {
         let batch = q.receive(10, Duration::from_secs(1)).await.unwrap();
         let results: Vec<_> = stream::iter(batch)
-            .map(|m| async move { p.handle(&m).await.unwrap() })
+            .map(|m| {
+                let p = p.clone();
+                async move { p.handle(&m).await.unwrap() }
+            })
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        done += results
+        let finished = results
             .iter()
             .filter(|h| matches!(h, Handled::Done(_)))
             .count();
+        done.fetch_add(finished, Ordering::SeqCst);
     }
-    (done, t.elapsed())
+}
+
+/// Two processors (named apart, as two hosts would be) over the same adapters.
+async fn two_processors(
+    queue: Arc<dyn OrderQueue>,
+    store: Arc<dyn OrderStore>,
+    ks: Arc<dyn KillSwitch>,
+    executors: [Arc<dyn OrderExecutor>; 2],
+    clock: Arc<dyn Clock>,
+    n: usize,
+) -> (usize, Duration) {
+    let t = Instant::now();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reference = Arc::new(axia_orders::LastClose::new(
+        Arc::new(SimulatedBroker::new(1, clock.clone())),
+        clock.clone(),
+    ));
+    let tasks: Vec<_> = executors
+        .into_iter()
+        .enumerate()
+        .map(|(i, executor)| {
+            let p = ProcessOrder::new(
+                queue.clone(),
+                store.clone(),
+                ks.clone(),
+                executor,
+                OrderValidator::with_safe_defaults(OrderLimits::new()),
+                clock.clone(),
+            )
+            .processor(&format!("bench-{i}"))
+            .reference_price(reference.clone());
+            tokio::spawn(drain(p, queue.clone(), n, 8, done.clone()))
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (done.load(std::sync::atomic::Ordering::SeqCst), t.elapsed())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -55,24 +103,28 @@ async fn main() {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap(),
     ));
-    let broker = SimulatedBroker::new(1, clock.clone());
 
     let n = 20_000;
     let queue = Arc::new(MemoryOrderQueue::default());
     for i in 0..n {
         queue.push(body(i));
     }
-    let p = ProcessOrder::new(
+    let book: Arc<dyn ExecutionBook> = Arc::new(MemoryExecutionBook::default());
+    let executors: [Arc<dyn OrderExecutor>; 2] = [
+        Arc::new(SimulatedBroker::new(1, clock.clone()).with_book(book.clone())),
+        Arc::new(SimulatedBroker::new(1, clock.clone()).with_book(book.clone())),
+    ];
+    let (done, t) = two_processors(
         queue.clone(),
         Arc::new(MemoryOrderStore::default()),
         Arc::new(MemoryKillSwitch::new(clock.clone())),
-        Arc::new(broker.clone()),
-        OrderValidator::default(),
+        executors,
         clock.clone(),
-    );
-    let (done, t) = drain(&p, queue.as_ref(), n, 8).await;
+        n,
+    )
+    .await;
     println!(
-        "in-memory adapters: {done} orders in {:.2} s = {:.0} orders/s",
+        "in-memory adapters, two processors x 8: {done} orders in {:.2} s = {:.0} orders/s",
         t.as_secs_f64(),
         done as f64 / t.as_secs_f64()
     );
@@ -105,17 +157,22 @@ async fn main() {
         batch.send().await.unwrap();
     }
     let queue = SqsOrderQueue::new(sqs, urls, Duration::from_secs(30));
-    let p = ProcessOrder::new(
-        Arc::new(queue.clone()),
+    let book: Arc<dyn ExecutionBook> = Arc::new(store.execution_book());
+    let executors: [Arc<dyn OrderExecutor>; 2] = [
+        Arc::new(SimulatedBroker::new(1, clock.clone()).with_book(book.clone())),
+        Arc::new(SimulatedBroker::new(1, clock.clone()).with_book(book.clone())),
+    ];
+    let (done, t) = two_processors(
+        Arc::new(queue),
         Arc::new(store),
         Arc::new(ks),
-        Arc::new(broker),
-        OrderValidator::default(),
+        executors,
         clock,
-    );
-    let (done, t) = drain(&p, &queue, n, 8).await;
+        n,
+    )
+    .await;
     println!(
-        "DynamoDB + SQS on moto: {done} orders in {:.2} s = {:.0} orders/s (concurrency 8)",
+        "DynamoDB + SQS on moto, two processors x 8: {done} orders in {:.2} s = {:.0} orders/s (moto-bound: about 10 requests an order)",
         t.as_secs_f64(),
         done as f64 / t.as_secs_f64()
     );

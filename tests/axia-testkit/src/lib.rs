@@ -1,5 +1,5 @@
 //! Test support for the axia workspace:
-//! - one contract suite per port ([`ohlcv_store`], [`market_data`]), instantiated for every
+//! - one contract suite per port ([`ohlcv_store`], [`market_data`], [`order_store`]), instantiated for every
 //!   adapter of the port, fakes included, with the `*_contract!` macros;
 //! - fakes of outside services: [`fake_yahoo::FakeYahoo`], a Yahoo chart API on loopback.
 //!
@@ -14,3 +14,4 @@
 pub mod fake_yahoo;
 pub mod market_data;
 pub mod ohlcv_store;
+pub mod order_store;

@@ -8,21 +8,28 @@
 )]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axia_domain::{
-    CreateOutcome, Execution, ExecutionError, ExecutionOutcome, Fill, KillSwitchError,
-    KillSwitchRecord, KillSwitchScope, KillSwitchState, ManualClock, MockKillSwitch,
-    MockOrderExecutor, MockOrderQueue, MockOrderStore, Order, OrderStatus, OrderStoreError,
-    OrderValidator, QueueMessage, RejectionReason,
+    Claim, ClaimOutcome, CreateOutcome, Execution, ExecutionError, ExecutionOutcome, Fill,
+    KillSwitchError, KillSwitchRecord, KillSwitchScope, KillSwitchState, ManualClock,
+    MarketDataError, MockKillSwitch, MockOrderExecutor, MockOrderQueue, MockOrderStore,
+    MockReferencePrice, Order, OrderLimits, OrderStatus, OrderStoreError, OrderValidator,
+    QueueMessage, RejectionReason,
 };
 use axia_orders::{Handled, OrderMessage, ProcessOrder};
 use chrono::{DateTime, TimeZone, Utc};
 use mockall::Sequence;
-use mockall::predicate::eq;
+use mockall::predicate::{always, eq};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap()
 }
+
+const PROCESSOR: &str = "proc-a";
+/// The owner name of the first delivery this processor handles.
+const OWNER: &str = "proc-a/0";
+const LEASE: Duration = Duration::from_secs(30);
 
 const BODY: &str = r#"{"order_id":"o-1","client_order_id":"c-1","symbol":"USDJPY","side":"buy","type":"market","quantity":"1000"}"#;
 
@@ -36,19 +43,20 @@ fn message(body: &str) -> QueueMessage {
 }
 
 fn order() -> Order {
-    serde_json::from_str::<OrderMessage>(BODY)
+    OrderMessage::parse(BODY)
         .unwrap()
         .to_order(now())
         .unwrap()
+        .received_by(PROCESSOR)
 }
 
 fn with_status(status: OrderStatus) -> Order {
     let mut o = order();
     if status != OrderStatus::Received {
-        o.mark_submitted(now()).unwrap();
+        o.mark_submitted(now(), "someone").unwrap();
     }
     if status == OrderStatus::Filled {
-        o.mark_filled(fill(), now()).unwrap();
+        o.mark_filled(fill(), now(), "someone").unwrap();
     }
     o
 }
@@ -67,6 +75,10 @@ fn filled() -> Execution {
         client_order_id: "c-1".parse().unwrap(),
         outcome: ExecutionOutcome::Filled(fill()),
     }
+}
+
+fn until() -> DateTime<Utc> {
+    now() + chrono::Duration::from_std(LEASE).unwrap()
 }
 
 struct Mocks {
@@ -88,13 +100,31 @@ impl Mocks {
         }
     }
 
-    fn created(&mut self) {
+    fn created(&mut self, outcome: CreateOutcome) {
         self.store
             .expect_create_if_absent()
             .times(1)
             .in_sequence(&mut self.seq)
             .with(eq(order()))
-            .returning(|_| Ok(CreateOutcome::Created));
+            .return_once(move |_| Ok(outcome));
+    }
+
+    /// The claim is asked for with this delivery's owner name and lease.
+    fn claimed(&mut self, outcome: ClaimOutcome) {
+        self.store
+            .expect_claim()
+            .times(1)
+            .in_sequence(&mut self.seq)
+            .with(eq(order().id().clone()), eq(OWNER), eq(now()), eq(until()))
+            .return_once(move |_, _, _, _| Ok(outcome));
+    }
+
+    fn stored(&mut self, o: Order) {
+        self.store
+            .expect_get()
+            .times(1)
+            .in_sequence(&mut self.seq)
+            .return_once(move |_| Ok(Some(o)));
     }
 
     fn switch(&mut self, scope: KillSwitchScope, state: KillSwitchState) {
@@ -120,12 +150,30 @@ impl Mocks {
         );
     }
 
+    /// A write under this delivery's claim, moving the order to `to`.
     fn update(&mut self, to: OrderStatus, expected: OrderStatus) {
         self.store
             .expect_update()
             .times(1)
             .in_sequence(&mut self.seq)
-            .withf(move |o, e| o.status() == to && *e == expected)
+            .withf(move |o, e, owner, at| {
+                o.status() == to
+                    && *e == expected
+                    && owner == OWNER
+                    && *at == now()
+                    && o.history()
+                        .last()
+                        .is_some_and(|t| t.by == OWNER && t.to == to)
+            })
+            .returning(|_, _, _, _| Ok(()));
+    }
+
+    fn release(&mut self) {
+        self.store
+            .expect_release()
+            .times(1)
+            .in_sequence(&mut self.seq)
+            .with(always(), eq(OWNER))
             .returning(|_, _| Ok(()));
     }
 
@@ -137,22 +185,39 @@ impl Mocks {
             .returning(|_| Ok(()));
     }
 
+    fn retried_after(&mut self, after: Duration) {
+        self.queue
+            .expect_retry_later()
+            .times(1)
+            .in_sequence(&mut self.seq)
+            .with(always(), eq(after))
+            .returning(|_, _| Ok(()));
+    }
+
     fn build(self) -> ProcessOrder {
+        self.build_with(OrderValidator::default())
+    }
+
+    fn build_with(self, validator: OrderValidator) -> ProcessOrder {
         ProcessOrder::new(
             Arc::new(self.queue),
             Arc::new(self.store),
             Arc::new(self.ks),
             Arc::new(self.exec),
-            OrderValidator::default(),
+            validator,
             Arc::new(ManualClock::new(now())),
         )
+        .processor(PROCESSOR)
+        .lease(LEASE)
     }
 }
 
 #[tokio::test]
-async fn the_whole_path_in_order_persisting_before_executing_and_before_acking() {
+async fn the_whole_path_in_order_claiming_persisting_before_executing_and_before_acking() {
     let mut m = Mocks::new();
-    m.created();
+    m.created(CreateOutcome::Created);
+    m.claimed(ClaimOutcome::Acquired { previous: None });
+    m.stored(order());
     m.active();
     m.update(OrderStatus::Submitted, OrderStatus::Received);
     m.exec
@@ -161,9 +226,11 @@ async fn the_whole_path_in_order_persisting_before_executing_and_before_acking()
         .in_sequence(&mut m.seq)
         .returning(|_| Ok(filled()));
     m.update(OrderStatus::Filled, OrderStatus::Submitted);
+    m.release();
     m.ack();
+    let p = m.build();
     assert_eq!(
-        m.build().handle(&message(BODY)).await.unwrap(),
+        p.handle(&message(BODY)).await.unwrap(),
         Handled::Done(OrderStatus::Filled)
     );
 }
@@ -171,7 +238,9 @@ async fn the_whole_path_in_order_persisting_before_executing_and_before_acking()
 #[tokio::test]
 async fn a_halted_kill_switch_rejects_and_sends_nothing() {
     let mut m = Mocks::new();
-    m.created();
+    m.created(CreateOutcome::Created);
+    m.claimed(ClaimOutcome::Acquired { previous: None });
+    m.stored(order());
     m.switch(KillSwitchScope::Global, KillSwitchState::Active);
     m.switch(
         KillSwitchScope::Symbol("USDJPY".parse().unwrap()),
@@ -181,11 +250,13 @@ async fn a_halted_kill_switch_rejects_and_sends_nothing() {
         .expect_update()
         .times(1)
         .in_sequence(&mut m.seq)
-        .withf(|o, e| {
-            o.rejection().map(|r| r.reason) == Some(RejectionReason::KillSwitchActive)
-                && *e == OrderStatus::Received
+        .withf(|o, e, owner, _| {
+            *e == OrderStatus::Received
+                && owner == OWNER
+                && o.rejection().map(|r| r.reason) == Some(RejectionReason::KillSwitchActive)
         })
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
+    m.release();
     m.ack();
     m.exec.expect_submit().never();
     assert_eq!(
@@ -197,17 +268,22 @@ async fn a_halted_kill_switch_rejects_and_sends_nothing() {
 #[tokio::test]
 async fn an_unreadable_kill_switch_fails_closed() {
     let mut m = Mocks::new();
-    m.created();
+    m.created(CreateOutcome::Created);
+    m.claimed(ClaimOutcome::Acquired { previous: None });
+    m.stored(order());
     m.ks.expect_read()
         .times(1)
         .in_sequence(&mut m.seq)
-        .returning(|_| Err(KillSwitchError::Unavailable("table gone".into())));
+        .returning(|_| Err(KillSwitchError::Unavailable("dynamodb down".into())));
     m.store
         .expect_update()
         .times(1)
         .in_sequence(&mut m.seq)
-        .withf(|o, _| o.rejection().map(|r| r.reason.code()) == Some("KILL_SWITCH_UNAVAILABLE"))
-        .returning(|_, _| Ok(()));
+        .withf(|o, _, _, _| {
+            o.rejection().map(|r| r.reason) == Some(RejectionReason::KillSwitchUnavailable)
+        })
+        .returning(|_, _, _, _| Ok(()));
+    m.release();
     m.ack();
     m.exec.expect_submit().never();
     assert_eq!(
@@ -217,19 +293,13 @@ async fn an_unreadable_kill_switch_fails_closed() {
 }
 
 #[tokio::test]
-async fn a_duplicate_of_a_final_order_is_acked_and_skipped() {
+async fn a_duplicate_of_a_final_order_is_acked_without_a_claim() {
     let mut m = Mocks::new();
-    m.store
-        .expect_create_if_absent()
-        .times(1)
-        .in_sequence(&mut m.seq)
-        .returning(|_| {
-            Ok(CreateOutcome::AlreadyExists(Box::new(with_status(
-                OrderStatus::Filled,
-            ))))
-        });
+    m.created(CreateOutcome::AlreadyExists(Box::new(with_status(
+        OrderStatus::Filled,
+    ))));
+    m.store.expect_claim().never();
     m.ack();
-    m.ks.expect_read().never();
     m.exec.expect_submit().never();
     m.exec.expect_lookup().never();
     assert_eq!(
@@ -239,28 +309,52 @@ async fn a_duplicate_of_a_final_order_is_acked_and_skipped() {
 }
 
 #[tokio::test]
-async fn a_duplicate_mid_flight_is_reconciled_not_resubmitted() {
-    // The processor died after submitting and before persisting the outcome.
+async fn an_order_another_processor_holds_is_neither_submitted_nor_reconciled() {
+    // The other processor persisted Submitted and its submission may still be on its way: a
+    // lookup now could miss it. Leave the message until the claim lapses.
     let mut m = Mocks::new();
-    m.store
-        .expect_create_if_absent()
-        .times(1)
-        .in_sequence(&mut m.seq)
-        .returning(|_| {
-            Ok(CreateOutcome::AlreadyExists(Box::new(with_status(
-                OrderStatus::Submitted,
-            ))))
-        });
+    m.created(CreateOutcome::AlreadyExists(Box::new(with_status(
+        OrderStatus::Submitted,
+    ))));
+    let holder = Claim {
+        owner: "proc-b/7".into(),
+        expires_at: now() + chrono::Duration::seconds(12),
+    };
+    m.claimed(ClaimOutcome::Held(holder));
+    m.retried_after(Duration::from_millis(12_250));
+    m.exec.expect_lookup().never();
+    m.exec.expect_submit().never();
+    m.queue.expect_ack().never();
+    assert!(matches!(
+        m.build().handle(&message(BODY)).await.unwrap(),
+        Handled::Deferred(why) if why.contains("proc-b/7")
+    ));
+}
+
+#[tokio::test]
+async fn after_a_lapsed_claim_the_executor_has_it_and_it_is_not_resubmitted() {
+    let mut m = Mocks::new();
+    m.created(CreateOutcome::AlreadyExists(Box::new(with_status(
+        OrderStatus::Submitted,
+    ))));
+    let dead = Claim {
+        owner: "proc-b/3".into(),
+        expires_at: now() - chrono::Duration::seconds(1),
+    };
+    m.claimed(ClaimOutcome::Acquired {
+        previous: Some(dead),
+    });
+    m.stored(with_status(OrderStatus::Submitted));
     m.exec
         .expect_lookup()
         .times(1)
         .in_sequence(&mut m.seq)
         .with(eq("c-1".parse::<axia_domain::ClientOrderId>().unwrap()))
         .returning(|_| Ok(Some(filled())));
-    m.update(OrderStatus::Filled, OrderStatus::Submitted);
-    m.ack();
     m.exec.expect_submit().never();
-    m.ks.expect_read().never();
+    m.update(OrderStatus::Filled, OrderStatus::Submitted);
+    m.release();
+    m.ack();
     assert_eq!(
         m.build().handle(&message(BODY)).await.unwrap(),
         Handled::Done(OrderStatus::Filled)
@@ -268,17 +362,18 @@ async fn a_duplicate_mid_flight_is_reconciled_not_resubmitted() {
 }
 
 #[tokio::test]
-async fn a_submitted_order_the_executor_never_saw_is_submitted_once() {
+async fn after_a_lapsed_claim_an_order_the_executor_never_saw_is_submitted_once() {
     let mut m = Mocks::new();
-    m.store
-        .expect_create_if_absent()
-        .times(1)
-        .in_sequence(&mut m.seq)
-        .returning(|_| {
-            Ok(CreateOutcome::AlreadyExists(Box::new(with_status(
-                OrderStatus::Submitted,
-            ))))
-        });
+    m.created(CreateOutcome::AlreadyExists(Box::new(with_status(
+        OrderStatus::Submitted,
+    ))));
+    m.claimed(ClaimOutcome::Acquired {
+        previous: Some(Claim {
+            owner: "proc-b/3".into(),
+            expires_at: now() - chrono::Duration::seconds(1),
+        }),
+    });
+    m.stored(with_status(OrderStatus::Submitted));
     m.exec
         .expect_lookup()
         .times(1)
@@ -290,6 +385,7 @@ async fn a_submitted_order_the_executor_never_saw_is_submitted_once() {
         .in_sequence(&mut m.seq)
         .returning(|_| Ok(filled()));
     m.update(OrderStatus::Filled, OrderStatus::Submitted);
+    m.release();
     m.ack();
     assert_eq!(
         m.build().handle(&message(BODY)).await.unwrap(),
@@ -298,38 +394,21 @@ async fn a_submitted_order_the_executor_never_saw_is_submitted_once() {
 }
 
 #[tokio::test]
-async fn poison_is_recorded_and_removed_without_touching_the_store() {
-    for body in [
-        "not json",
-        r#"{"order_id":"o 1","client_order_id":"c","symbol":"USDJPY","side":"buy","type":"market","quantity":"1"}"#,
-        r#"{"order_id":"o1","client_order_id":"c","symbol":"USDJPY","side":"buy","type":"limit","quantity":"1"}"#,
-        r#"{"order_id":"o1","client_order_id":"c","symbol":"USDJPY","side":"buy","type":"market","quantity":"-5"}"#,
-    ] {
-        let mut m = Mocks::new();
-        m.queue.expect_reject().times(1).returning(|_, _| Ok(()));
-        m.queue.expect_ack().never();
-        m.store.expect_create_if_absent().never();
-        assert!(
-            matches!(
-                m.build().handle(&message(body)).await.unwrap(),
-                Handled::Poison(_)
-            ),
-            "{body}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn an_unknown_execution_outcome_is_not_acked() {
+async fn an_unknown_execution_outcome_keeps_the_claim_and_comes_back_after_it() {
     let mut m = Mocks::new();
-    m.created();
+    m.created(CreateOutcome::Created);
+    m.claimed(ClaimOutcome::Acquired { previous: None });
+    m.stored(order());
     m.active();
     m.update(OrderStatus::Submitted, OrderStatus::Received);
     m.exec
         .expect_submit()
         .times(1)
         .in_sequence(&mut m.seq)
-        .returning(|_| Err(ExecutionError::Timeout(std::time::Duration::from_secs(5))));
+        .returning(|_| Err(ExecutionError::Timeout(Duration::from_secs(3))));
+    // Not released, not acked: back after the lease, when another may reconcile.
+    m.retried_after(LEASE);
+    m.store.expect_release().never();
     m.queue.expect_ack().never();
     assert!(matches!(
         m.build().handle(&message(BODY)).await.unwrap(),
@@ -338,25 +417,121 @@ async fn an_unknown_execution_outcome_is_not_acked() {
 }
 
 #[tokio::test]
-async fn a_second_processor_defers_to_the_first() {
+async fn a_claim_lost_before_the_outcome_is_stored_is_not_acked() {
     let mut m = Mocks::new();
-    m.created();
+    m.created(CreateOutcome::Created);
+    m.claimed(ClaimOutcome::Acquired { previous: None });
+    m.stored(order());
     m.active();
     m.store
         .expect_update()
         .times(1)
         .in_sequence(&mut m.seq)
-        .returning(|o, e| {
-            Err(OrderStoreError::Conflict {
+        .returning(|o, _, owner, _| {
+            Err(OrderStoreError::ClaimLost {
                 id: o.id().clone(),
-                expected: e,
-                actual: Some(OrderStatus::Submitted),
+                owner: owner.to_owned(),
+                holder: None,
             })
         });
     m.exec.expect_submit().never();
+    m.retried_after(LEASE);
     m.queue.expect_ack().never();
     assert!(matches!(
         m.build().handle(&message(BODY)).await.unwrap(),
         Handled::Deferred(_)
     ));
+}
+
+#[tokio::test]
+async fn poison_is_recorded_with_a_stable_code_and_removed_without_an_order() {
+    for (body, code) in [
+        ("{\"order_id\": 42}", "INVALID_JSON"),
+        (
+            r#"{"order_id":"o-9","client_order_id":"c-9","symbol":"USDJPY","side":"buy","type":"market","quantity":"lots"}"#,
+            "INVALID_QUANTITY",
+        ),
+        (
+            r#"{"order_id":"o-9","client_order_id":"c-9","symbol":"../x","side":"buy","type":"market","quantity":"1"}"#,
+            "INVALID_SYMBOL",
+        ),
+    ] {
+        let mut m = Mocks::new();
+        m.store
+            .expect_record_poison()
+            .times(1)
+            .in_sequence(&mut m.seq)
+            .withf(move |r| r.code == code && r.message_id == "m-1" && r.by == PROCESSOR)
+            .returning(|_| Ok(()));
+        m.queue
+            .expect_reject()
+            .times(1)
+            .in_sequence(&mut m.seq)
+            .withf(move |_, reason| reason.starts_with(code))
+            .returning(|_, _| Ok(()));
+        m.store.expect_create_if_absent().never();
+        let handled = m.build().handle(&message(body)).await.unwrap();
+        let Handled::Poison(p) = handled else {
+            panic!("{handled:?}")
+        };
+        assert_eq!(p.code, code);
+        if code == "INVALID_QUANTITY" {
+            assert_eq!(p.detail, "quantity \"lots\" is not a decimal number");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_reference_price_feeds_the_notional_check_and_its_absence_fails_closed() {
+    for (answer, expected) in [
+        (Ok(Some("150".parse().unwrap())), OrderStatus::Filled),
+        // No price: the notional of a market order cannot be checked.
+        (Ok(None), OrderStatus::Rejected),
+        (
+            Err(MarketDataError::Unavailable("down".into())),
+            OrderStatus::Rejected,
+        ),
+    ] {
+        let mut m = Mocks::new();
+        m.created(CreateOutcome::Created);
+        m.claimed(ClaimOutcome::Acquired { previous: None });
+        m.stored(order());
+        m.active();
+        let to = expected;
+        let from = OrderStatus::Received;
+        if expected == OrderStatus::Filled {
+            m.update(OrderStatus::Submitted, from);
+            m.exec
+                .expect_submit()
+                .times(1)
+                .in_sequence(&mut m.seq)
+                .returning(|_| Ok(filled()));
+            m.update(to, OrderStatus::Submitted);
+        } else {
+            m.store
+                .expect_update()
+                .times(1)
+                .in_sequence(&mut m.seq)
+                .withf(|o, _, _, _| {
+                    o.rejection().map(|r| r.reason) == Some(RejectionReason::PriceInvalid)
+                })
+                .returning(|_, _, _, _| Ok(()));
+            m.exec.expect_submit().never();
+        }
+        m.release();
+        m.ack();
+        let mut reference = MockReferencePrice::new();
+        reference
+            .expect_last_price()
+            .times(1)
+            .with(eq("USDJPY".parse::<axia_domain::Symbol>().unwrap()))
+            .return_once(move |_| answer);
+        let p = m
+            .build_with(OrderValidator::with_safe_defaults(OrderLimits::new()))
+            .reference_price(Arc::new(reference));
+        assert_eq!(
+            p.handle(&message(BODY)).await.unwrap(),
+            Handled::Done(expected)
+        );
+    }
 }

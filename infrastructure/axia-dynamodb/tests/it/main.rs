@@ -76,15 +76,20 @@ async fn orders_are_created_once_and_updated_only_from_the_expected_status() {
         store.create_if_absent(&o).await.unwrap(),
         CreateOutcome::AlreadyExists(Box::new(o.clone()))
     );
+    let now = clock().now_for_test();
     let mut submitted = o.clone();
-    submitted.mark_submitted(clock().now_for_test()).unwrap();
+    submitted.mark_submitted(now, "p1").unwrap();
     store
-        .update(&submitted, OrderStatus::Received)
+        .claim(o.id(), "p1", now, now + chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    store
+        .update(&submitted, OrderStatus::Received, "p1", now)
         .await
         .unwrap();
     // A stale writer that still thinks it is Received gets a typed conflict.
     let err = store
-        .update(&submitted, OrderStatus::Received)
+        .update(&submitted, OrderStatus::Received, "p1", now)
         .await
         .unwrap_err();
     assert!(
@@ -102,7 +107,9 @@ async fn orders_are_created_once_and_updated_only_from_the_expected_status() {
     assert_eq!(store.get(&"absent".parse().unwrap()).await.unwrap(), None);
     let absent = order("o-2");
     assert!(matches!(
-        store.update(&absent, OrderStatus::Received).await,
+        store
+            .update(&absent, OrderStatus::Received, "p1", now)
+            .await,
         Err(OrderStoreError::Conflict { actual: None, .. })
     ));
     let listed = store.by_status(OrderStatus::Submitted, 10).await.unwrap();

@@ -271,14 +271,11 @@ fn killswitch_halt_status_resume_round_trip_on_moto() {
     );
     let cfg = dir.join("ks.toml");
     std::fs::write(&cfg, format!("[orders]\nkill_switch_table = \"{table}\"\n")).unwrap();
+    // --config after the subcommand's own arguments: accepted anywhere.
     let run = |args: &[&str]| {
-        let mut all = vec![
-            "killswitch",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--create-resources",
-        ];
+        let mut all = vec!["killswitch"];
         all.extend_from_slice(args);
+        all.extend(["--config", cfg.to_str().unwrap(), "--create-resources"]);
         axia(&all, &dir)
     };
     let out = run(&["status"]);
@@ -288,6 +285,20 @@ fn killswitch_halt_status_resume_round_trip_on_moto() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("global     ACTIVE  never set"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("kill switch table: {table} (from --config)")),
+        "the command says which table it uses"
+    );
+    // Without --config, the default table is named, and its absence is one clear error.
+    let out = axia(&["killswitch", "status"], &dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("kill switch table: axia-kill-switch (the default"),
+        "{err}"
+    );
+    assert!(err.contains("does not exist"), "{err}");
     let out = run(&[
         "halt",
         "--symbol",

@@ -15,14 +15,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axia_config::{OrdersWiring, Settings};
 use axia_domain::{
-    Clock, CreateOutcome, KillSwitch, KillSwitchChange, KillSwitchScope, KillSwitchState,
+    ClaimOutcome, CreateOutcome, KillSwitch, KillSwitchChange, KillSwitchScope, KillSwitchState,
     ManualClock, Order, OrderId, OrderQueue, OrderStatus, OrderStore, OrderStoreError,
-    OrderValidator, QueueMessage,
+    OrderValidator, PoisonRecord, QueueMessage,
 };
 use axia_orders::{Handled, ProcessOrder};
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
-fn clock() -> Arc<dyn Clock> {
+mod processes;
+
+fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap(),
     ))
@@ -44,6 +46,7 @@ fn settings() -> Settings {
     s.orders.orders_table = format!("{n}-orders");
     s.orders.kill_switch_table = format!("{n}-ks");
     s.orders.visibility_secs = 1;
+    s.orders.lease_secs = 2;
     s
 }
 
@@ -78,7 +81,7 @@ async fn receive_all(w: &OrdersWiring, n: usize) -> Vec<QueueMessage> {
 async fn wiring() -> (Settings, OrdersWiring, ProcessOrder) {
     let s = settings();
     let w = OrdersWiring::build(&s, clock(), true).await.unwrap();
-    let p = w.process_order(&s, clock()).unwrap();
+    let p = w.process_order(&s, clock()).unwrap().processor("p1");
     (s, w, p)
 }
 
@@ -111,7 +114,7 @@ async fn the_whole_path_and_a_message_delivered_twice_execute_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processors_at_once_execute_once() {
     let (s, w, p1) = wiring().await;
-    let p2 = w.process_order(&s, clock()).unwrap();
+    let p2 = w.process_order(&s, clock()).unwrap().processor("p2");
     send(&w, &body("o-2")).await;
     send(&w, &body("o-2")).await;
     let msgs = receive_all(&w, 2).await;
@@ -122,9 +125,9 @@ async fn two_processors_at_once_execute_once() {
         "{outcomes:?}"
     );
     assert_eq!(w.executor.orders_placed(), 1);
-    // The deferred copy comes back and is acked as a duplicate.
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
-    for m in w.queue.receive(10, Duration::from_secs(1)).await.unwrap() {
+    // The deferred copy comes back (after the claim's lease) and is acked as a duplicate.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    for m in w.queue.receive(10, Duration::from_secs(2)).await.unwrap() {
         assert_eq!(
             p1.handle(&m).await.unwrap(),
             Handled::Duplicate(OrderStatus::Filled)
@@ -173,7 +176,8 @@ async fn an_unreachable_kill_switch_table_sends_nothing() {
         Arc::new(w.executor.clone()),
         OrderValidator::default(),
         clock(),
-    );
+    )
+    .processor("p1");
     send(&w, &body("o-4")).await;
     let m = receive_all(&w, 1).await.pop().unwrap();
     assert_eq!(
@@ -203,17 +207,48 @@ impl<S: OrderStore> OrderStore for CrashAfterSubmit<S> {
     async fn get(&self, id: &OrderId) -> Result<Option<Order>, OrderStoreError> {
         self.inner.get(id).await
     }
-    async fn update(&self, order: &Order, expected: OrderStatus) -> Result<(), OrderStoreError> {
+    async fn claim(
+        &self,
+        id: &OrderId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, OrderStoreError> {
+        self.inner.claim(id, owner, now, until).await
+    }
+    async fn renew(
+        &self,
+        id: &OrderId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(), OrderStoreError> {
+        self.inner.renew(id, owner, now, until).await
+    }
+    async fn release(&self, id: &OrderId, owner: &str) -> Result<(), OrderStoreError> {
+        self.inner.release(id, owner).await
+    }
+    async fn update(
+        &self,
+        order: &Order,
+        expected: OrderStatus,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), OrderStoreError> {
         if order.status().is_final() && !self.crashed.swap(true, Ordering::SeqCst) {
             return Err(OrderStoreError::Unavailable("process killed".into()));
         }
-        self.inner.update(order, expected).await
+        self.inner.update(order, expected, owner, now).await
+    }
+    async fn record_poison(&self, record: &PoisonRecord) -> Result<(), OrderStoreError> {
+        self.inner.record_poison(record).await
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_between_submit_and_persist_then_restarted_reconciles_without_resubmitting() {
     let (s, w, _) = wiring().await;
+    let clock = clock();
     let crashing = ProcessOrder::new(
         Arc::new(w.queue.clone()),
         Arc::new(CrashAfterSubmit {
@@ -223,8 +258,10 @@ async fn killed_between_submit_and_persist_then_restarted_reconciles_without_res
         Arc::new(w.kill_switch.clone()),
         Arc::new(w.executor.clone()),
         OrderValidator::default(),
-        clock(),
-    );
+        clock.clone(),
+    )
+    .processor("crashing")
+    .lease(Duration::from_secs(2));
     send(&w, &body("o-5")).await;
     let m = receive_all(&w, 1).await.pop().unwrap();
     assert!(
@@ -241,24 +278,42 @@ async fn killed_between_submit_and_persist_then_restarted_reconciles_without_res
             .status(),
         OrderStatus::Submitted
     );
-    // A restarted processor gets the message again and reconciles.
-    let restarted = w.process_order(&s, clock()).unwrap();
+    // A restarted processor gets the message again; while the dead one's claim stands it
+    // waits, and once the claim lapsed it reconciles.
+    let restarted = w
+        .process_order(&s, clock.clone())
+        .unwrap()
+        .processor("restarted");
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let again = receive_all(&w, 1).await.pop().unwrap();
     assert_eq!(again.message_id, m.message_id);
+    assert!(matches!(
+        restarted.handle(&again).await.unwrap(),
+        Handled::Deferred(_)
+    ));
+    clock.advance(chrono::Duration::seconds(3));
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let again = receive_all(&w, 1).await.pop().unwrap();
     assert_eq!(
         restarted.handle(&again).await.unwrap(),
         Handled::Done(OrderStatus::Filled)
     );
     assert_eq!(w.executor.orders_placed(), 1, "not resubmitted");
+    let stored = w.store.get(&"o-5".parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.status(), OrderStatus::Filled);
+    // The history says who did what.
+    let by: Vec<_> = stored
+        .history()
+        .iter()
+        .map(|t| (t.to, t.by.split('/').next().unwrap().to_owned()))
+        .collect();
     assert_eq!(
-        w.store
-            .get(&"o-5".parse().unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .status(),
-        OrderStatus::Filled
+        by,
+        [
+            (OrderStatus::Received, "crashing".to_owned()),
+            (OrderStatus::Submitted, "crashing".to_owned()),
+            (OrderStatus::Filled, "restarted".to_owned()),
+        ]
     );
 }
 
@@ -267,7 +322,15 @@ async fn a_poison_message_is_recorded_and_not_looped() {
     let (_s, w, p) = wiring().await;
     send(&w, "{\"order_id\": 42}").await;
     let m = receive_all(&w, 1).await.pop().unwrap();
-    assert!(matches!(p.handle(&m).await.unwrap(), Handled::Poison(_)));
+    assert!(
+        matches!(p.handle(&m).await.unwrap(), Handled::Poison(ref x) if x.code == "INVALID_JSON")
+    );
+    let records = w.store.poison_records(10).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0].code.as_str(), records[0].message_id.as_str()),
+        ("INVALID_JSON", m.message_id.as_str())
+    );
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert!(
         w.queue
@@ -297,17 +360,19 @@ async fn the_binary_processes_orders_and_stops_gracefully_on_sigterm() {
         "[orders]\nqueue = \"{}\"\norders_table = \"{}\"\nkill_switch_table = \"{}\"\nvisibility_secs = 5\n",
         s.orders.queue, s.orders.orders_table, s.orders.kill_switch_table
     )).unwrap();
+    let log = dir.join("stderr.jsonl");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_axia-order-processor"))
         .args([
-            "--config",
-            cfg.to_str().unwrap(),
             "--create-resources",
             "--wait-secs",
             "1",
             "--concurrency",
             "2",
+            // --config after the other flags: accepted anywhere.
+            "--config",
+            cfg.to_str().unwrap(),
         ])
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let w = OrdersWiring::build(&s, clock(), true).await.unwrap();
@@ -339,11 +404,36 @@ async fn the_binary_processes_orders_and_stops_gracefully_on_sigterm() {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let mut logs = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
     let last = logs.lines().last().unwrap();
     assert!(
         last.starts_with('{') && last.contains("order processor stopped"),
         "JSON logs: {last}"
     );
+    // Every line about an order names it, executor calls included.
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let about_orders: Vec<_> = lines
+        .iter()
+        .filter(|l| l["span"]["name"] == "order")
+        .collect();
+    assert!(
+        about_orders
+            .iter()
+            .any(|l| l["fields"]["message"] == "submitting to the executor")
+    );
+    for i in 0..3 {
+        let id = format!("b-{i}");
+        assert!(
+            about_orders
+                .iter()
+                .filter(|l| l["span"]["order_id"] == id.as_str())
+                .count()
+                >= 3,
+            "{id}: {logs}"
+        );
+    }
+    assert!(!logs.contains("\"level\":\"ERROR\""), "{logs}");
 }

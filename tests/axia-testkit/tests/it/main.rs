@@ -12,4 +12,5 @@ mod archive_truth;
 mod damaged_archive;
 mod market_data;
 mod ohlcv_store;
+mod order_store;
 mod provider;
