@@ -34,3 +34,24 @@ fi
 cargo test --workspace --lib --bins --tests --locked
 # Doc tests are not part of --all-targets.
 cargo test --workspace --doc --locked
+
+# The facade's examples: each runs to completion (they assert what they print).
+run_example() { echo "example $1"; cargo run --locked -q -p axia --features "$2" --example "$1"; }
+run_example thirty_days_of_h1 simulated,parquet
+run_example archive_with_polars simulated,dataframe
+run_example live_updates simulated,redis
+run_example submit_order simulated,orders
+
+# A service outside the workspace that knows only `axia`: offline, then on Redis and S3 (moto).
+consumer_bucket="axia-consumer-$$-$(date +%s)"
+python3 - "${AWS_ENDPOINT_URL}/${consumer_bucket}" <<'PY2'
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="PUT"), timeout=30).read()
+PY2
+(
+  cd tests/axia-consumer
+  echo "consumer (offline)"
+  cargo run --locked -q
+  echo "consumer (redis, s3)"
+  AXIA_CONSUMER_ARCHIVE="s3://${consumer_bucket}/bars" cargo run --locked -q --features redis,s3
+)

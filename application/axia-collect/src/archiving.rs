@@ -1,7 +1,7 @@
 //! What every mode (run, backfill, repair) does to the archive: fetch, keep the closed bars,
 //! save them, and move aside and rebuild a damaged partition met on the way.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use axia_domain::{
     BarArchive, DamagedPartition, FetchedBars, MarketData, MarketDataError, OhlcvFrame,
@@ -101,10 +101,7 @@ impl Archiver<'_> {
     pub(crate) async fn quarantine(&self, damaged: &DamagedPartition) -> Result<(), Failure> {
         match self.archive.quarantine(damaged, self.now).await {
             Ok(q) => {
-                self.quarantined
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(q);
+                axia_domain::locks::lock(self.quarantined).push(q);
                 Ok(())
             }
             Err(StoreError::Conflict(_)) => Ok(()),
@@ -128,13 +125,10 @@ impl Archiver<'_> {
             Err(StoreError::Corrupt { .. }) => {}
             Err(e) => return Err(store_failure("archive", &e)),
         }
-        let span =
-            TimeRange::new(first, last + chrono::Duration::milliseconds(1)).map_err(|e| {
-                Failure {
-                    text: e.to_string(),
-                    transient: false,
-                }
-            })?;
+        let span = TimeRange::covering(first, last).map_err(|e| Failure {
+            text: e.to_string(),
+            transient: false,
+        })?;
         let read = self
             .archive
             .read(closed.symbol(), closed.timeframe(), span)

@@ -1,7 +1,7 @@
 //! [`Audit`]: what the archive lacks or holds wrong, and its repair.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axia_domain::{
     Bar, BarArchive, Clock, DamagedPartition, MarketCalendar, MarketData, MarketDataError,
@@ -124,14 +124,21 @@ impl std::fmt::Debug for Audit {
 }
 
 impl Audit {
-    /// An audit of `archive`, as of `clock`'s now.
+    /// An audit of `archive`, as of the system clock's now.
     #[must_use]
-    pub fn new(archive: Arc<dyn BarArchive>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(archive: impl BarArchive + 'static) -> Self {
         Self {
-            archive,
-            clock,
+            archive: Arc::new(archive),
+            clock: Arc::new(axia_domain::SystemClock),
             calendar: Arc::new(default_calendar),
         }
+    }
+
+    /// The clock "now" comes from (default: the system's).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     /// The market calendar of a symbol (default: [`axia_domain::default_calendar`]).
@@ -268,9 +275,7 @@ impl Audit {
         let after = self.check(symbol, timeframe, range, Some(source)).await?;
         Ok(RepairReport {
             before,
-            quarantined: quarantined
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner),
+            quarantined: axia_domain::locks::into_inner(quarantined),
             rewritten,
             unreachable,
             after,

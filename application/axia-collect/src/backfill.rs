@@ -1,6 +1,6 @@
 //! [`Collect::backfill`]: a historical range, in chunks, resumable.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use axia_domain::{Symbol, TimeRange, Timeframe};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -148,9 +148,7 @@ impl Collect {
             report.status = TaskStatus::NoData;
         }
         report.chunks = Some(counts);
-        report.quarantined = quarantined
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
+        report.quarantined = axia_domain::locks::into_inner(quarantined);
         report.duration_ms = elapsed_ms(started);
         report
     }

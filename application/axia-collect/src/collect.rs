@@ -1,11 +1,11 @@
 //! [`Collect`]: the collect run (gap-driven catch-up) and the types every mode reports with.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axia_domain::{
-    BarArchive, Clock, MarketCalendar, MarketData, OhlcvStore, QuarantinedFile, SourceLimits,
-    Symbol, TimeRange, Timeframe, default_calendar,
+    Backoff, BarArchive, Clock, MarketCalendar, MarketData, OhlcvStore, QuarantinedFile,
+    SourceLimits, Symbol, TimeRange, Timeframe, default_calendar,
 };
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
@@ -40,8 +40,8 @@ pub struct CollectPlan {
     pub concurrency: usize,
     /// Retries after the first attempt (default 3).
     pub retries: u32,
-    /// The first backoff, doubled each retry (default 200 ms).
-    pub backoff: Duration,
+    /// The delay between retries (default from 200 ms doubling to at most 10 s, with jitter).
+    pub backoff: Backoff,
 }
 
 impl CollectPlan {
@@ -56,7 +56,7 @@ impl CollectPlan {
             overlap: 1,
             concurrency: 8,
             retries: 3,
-            backoff: Duration::from_millis(200),
+            backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(10)),
         }
     }
 
@@ -266,11 +266,11 @@ impl std::fmt::Debug for Collect {
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or the retries run out, backing off
-/// exponentially in between. Returns the last result and the attempts made.
+/// Runs `attempt` until it succeeds, fails for good, or the retries run out, waiting
+/// `backoff` in between. Returns the last result and the attempts made.
 pub(crate) async fn with_retries<T, F, Fut>(
     retries: u32,
-    backoff: Duration,
+    backoff: Backoff,
     what: &str,
     mut attempt: F,
 ) -> (Result<T, Failure>, u32)
@@ -278,7 +278,6 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Failure>>,
 {
-    let mut delay = backoff;
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -289,8 +288,7 @@ where
                 if !f.transient || attempts > retries {
                     return (Err(f), attempts);
                 }
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2);
+                tokio::time::sleep(backoff.delay(attempts - 1)).await;
             }
         }
     }
@@ -301,22 +299,31 @@ pub(crate) fn elapsed_ms(started: Instant) -> u64 {
 }
 
 impl Collect {
-    /// The use case: bars from `source` into `archive` (closed bars only), then into `hot`
-    /// when given (the forming bar too).
+    /// The use case: bars from `source` into `archive` (closed bars only), on the system
+    /// clock, with no hot cache; add one with [`Collect::hot_cache`].
     #[must_use]
-    pub fn new(
-        source: Arc<dyn MarketData>,
-        archive: Arc<dyn BarArchive>,
-        hot: Option<Arc<dyn OhlcvStore>>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(source: impl MarketData + 'static, archive: impl BarArchive + 'static) -> Self {
         Self {
-            source,
-            archive,
-            hot,
-            clock,
+            source: Arc::new(source),
+            archive: Arc::new(archive),
+            hot: None,
+            clock: Arc::new(axia_domain::SystemClock),
             calendar: Arc::new(default_calendar),
         }
+    }
+
+    /// The hot cache the bars of the lookback go to after the archive (the forming one too).
+    #[must_use]
+    pub fn hot_cache(mut self, store: impl OhlcvStore + 'static) -> Self {
+        self.hot = Some(Arc::new(store));
+        self
+    }
+
+    /// The clock "now" comes from (default: the system's).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     /// The market calendar of a symbol, for the completeness checks of backfill (default:
@@ -411,9 +418,7 @@ impl Collect {
             Ok(done) => done.into_report(&mut report),
             Err(f) => report.error = Some(f.text),
         }
-        report.quarantined = quarantined
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
+        report.quarantined = axia_domain::locks::into_inner(quarantined);
         report.duration_ms = elapsed_ms(started);
         report
     }

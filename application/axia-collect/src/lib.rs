@@ -40,7 +40,7 @@
 //! source.expect_bars().returning(|_, _, range| Err(MarketDataError::NoData(range)));
 //! let mut archive = MockBarArchive::new();
 //! archive.expect_newest().returning(|_, _| Ok(NewestBar { open: None, damaged: vec![] }));
-//! let collect = Collect::new(Arc::new(source), Arc::new(archive), None, Arc::new(ManualClock::new(chrono::Utc::now())));
+//! let collect = Collect::new(source, archive).clock(ManualClock::new(chrono::Utc::now()));
 //! let report = collect.run(&CollectPlan::new(vec!["USDJPY".parse().unwrap()], Timeframe::ALL.to_vec())).await;
 //! assert_eq!(report.tasks.len(), 9);
 //! assert!(report.tasks.iter().all(|t| t.status == TaskStatus::NoData));

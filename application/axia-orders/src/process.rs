@@ -224,29 +224,36 @@ fn until_lapse(claim: &Claim, now: DateTime<Utc>) -> Duration {
 }
 
 impl ProcessOrder {
-    /// The use case. Orders are claimed for 30 s at a time ([`ProcessOrder::lease`]) by a
-    /// processor named after this host and process ([`ProcessOrder::processor`]).
+    /// The use case, on the system clock ([`ProcessOrder::clock`]). Orders are claimed for
+    /// 30 s at a time ([`ProcessOrder::lease`]) by a processor named after this host and
+    /// process ([`ProcessOrder::processor`]).
     #[must_use]
     pub fn new(
-        queue: Arc<dyn OrderQueue>,
-        store: Arc<dyn OrderStore>,
-        kill_switch: Arc<dyn KillSwitch>,
-        executor: Arc<dyn OrderExecutor>,
+        queue: impl OrderQueue + 'static,
+        store: impl OrderStore + 'static,
+        kill_switch: impl KillSwitch + 'static,
+        executor: impl OrderExecutor + 'static,
         validator: OrderValidator,
-        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            queue,
-            store,
-            kill_switch,
-            executor,
+            queue: Arc::new(queue),
+            store: Arc::new(store),
+            kill_switch: Arc::new(kill_switch),
+            executor: Arc::new(executor),
             validator,
             reference: None,
-            clock,
+            clock: Arc::new(axia_domain::SystemClock),
             processor: default_processor_id().into(),
             deliveries: Arc::default(),
             lease: chrono::Duration::seconds(30),
         }
+    }
+
+    /// The clock "now" comes from (default: the system's).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     /// This processor's name in claims and status histories (default: host, process id and a
@@ -270,8 +277,8 @@ impl ProcessOrder {
     /// Where the market price comes from for the checks that need one (notional of a market
     /// order, price deviation). Without one those checks fail closed.
     #[must_use]
-    pub fn reference_price(mut self, source: Arc<dyn ReferencePrice>) -> Self {
-        self.reference = Some(source);
+    pub fn reference_price(mut self, source: impl ReferencePrice + 'static) -> Self {
+        self.reference = Some(Arc::new(source));
         self
     }
 

@@ -22,10 +22,21 @@ impl std::fmt::Debug for LastClose {
 }
 
 impl LastClose {
-    /// Reference prices from `source` (the broker, or the data provider's trading path).
+    /// Reference prices from `source` (the broker, or the data provider's trading path), on
+    /// the system clock.
     #[must_use]
-    pub fn new(source: Arc<dyn MarketData>, clock: Arc<dyn Clock>) -> Self {
-        Self { source, clock }
+    pub fn new(source: impl MarketData + 'static) -> Self {
+        Self {
+            source: Arc::new(source),
+            clock: Arc::new(axia_domain::SystemClock),
+        }
+    }
+
+    /// The clock "now" comes from (default: the system's).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 }
 
@@ -34,8 +45,7 @@ impl ReferencePrice for LastClose {
     async fn last_price(&self, symbol: &Symbol) -> Result<Option<Price>, MarketDataError> {
         let now = self.clock.now();
         for back in [chrono::Duration::minutes(10), chrono::Duration::days(4)] {
-            let Ok(range) = TimeRange::new(now - back, now + chrono::Duration::milliseconds(1))
-            else {
+            let Ok(range) = TimeRange::covering(now - back, now) else {
                 continue;
             };
             match self.source.bars(symbol, Timeframe::M1, range).await {

@@ -1,6 +1,6 @@
 //! [`OhlcvDataProvider`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -8,13 +8,13 @@ use tokio::time::Instant;
 
 use axia_domain::{
     Clock, Completeness, MarketCalendar, MarketData, MarketDataError, OhlcvFrame, OhlcvStore,
-    StoreError, Symbol, TimeRange, Timeframe, UseCase, default_calendar,
+    StoreError, Symbol, SystemClock, TimeRange, Timeframe, UseCase, default_calendar, lock,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use crate::breaker::Breaker;
-use crate::routing::{Source, Step, plan};
+use crate::routing::{Role, Step, plan};
 use crate::stats::ProviderStats;
 
 /// The period asked for.
@@ -62,13 +62,11 @@ impl Window {
         }
     }
 
+    /// The range the window covers at `now`.
     fn range(&self, now: chrono::DateTime<chrono::Utc>) -> TimeRange {
         match self {
             // `now` itself included: the bar opening at now is the forming one.
-            Self::Last(d) => TimeRange::last(
-                *d + chrono::Duration::milliseconds(1),
-                now + chrono::Duration::milliseconds(1),
-            ),
+            Self::Last(d) => TimeRange::last(*d, now).through_end(),
             Self::Range(r) => *r,
         }
     }
@@ -105,18 +103,67 @@ impl OhlcvRequest {
     }
 }
 
+/// What kind of failure a source had (the metadata names kinds, not messages; the message is
+/// logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Could not be reached.
+    Unavailable,
+    /// Stored data could not be decoded.
+    Corrupt,
+    /// Concurrent writers kept conflicting.
+    Conflict,
+    /// The request is invalid for this source.
+    InvalidRequest,
+    /// The source asked us to slow down.
+    RateLimited,
+    /// The source does not know the symbol.
+    SymbolNotFound,
+    /// The source cannot serve this request (too long, too old, a timeframe it lacks).
+    Unsupported,
+    /// The source answered something that could not be understood.
+    InvalidResponse,
+    /// Anything else.
+    Backend,
+}
+
+impl ErrorKind {
+    fn of_store(e: &StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::Unavailable,
+            StoreError::Corrupt { .. } => Self::Corrupt,
+            StoreError::Conflict(_) => Self::Conflict,
+            StoreError::InvalidRequest(_) => Self::InvalidRequest,
+            _ => Self::Backend,
+        }
+    }
+
+    fn of_market(e: &MarketDataError) -> Self {
+        match e {
+            MarketDataError::RateLimited { .. } => Self::RateLimited,
+            MarketDataError::SymbolNotFound(_) => Self::SymbolNotFound,
+            MarketDataError::Unsupported(_) => Self::Unsupported,
+            MarketDataError::Unavailable(_) => Self::Unavailable,
+            MarketDataError::InvalidResponse(_) => Self::InvalidResponse,
+            _ => Self::Backend,
+        }
+    }
+}
+
 /// What one source did for a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum Outcome {
-    /// Its bars covered the window on their own.
+    /// Its bars covered what it was asked for on their own.
     Hit,
-    /// It had bars, but not all of the window.
+    /// It had bars, but not all of what it was asked for.
     Partial,
-    /// It had no bars for the window.
+    /// It had no bars for what it was asked for.
     Miss,
-    /// It failed; the detail names the error kind.
-    Error(String),
+    /// It failed.
+    Error(ErrorKind),
     /// It did not answer within its timeout.
     Timeout,
     /// Skipped: its circuit is open after repeated failures.
@@ -124,16 +171,18 @@ pub enum Outcome {
 }
 
 /// One source's part in an answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
-    /// The source.
-    pub source: Source,
+    /// The role of the source asked.
+    pub source: Role,
     /// What it did.
     pub outcome: Outcome,
-    /// How long it took.
-    pub latency: Duration,
-    /// Bars it returned for the window.
+    /// How long it took, milliseconds.
+    pub latency_ms: f64,
+    /// Bars it returned.
     pub bars: usize,
+    /// The range it was asked for (later sources are asked only for what is missing).
+    pub asked: TimeRange,
 }
 
 /// How an answer was made.
@@ -142,7 +191,7 @@ pub struct ResponseMeta {
     /// The range the window resolved to.
     pub range: TimeRange,
     /// The first source whose bars are in the answer.
-    pub served_by: Option<Source>,
+    pub served_by: Option<Role>,
     /// Every source asked, in order, with its outcome and latency.
     pub attempts: Vec<Attempt>,
     /// Bars in the answer.
@@ -167,7 +216,7 @@ pub struct OhlcvResponse {
 }
 
 /// Why the provider could not answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProviderError {
     /// No source of the plan for this use case and window is configured.
@@ -195,15 +244,27 @@ fn describe(attempts: &[Attempt]) -> String {
 type Flight = Arc<OnceCell<Result<OhlcvResponse, ProviderError>>>;
 type CalendarFn = Arc<dyn Fn(&Symbol) -> Arc<dyn MarketCalendar> + Send + Sync>;
 
-/// Builds an [`OhlcvDataProvider`] from any subset of sources.
+/// What fills a role: a market-data source or a store.
+#[derive(Clone)]
+enum Backend {
+    Market(Arc<dyn MarketData>),
+    Store(Arc<dyn OhlcvStore>),
+}
+
+/// A role's source, its timeout and its breaker: everything per role in one place.
+struct Slot {
+    backend: Backend,
+    timeout: Duration,
+    breaker: Mutex<Breaker>,
+}
+
+/// Builds an [`OhlcvDataProvider`] from any subset of sources, each in its role. Adapters are
+/// taken by value (an `Arc` of one is one too); the clock defaults to the system's.
 #[must_use]
 pub struct ProviderBuilder {
     clock: Arc<dyn Clock>,
-    broker: Option<Arc<dyn MarketData>>,
-    hot: Option<Arc<dyn OhlcvStore>>,
-    cold: Option<Arc<dyn OhlcvStore>>,
-    yahoo: Option<Arc<dyn MarketData>>,
-    timeouts: HashMap<Source, Duration>,
+    backends: BTreeMap<Role, Backend>,
+    timeouts: HashMap<Role, Duration>,
     threshold: u32,
     cooldown: chrono::Duration,
     hot_retention: chrono::Duration,
@@ -212,32 +273,49 @@ pub struct ProviderBuilder {
 }
 
 impl ProviderBuilder {
-    /// The broker.
-    pub fn broker(mut self, source: Arc<dyn MarketData>) -> Self {
-        self.broker = Some(source);
+    /// The broker: any [`MarketData`].
+    pub fn broker(self, source: impl MarketData + 'static) -> Self {
+        self.market(Role::Broker, source)
+    }
+
+    /// The hot cache: any [`OhlcvStore`].
+    pub fn hot_cache(self, store: impl OhlcvStore + 'static) -> Self {
+        self.store(Role::HotCache, store)
+    }
+
+    /// The cold archive: any [`OhlcvStore`].
+    pub fn cold_archive(self, store: impl OhlcvStore + 'static) -> Self {
+        self.store(Role::ColdArchive, store)
+    }
+
+    /// The source of last resort: any [`MarketData`].
+    pub fn fallback(self, source: impl MarketData + 'static) -> Self {
+        self.market(Role::Fallback, source)
+    }
+
+    fn market(mut self, role: Role, source: impl MarketData + 'static) -> Self {
+        self.backends
+            .insert(role, Backend::Market(Arc::new(source)));
         self
     }
-    /// The hot cache.
-    pub fn hot_cache(mut self, store: Arc<dyn OhlcvStore>) -> Self {
-        self.hot = Some(store);
+
+    fn store(mut self, role: Role, store: impl OhlcvStore + 'static) -> Self {
+        self.backends.insert(role, Backend::Store(Arc::new(store)));
         self
     }
-    /// The cold archive.
-    pub fn cold_archive(mut self, store: Arc<dyn OhlcvStore>) -> Self {
-        self.cold = Some(store);
+
+    /// The clock (default: the system's).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
-    /// Yahoo Finance.
-    pub fn yahoo(mut self, source: Arc<dyn MarketData>) -> Self {
-        self.yahoo = Some(source);
+
+    /// The timeout of one call to the source in `role` (defaults: [`Role::default_timeout`]).
+    pub fn timeout(mut self, role: Role, timeout: Duration) -> Self {
+        self.timeouts.insert(role, timeout);
         self
     }
-    /// The timeout of one call to `source` (defaults: broker 3 s, hot cache 500 ms, cold archive
-    /// 10 s, Yahoo 15 s).
-    pub fn timeout(mut self, source: Source, timeout: Duration) -> Self {
-        self.timeouts.insert(source, timeout);
-        self
-    }
+
     /// Open a source's circuit after `failures` consecutive failures, for `cooldown`
     /// (default 5 failures, 30 s).
     pub fn circuit_breaker(mut self, failures: u32, cooldown: Duration) -> Self {
@@ -246,12 +324,14 @@ impl ProviderBuilder {
             chrono::Duration::from_std(cooldown).unwrap_or(chrono::Duration::seconds(30));
         self
     }
-    /// Whether bars fetched from the broker or Yahoo for the last 24 h are written to the hot
-    /// cache (default on).
-    pub const fn write_through(mut self, on: bool) -> Self {
-        self.write_through = on;
+
+    /// Bars fetched from the broker or the fallback for the last 24 h are not written to the
+    /// hot cache (by default they are, in the background).
+    pub const fn without_write_through(mut self) -> Self {
+        self.write_through = false;
         self
     }
+
     /// The market calendar of a symbol, for completeness (default:
     /// [`axia_domain::default_calendar`]).
     pub fn calendar(
@@ -264,27 +344,29 @@ impl ProviderBuilder {
 
     /// The provider.
     pub fn build(self) -> OhlcvDataProvider {
-        let breakers = [
-            Source::Broker,
-            Source::HotCache,
-            Source::ColdArchive,
-            Source::Yahoo,
-        ]
-        .into_iter()
-        .map(|s| (s, Breaker::new(self.threshold, self.cooldown)))
-        .collect();
+        let slots = self
+            .backends
+            .into_iter()
+            .map(|(role, backend)| {
+                let slot = Slot {
+                    backend,
+                    timeout: self
+                        .timeouts
+                        .get(&role)
+                        .copied()
+                        .unwrap_or_else(|| role.default_timeout()),
+                    breaker: Mutex::new(Breaker::new(self.threshold, self.cooldown)),
+                };
+                (role, slot)
+            })
+            .collect();
         OhlcvDataProvider {
             inner: Arc::new(Inner {
                 clock: self.clock,
-                broker: self.broker,
-                hot: self.hot,
-                cold: self.cold,
-                yahoo: self.yahoo,
-                timeouts: self.timeouts,
+                slots,
                 hot_retention: self.hot_retention,
                 write_through: self.write_through,
                 calendar: self.calendar,
-                breakers: Mutex::new(breakers),
                 stats: Mutex::new(ProviderStats::default()),
                 flights: Mutex::new(HashMap::new()),
             }),
@@ -294,15 +376,10 @@ impl ProviderBuilder {
 
 struct Inner {
     clock: Arc<dyn Clock>,
-    broker: Option<Arc<dyn MarketData>>,
-    hot: Option<Arc<dyn OhlcvStore>>,
-    cold: Option<Arc<dyn OhlcvStore>>,
-    yahoo: Option<Arc<dyn MarketData>>,
-    timeouts: HashMap<Source, Duration>,
+    slots: BTreeMap<Role, Slot>,
     hot_retention: chrono::Duration,
     write_through: bool,
     calendar: CalendarFn,
-    breakers: Mutex<HashMap<Source, Breaker>>,
     stats: Mutex<ProviderStats>,
     flights: Mutex<HashMap<OhlcvRequest, Flight>>,
 }
@@ -317,18 +394,74 @@ pub struct OhlcvDataProvider {
 impl std::fmt::Debug for OhlcvDataProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OhlcvDataProvider")
-            .field("broker", &self.inner.broker.is_some())
-            .field("hot_cache", &self.inner.hot.is_some())
-            .field("cold_archive", &self.inner.cold.is_some())
-            .field("yahoo", &self.inner.yahoo.is_some())
+            .field("roles", &self.inner.slots.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
-/// A source's answer, before it is judged against the window.
-enum Fetched {
+/// What a source answered, before it is judged against what it was asked.
+enum Answer {
     Bars(OhlcvFrame),
     Failed(Outcome),
+}
+
+/// The answer being built: the bars so far, their completeness when known, and what each
+/// source did.
+struct Gathered {
+    frame: OhlcvFrame,
+    /// The completeness of `frame` over the whole range, when measured since it last changed.
+    completeness: Option<Completeness>,
+    attempts: Vec<Attempt>,
+    served_by: Option<Role>,
+    answered: bool,
+}
+
+impl Gathered {
+    fn new(req: &OhlcvRequest) -> Self {
+        Self {
+            frame: OhlcvFrame::empty(req.symbol.clone(), req.timeframe),
+            completeness: None,
+            attempts: Vec::new(),
+            served_by: None,
+            answered: false,
+        }
+    }
+
+    /// What a later source is asked for: the span of the gaps so far, or the whole range.
+    fn wanted(&self, range: TimeRange) -> TimeRange {
+        self.completeness
+            .as_ref()
+            .and_then(|c| missing_span(&c.gaps))
+            .and_then(|span| span.intersect(&range))
+            .unwrap_or(range)
+    }
+
+    /// Merges a step's bars under what earlier steps found (earlier sources win).
+    fn absorb(&mut self, step: OhlcvFrame, step_completeness: Option<Completeness>) {
+        if self.frame.is_empty() {
+            self.frame = step;
+            self.completeness = step_completeness;
+        } else if !step.is_empty() {
+            self.frame = step
+                .merge(&self.frame)
+                .unwrap_or_else(|_| self.frame.clone());
+            self.completeness = None;
+        }
+    }
+
+    /// True once nothing expected is missing (measured once per change of the frame).
+    fn complete(&mut self, calendar: &dyn MarketCalendar, range: TimeRange) -> bool {
+        if self.frame.is_empty() {
+            return false;
+        }
+        let c = self
+            .completeness
+            .take()
+            .unwrap_or_else(|| self.frame.completeness(calendar, range));
+        let done = c.is_complete();
+        self.completeness = Some(c);
+        done
+    }
 }
 
 /// The smallest range that covers every gap: what a later source is asked for.
@@ -337,44 +470,12 @@ fn missing_span(gaps: &[TimeRange]) -> Option<TimeRange> {
     TimeRange::new(first.start(), last.end()).ok()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn store_outcome(e: &StoreError) -> Outcome {
-    match e {
-        StoreError::Timeout(_) => Outcome::Timeout,
-        StoreError::Unavailable(_) => Outcome::Error("unavailable".into()),
-        StoreError::Corrupt { .. } => Outcome::Error("corrupt".into()),
-        StoreError::Conflict(_) => Outcome::Error("conflict".into()),
-        StoreError::InvalidRequest(_) => Outcome::Error("invalid_request".into()),
-        _ => Outcome::Error("backend".into()),
-    }
-}
-
-fn market_outcome(e: &MarketDataError) -> Option<Outcome> {
-    Some(match e {
-        // The source answered: it has nothing there.
-        MarketDataError::NoData(_) => return None,
-        MarketDataError::Timeout(_) => Outcome::Timeout,
-        MarketDataError::RateLimited { .. } => Outcome::Error("rate_limited".into()),
-        MarketDataError::SymbolNotFound(_) => Outcome::Error("symbol_not_found".into()),
-        MarketDataError::Unsupported(_) => Outcome::Error("unsupported".into()),
-        MarketDataError::Unavailable(_) => Outcome::Error("unavailable".into()),
-        MarketDataError::InvalidResponse(_) => Outcome::Error("invalid_response".into()),
-        _ => Outcome::Error("backend".into()),
-    })
-}
-
 impl OhlcvDataProvider {
-    /// A builder with no source; add the ones you have.
-    pub fn builder(clock: Arc<dyn Clock>) -> ProviderBuilder {
+    /// A builder with no source and the system clock; add the sources you have.
+    pub fn builder() -> ProviderBuilder {
         ProviderBuilder {
-            clock,
-            broker: None,
-            hot: None,
-            cold: None,
-            yahoo: None,
+            clock: Arc::new(SystemClock),
+            backends: BTreeMap::new(),
             timeouts: HashMap::new(),
             threshold: 5,
             cooldown: chrono::Duration::seconds(30),
@@ -439,100 +540,64 @@ impl OhlcvDataProvider {
         })
     }
 
-    fn timeout(&self, source: Source) -> Duration {
-        self.inner
-            .timeouts
-            .get(&source)
-            .copied()
-            .unwrap_or(match source {
-                Source::Broker => Duration::from_secs(3),
-                Source::HotCache => Duration::from_millis(500),
-                Source::ColdArchive => Duration::from_secs(10),
-                Source::Yahoo => Duration::from_secs(15),
-            })
-    }
-
-    fn configured(&self, source: Source) -> bool {
-        match source {
-            Source::Broker => self.inner.broker.is_some(),
-            Source::HotCache => self.inner.hot.is_some(),
-            Source::ColdArchive => self.inner.cold.is_some(),
-            Source::Yahoo => self.inner.yahoo.is_some(),
-        }
-    }
-
-    /// Asks one source, under its breaker and timeout.
-    async fn ask(
-        &self,
-        source: Source,
-        req: &OhlcvRequest,
-        range: TimeRange,
-    ) -> (Fetched, Duration) {
-        let now = self.inner.clock.now();
-        if !lock(&self.inner.breakers)
-            .get(&source)
-            .is_none_or(|b| b.allows(now))
-        {
-            return (Fetched::Failed(Outcome::CircuitOpen), Duration::ZERO);
+    /// Asks the source in `role` for `range`, under its breaker and timeout.
+    async fn ask(&self, role: Role, req: &OhlcvRequest, range: TimeRange) -> (Answer, Duration) {
+        let Some(slot) = self.inner.slots.get(&role) else {
+            return (
+                Answer::Bars(OhlcvFrame::empty(req.symbol.clone(), req.timeframe)),
+                Duration::ZERO,
+            );
+        };
+        if !lock(&slot.breaker).allows(self.inner.clock.now()) {
+            return (Answer::Failed(Outcome::CircuitOpen), Duration::ZERO);
         }
         let started = Instant::now();
-        let limit = self.timeout(source);
         let (sym, tf) = (&req.symbol, req.timeframe);
-        let fetched = match source {
-            Source::Broker | Source::Yahoo => {
-                let src = if source == Source::Broker {
-                    &self.inner.broker
-                } else {
-                    &self.inner.yahoo
-                };
-                match src {
-                    None => Fetched::Bars(OhlcvFrame::empty(sym.clone(), tf)),
-                    Some(s) => match tokio::time::timeout(limit, s.bars(sym, tf, range)).await {
-                        Err(_) => Fetched::Failed(Outcome::Timeout),
-                        Ok(Ok(b)) => Fetched::Bars(b.frame),
-                        Ok(Err(e)) => match market_outcome(&e) {
-                            None => Fetched::Bars(OhlcvFrame::empty(sym.clone(), tf)),
-                            Some(o) => {
-                                tracing::warn!(%source, symbol = %sym, timeframe = %tf, error = %e, "source failed");
-                                Fetched::Failed(o)
-                            }
-                        },
-                    },
+        let answer = match &slot.backend {
+            Backend::Market(s) => {
+                match tokio::time::timeout(slot.timeout, s.bars(sym, tf, range)).await {
+                    Err(_) => Answer::Failed(Outcome::Timeout),
+                    Ok(Ok(b)) => Answer::Bars(b.frame),
+                    // The source answered: it has nothing there.
+                    Ok(Err(MarketDataError::NoData(_))) => {
+                        Answer::Bars(OhlcvFrame::empty(sym.clone(), tf))
+                    }
+                    Ok(Err(MarketDataError::Timeout(_))) => Answer::Failed(Outcome::Timeout),
+                    Ok(Err(e)) => {
+                        tracing::warn!(%role, symbol = %sym, timeframe = %tf, error = %e, "source failed");
+                        Answer::Failed(Outcome::Error(ErrorKind::of_market(&e)))
+                    }
                 }
             }
-            Source::HotCache | Source::ColdArchive => {
-                let store = if source == Source::HotCache {
-                    &self.inner.hot
-                } else {
-                    &self.inner.cold
-                };
-                match store {
-                    None => Fetched::Bars(OhlcvFrame::empty(sym.clone(), tf)),
-                    Some(s) => match tokio::time::timeout(limit, s.get(sym, tf, range)).await {
-                        Err(_) => Fetched::Failed(Outcome::Timeout),
-                        Ok(Ok(f)) => Fetched::Bars(f),
-                        Ok(Err(e)) => {
-                            tracing::warn!(%source, symbol = %sym, timeframe = %tf, error = %e, "store failed");
-                            Fetched::Failed(store_outcome(&e))
-                        }
-                    },
+            Backend::Store(s) => {
+                match tokio::time::timeout(slot.timeout, s.get(sym, tf, range)).await {
+                    Err(_) | Ok(Err(StoreError::Timeout(_))) => Answer::Failed(Outcome::Timeout),
+                    Ok(Ok(f)) => Answer::Bars(f),
+                    Ok(Err(e)) => {
+                        tracing::warn!(%role, symbol = %sym, timeframe = %tf, error = %e, "store failed");
+                        Answer::Failed(Outcome::Error(ErrorKind::of_store(&e)))
+                    }
                 }
             }
         };
-        let elapsed = started.elapsed();
-        let mut breakers = lock(&self.inner.breakers);
-        if let Some(b) = breakers.get_mut(&source) {
-            match &fetched {
-                Fetched::Bars(_) => b.success(),
-                Fetched::Failed(_) => b.failure(self.inner.clock.now()),
-            }
+        let mut breaker = lock(&slot.breaker);
+        match &answer {
+            Answer::Bars(_) => breaker.success(),
+            Answer::Failed(_) => breaker.failure(self.inner.clock.now()),
         }
-        (fetched, elapsed)
+        (answer, started.elapsed())
     }
 
-    fn write_through(&self, frame: &OhlcvFrame) {
-        let Some(hot) = self.inner.hot.clone().filter(|_| self.inner.write_through) else {
-            return;
+    /// Merges recent bars from a market-data source into the hot cache, in the background.
+    fn write_through(&self, role: Role, frame: &OhlcvFrame) {
+        let is_market = self
+            .inner
+            .slots
+            .get(&role)
+            .is_some_and(|s| matches!(s.backend, Backend::Market(_)));
+        let hot = match self.inner.slots.get(&Role::HotCache).map(|s| &s.backend) {
+            Some(Backend::Store(h)) if self.inner.write_through && is_market => Arc::clone(h),
+            _ => return,
         };
         let recent = frame.keep_since(self.inner.clock.now() - self.inner.hot_retention);
         if recent.is_empty() {
@@ -546,13 +611,102 @@ impl OhlcvDataProvider {
         });
     }
 
+    /// The parts of a step: which role is asked for which range.
+    fn parts(
+        &self,
+        step: Step,
+        wanted: TimeRange,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(Role, TimeRange)> {
+        match step {
+            Step::Ask(role) => vec![(role, wanted)],
+            Step::ColdWithHot => {
+                let mut v = Vec::new();
+                if self.inner.slots.contains_key(&Role::ColdArchive) {
+                    v.push((Role::ColdArchive, wanted));
+                }
+                let recent = TimeRange::last_through(self.inner.hot_retention, now);
+                if self.inner.slots.contains_key(&Role::HotCache)
+                    && let Some(r) = wanted.intersect(&recent)
+                {
+                    v.push((Role::HotCache, r));
+                }
+                v
+            }
+        }
+    }
+
+    fn configured(&self, step: Step) -> bool {
+        match step {
+            Step::Ask(role) => self.inner.slots.contains_key(&role),
+            Step::ColdWithHot => {
+                self.inner.slots.contains_key(&Role::ColdArchive)
+                    || self.inner.slots.contains_key(&Role::HotCache)
+            }
+        }
+    }
+
+    /// Runs one step: asks its parts in order (later parts win within a step: the hot cache
+    /// over the archive), recording each attempt. Returns the step's bars and, when one part
+    /// covered the whole range, their completeness.
+    async fn step(
+        &self,
+        step: Step,
+        req: &OhlcvRequest,
+        range: TimeRange,
+        calendar: &dyn MarketCalendar,
+        got: &mut Gathered,
+    ) -> (OhlcvFrame, Option<Completeness>) {
+        let now = self.inner.clock.now();
+        let mut step_frame = OhlcvFrame::empty(req.symbol.clone(), req.timeframe);
+        let mut step_completeness = None;
+        for (role, asked) in self.parts(step, got.wanted(range), now) {
+            let (answer, latency) = self.ask(role, req, asked).await;
+            let (outcome, bars) = match answer {
+                Answer::Failed(o) => (o, 0),
+                Answer::Bars(f) => {
+                    got.answered = true;
+                    let alone = f.completeness(calendar, asked);
+                    let outcome = if f.is_empty() {
+                        Outcome::Miss
+                    } else if alone.is_complete() {
+                        Outcome::Hit
+                    } else {
+                        Outcome::Partial
+                    };
+                    if !f.is_empty() {
+                        self.write_through(role, &f);
+                        got.served_by.get_or_insert(role);
+                    }
+                    let n = f.len();
+                    if step_frame.is_empty() {
+                        step_completeness = (asked == range).then_some(alone);
+                        step_frame = f;
+                    } else if n > 0 {
+                        step_completeness = None;
+                        step_frame = step_frame.merge(&f).unwrap_or(step_frame);
+                    }
+                    (outcome, n)
+                }
+            };
+            self.record(role, &outcome, latency);
+            got.attempts.push(Attempt {
+                source: role,
+                outcome,
+                latency_ms: latency.as_secs_f64() * 1e3,
+                bars,
+                asked,
+            });
+        }
+        (step_frame, step_completeness)
+    }
+
     async fn fetch(&self, req: &OhlcvRequest) -> Result<OhlcvResponse, ProviderError> {
         let now = self.inner.clock.now();
         let range = req.window.range(now);
         // Analysis is research over history: closed bars only, up to the forming bar's open.
         let range = if req.use_case == UseCase::Analysis {
-            let closed_end = req.timeframe.floor(now).max(range.start());
-            TimeRange::new(range.start(), range.end().min(closed_end)).unwrap_or(range)
+            range.clipped_to(req.timeframe.floor(now))
         } else {
             range
         };
@@ -560,140 +714,54 @@ impl OhlcvDataProvider {
         let steps: Vec<Step> = plan(req.use_case, req.window.length())
             .iter()
             .copied()
-            .filter(|s| match s {
-                Step::Ask(src) => self.configured(*src),
-                Step::ColdWithHot => {
-                    self.configured(Source::ColdArchive) || self.configured(Source::HotCache)
-                }
-            })
+            .filter(|s| self.configured(*s))
             .collect();
         if steps.is_empty() {
             return Err(ProviderError::NoSource {
                 use_case: req.use_case,
             });
         }
-        let mut combined = OhlcvFrame::empty(req.symbol.clone(), req.timeframe);
-        let mut attempts = Vec::new();
-        let mut served_by = None;
-        let mut answered = false;
-        let mut completeness: Option<Completeness> = None;
+        let mut got = Gathered::new(req);
         for step in steps {
-            // Later sources are asked only for what is still missing: the span of the gaps.
-            let wanted = completeness
-                .as_ref()
-                .and_then(|c| missing_span(&c.gaps))
-                .and_then(|span| span.intersect(&range))
-                .unwrap_or(range);
-            let parts: Vec<(Source, TimeRange)> = match step {
-                Step::Ask(s) => vec![(s, wanted)],
-                Step::ColdWithHot => {
-                    let mut v = Vec::new();
-                    if self.configured(Source::ColdArchive) {
-                        v.push((Source::ColdArchive, wanted));
-                    }
-                    let recent = TimeRange::last(
-                        self.inner.hot_retention,
-                        now + chrono::Duration::milliseconds(1),
-                    );
-                    if self.configured(Source::HotCache)
-                        && let Some(r) = wanted.intersect(&recent)
-                    {
-                        v.push((Source::HotCache, r));
-                    }
-                    v
-                }
-            };
-            let mut step_frame = OhlcvFrame::empty(req.symbol.clone(), req.timeframe);
-            // The completeness of `step_frame` over the whole window, when already known.
-            let mut step_completeness = None;
-            for (source, part_range) in parts {
-                let (fetched, latency) = self.ask(source, req, part_range).await;
-                let (outcome, bars) = match fetched {
-                    Fetched::Failed(o) => (o, 0),
-                    Fetched::Bars(f) => {
-                        answered = true;
-                        let alone = f.completeness(calendar.as_ref(), part_range);
-                        let outcome = if f.is_empty() {
-                            Outcome::Miss
-                        } else if alone.is_complete() {
-                            Outcome::Hit
-                        } else {
-                            Outcome::Partial
-                        };
-                        if !f.is_empty() && matches!(source, Source::Broker | Source::Yahoo) {
-                            self.write_through(&f);
-                        }
-                        let n = f.len();
-                        // Within a step later parts win (the hot cache over the archive).
-                        if step_frame.is_empty() {
-                            step_completeness = (part_range == range).then_some(alone);
-                            step_frame = f;
-                        } else if n > 0 {
-                            step_completeness = None;
-                            step_frame = step_frame.merge(&f).unwrap_or(step_frame);
-                        }
-                        if n > 0 && served_by.is_none() {
-                            served_by = Some(source);
-                        }
-                        (outcome, n)
-                    }
-                };
-                self.record(source, &outcome, latency);
-                attempts.push(Attempt {
-                    source,
-                    outcome,
-                    latency,
-                    bars,
-                });
-            }
-            // Across steps earlier sources win.
-            if combined.is_empty() {
-                combined = step_frame;
-                completeness = step_completeness;
-            } else if !step_frame.is_empty() {
-                combined = step_frame.merge(&combined).unwrap_or(combined);
-                completeness = None;
-            }
-            if combined.is_empty() {
-                continue;
-            }
-            let c = completeness
-                .take()
-                .unwrap_or_else(|| combined.completeness(calendar.as_ref(), range));
-            let done = c.is_complete();
-            completeness = Some(c);
-            if done {
+            let (frame, completeness) = self
+                .step(step, req, range, calendar.as_ref(), &mut got)
+                .await;
+            got.absorb(frame, completeness);
+            if got.complete(calendar.as_ref(), range) {
                 break;
             }
         }
-        if !answered {
-            return Err(ProviderError::AllFailed { attempts });
+        if !got.answered {
+            return Err(ProviderError::AllFailed {
+                attempts: got.attempts,
+            });
         }
-        if req.use_case == UseCase::Analysis && combined.forming().is_some() {
-            combined = combined.closed();
-            completeness = None;
+        if req.use_case == UseCase::Analysis && got.frame.forming().is_some() {
+            got.frame = got.frame.closed();
+            got.completeness = None;
         }
-        // Measured once per change of `combined`.
-        let completeness =
-            completeness.unwrap_or_else(|| combined.completeness(calendar.as_ref(), range));
+        let completeness = got
+            .completeness
+            .take()
+            .unwrap_or_else(|| got.frame.completeness(calendar.as_ref(), range));
         Ok(OhlcvResponse {
             meta: ResponseMeta {
                 range,
-                served_by,
-                bars: combined.len(),
+                served_by: got.served_by,
+                bars: got.frame.len(),
                 complete: completeness.is_complete(),
                 completeness,
-                attempts,
-                forming: combined.forming().map(|b| b.time()),
+                attempts: got.attempts,
+                forming: got.frame.forming().map(|b| b.time()),
                 shared: false,
             },
-            frame: combined,
+            frame: got.frame,
         })
     }
 
-    fn record(&self, source: Source, outcome: &Outcome, latency: Duration) {
+    fn record(&self, role: Role, outcome: &Outcome, latency: Duration) {
         let mut stats = lock(&self.inner.stats);
-        let s = stats.sources.entry(source).or_default();
+        let s = stats.sources.entry(role).or_default();
         match outcome {
             Outcome::Hit => s.hits += 1,
             Outcome::Partial => s.partials += 1,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Source;
+use crate::Role;
 
 /// Upper bounds of the latency buckets, in milliseconds (the last bucket is everything above).
 pub const LATENCY_BUCKETS_MS: [u64; 8] = [1, 5, 10, 50, 100, 500, 1_000, 5_000];
@@ -69,7 +69,7 @@ impl LatencyHistogram {
 
 /// What one source did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceStats {
+pub struct RoleStats {
     /// Answers that covered the window alone.
     pub hits: u64,
     /// Answers with bars that did not cover the window.
@@ -94,7 +94,7 @@ pub struct ProviderStats {
     /// Requests that shared another's fetch.
     pub shared: u64,
     /// Per source.
-    pub sources: BTreeMap<Source, SourceStats>,
+    pub sources: BTreeMap<Role, RoleStats>,
 }
 
 impl ProviderStats {
@@ -102,7 +102,7 @@ impl ProviderStats {
     /// first call.
     #[must_use]
     pub fn cache_hit_rate(&self) -> Option<f64> {
-        let s = self.sources.get(&Source::HotCache)?;
+        let s = self.sources.get(&Role::HotCache)?;
         let calls = s.hits + s.partials + s.misses + s.errors + s.timeouts;
         // call counts are far below 2^52
         #[allow(clippy::cast_precision_loss)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bar::{Bar, BarError, check_time, check_values, millis_to_time};
 use crate::calendar::MarketCalendar;
-use crate::{Symbol, TimeRange, Timeframe};
+use crate::{BarAccumulator, BarValues, Symbol, TimeRange, Timeframe};
 
 /// The columns of a frame, moved in and out of [`OhlcvFrame`] without copying.
 ///
@@ -47,6 +47,10 @@ impl OhlcvColumns {
         self.low.push(l);
         self.close.push(c);
         self.volume.push(v);
+    }
+
+    fn push_values(&mut self, b: BarValues) {
+        self.push(b.time_millis, b.open, b.high, b.low, b.close, b.volume);
     }
 
     fn extend_from(&mut self, src: &Self, lo: usize, hi: usize) {
@@ -218,6 +222,14 @@ impl OhlcvFrameBuilder {
         )?;
         self.cols.push(time_millis, open, high, low, close, volume);
         Ok(())
+    }
+
+    /// Appends a bar given as [`BarValues`] (what a [`BarAccumulator`] yields).
+    ///
+    /// # Errors
+    /// As [`OhlcvFrameBuilder::push`].
+    pub fn push_values(&mut self, b: BarValues) -> Result<(), FrameError> {
+        self.push(b.time_millis, b.open, b.high, b.low, b.close, b.volume)
     }
 
     /// Bars pushed so far.
@@ -752,37 +764,21 @@ impl OhlcvFrame {
             });
         }
         let mut out = OhlcvColumns::default();
-        let mut current: Option<(i64, f64, f64, f64, f64, f64)> = None;
+        let mut acc = BarAccumulator::new(target);
         for bar in self.iter() {
-            let Some(bucket) = target.floor_millis(bar.time_millis()) else {
-                continue;
-            };
-            current = Some(match current {
-                Some((t, o, h, l, _, v)) if t == bucket => (
-                    t,
-                    o,
-                    h.max(bar.high()),
-                    l.min(bar.low()),
-                    bar.close(),
-                    v + bar.volume(),
-                ),
-                previous => {
-                    if let Some((t, o, h, l, c, v)) = previous {
-                        out.push(t, o, h, l, c, v);
-                    }
-                    (
-                        bucket,
-                        bar.open(),
-                        bar.high(),
-                        bar.low(),
-                        bar.close(),
-                        bar.volume(),
-                    )
-                }
-            });
+            if let Some(done) = acc.add(BarValues {
+                time_millis: bar.time_millis(),
+                open: bar.open(),
+                high: bar.high(),
+                low: bar.low(),
+                close: bar.close(),
+                volume: bar.volume(),
+            }) {
+                out.push_values(done);
+            }
         }
-        if let Some((t, o, h, l, c, v)) = current {
-            out.push(t, o, h, l, c, v);
+        if let Some(done) = acc.finish() {
+            out.push_values(done);
         }
         Ok(Self::trusted(self.symbol.clone(), target, out).with_forming(self.forming))
     }

@@ -24,18 +24,24 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod accumulate;
+mod backoff;
 mod bar;
 mod calendar;
 mod clock;
 mod frame;
 mod killswitch;
+pub mod locks;
 mod order;
 mod ports;
+mod secrets;
 mod symbol;
 mod time;
 mod timeframe;
 mod validation;
 
+pub use accumulate::{BarAccumulator, BarValues};
+pub use backoff::Backoff;
 pub use bar::{Bar, BarError, Field, MAX_TIME_MILLIS, MIN_TIME_MILLIS};
 pub use calendar::{
     AlwaysOpen, FxCalendar, MarketCalendar, SessionCalendar, default_calendar, next_ny_close,
@@ -47,6 +53,7 @@ pub use killswitch::{
     KILL_SWITCH_TEXT_MAX_LEN, KillSwitchAudit, KillSwitchChange, KillSwitchChangeError,
     KillSwitchRecord, KillSwitchScope, KillSwitchState, trading_allowed,
 };
+pub use locks::lock;
 pub use order::{
     ClientOrderId, DecimalError, Fill, NotPositive, ORDER_ID_MAX_LEN, Order, OrderId, OrderIdError,
     OrderLimits, OrderStatus, OrderStatusError, OrderType, OrderValidator, Price, Quantity,
@@ -64,6 +71,7 @@ pub use ports::{
     MockBarArchive, MockClock, MockExecutionBook, MockKillSwitch, MockMarketData, MockOhlcvStore,
     MockOrderExecutor, MockOrderQueue, MockOrderStore, MockReferencePrice,
 };
+pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
 pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};
 pub use timeframe::{Timeframe, TimeframeError};

@@ -785,6 +785,187 @@ pub trait ReferencePrice: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Shared handles
+// ---------------------------------------------------------------------------------------------
+
+// A shared handle to a port is the port: builders take adapters by value, and an `Arc` of one
+// (or an `Arc<dyn …>`) is such a value.
+
+#[async_trait]
+impl<T: OhlcvStore + ?Sized> OhlcvStore for std::sync::Arc<T> {
+    async fn get(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<OhlcvFrame, StoreError> {
+        (**self).get(symbol, timeframe, range).await
+    }
+    async fn save(&self, frame: &OhlcvFrame) -> Result<(), StoreError> {
+        (**self).save(frame).await
+    }
+    async fn info(&self) -> Result<StoreInfo, StoreError> {
+        (**self).info().await
+    }
+}
+
+#[async_trait]
+impl<T: BarArchive + ?Sized> BarArchive for std::sync::Arc<T> {
+    async fn read(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<ArchiveRead, StoreError> {
+        (**self).read(symbol, timeframe, range).await
+    }
+    async fn newest(&self, symbol: &Symbol, timeframe: Timeframe) -> Result<NewestBar, StoreError> {
+        (**self).newest(symbol, timeframe).await
+    }
+    async fn quarantine(
+        &self,
+        damaged: &DamagedPartition,
+        found_at: DateTime<Utc>,
+    ) -> Result<QuarantinedFile, StoreError> {
+        (**self).quarantine(damaged, found_at).await
+    }
+    async fn quarantined(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<Vec<QuarantinedFile>, StoreError> {
+        (**self).quarantined(symbol, timeframe).await
+    }
+}
+
+#[async_trait]
+impl<T: MarketData + ?Sized> MarketData for std::sync::Arc<T> {
+    fn limits(&self, timeframe: Timeframe) -> SourceLimits {
+        (**self).limits(timeframe)
+    }
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<FetchedBars, MarketDataError> {
+        (**self).bars(symbol, timeframe, range).await
+    }
+}
+
+#[async_trait]
+impl<T: OrderStore + ?Sized> OrderStore for std::sync::Arc<T> {
+    async fn create_if_absent(&self, order: &Order) -> Result<CreateOutcome, OrderStoreError> {
+        (**self).create_if_absent(order).await
+    }
+    async fn get(&self, id: &OrderId) -> Result<Option<Order>, OrderStoreError> {
+        (**self).get(id).await
+    }
+    async fn claim(
+        &self,
+        id: &OrderId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, OrderStoreError> {
+        (**self).claim(id, owner, now, until).await
+    }
+    async fn renew(
+        &self,
+        id: &OrderId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(), OrderStoreError> {
+        (**self).renew(id, owner, now, until).await
+    }
+    async fn release(&self, id: &OrderId, owner: &str) -> Result<(), OrderStoreError> {
+        (**self).release(id, owner).await
+    }
+    async fn update(
+        &self,
+        order: &Order,
+        expected: OrderStatus,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), OrderStoreError> {
+        (**self).update(order, expected, owner, now).await
+    }
+    async fn record_poison(&self, record: &PoisonRecord) -> Result<(), OrderStoreError> {
+        (**self).record_poison(record).await
+    }
+}
+
+#[async_trait]
+impl<T: KillSwitch + ?Sized> KillSwitch for std::sync::Arc<T> {
+    async fn read(&self, scope: &KillSwitchScope) -> Result<KillSwitchRecord, KillSwitchError> {
+        (**self).read(scope).await
+    }
+    async fn set(
+        &self,
+        scope: &KillSwitchScope,
+        change: KillSwitchChange,
+    ) -> Result<KillSwitchAudit, KillSwitchError> {
+        (**self).set(scope, change).await
+    }
+}
+
+#[async_trait]
+impl<T: OrderExecutor + ?Sized> OrderExecutor for std::sync::Arc<T> {
+    async fn submit(&self, order: &Order) -> Result<Execution, ExecutionError> {
+        (**self).submit(order).await
+    }
+    async fn lookup(
+        &self,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Execution>, ExecutionError> {
+        (**self).lookup(client_order_id).await
+    }
+}
+
+#[async_trait]
+impl<T: OrderQueue + ?Sized> OrderQueue for std::sync::Arc<T> {
+    async fn receive(&self, max: u16, wait: Duration) -> Result<Vec<QueueMessage>, QueueError> {
+        (**self).receive(max, wait).await
+    }
+    async fn ack(&self, message: &QueueMessage) -> Result<(), QueueError> {
+        (**self).ack(message).await
+    }
+    async fn reject(&self, message: &QueueMessage, reason: &str) -> Result<(), QueueError> {
+        (**self).reject(message, reason).await
+    }
+    async fn retry_later(&self, message: &QueueMessage, after: Duration) -> Result<(), QueueError> {
+        (**self).retry_later(message, after).await
+    }
+}
+
+#[async_trait]
+impl<T: ExecutionBook + ?Sized> ExecutionBook for std::sync::Arc<T> {
+    async fn record_first(&self, execution: &Execution) -> Result<Recorded, ExecutionError> {
+        (**self).record_first(execution).await
+    }
+    async fn get(
+        &self,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Execution>, ExecutionError> {
+        (**self).get(client_order_id).await
+    }
+}
+
+#[async_trait]
+impl<T: ReferencePrice + ?Sized> ReferencePrice for std::sync::Arc<T> {
+    async fn last_price(&self, symbol: &Symbol) -> Result<Option<crate::Price>, MarketDataError> {
+        (**self).last_price(symbol).await
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Clock
 // ---------------------------------------------------------------------------------------------
 

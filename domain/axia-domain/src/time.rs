@@ -66,6 +66,21 @@ impl TimeRange {
         Self { start, end: now }
     }
 
+    /// The `window` up to and including `now`: `(now - window, now]`, held as
+    /// `[now - window + 1 ms, now + 1 ms)` so a bar opening at `now` is inside.
+    #[must_use]
+    pub fn last_through(window: Duration, now: DateTime<Utc>) -> Self {
+        Self::last(window, now).shifted_by_a_millisecond()
+    }
+
+    fn shifted_by_a_millisecond(self) -> Self {
+        let ms = Duration::milliseconds(1);
+        Self {
+            start: self.start.checked_add_signed(ms).unwrap_or(self.start),
+            end: self.end.checked_add_signed(ms).unwrap_or(self.end),
+        }
+    }
+
     /// The first instant inside.
     #[must_use]
     pub const fn start(&self) -> DateTime<Utc> {
@@ -112,6 +127,37 @@ impl TimeRange {
     #[must_use]
     pub fn contains_millis(&self, ms: i64) -> bool {
         self.start_millis() <= ms && ms < self.end_millis()
+    }
+
+    /// This range with its end instant included: `[start, end + 1 ms)`. The one rule for
+    /// "up to and including": a window ending at now holds the bar opening at now.
+    #[must_use]
+    pub fn through_end(self) -> Self {
+        Self {
+            start: self.start,
+            end: self
+                .end
+                .checked_add_signed(Duration::milliseconds(1))
+                .unwrap_or(self.end),
+        }
+    }
+
+    /// The range from `first` up to and including `last` (`[first, last + 1 ms)`), for the
+    /// span of a frame's open times.
+    ///
+    /// # Errors
+    /// [`TimeRangeError`] when `last < first`.
+    pub fn covering(first: DateTime<Utc>, last: DateTime<Utc>) -> Result<Self, TimeRangeError> {
+        Ok(Self::new(first, last)?.through_end())
+    }
+
+    /// This range ending no later than `end` (empty when `end` is before the start).
+    #[must_use]
+    pub fn clipped_to(self, end: DateTime<Utc>) -> Self {
+        Self {
+            start: self.start,
+            end: self.end.min(end).max(self.start),
+        }
     }
 
     /// The part both ranges share, if any.
@@ -211,6 +257,17 @@ mod tests {
             r.to_string(),
             "[2026-01-01T00:00:00Z, 2026-01-01T02:00:00Z)"
         );
+        assert!(
+            r.through_end().contains(b) && !r.through_end().contains(b + Duration::milliseconds(1))
+        );
+        assert_eq!(TimeRange::covering(a, b).unwrap(), r.through_end());
+        assert!(TimeRange::covering(b, a).is_err());
+        assert_eq!(
+            r.clipped_to(a + Duration::hours(1)).end(),
+            a + Duration::hours(1)
+        );
+        assert_eq!(r.clipped_to(b + Duration::hours(1)), r);
+        assert!(r.clipped_to(a - Duration::hours(1)).is_empty());
         let json = r#"{"start":"2026-01-01T02:00:00Z","end":"2026-01-01T00:00:00Z"}"#;
         assert!(serde_json::from_str::<TimeRange>(json).is_err());
     }

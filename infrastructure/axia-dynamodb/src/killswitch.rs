@@ -52,7 +52,8 @@ fn record_doc(r: &KillSwitchRecord) -> Result<String, KillSwitchError> {
 
 impl DynamoKillSwitch {
     /// The kill switches in `table`; `clock` stamps changes.
-    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, clock: impl Clock + 'static) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         Self {
             client,
             table: table.into(),

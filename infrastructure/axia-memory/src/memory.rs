@@ -36,10 +36,7 @@ impl OhlcvStore for MemoryStore {
     ) -> Result<OhlcvFrame, StoreError> {
         // A panic elsewhere while holding the lock cannot leave a half-merged frame (frames are
         // replaced whole), so a poisoned lock's data is still consistent.
-        let series = self
-            .series
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let series = axia_domain::locks::read(&self.series);
         Ok(series.get(&(symbol.clone(), timeframe)).map_or_else(
             || OhlcvFrame::empty(symbol.clone(), timeframe),
             |f| f.slice(range),
@@ -47,10 +44,7 @@ impl OhlcvStore for MemoryStore {
     }
 
     async fn save(&self, frame: &OhlcvFrame) -> Result<(), StoreError> {
-        let mut series = self
-            .series
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut series = axia_domain::locks::write(&self.series);
         let key = (frame.symbol().clone(), frame.timeframe());
         let merged = match series.get(&key) {
             Some(existing) => existing.merge(frame)?,
@@ -61,10 +55,7 @@ impl OhlcvStore for MemoryStore {
     }
 
     async fn info(&self) -> Result<StoreInfo, StoreError> {
-        let series = self
-            .series
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let series = axia_domain::locks::read(&self.series);
         let datasets: Vec<DatasetInfo> = series
             .iter()
             .map(|((symbol, timeframe), f)| DatasetInfo {

@@ -11,13 +11,9 @@ use axia_domain::{
     Claim, ClaimOutcome, ClientOrderId, Clock, CreateOutcome, Execution, ExecutionBook,
     ExecutionError, KillSwitch, KillSwitchAudit, KillSwitchChange, KillSwitchError,
     KillSwitchRecord, KillSwitchScope, Order, OrderId, OrderQueue, OrderStatus, OrderStore,
-    OrderStoreError, PoisonRecord, QueueError, QueueMessage, Recorded,
+    OrderStoreError, PoisonRecord, QueueError, QueueMessage, Recorded, lock,
 };
 use chrono::{DateTime, Utc};
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Orders in a map; creation, claims and conditional updates are atomic.
 #[derive(Debug, Default)]
@@ -216,7 +212,8 @@ impl std::fmt::Debug for MemoryKillSwitch {
 impl MemoryKillSwitch {
     /// Every switch active; `clock` stamps changes.
     #[must_use]
-    pub fn new(clock: std::sync::Arc<dyn Clock>) -> Self {
+    pub fn new(clock: impl Clock + 'static) -> Self {
+        let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(clock);
         Self {
             clock,
             records: Mutex::default(),

@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use axia_domain::{
-    ArchiveRead, BarArchive, DamagedPartition, DatasetInfo, NewestBar, OhlcvColumns, OhlcvFrame,
-    OhlcvStore, QuarantinedFile, StoreError, StoreHealth, StoreInfo, Symbol, TimeRange, Timeframe,
+    ArchiveRead, Backoff, BarArchive, DamagedPartition, DatasetInfo, NewestBar, OhlcvColumns,
+    OhlcvFrame, OhlcvStore, QuarantinedFile, StoreError, StoreHealth, StoreInfo, Symbol, TimeRange,
+    Timeframe,
 };
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -19,7 +20,9 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::format;
 use crate::layout::{Partition, object_key, parse_key, partitions_for, prefix_slash, series_dir};
-use crate::objects::{Expect, LocalObjects, Objects, Put, S3Objects, Tag};
+#[cfg(feature = "s3")]
+use crate::objects::S3Objects;
+use crate::objects::{Expect, LocalObjects, Objects, Put, Tag};
 
 /// Above this many partitions in a range, `load` lists the series first.
 const LIST_FIRST_ABOVE: usize = 4;
@@ -81,6 +84,10 @@ fn bump(c: &AtomicU64) {
 }
 
 /// The folder damaged partitions are moved to, beside `ohlcv/` (outside the data tree).
+/// Between attempts of an optimistic write that lost a race.
+const CONFLICT_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(5), Duration::from_millis(320));
+
 const QUARANTINE: &str = "quarantine";
 /// How a quarantined file's name ends (never `.parquet`: readers must not take it for data).
 const QUARANTINE_SUFFIX: &str = ".damaged";
@@ -146,6 +153,7 @@ impl ParquetArchive {
 
     /// An archive in `bucket` under `prefix`, through `client` (configure it with
     /// `force_path_style(true)` for MinIO, moto and other S3-compatible stores).
+    #[cfg(feature = "s3")]
     pub fn s3(
         client: aws_sdk_s3::Client,
         bucket: impl Into<String>,
@@ -165,6 +173,7 @@ impl ParquetArchive {
     ///
     /// # Errors
     /// [`StoreError::InvalidRequest`] for an `s3://` location without a bucket.
+    #[cfg(feature = "s3")]
     pub async fn open(
         location: &str,
         aws: &axia_aws::AwsSettings,
@@ -491,8 +500,7 @@ impl ParquetArchive {
                 }
                 Put::Conflict => {
                     tracing::debug!(key, attempt, "partition changed under us; merging again");
-                    let jitter = u64::from(std::process::id() % 7);
-                    tokio::time::sleep(Duration::from_millis((5 << attempt.min(6)) + jitter)).await;
+                    tokio::time::sleep(CONFLICT_BACKOFF.delay(attempt)).await;
                 }
             }
         }
@@ -562,7 +570,7 @@ impl OhlcvStore for ParquetArchive {
         let (Some(first), Some(last)) = (frame.first_time(), frame.last_time()) else {
             return Ok(());
         };
-        let span = TimeRange::new(first, last + chrono::Duration::milliseconds(1))
+        let span = TimeRange::covering(first, last)
             .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
         let (symbol, timeframe) = (frame.symbol(), frame.timeframe());
         let parts = partitions_for(timeframe, span);

@@ -39,5 +39,7 @@ pub use archive::{Loaded, ParquetArchive, PartitionInfo};
 #[cfg(feature = "dataframe")]
 pub mod dataframe {
     pub use crate::format::{from_dataframe, to_dataframe};
+    /// polars itself, at the version the archive is written with, for scanning the tree.
+    pub use polars;
     pub use polars::prelude::DataFrame;
 }

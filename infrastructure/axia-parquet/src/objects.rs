@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+#[cfg(feature = "s3")]
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+#[cfg(feature = "s3")]
 use aws_sdk_s3::primitives::ByteStream;
 use axia_domain::StoreError;
 use bytes::Bytes;
@@ -57,12 +59,14 @@ pub(crate) trait Objects: Send + Sync + std::fmt::Debug {
 // ---------------------------------------------------------------------------------------------
 
 /// Objects in an S3 bucket (or any S3-compatible store).
+#[cfg(feature = "s3")]
 #[derive(Debug, Clone)]
 pub(crate) struct S3Objects {
     pub(crate) client: aws_sdk_s3::Client,
     pub(crate) bucket: String,
 }
 
+#[cfg(feature = "s3")]
 fn s3_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     what: &str,
@@ -92,6 +96,7 @@ fn s3_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
     }
 }
 
+#[cfg(feature = "s3")]
 #[async_trait]
 impl Objects for S3Objects {
     async fn get(&self, key: &str) -> Result<Option<(Bytes, Tag)>, StoreError> {
@@ -212,6 +217,7 @@ impl Objects for S3Objects {
 }
 
 /// Percent-encodes an object key for `x-amz-copy-source` (keys hold `=`; `/` stays).
+#[cfg(feature = "s3")]
 fn encode_key(key: &str) -> String {
     key.bytes()
         .map(|b| {

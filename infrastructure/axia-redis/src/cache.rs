@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
-    Clock, DatasetInfo, OhlcvFrame, OhlcvStore, StoreError, StoreHealth, StoreInfo, Symbol,
-    TimeRange, Timeframe,
+    Backoff, Clock, DatasetInfo, OhlcvFrame, OhlcvStore, StoreError, StoreHealth, StoreInfo,
+    Symbol, TimeRange, Timeframe,
 };
 use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -120,8 +120,9 @@ impl ConnectionLike for Conn {
 
 #[derive(Clone)]
 enum Connector {
-    /// Connects lazily on first use and reconnects by itself.
-    Single(ConnectionManager),
+    /// Connects lazily on first use and reconnects by itself; the client opens pub/sub
+    /// connections.
+    Single(ConnectionManager, Box<redis::Client>),
     /// Connected on first successful use; until then every operation tries again.
     Cluster(Arc<(redis::cluster::ClusterClient, OnceCell<ClusterConnection>)>),
 }
@@ -196,7 +197,8 @@ impl RedisBarCache {
     /// # Errors
     /// [`StoreError::InvalidRequest`] for a malformed URL or namespace (the message shows the
     /// URL redacted).
-    pub fn new(config: RedisCacheConfig, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+    pub fn new(config: RedisCacheConfig, clock: impl Clock + 'static) -> Result<Self, StoreError> {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         if !valid_namespace(&config.namespace) {
             return Err(StoreError::InvalidRequest(format!(
                 "namespace {:?} may hold only letters, digits and _ - . : (64 at most)",
@@ -231,7 +233,8 @@ impl RedisBarCache {
                     .set_number_of_retries(config.reconnect_retries)
                     .set_max_delay(Duration::from_millis(100));
                 Connector::Single(
-                    ConnectionManager::new_lazy_with_config(client, mc).map_err(bad_url)?,
+                    ConnectionManager::new_lazy_with_config(client.clone(), mc).map_err(bad_url)?,
+                    Box::new(client),
                 )
             }
             Endpoint::Cluster(urls) => {
@@ -285,6 +288,33 @@ impl RedisBarCache {
         format!("{}ohlcv:index", self.prefix())
     }
 
+    /// A live feed of every [`UpdateMessage`] this namespace publishes, from now on: one
+    /// Redis connection (a pattern subscription on `{namespace}ohlcv:*:updates`), however many
+    /// series. Redis pub/sub delivers at most once: a subscriber that reconnects must resync
+    /// by reading the series. Standalone Redis only (a cluster's pub/sub is per node).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Timeout`] when Redis cannot be reached;
+    /// [`StoreError::InvalidRequest`] on Redis Cluster.
+    pub async fn updates(&self) -> Result<crate::UpdateFeed, StoreError> {
+        let Connector::Single(_, client) = &self.connector else {
+            return Err(StoreError::InvalidRequest(
+                "the update feed needs a standalone Redis".into(),
+            ));
+        };
+        let pattern = format!("{}ohlcv:*:updates", self.prefix());
+        let subscribe = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.psubscribe(&pattern).await?;
+            Ok::<_, RedisError>(pubsub)
+        };
+        let pubsub = tokio::time::timeout(self.config.operation_timeout, subscribe)
+            .await
+            .map_err(|_| StoreError::Timeout(self.config.operation_timeout))?
+            .map_err(|e| self.map_err(&e))?;
+        Ok(crate::UpdateFeed::new(pubsub))
+    }
+
     /// Counters since the cache was built.
     #[must_use]
     pub fn counters(&self) -> CacheCounters {
@@ -315,7 +345,7 @@ impl RedisBarCache {
 
     async fn conn(&self) -> Result<Conn, StoreError> {
         match &self.connector {
-            Connector::Single(m) => Ok(Conn::Single(m.clone())),
+            Connector::Single(m, _) => Ok(Conn::Single(m.clone())),
             Connector::Cluster(cluster) => cluster
                 .1
                 .get_or_try_init(|| cluster.0.get_async_connection())
@@ -413,31 +443,41 @@ impl RedisBarCache {
         }
     }
 
-    /// Merges `incoming` (if any) into the stored series, trims it to the retention, and writes it
-    /// with a fresh TTL, retrying while other writers change the key. Returns the bars written.
-    async fn update(
+    /// Merges `frame` into its stored series (the incoming bars win), trimmed to the retention.
+    async fn merge_in(&self, frame: &OhlcvFrame) -> Result<usize, StoreError> {
+        self.rewrite(frame.symbol(), frame.timeframe(), Change::Merge(frame))
+            .await
+    }
+
+    /// Trims a stored series to the retention; writes only when something is trimmed.
+    async fn trim(&self, symbol: &Symbol, timeframe: Timeframe) -> Result<usize, StoreError> {
+        self.rewrite(symbol, timeframe, Change::Trim).await
+    }
+
+    /// Applies `change` to the stored series, trims it to the retention, and writes it with a
+    /// fresh TTL, retrying while other writers change the key. Returns the bars written.
+    async fn rewrite(
         &self,
         symbol: &Symbol,
         timeframe: Timeframe,
-        incoming: Option<&OhlcvFrame>,
-        replace: bool,
+        change: Change<'_>,
     ) -> Result<usize, StoreError> {
         let key = self.key(symbol, timeframe);
         let channel = self.channel(symbol, timeframe);
         for attempt in 0..self.config.max_write_attempts {
             let (stored, raw) = self.load(symbol, timeframe).await?;
-            let merged = match incoming {
-                Some(f) if replace => f.clone(),
-                Some(f) => stored.merge(f)?,
-                None => stored,
+            let changed = match change {
+                Change::Replace(f) => f.clone(),
+                Change::Merge(f) => stored.merge(f)?,
+                Change::Trim => stored,
             };
             let now = self.clock.now();
-            let kept = self.retain(&merged, now);
+            let kept = self.retain(&changed, now);
             let Some(newest) = kept.last() else {
                 return Ok(0); // nothing stored and nothing incoming
             };
-            if incoming.is_none() && raw.is_some() && kept.len() == merged.len() {
-                return Ok(kept.len()); // a cleanup with nothing to trim
+            if matches!(change, Change::Trim) && raw.is_some() && kept.len() == changed.len() {
+                return Ok(kept.len()); // nothing to trim
             }
             let message = serde_json::to_string(&UpdateMessage {
                 symbol: symbol.clone(),
@@ -481,8 +521,10 @@ impl RedisBarCache {
                 .write_conflicts
                 .fetch_add(1, Ordering::Relaxed);
             // Back off a little, with jitter, before reading again.
-            let jitter = u64::from(std::process::id() ^ Utc::now().timestamp_subsec_nanos()) % 3;
-            tokio::time::sleep(Duration::from_millis((1 << attempt.min(5)) + jitter)).await;
+            tokio::time::sleep(
+                Backoff::new(Duration::from_millis(2), Duration::from_millis(50)).delay(attempt),
+            )
+            .await;
         }
         Err(StoreError::Conflict(key))
     }
@@ -498,11 +540,8 @@ impl RedisBarCache {
         hours: u32,
     ) -> Result<OhlcvFrame, StoreError> {
         let now = self.clock.now();
-        let range = TimeRange::new(
-            now - chrono::Duration::hours(i64::from(hours)),
-            now + chrono::Duration::milliseconds(1),
-        )
-        .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
+        let range = TimeRange::covering(now - chrono::Duration::hours(i64::from(hours)), now)
+            .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
         self.get(symbol, timeframe, range).await
     }
 
@@ -511,7 +550,7 @@ impl RedisBarCache {
     /// # Errors
     /// As [`OhlcvStore::save`].
     pub async fn replace(&self, frame: &OhlcvFrame) -> Result<(), StoreError> {
-        self.update(frame.symbol(), frame.timeframe(), Some(frame), true)
+        self.rewrite(frame.symbol(), frame.timeframe(), Change::Replace(frame))
             .await
             .map(|_| ())
     }
@@ -532,7 +571,7 @@ impl RedisBarCache {
                     changed += 1;
                 }
                 Some(b) => {
-                    self.update(&symbol, timeframe, None, false).await?;
+                    self.trim(&symbol, timeframe).await?;
                     if self.read_raw(&key).await? != Some(b) {
                         changed += 1;
                     }
@@ -569,6 +608,17 @@ impl RedisBarCache {
     }
 }
 
+/// What [`RedisBarCache::rewrite`] does to a stored series.
+#[derive(Clone, Copy)]
+enum Change<'a> {
+    /// Merge these bars in (they win where both have a bar).
+    Merge(&'a OhlcvFrame),
+    /// Replace the series with these bars.
+    Replace(&'a OhlcvFrame),
+    /// Only drop bars older than the retention.
+    Trim,
+}
+
 #[async_trait]
 impl OhlcvStore for RedisBarCache {
     async fn get(
@@ -591,9 +641,7 @@ impl OhlcvStore for RedisBarCache {
         if frame.is_empty() {
             return Ok(());
         }
-        self.update(frame.symbol(), frame.timeframe(), Some(frame), false)
-            .await
-            .map(|_| ())
+        self.merge_in(frame).await.map(|_| ())
     }
 
     async fn info(&self) -> Result<StoreInfo, StoreError> {

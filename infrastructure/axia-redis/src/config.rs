@@ -213,44 +213,15 @@ impl fmt::Debug for RedisCacheConfig {
 }
 
 /// The userinfo part of a URL (`user:password` in `scheme://user:password@host`), if any.
-fn userinfo(url: &str) -> Option<(usize, usize)> {
-    let start = url.find("://")? + 3;
-    let authority_end = url
-        .get(start..)?
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    let at = url.get(start..authority_end)?.rfind('@')? + start;
-    Some((start, at))
-}
-
 fn password_of(url: &str) -> Option<String> {
-    let (start, at) = userinfo(url)?;
-    let info = url.get(start..at)?;
-    Some(info.split_once(':').map_or(info, |(_, p)| p).to_owned())
+    axia_domain::url_password(url)
 }
 
-/// `url` with its password (or a lone user token, which Redis treats as a password) replaced by
-/// `***`: `redis://:s3cret@host:6379` gives `redis://:***@host:6379`.
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    let Some((start, at)) = userinfo(url) else {
-        return url.to_owned();
-    };
-    let info = url.get(start..at).unwrap_or_default();
-    let user = info.split_once(':').map_or("", |(u, _)| u);
-    format!(
-        "{}{}:***{}",
-        url.get(..start).unwrap_or_default(),
-        user,
-        url.get(at..).unwrap_or_default()
-    )
-}
+pub use axia_domain::redact_url;
 
 /// Replaces every secret in `text` by `***`.
 pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
-    secrets
-        .iter()
-        .fold(text.to_owned(), |t, s| t.replace(s.as_str(), "***"))
+    axia_domain::scrub(text, secrets)
 }
 
 #[cfg(test)]

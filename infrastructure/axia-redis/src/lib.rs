@@ -25,7 +25,9 @@ mod cache;
 pub mod codec;
 mod config;
 mod lease;
+mod updates;
 
 pub use cache::{CacheCounters, RedisBarCache, UpdateMessage};
 pub use config::{RedisCacheConfig, TtlPolicy, redact_url};
 pub use lease::Lease;
+pub use updates::UpdateFeed;

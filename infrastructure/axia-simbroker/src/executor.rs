@@ -22,10 +22,7 @@ pub(crate) struct ProcessBook {
 #[async_trait]
 impl ExecutionBook for ProcessBook {
     async fn record_first(&self, execution: &Execution) -> Result<Recorded, ExecutionError> {
-        let mut book = self
-            .executions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut book = axia_domain::locks::lock(&self.executions);
         let first = !book.contains_key(&execution.client_order_id);
         let recorded = book
             .entry(execution.client_order_id.clone())
@@ -41,10 +38,7 @@ impl ExecutionBook for ProcessBook {
         &self,
         client_order_id: &ClientOrderId,
     ) -> Result<Option<Execution>, ExecutionError> {
-        Ok(self
-            .executions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        Ok(axia_domain::locks::lock(&self.executions)
             .get(client_order_id)
             .cloned())
     }
@@ -93,8 +87,7 @@ impl SimulatedBroker {
         [chrono::Duration::minutes(10), chrono::Duration::days(4)]
             .into_iter()
             .find_map(|back| {
-                let range =
-                    TimeRange::new(now - back, now + chrono::Duration::milliseconds(1)).ok()?;
+                let range = TimeRange::covering(now - back, now).ok()?;
                 let frame = generate(self.seed, order.symbol(), Timeframe::M1, range, now).ok()?;
                 let close = frame.last()?.close();
                 rust_decimal::Decimal::from_f64_retain(close)?

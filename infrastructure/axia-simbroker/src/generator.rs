@@ -1,6 +1,8 @@
 //! The stateless price model.
 
-use axia_domain::{FrameError, MarketCalendar, OhlcvFrame, Symbol, TimeRange, Timeframe};
+use axia_domain::{
+    BarAccumulator, BarValues, FrameError, MarketCalendar, OhlcvFrame, Symbol, TimeRange, Timeframe,
+};
 use chrono::{DateTime, Utc};
 
 const MINUTE_MS: i64 = 60_000;
@@ -233,9 +235,7 @@ pub fn generate(
     let first = timeframe.ceil(range.start());
     let end = range.end().min(now + chrono::Duration::milliseconds(1));
     let m1_end = if first < end {
-        timeframe
-            .next_open(end - chrono::Duration::milliseconds(1))
-            .min(now + chrono::Duration::minutes(1))
+        timeframe.ceil(end).min(now + chrono::Duration::minutes(1))
     } else {
         first
     };
@@ -247,8 +247,8 @@ pub fn generate(
         minutes / 30 + 1
     };
     let mut out = OhlcvFrame::builder(symbol.clone(), timeframe, bars.min(10_000_000));
-    let mut agg: Option<(i64, f64, f64, f64, f64, f64)> = None;
-    let mut bucket_end = i64::MIN;
+    let mut acc = BarAccumulator::new(timeframe);
+    let end_ms = end.timestamp_millis();
     let mut t = first;
     while t < m1_end {
         let open = calendar.next_open(t);
@@ -264,32 +264,28 @@ pub fn generate(
             if ms > now.timestamp_millis() {
                 break;
             }
-            let (o, h, l, c, v) = cursor.bar(ms / MINUTE_MS);
-            if timeframe == Timeframe::M1 {
-                if ms < end.timestamp_millis() {
-                    out.push(ms, o, h, l, c, v)?;
-                }
-            } else {
-                if ms >= bucket_end {
-                    if let Some((t, o, h, l, c, v)) = agg.take() {
-                        out.push(t, o, h, l, c, v)?;
-                    }
-                    let b = timeframe.floor_millis(ms).unwrap_or(ms);
-                    bucket_end = timeframe.next_open_millis(ms).unwrap_or(i64::MAX);
-                    agg = (b < end.timestamp_millis()).then_some((b, o, h, l, c, v));
-                } else if let Some(a) = agg.as_mut() {
-                    a.2 = a.2.max(h);
-                    a.3 = a.3.min(l);
-                    a.4 = c;
-                    a.5 += v;
-                }
+            // Only target bars that open before the range's end.
+            if acc.bucket(ms).is_none_or(|b| b >= end_ms) {
+                break;
+            }
+            let (open, high, low, close, volume) = cursor.bar(ms / MINUTE_MS);
+            let minute = BarValues {
+                time_millis: ms,
+                open,
+                high,
+                low,
+                close,
+                volume,
+            };
+            if let Some(done) = acc.add(minute) {
+                out.push_values(done)?;
             }
             ms += MINUTE_MS;
         }
         t = close;
     }
-    if let Some((t, o, h, l, c, v)) = agg {
-        out.push(t, o, h, l, c, v)?;
+    if let Some(done) = acc.finish() {
+        out.push_values(done)?;
     }
     Ok(out.finish_at(now))
 }

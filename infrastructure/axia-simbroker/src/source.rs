@@ -34,31 +34,31 @@ impl SimulatedBroker {
     /// A broker whose prices are fixed by `seed`; it never returns bars that open after
     /// `clock`'s now.
     #[must_use]
-    pub fn new(seed: u64, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(seed: u64, clock: impl Clock + 'static) -> Self {
         Self {
             seed,
-            clock,
+            clock: Arc::new(clock),
             faults: Arc::new(RwLock::new(Faults::none())),
             calls: Arc::default(),
             desk: Arc::default(),
         }
     }
 
+    /// A broker whose prices are fixed by `seed`, on the system clock.
+    #[must_use]
+    pub fn seeded(seed: u64) -> Self {
+        Self::new(seed, axia_domain::SystemClock)
+    }
+
     /// The faults injected from now on.
     pub fn set_faults(&self, faults: Faults) {
-        *self
-            .faults
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
+        *axia_domain::locks::write(&self.faults) = faults;
     }
 
     /// The faults being injected.
     #[must_use]
     pub fn faults(&self) -> Faults {
-        *self
-            .faults
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *axia_domain::locks::read(&self.faults)
     }
 
     /// Calls made so far (of `bars`).

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axia_domain::Symbol;
+use axia_domain::{Backoff, Symbol};
 
 /// How to reach Yahoo Finance and how hard to push it.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,8 +12,7 @@ pub struct YahooConfig {
     pub(crate) base_url: String,
     pub(crate) requests_per_second: f64,
     pub(crate) max_retries: u32,
-    pub(crate) backoff_base: Duration,
-    pub(crate) backoff_max: Duration,
+    pub(crate) backoff: Backoff,
     pub(crate) request_timeout: Duration,
     pub(crate) tickers: HashMap<Symbol, String>,
     pub(crate) user_agent: String,
@@ -27,8 +26,7 @@ impl Default for YahooConfig {
             base_url: "https://query1.finance.yahoo.com".into(),
             requests_per_second: 2.0,
             max_retries: 3,
-            backoff_base: Duration::from_millis(250),
-            backoff_max: Duration::from_secs(8),
+            backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(8)),
             request_timeout: Duration::from_secs(10),
             tickers: HashMap::new(),
             user_agent: concat!("axia/", env!("CARGO_PKG_VERSION")).into(),
@@ -50,12 +48,11 @@ impl YahooConfig {
         self
     }
 
-    /// Retries after the first attempt, and the backoff bounds: attempt `n` waits a random time
-    /// up to `min(max, base * 2^n)`.
-    pub const fn retries(mut self, retries: u32, base: Duration, max: Duration) -> Self {
+    /// Retries after the first attempt, and the backoff bounds: retry `n` waits a random time
+    /// between half and all of `min(max, base * 2^n)` ([`Backoff`]).
+    pub fn retries(mut self, retries: u32, base: Duration, max: Duration) -> Self {
         self.max_retries = retries;
-        self.backoff_base = base;
-        self.backoff_max = max;
+        self.backoff = Backoff::new(base, max);
         self
     }
 

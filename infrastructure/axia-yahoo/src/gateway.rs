@@ -78,7 +78,8 @@ impl YahooGateway {
     ///
     /// # Errors
     /// [`MarketDataError::Backend`] when the HTTP client cannot be built (no TLS roots).
-    pub fn new(config: YahooConfig, clock: Arc<dyn Clock>) -> Result<Self, MarketDataError> {
+    pub fn new(config: YahooConfig, clock: impl Clock + 'static) -> Result<Self, MarketDataError> {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .timeout(config.request_timeout)
@@ -130,24 +131,6 @@ impl YahooGateway {
             start = stop;
         }
         Ok((interval, chunks))
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let cap = self
-            .config
-            .backoff_base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.config.backoff_max);
-        // Full jitter from a counter-seeded mix: no RNG dependency needed.
-        let mut x = self
-            .requests()
-            .wrapping_add(u64::from(Utc::now().timestamp_subsec_nanos()));
-        x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        // x / 2^64 in [0, 1)
-        #[allow(clippy::cast_precision_loss)]
-        let f = (x >> 11) as f64 / (1u64 << 53) as f64;
-        cap.mul_f64(f)
     }
 
     async fn attempt(
@@ -242,9 +225,9 @@ impl YahooGateway {
                         return Err(err);
                     }
                     let wait = match retry_after {
-                        Some(asked) if asked > self.config.backoff_max => return Err(err),
-                        Some(asked) => asked.max(self.backoff(attempt)),
-                        None => self.backoff(attempt),
+                        Some(asked) if asked > self.config.backoff.max() => return Err(err),
+                        Some(asked) => asked.max(self.config.backoff.delay(attempt)),
+                        None => self.config.backoff.delay(attempt),
                     };
                     tracing::debug!(ticker, attempt, ?wait, error = %err, "retrying Yahoo");
                     tokio::time::sleep(wait).await;
@@ -298,9 +281,7 @@ impl YahooGateway {
 
     /// The tickers known to have half-hour 60m bars.
     fn half_hour(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.half_hour
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        axia_domain::locks::lock(&self.half_hour)
     }
 }
 
@@ -333,7 +314,7 @@ impl MarketData for YahooGateway {
         // A resampled range covers the whole target bars that open in the range.
         let whole_bars = || {
             let first = timeframe.ceil(range.start());
-            let last_end = timeframe.next_open(range.end() - chrono::Duration::milliseconds(1));
+            let last_end = timeframe.ceil(range.end());
             TimeRange::new(first, last_end.max(first)).unwrap_or(range)
         };
         let fetch_range = if fetch_tf == timeframe {

@@ -209,7 +209,7 @@ fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
                 a.source.as_str(),
                 format!("{:?}", a.outcome),
                 a.bars,
-                a.latency.as_secs_f64() * 1e3
+                a.latency_ms
             );
         }
     }
@@ -219,7 +219,7 @@ fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
 async fn ohlcv(args: OhlcvArgs) -> anyhow::Result<()> {
     let settings = Settings::from_file(args.common.config.as_deref())?
         .with_env()?
-        .with_args(&args.common);
+        .with_overrides(&args.common.overrides());
     let symbol = args
         .symbol
         .parse()
@@ -253,7 +253,7 @@ async fn killswitch(args: KillswitchArgs) -> anyhow::Result<()> {
     use axia_domain::{KillSwitch, KillSwitchScope, KillSwitchState};
     let settings = Settings::from_file(args.common.config.as_deref())?
         .with_env()?
-        .with_args(&args.common);
+        .with_overrides(&args.common.overrides());
     let conf = axia_config::aws_sdk_config().await;
     let ks = axia_config::kill_switch(&conf, &settings, Arc::new(SystemClock));
     let from = if args.common.config.is_some() {
@@ -390,7 +390,7 @@ async fn audit(args: AuditArgs) -> anyhow::Result<u8> {
     // configured one when it is not given.
     let settings = Settings::from_file(args.common.config.as_deref())?
         .with_env()?
-        .with_args(&args.common);
+        .with_overrides(&args.common.overrides());
     let symbol: axia_domain::Symbol = args
         .symbol
         .parse()

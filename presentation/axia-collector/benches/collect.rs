@@ -21,8 +21,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axia_config::{CommonArgs, HotCacheSettings, Settings, Wiring};
+use axia_config::{HotCacheSettings, Settings, Wiring};
 use axia_domain::ManualClock;
+use axia_domain::Symbol;
 use chrono::{TimeZone, Utc};
 
 /// Where the archive goes.
@@ -32,7 +33,7 @@ enum Archive {
     LocalDir,
 }
 
-async fn run(label: &str, symbols: Vec<String>, concurrency: usize, archive: Archive, redis: bool) {
+async fn run(label: &str, symbols: Vec<Symbol>, concurrency: usize, archive: Archive, redis: bool) {
     let (client, bucket) = target(archive).await;
     let at = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
     let mut s = settings(&bucket, archive, symbols, concurrency, redis);
@@ -86,13 +87,15 @@ async fn target(archive: Archive) -> (aws_sdk_s3::Client, String) {
 fn settings(
     bucket: &str,
     archive: Archive,
-    symbols: Vec<String>,
+    symbols: Vec<Symbol>,
     concurrency: usize,
     redis: bool,
 ) -> Settings {
-    let mut s = Settings::default().with_args(&CommonArgs::default());
-    s.symbols = symbols;
-    s.concurrency = concurrency;
+    let mut s = Settings {
+        symbols,
+        concurrency,
+        ..Settings::default()
+    };
     match archive {
         Archive::Moto => {
             s.archive.location = format!("s3://{bucket}/bench");
@@ -228,7 +231,9 @@ async fn main() {
         true,
     )
     .await;
-    let many: Vec<String> = (0..1000).map(|i| format!("SYM{i:04}")).collect();
+    let many: Vec<Symbol> = (0..1000)
+        .map(|i| format!("SYM{i:04}").parse().unwrap())
+        .collect();
     // The same 9 000 tasks against less and less of the stack, to show what bounds the run.
     run(
         "2. 1000 symbols x 9 TFs",

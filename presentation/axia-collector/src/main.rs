@@ -16,6 +16,7 @@ use std::time::Duration;
 use axia_collect::{Collect, CollectPlan, CollectReport, TaskReport, TaskStatus};
 use axia_config::{CommonArgs, ConfigError, Settings, Wiring};
 use axia_domain::{Clock, ManualClock, Symbol, SystemClock, TimeRange};
+use axia_redis::Lease;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -210,7 +211,7 @@ fn print_table(r: &CollectReport) {
 
 /// The settings with the run flags applied.
 fn settings(args: &RunArgs) -> Result<Settings, ConfigError> {
-    let mut settings = Settings::load(&args.common)?;
+    let mut settings = Settings::load(&args.common.overrides())?;
     if let Some(h) = args.lookback_hours {
         settings.lookback_hours = h;
     }
@@ -237,6 +238,17 @@ fn settings(args: &RunArgs) -> Result<Settings, ConfigError> {
 enum Mode {
     Run,
     Backfill(TimeRange),
+}
+
+impl Mode {
+    fn of(command: Option<Command>) -> Result<Self, ConfigError> {
+        Ok(match command {
+            None => Self::Run,
+            Some(Command::Backfill { from, to }) => Self::Backfill(
+                TimeRange::new(from, to).map_err(|e| ConfigError(format!("--from/--to: {e}")))?,
+            ),
+        })
+    }
 }
 
 async fn execute(collect: &Collect, plan: &CollectPlan, mode: &Mode, json: bool) -> CollectReport {
@@ -269,14 +281,9 @@ async fn execute(collect: &Collect, plan: &CollectPlan, mode: &Mode, json: bool)
 
 async fn run(args: Args) -> Result<u8, ConfigError> {
     let settings = settings(&args.run)?;
-    let mode = match args.command {
-        None => Mode::Run,
-        Some(Command::Backfill { from, to }) => Mode::Backfill(
-            TimeRange::new(from, to).map_err(|e| ConfigError(format!("--from/--to: {e}")))?,
-        ),
-    };
+    let mode = Mode::of(args.command)?;
+    let (shard, json) = (args.run.shard, args.run.json);
     let mut plan = settings.collect_plan()?;
-    let shard = args.run.shard;
     if let Some((k, n)) = shard {
         plan.symbols.retain(|s| shard_of(s, n) == k);
     }
@@ -285,77 +292,101 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
         None => Arc::new(SystemClock),
     };
     let wiring = Wiring::build(&settings, clock).await?;
-    let json = args.run.json;
-
-    let lease = if settings.lock.enabled {
-        let hot = wiring
-            .hot
-            .as_ref()
-            .ok_or_else(|| ConfigError("--lock needs a hot cache".into()))?;
-        let name = shard.map_or_else(
-            || "collector".to_owned(),
-            |(k, n)| format!("collector-shard-{k}-of-{n}"),
-        );
-        match hot
-            .try_lease(&name, Duration::from_secs(settings.lock.ttl_secs.max(1)))
-            .await
-        {
-            Ok(Some(l)) => Some(l),
-            Ok(None) => {
-                tracing::warn!(
-                    lock = name,
-                    "another collector holds the lock; skipping this run"
-                );
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"version": 2, "status": "skipped", "reason": "lock held by another collector"})
-                    );
-                } else {
-                    println!("skipped: another collector holds the lock {name}");
-                }
-                return Ok(0);
-            }
-            Err(e) => {
-                eprintln!("axia-collector: cannot take the lock: {e}");
-                return Ok(2);
-            }
-        }
-    } else {
-        None
+    let lease = match take_lock(&settings, &wiring, shard, json).await? {
+        Lock::Taken(lease) => lease,
+        Lock::HeldElsewhere => return Ok(0),
+        Lock::Failed => return Ok(2),
     };
-
     let report = execute(&wiring.collect(), &plan, &mode, json).await;
-    if let Some(l) = lease {
-        if l.is_lost() {
-            tracing::error!("the lock was lost during the run");
-        }
-        if let Err(e) = l.release().await {
-            tracing::warn!(error = %e, "could not release the lock; it will expire");
-        }
+    release(lease).await;
+    print_report(&report, &mode, shard, json);
+    Ok(report.exit_code())
+}
+
+/// The outcome of taking the run lock.
+enum Lock {
+    /// Go ahead (holding this lease, if locking is on).
+    Taken(Option<Lease>),
+    /// Another collector holds it: this run is skipped (reported).
+    HeldElsewhere,
+    /// The lock could not be taken (reported).
+    Failed,
+}
+
+/// Takes the run lock when `[lock] enabled`, so overlapping cron runs do not collect twice.
+async fn take_lock(
+    settings: &Settings,
+    wiring: &Wiring,
+    shard: Option<(u32, u32)>,
+    json: bool,
+) -> Result<Lock, ConfigError> {
+    if !settings.lock.enabled {
+        return Ok(Lock::Taken(None));
     }
-    let code = report.exit_code();
-    if json {
-        let status = ["ok", "partial", "failed"]
-            .get(usize::from(code))
-            .copied()
-            .unwrap_or("failed");
-        let out = JsonReport {
-            version: 2,
-            mode: match mode {
-                Mode::Run => "run",
-                Mode::Backfill(_) => "backfill",
-            },
-            status,
-            shard: shard.map(|(k, n)| format!("{k}/{n}")),
-            summary: summary(&report),
-            report: &report,
-        };
-        println!("{}", serde_json::to_string(&out).unwrap_or_default());
-    } else {
-        print_table(&report);
+    let hot = wiring
+        .hot
+        .as_ref()
+        .ok_or_else(|| ConfigError("--lock needs a hot cache".into()))?;
+    let name = shard.map_or_else(
+        || "collector".to_owned(),
+        |(k, n)| format!("collector-shard-{k}-of-{n}"),
+    );
+    let ttl = Duration::from_secs(settings.lock.ttl_secs.max(1));
+    Ok(match hot.try_lease(&name, ttl).await {
+        Ok(Some(l)) => Lock::Taken(Some(l)),
+        Ok(None) => {
+            tracing::warn!(
+                lock = name,
+                "another collector holds the lock; skipping this run"
+            );
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"version": 2, "status": "skipped", "reason": "lock held by another collector"})
+                );
+            } else {
+                println!("skipped: another collector holds the lock {name}");
+            }
+            Lock::HeldElsewhere
+        }
+        Err(e) => {
+            eprintln!("axia-collector: cannot take the lock: {e}");
+            Lock::Failed
+        }
+    })
+}
+
+async fn release(lease: Option<Lease>) {
+    let Some(l) = lease else { return };
+    if l.is_lost() {
+        tracing::error!("the lock was lost during the run");
     }
-    Ok(code)
+    if let Err(e) = l.release().await {
+        tracing::warn!(error = %e, "could not release the lock; it will expire");
+    }
+}
+
+fn print_report(report: &CollectReport, mode: &Mode, shard: Option<(u32, u32)>, json: bool) {
+    if !json {
+        print_table(report);
+        return;
+    }
+    let status = ["ok", "partial", "failed"]
+        .get(usize::from(report.exit_code()))
+        .copied()
+        .unwrap_or("failed");
+    let out = JsonReport {
+        version: 2,
+        mode: match mode {
+            Mode::Run => "run",
+            Mode::Backfill(_) => "backfill",
+        },
+        status,
+        shard: shard.map(|(k, n)| format!("{k}/{n}")),
+        summary: summary(report),
+        report,
+    };
+    println!("{}", serde_json::to_string(&out).unwrap_or_default());
 }
 
 fn main() -> ExitCode {

@@ -48,13 +48,24 @@
 //! (comma-separated), and the standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`,
 //! credentials), which the AWS SDK reads itself.
 
+#[cfg(feature = "cli")]
 pub mod app;
 pub mod dates;
+mod limits;
+#[cfg(feature = "orders")]
+mod orders;
 mod settings;
+#[cfg(all(feature = "simulated", feature = "parquet"))]
 mod wiring;
 
+pub use limits::order_validator;
+#[cfg(feature = "orders")]
+pub use orders::{OrdersWiring, aws_sdk_config, kill_switch};
+#[cfg(feature = "cli")]
+pub use settings::CommonArgs;
 pub use settings::{
-    ArchiveSettings, CommonArgs, ConfigError, HotCacheSettings, LimitSettings, LockSettings,
-    OrdersSettings, Settings, SimulatedSettings, SourceKind, YahooSettings,
+    ArchiveSettings, ConfigError, HotCacheSettings, LimitSettings, LockSettings, OrdersSettings,
+    Overrides, Settings, SimulatedSettings, SourceKind, YahooSettings,
 };
-pub use wiring::{OrdersWiring, Wiring, aws_sdk_config, kill_switch, order_validator};
+#[cfg(all(feature = "simulated", feature = "parquet"))]
+pub use wiring::{HotCache, Wiring};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use axia_collect::CollectPlan;
-use axia_domain::{Symbol, Timeframe};
+use axia_domain::{Price, Quantity, Symbol, Timeframe};
 use serde::Deserialize;
 
 /// One line saying what is wrong with the configuration.
@@ -14,7 +14,8 @@ use serde::Deserialize;
 pub struct ConfigError(pub String);
 
 /// Which source the collector fetches from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// The simulated broker (offline).
@@ -63,7 +64,7 @@ fn default_namespace() -> String {
 impl fmt::Debug for HotCacheSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HotCacheSettings")
-            .field("url", &axia_redis::redact_url(&self.url))
+            .field("url", &axia_domain::redact_url(&self.url))
             .field("namespace", &self.namespace)
             .finish()
     }
@@ -98,7 +99,8 @@ pub struct YahooSettings {
     /// Requests a second.
     pub requests_per_second: f64,
     /// Symbol to Yahoo ticker overrides.
-    pub tickers: HashMap<String, String>,
+    #[serde(deserialize_with = "symbol_map")]
+    pub tickers: HashMap<Symbol, String>,
 }
 
 impl Default for YahooSettings {
@@ -147,7 +149,8 @@ pub struct OrdersSettings {
     /// Orders processed at once.
     pub concurrency: usize,
     /// Symbols allowed to trade (empty: any).
-    pub allowed_symbols: Vec<String>,
+    #[serde(deserialize_with = "parsed_list")]
+    pub allowed_symbols: Vec<Symbol>,
     /// Seconds a claim on an order lasts (renewed while the executor works); a dead
     /// processor's orders are taken over after it.
     pub lease_secs: u64,
@@ -156,68 +159,44 @@ pub struct OrdersSettings {
     /// Limits for every symbol; each one left out is the instrument's safe default.
     pub limits: LimitSettings,
     /// Limits of one symbol (`[orders.symbol_limits.USDJPY]`), over the others.
-    pub symbol_limits: HashMap<String, LimitSettings>,
+    #[serde(deserialize_with = "symbol_map")]
+    pub symbol_limits: HashMap<Symbol, LimitSettings>,
 }
 
-/// Order limits (decimal strings); any left out falls back.
+/// Order limits (decimal strings in the file); any left out falls back.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
     /// The smallest quantity.
-    pub min_quantity: Option<String>,
+    pub min_quantity: Option<Quantity>,
     /// The largest quantity.
-    pub max_quantity: Option<String>,
+    pub max_quantity: Option<Quantity>,
     /// Quantities must be multiples of this.
-    pub quantity_step: Option<String>,
+    pub quantity_step: Option<Quantity>,
     /// Quantity times price at most this (quote currency).
-    pub max_notional: Option<String>,
-    /// A limit or stop price at most this fraction away from the market (`0.05`).
-    pub max_price_deviation: Option<String>,
+    pub max_notional: Option<Price>,
+    /// A limit or stop price at most this fraction away from the market (`"0.05"`).
+    pub max_price_deviation: Option<Price>,
 }
 
 impl LimitSettings {
-    /// The limits, parsed.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the bad value.
-    pub fn to_limits(&self, at: &str) -> Result<axia_domain::OrderLimits, ConfigError> {
-        let bad = |k: &str, e: &dyn fmt::Display| ConfigError(format!("{at}.{k}: {e}"));
-        let qty =
-            |k: &str, v: &Option<String>| -> Result<Option<axia_domain::Quantity>, ConfigError> {
-                v.as_deref()
-                    .map(|v| v.parse().map_err(|e| bad(k, &e)))
-                    .transpose()
-            };
-        let dec = |k: &str,
-                   v: &Option<String>|
-         -> Result<Option<rust_decimal::Decimal>, ConfigError> {
-            v.as_deref()
-                .map(|v| {
-                    rust_decimal::Decimal::from_str_exact(v.trim())
-                        .ok()
-                        .filter(|d| d.is_sign_positive() && !d.is_zero())
-                        .ok_or_else(|| bad(k, &format!("{v:?} is not a decimal number above zero")))
-                })
-                .transpose()
-        };
+    /// The limits.
+    #[must_use]
+    pub fn to_limits(&self) -> axia_domain::OrderLimits {
         let mut l = axia_domain::OrderLimits::new();
-        let (min, max) = (
-            qty("min_quantity", &self.min_quantity)?,
-            qty("max_quantity", &self.max_quantity)?,
-        );
-        if min.is_some() || max.is_some() {
-            l = l.quantity_bounds(min, max);
+        if self.min_quantity.is_some() || self.max_quantity.is_some() {
+            l = l.quantity_bounds(self.min_quantity, self.max_quantity);
         }
-        if let Some(step) = qty("quantity_step", &self.quantity_step)? {
+        if let Some(step) = self.quantity_step {
             l = l.quantity_step(step);
         }
-        if let Some(n) = dec("max_notional", &self.max_notional)? {
-            l = l.max_notional(n);
+        if let Some(n) = self.max_notional {
+            l = l.max_notional(n.get());
         }
-        if let Some(d) = dec("max_price_deviation", &self.max_price_deviation)? {
-            l = l.max_price_deviation(d);
+        if let Some(d) = self.max_price_deviation {
+            l = l.max_price_deviation(d.get());
         }
-        Ok(l)
+        l
     }
 }
 
@@ -243,10 +222,12 @@ impl Default for OrdersSettings {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// Symbols to collect.
-    pub symbols: Vec<String>,
-    /// Timeframes to collect.
-    pub timeframes: Vec<String>,
+    /// Symbols to collect, parsed on load.
+    #[serde(deserialize_with = "parsed_list")]
+    pub symbols: Vec<Symbol>,
+    /// Timeframes to collect, parsed on load.
+    #[serde(deserialize_with = "parsed_list")]
+    pub timeframes: Vec<Timeframe>,
     /// The source.
     pub source: SourceKind,
     /// The minimum window of a run, hours.
@@ -278,9 +259,10 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             symbols: ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]
-                .map(String::from)
-                .to_vec(),
-            timeframes: Timeframe::ALL.iter().map(ToString::to_string).collect(),
+                .into_iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            timeframes: Timeframe::ALL.to_vec(),
             source: SourceKind::Simulated,
             lookback_hours: 24,
             catch_up_days: 31,
@@ -297,19 +279,89 @@ impl Default for Settings {
     }
 }
 
+/// What overrides the file and the environment: a binary's flags, or a service's own choices.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Overrides {
+    /// A TOML configuration file.
+    pub config: Option<PathBuf>,
+    /// The symbols.
+    pub symbols: Option<Vec<Symbol>>,
+    /// The timeframes.
+    pub timeframes: Option<Vec<Timeframe>>,
+    /// Where bars come from.
+    pub source: Option<SourceKind>,
+    /// The cold archive: `s3://bucket/prefix` or a directory.
+    pub archive: Option<String>,
+    /// The hot cache's Redis URL.
+    pub redis_url: Option<String>,
+    /// The hot cache's key prefix.
+    pub namespace: Option<String>,
+    /// Path-style S3 addressing (MinIO, moto).
+    pub force_path_style: bool,
+    /// The simulated broker's seed.
+    pub seed: Option<u64>,
+    /// Yahoo's base URL.
+    pub yahoo_url: Option<String>,
+}
+
+impl Overrides {
+    /// No override.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads this TOML file too.
+    #[must_use]
+    pub fn config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config = Some(path.into());
+        self
+    }
+
+    /// These symbols.
+    #[must_use]
+    pub fn symbols(mut self, symbols: Vec<Symbol>) -> Self {
+        self.symbols = Some(symbols);
+        self
+    }
+
+    /// These timeframes.
+    #[must_use]
+    pub fn timeframes(mut self, timeframes: Vec<Timeframe>) -> Self {
+        self.timeframes = Some(timeframes);
+        self
+    }
+
+    /// The cold archive at `location`.
+    #[must_use]
+    pub fn archive(mut self, location: impl Into<String>) -> Self {
+        self.archive = Some(location.into());
+        self
+    }
+
+    /// The hot cache at `url`.
+    #[must_use]
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+}
+
 /// Flags every binary shares; each overrides the file and the environment. They are global:
 /// accepted before or after a subcommand.
+#[cfg(feature = "cli")]
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CommonArgs {
     /// A TOML configuration file (see the crate docs for every key).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Symbols, comma-separated (USDJPY,EURUSD,...).
-    #[arg(long, global = true, value_delimiter = ',')]
-    pub symbols: Option<Vec<String>>,
+    #[arg(long, global = true, value_delimiter = ',', value_parser = parse_symbol)]
+    pub symbols: Option<Vec<Symbol>>,
     /// Timeframes, comma-separated (M1,M5,M15,M30,H1,H4,D1,W1,MN1).
-    #[arg(long, global = true, value_delimiter = ',')]
-    pub timeframes: Option<Vec<String>>,
+    #[arg(long, global = true, value_delimiter = ',', value_parser = parse_timeframe)]
+    pub timeframes: Option<Vec<Timeframe>>,
     /// Where bars come from.
     #[arg(long, global = true, value_enum)]
     pub source: Option<SourceKind>,
@@ -331,6 +383,82 @@ pub struct CommonArgs {
     /// Yahoo's base URL (tests point it at a local server).
     #[arg(long, global = true, value_name = "URL")]
     pub yahoo_url: Option<String>,
+}
+
+#[cfg(feature = "cli")]
+fn parse_symbol(s: &str) -> Result<Symbol, String> {
+    s.trim().parse().map_err(|e| format!("symbol {s:?}: {e}"))
+}
+
+#[cfg(feature = "cli")]
+fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
+    s.trim()
+        .parse()
+        .map_err(|e: axia_domain::TimeframeError| e.to_string())
+}
+
+#[cfg(feature = "cli")]
+impl CommonArgs {
+    /// The overrides these flags make.
+    #[must_use]
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            symbols: self.symbols.clone(),
+            timeframes: self.timeframes.clone(),
+            source: self.source,
+            archive: self.archive.clone(),
+            redis_url: self.redis_url.clone(),
+            namespace: self.namespace.clone(),
+            force_path_style: self.force_path_style,
+            seed: self.seed,
+            yahoo_url: self.yahoo_url.clone(),
+        }
+    }
+}
+
+/// Deserializes a list of values parsed with `FromStr`, naming the first bad one.
+fn parsed_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    let raw = Vec::<String>::deserialize(d)?;
+    parse_all(&raw, std::any::type_name::<T>()).map_err(serde::de::Error::custom)
+}
+
+/// Deserializes a table keyed by symbol, naming the first bad key (`symbol "US/JPY": …`).
+fn symbol_map<'de, D, V>(d: D) -> Result<HashMap<Symbol, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    let raw = std::collections::BTreeMap::<String, V>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            k.trim()
+                .parse::<Symbol>()
+                .map(|s| (s, v))
+                .map_err(|e| serde::de::Error::custom(format!("symbol {k:?}: {e}")))
+        })
+        .collect()
+}
+
+/// Parses every item, naming the first bad one (`symbol "US/JPY": …`).
+fn parse_all<T>(raw: &[String], type_name: &str) -> Result<Vec<T>, String>
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    let what = type_name
+        .rsplit("::")
+        .next()
+        .unwrap_or(type_name)
+        .to_ascii_lowercase();
+    raw.iter()
+        .map(|s| s.trim().parse().map_err(|e| format!("{what} {s:?}: {e}")))
+        .collect()
 }
 
 fn env(name: &str) -> Option<String> {
@@ -402,10 +530,12 @@ impl Settings {
             };
         }
         if let Some(v) = env("AXIA_SYMBOLS") {
-            self.symbols = csv(&v);
+            self.symbols = parse_all(&csv(&v), "symbol")
+                .map_err(|e| ConfigError(format!("AXIA_SYMBOLS: {e}")))?;
         }
         if let Some(v) = env("AXIA_TIMEFRAMES") {
-            self.timeframes = csv(&v);
+            self.timeframes = parse_all(&csv(&v), "timeframe")
+                .map_err(|e| ConfigError(format!("AXIA_TIMEFRAMES: {e}")))?;
         }
         if let Some(v) = env("AXIA_ORDERS_QUEUE") {
             self.orders.queue = v;
@@ -419,9 +549,9 @@ impl Settings {
         Ok(self)
     }
 
-    /// Applies flags.
+    /// Applies overrides (flags, or a service's own choices).
     #[must_use]
-    pub fn with_args(mut self, args: &CommonArgs) -> Self {
+    pub fn with_overrides(mut self, args: &Overrides) -> Self {
         if let Some(s) = &args.symbols {
             self.symbols.clone_from(s);
         }
@@ -458,47 +588,17 @@ impl Settings {
         self
     }
 
-    /// File, environment, flags: the settings a binary runs with.
+    /// Defaults, the file (`overrides.config`), the environment, then `overrides`: the
+    /// settings a binary or a service runs with, validated.
     ///
     /// # Errors
-    /// The first [`ConfigError`].
-    pub fn load(args: &CommonArgs) -> Result<Self, ConfigError> {
-        let s = Self::from_file(args.config.as_deref())?
+    /// The first [`ConfigError`], one line.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let s = Self::from_file(overrides.config.as_deref())?
             .with_env()?
-            .with_args(args);
+            .with_overrides(overrides);
         s.validate()?;
         Ok(s)
-    }
-
-    /// The symbols, parsed.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the first bad symbol.
-    pub fn symbols(&self) -> Result<Vec<Symbol>, ConfigError> {
-        if self.symbols.is_empty() {
-            return Err(ConfigError("no symbols configured".into()));
-        }
-        self.symbols
-            .iter()
-            .map(|s| {
-                s.parse()
-                    .map_err(|e| ConfigError(format!("symbol {s:?}: {e}")))
-            })
-            .collect()
-    }
-
-    /// The timeframes, parsed.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the first bad timeframe.
-    pub fn timeframes(&self) -> Result<Vec<Timeframe>, ConfigError> {
-        if self.timeframes.is_empty() {
-            return Err(ConfigError("no timeframes configured".into()));
-        }
-        self.timeframes
-            .iter()
-            .map(|s| s.parse().map_err(|e| ConfigError(format!("{e}"))))
-            .collect()
     }
 
     /// Checks everything that can be checked without a server.
@@ -506,8 +606,12 @@ impl Settings {
     /// # Errors
     /// The first [`ConfigError`].
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.symbols()?;
-        self.timeframes()?;
+        if self.symbols.is_empty() {
+            return Err(ConfigError("no symbols configured".into()));
+        }
+        if self.timeframes.is_empty() {
+            return Err(ConfigError("no timeframes configured".into()));
+        }
         if self.concurrency == 0 {
             return Err(ConfigError("concurrency must be at least 1".into()));
         }
@@ -525,7 +629,7 @@ impl Settings {
         {
             return Err(ConfigError(format!(
                 "hot cache URL {} must start with redis:// or rediss://",
-                axia_redis::redact_url(&h.url)
+                axia_domain::redact_url(&h.url)
             )));
         }
         if self.lock.enabled && self.hot_cache.is_none() {
@@ -542,13 +646,6 @@ impl Settings {
         if self.orders.lease_secs == 0 {
             return Err(ConfigError("orders.lease_secs must be at least 1".into()));
         }
-        self.orders.limits.to_limits("orders.limits")?;
-        for (symbol, l) in &self.orders.symbol_limits {
-            symbol
-                .parse::<Symbol>()
-                .map_err(|e| ConfigError(format!("orders.symbol_limits.{symbol}: {e}")))?;
-            l.to_limits(&format!("orders.symbol_limits.{symbol}"))?;
-        }
         if !self.yahoo.requests_per_second.is_finite() || self.yahoo.requests_per_second <= 0.0 {
             return Err(ConfigError(
                 "yahoo.requests_per_second must be above 0".into(),
@@ -562,7 +659,8 @@ impl Settings {
     /// # Errors
     /// As [`Settings::validate`].
     pub fn collect_plan(&self) -> Result<CollectPlan, ConfigError> {
-        let mut plan = CollectPlan::new(self.symbols()?, self.timeframes()?);
+        self.validate()?;
+        let mut plan = CollectPlan::new(self.symbols.clone(), self.timeframes.clone());
         plan.lookback = chrono::Duration::hours(i64::from(self.lookback_hours));
         plan.catch_up = chrono::Duration::days(i64::from(self.catch_up_days));
         plan.overlap = self.overlap_bars;
@@ -603,7 +701,7 @@ mod tests {
     #[test]
     fn a_file_is_read_and_errors_are_one_line() {
         let s = parse("symbols = [\"AAPL\"]\ntimeframes = [\"D1\"]\n[hot_cache]\nurl = \"redis://:pw@h:6379\"\n").unwrap();
-        assert_eq!(s.symbols, ["AAPL"]);
+        assert_eq!(s.symbols, ["AAPL".parse::<Symbol>().unwrap()]);
         assert_eq!(s.hot_cache.as_ref().unwrap().namespace, "axia");
         assert!(
             !format!("{s:?}").contains("pw@"),
@@ -612,6 +710,12 @@ mod tests {
         for (bad, needle) in [
             ("symbols = [\"US/JPY\"]", "symbol \"US/JPY\""),
             ("timeframes = [\"H2\"]", "H2"),
+            ("[orders.limits]\nmax_quantity = \"-5\"", "quantity"),
+            ("[orders.limits]\nmax_quantity = \"lots\"", "lots"),
+            (
+                "[orders.symbol_limits.\"US/JPY\"]\nmax_quantity = \"5\"",
+                "US/JPY",
+            ),
             ("concurency = 3", "unknown field"),
             ("concurrency = 0", "concurrency"),
             ("[lock]\nenabled = true", "needs a hot cache"),
@@ -626,15 +730,15 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let args = CommonArgs {
-            symbols: Some(vec!["EURUSD".into()]),
+        let args = Overrides {
+            symbols: Some(vec!["EURUSD".parse().unwrap()]),
             redis_url: Some("redis://127.0.0.1:6379".into()),
             namespace: Some("ns".into()),
             seed: Some(7),
-            ..CommonArgs::default()
+            ..Overrides::default()
         };
-        let s = Settings::default().with_args(&args);
-        assert_eq!(s.symbols, ["EURUSD"]);
+        let s = Settings::default().with_overrides(&args);
+        assert_eq!(s.symbols, ["EURUSD".parse::<Symbol>().unwrap()]);
         assert_eq!(s.hot_cache.unwrap().namespace, "ns");
         assert_eq!(s.simulated.seed, 7);
     }

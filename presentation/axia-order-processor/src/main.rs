@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axia_config::{CommonArgs, OrdersWiring, Settings};
-use axia_domain::{Clock, OrderQueue, QueueMessage, SystemClock};
+use axia_domain::{Backoff, Clock, OrderQueue, QueueMessage, SystemClock};
 use clap::Parser;
 use futures_util::{StreamExt, stream};
 
@@ -82,7 +82,7 @@ async fn hand_back(queue: &dyn OrderQueue, messages: &[QueueMessage]) {
 
 async fn run(args: Args) -> Result<(), String> {
     let config_error = |e: axia_config::ConfigError| format!("configuration error: {e}");
-    let mut settings = Settings::load(&args.common).map_err(config_error)?;
+    let mut settings = Settings::load(&args.common.overrides()).map_err(config_error)?;
     if let Some(c) = args.concurrency {
         settings.orders.concurrency = c.max(1);
     }
@@ -119,7 +119,8 @@ async fn run(args: Args) -> Result<(), String> {
     );
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let mut backoff = Duration::from_millis(500);
+    let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let mut failed_receives = 0;
     let mut stopping = false;
     while !stopping {
         // A receive in flight is never dropped: what it brings is processed, or handed back
@@ -136,16 +137,17 @@ async fn run(args: Args) -> Result<(), String> {
         };
         let messages = match batch {
             Ok(m) => {
-                backoff = Duration::from_millis(500);
+                failed_receives = 0;
                 m
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX), "receive failed");
+                let wait = backoff.delay(failed_receives);
+                failed_receives = failed_receives.saturating_add(1);
+                tracing::warn!(error = %e, retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "receive failed");
                 tokio::select! {
-                    () = tokio::time::sleep(backoff) => {},
+                    () = tokio::time::sleep(wait) => {},
                     () = &mut shutdown => stopping = true,
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
                 continue;
             }
         };

@@ -71,10 +71,9 @@ async fn two_processors(
 ) -> (usize, Duration) {
     let t = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let reference = Arc::new(axia_orders::LastClose::new(
-        Arc::new(SimulatedBroker::new(1, clock.clone())),
-        clock.clone(),
-    ));
+    let reference = Arc::new(
+        axia_orders::LastClose::new(SimulatedBroker::new(1, clock.clone())).clock(clock.clone()),
+    );
     let tasks: Vec<_> = executors
         .into_iter()
         .enumerate()
@@ -85,8 +84,8 @@ async fn two_processors(
                 ks.clone(),
                 executor,
                 OrderValidator::with_safe_defaults(OrderLimits::new()),
-                clock.clone(),
             )
+            .clock(clock.clone())
             .processor(&format!("bench-{i}"))
             .reference_price(reference.clone());
             tokio::spawn(drain(p, queue.clone(), n, 8, done.clone()))

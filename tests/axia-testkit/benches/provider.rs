@@ -76,9 +76,10 @@ async fn main() {
     hot.save(&axia_simbroker::generate(1, &sym, Timeframe::M1, day, now).unwrap())
         .await
         .expect("Redis at REDIS_URL");
-    let provider = OhlcvDataProvider::builder(clock.clone())
+    let provider = OhlcvDataProvider::builder()
+        .clock(clock.clone())
         .hot_cache(Arc::new(hot.clone()))
-        .write_through(false)
+        .without_write_through()
         .build();
     let req = OhlcvRequest::new(
         sym.clone(),
@@ -117,7 +118,8 @@ async fn main() {
         calls: AtomicUsize::new(0),
         now,
     });
-    let p = OhlcvDataProvider::builder(clock)
+    let p = OhlcvDataProvider::builder()
+        .clock(clock)
         .broker(slow.clone())
         .build();
     let req = OhlcvRequest::new(sym, Timeframe::H1, Window::last_hours(24), UseCase::Trading);

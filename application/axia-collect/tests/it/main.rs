@@ -7,7 +7,6 @@
     unreachable_pub
 )]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axia_collect::{Collect, CollectPlan, TaskStatus, catch_up_window, lookback};
@@ -64,7 +63,7 @@ fn fetched(f: OhlcvFrame, dropped: usize) -> FetchedBars {
 
 fn plan(symbols: &[&str], tfs: &[Timeframe]) -> CollectPlan {
     let mut p = CollectPlan::new(symbols.iter().map(|s| sym(s)).collect(), tfs.to_vec());
-    p.backoff = Duration::from_millis(1);
+    p.backoff = axia_domain::Backoff::new(Duration::from_millis(1), Duration::from_millis(1));
     p
 }
 
@@ -86,12 +85,11 @@ fn collect(
     archive: MockBarArchive,
     hot: Option<MockOhlcvStore>,
 ) -> Collect {
-    Collect::new(
-        Arc::new(source),
-        Arc::new(archive),
-        hot.map(|h| Arc::new(h) as Arc<dyn axia_domain::OhlcvStore>),
-        Arc::new(ManualClock::new(now())),
-    )
+    let c = Collect::new(source, archive).clock(ManualClock::new(now()));
+    match hot {
+        Some(h) => c.hot_cache(h),
+        None => c,
+    }
 }
 
 #[test]

@@ -199,16 +199,10 @@ impl Mocks {
     }
 
     fn build_with(self, validator: OrderValidator) -> ProcessOrder {
-        ProcessOrder::new(
-            Arc::new(self.queue),
-            Arc::new(self.store),
-            Arc::new(self.ks),
-            Arc::new(self.exec),
-            validator,
-            Arc::new(ManualClock::new(now())),
-        )
-        .processor(PROCESSOR)
-        .lease(LEASE)
+        ProcessOrder::new(self.queue, self.store, self.ks, self.exec, validator)
+            .clock(ManualClock::new(now()))
+            .processor(PROCESSOR)
+            .lease(LEASE)
     }
 }
 

@@ -7,7 +7,9 @@ use std::time::Duration;
 use axia_domain::{
     MarketDataError, MockMarketData, MockOhlcvStore, OhlcvFrame, StoreError, Timeframe, UseCase,
 };
-use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, ProviderError, Source, Window};
+use axia_provider::{
+    ErrorKind, OhlcvDataProvider, OhlcvRequest, Outcome, ProviderError, Role, Window,
+};
 use mockall::Sequence;
 
 use crate::support::*;
@@ -27,7 +29,8 @@ async fn an_error_falls_back_to_the_next_source() {
     hot.expect_get()
         .times(1)
         .returning(|_, _, r| Ok(full(r, 150.0)));
-    let p = OhlcvDataProvider::builder(clock())
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
         .broker(Arc::new(broker))
         .hot_cache(Arc::new(hot))
         .build();
@@ -37,9 +40,9 @@ async fn an_error_falls_back_to_the_next_source() {
         .unwrap();
     assert_eq!(
         r.meta.attempts[0].outcome,
-        Outcome::Error("unavailable".into())
+        Outcome::Error(ErrorKind::Unavailable)
     );
-    assert_eq!(r.meta.served_by, Some(Source::HotCache));
+    assert_eq!(r.meta.served_by, Some(Role::HotCache));
     assert!(r.meta.complete);
 }
 
@@ -54,19 +57,20 @@ async fn a_slow_source_times_out_and_the_next_answers() {
     hot.expect_get()
         .times(1)
         .returning(|_, _, r| Ok(full(r, 150.0)));
-    let p = OhlcvDataProvider::builder(clock())
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
         .broker(slow.clone())
         .hot_cache(Arc::new(hot))
-        .timeout(Source::Broker, Duration::from_millis(250))
+        .timeout(Role::Broker, Duration::from_millis(250))
         .build();
     let r = p
         .get(req(UseCase::Trading, Window::last_hours(6)))
         .await
         .unwrap();
     assert_eq!(r.meta.attempts[0].outcome, Outcome::Timeout);
-    assert_eq!(r.meta.attempts[0].latency, Duration::from_millis(250));
-    assert_eq!(r.meta.served_by, Some(Source::HotCache));
-    assert_eq!(p.stats().sources[&Source::Broker].timeouts, 1);
+    assert_eq!(r.meta.attempts[0].latency_ms, 250.0);
+    assert_eq!(r.meta.served_by, Some(Role::HotCache));
+    assert_eq!(p.stats().sources[&Role::Broker].timeouts, 1);
 }
 
 #[tokio::test]
@@ -81,9 +85,10 @@ async fn every_source_failing_is_an_error_and_no_source_is_another() {
         .expect_bars()
         .times(1)
         .returning(|_, _, _| Err(MarketDataError::Unavailable("down".into())));
-    let p = OhlcvDataProvider::builder(clock())
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
         .broker(Arc::new(broker))
-        .yahoo(Arc::new(yahoo))
+        .fallback(Arc::new(yahoo))
         .build();
     let err = p
         .get(req(UseCase::Trading, Window::last_days(2)))
@@ -93,7 +98,8 @@ async fn every_source_failing_is_an_error_and_no_source_is_another() {
         matches!(&err, ProviderError::AllFailed { attempts } if attempts.len() == 2),
         "{err:?}"
     );
-    let only_cold = OhlcvDataProvider::builder(clock())
+    let only_cold = OhlcvDataProvider::builder()
+        .clock(clock())
         .cold_archive(Arc::new(MockOhlcvStore::new()))
         .build();
     assert!(matches!(
@@ -119,18 +125,19 @@ async fn absent_tiers_are_skipped() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, r| Ok(fetched(full(r, 150.0))));
-    let p = OhlcvDataProvider::builder(clock())
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
         .hot_cache(Arc::new(hot))
-        .yahoo(Arc::new(yahoo))
-        .write_through(false)
+        .fallback(Arc::new(yahoo))
+        .without_write_through()
         .build();
     let r = p
         .get(req(UseCase::Trading, Window::last_hours(3)))
         .await
         .unwrap();
     let order: Vec<_> = r.meta.attempts.iter().map(|a| a.source).collect();
-    assert_eq!(order, [Source::HotCache, Source::Yahoo]);
-    assert_eq!(r.meta.served_by, Some(Source::Yahoo));
+    assert_eq!(order, [Role::HotCache, Role::Fallback]);
+    assert_eq!(r.meta.served_by, Some(Role::Fallback));
 }
 
 #[tokio::test]
@@ -143,7 +150,8 @@ async fn the_breaker_skips_a_failing_source_for_its_cool_down() {
         .returning(|_, _, _| Err(MarketDataError::Unavailable("down".into())));
     let mut hot = MockOhlcvStore::new();
     hot.expect_get().returning(|_, _, r| Ok(full(r, 150.0)));
-    let p = OhlcvDataProvider::builder(clock.clone())
+    let p = OhlcvDataProvider::builder()
+        .clock(clock.clone())
         .broker(Arc::new(broker))
         .hot_cache(Arc::new(hot))
         .circuit_breaker(2, Duration::from_secs(30))
@@ -156,7 +164,7 @@ async fn the_breaker_skips_a_failing_source_for_its_cool_down() {
                     .await
                     .unwrap()
             ),
-            Outcome::Error("unavailable".into())
+            Outcome::Error(ErrorKind::Unavailable)
         );
     }
     // Open: the broker is not called.
@@ -168,7 +176,7 @@ async fn the_breaker_skips_a_failing_source_for_its_cool_down() {
         ),
         Outcome::CircuitOpen
     );
-    assert_eq!(p.stats().sources[&Source::Broker].skipped, 1);
+    assert_eq!(p.stats().sources[&Role::Broker].skipped, 1);
     // After the cool-down it is tried again (the mock's third call).
     clock.advance(chrono::Duration::seconds(31));
     assert_eq!(
@@ -177,7 +185,7 @@ async fn the_breaker_skips_a_failing_source_for_its_cool_down() {
                 .await
                 .unwrap()
         ),
-        Outcome::Error("unavailable".into())
+        Outcome::Error(ErrorKind::Unavailable)
     );
 }
 
@@ -196,7 +204,8 @@ async fn bars_from_the_broker_for_the_last_24_h_are_written_to_the_hot_cache() {
         // A failing hot cache does not fail the request.
         Err(StoreError::Unavailable("redis down".into()))
     });
-    let p = OhlcvDataProvider::builder(clock())
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
         .broker(Arc::new(broker))
         .hot_cache(Arc::new(hot))
         .build();
@@ -222,7 +231,8 @@ async fn concurrent_identical_requests_share_one_fetch() {
         calls: Default::default(),
         price: 150.0,
     });
-    let p = OhlcvDataProvider::builder(clock())
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
         .broker(slow.clone())
         .build();
     let tasks: Vec<_> = (0..100)
@@ -272,10 +282,11 @@ async fn stats_count_outcomes_and_the_cache_hit_rate() {
         .expect_bars()
         .times(1)
         .returning(|_, _, r| Ok(fetched(full(r, 150.0))));
-    let p = OhlcvDataProvider::builder(clock())
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
         .hot_cache(Arc::new(hot))
         .broker(Arc::new(broker))
-        .write_through(false)
+        .without_write_through()
         .build();
     for h in 1..=4 {
         p.get(req(UseCase::Chart, Window::last_hours(h)))
@@ -283,9 +294,9 @@ async fn stats_count_outcomes_and_the_cache_hit_rate() {
             .unwrap();
     }
     let s = p.stats();
-    assert_eq!(s.sources[&Source::HotCache].hits, 3);
-    assert_eq!(s.sources[&Source::HotCache].misses, 1);
-    assert_eq!(s.sources[&Source::Broker].hits, 1);
+    assert_eq!(s.sources[&Role::HotCache].hits, 3);
+    assert_eq!(s.sources[&Role::HotCache].misses, 1);
+    assert_eq!(s.sources[&Role::Broker].hits, 1);
     assert_eq!(s.cache_hit_rate(), Some(0.75));
-    assert_eq!(s.sources[&Source::HotCache].latency.calls(), 4);
+    assert_eq!(s.sources[&Role::HotCache].latency.calls(), 4);
 }

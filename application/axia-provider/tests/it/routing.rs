@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axia_domain::{
     MarketDataError, MockMarketData, MockOhlcvStore, OhlcvFrame, Timeframe, UseCase,
 };
-use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, Source, Window};
+use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, Role, Window};
 use chrono::Duration;
 use mockall::Sequence;
 use mockall::predicate::{always, eq};
@@ -31,12 +31,13 @@ impl Mocks {
     }
 
     fn build(self) -> OhlcvDataProvider {
-        OhlcvDataProvider::builder(clock())
+        OhlcvDataProvider::builder()
+            .clock(clock())
             .broker(Arc::new(self.broker))
             .hot_cache(Arc::new(self.hot))
             .cold_archive(Arc::new(self.cold))
-            .yahoo(Arc::new(self.yahoo))
-            .write_through(false)
+            .fallback(Arc::new(self.yahoo))
+            .without_write_through()
             .build()
     }
 }
@@ -57,7 +58,7 @@ fn store_miss(m: &mut MockOhlcvStore, seq: &mut Sequence) {
         .returning(|s, tf, _| Ok(OhlcvFrame::empty(s.clone(), tf)));
 }
 
-async fn run(p: &OhlcvDataProvider, use_case: UseCase, window: Window) -> Vec<Source> {
+async fn run(p: &OhlcvDataProvider, use_case: UseCase, window: Window) -> Vec<Role> {
     let r = p
         .get(OhlcvRequest::new(sym(), Timeframe::H1, window, use_case))
         .await
@@ -75,7 +76,7 @@ async fn trading_short_window_broker_then_hot_then_yahoo() {
     market_miss(&mut m.yahoo, &mut seq);
     m.cold.expect_get().never();
     let order = run(&m.build(), UseCase::Trading, Window::last_hours(6)).await;
-    assert_eq!(order, [Source::Broker, Source::HotCache, Source::Yahoo]);
+    assert_eq!(order, [Role::Broker, Role::HotCache, Role::Fallback]);
 }
 
 #[tokio::test]
@@ -86,7 +87,7 @@ async fn trading_long_window_broker_then_yahoo() {
     m.hot.expect_get().never();
     m.cold.expect_get().never();
     let order = run(&m.build(), UseCase::Trading, Window::last_days(3)).await;
-    assert_eq!(order, [Source::Broker, Source::Yahoo]);
+    assert_eq!(order, [Role::Broker, Role::Fallback]);
 }
 
 #[tokio::test]
@@ -97,7 +98,7 @@ async fn chart_short_window_hot_then_broker_then_yahoo() {
     market_miss(&mut m.yahoo, &mut seq);
     m.cold.expect_get().never();
     let order = run(&m.build(), UseCase::Chart, Window::last_hours(24)).await;
-    assert_eq!(order, [Source::HotCache, Source::Broker, Source::Yahoo]);
+    assert_eq!(order, [Role::HotCache, Role::Broker, Role::Fallback]);
 }
 
 #[tokio::test]
@@ -116,10 +117,7 @@ async fn chart_long_window_cold_with_hot_then_yahoo() {
     market_miss(&mut m.yahoo, &mut seq);
     m.broker.expect_bars().never();
     let order = run(&m.build(), UseCase::Chart, Window::last_days(30)).await;
-    assert_eq!(
-        order,
-        [Source::ColdArchive, Source::HotCache, Source::Yahoo]
-    );
+    assert_eq!(order, [Role::ColdArchive, Role::HotCache, Role::Fallback]);
 }
 
 #[tokio::test]
@@ -130,7 +128,7 @@ async fn analysis_short_window_hot_then_cold() {
     m.broker.expect_bars().never();
     m.yahoo.expect_bars().never();
     let order = run(&m.build(), UseCase::Analysis, Window::last_hours(12)).await;
-    assert_eq!(order, [Source::HotCache, Source::ColdArchive]);
+    assert_eq!(order, [Role::HotCache, Role::ColdArchive]);
 }
 
 #[tokio::test]
@@ -141,7 +139,7 @@ async fn analysis_long_window_cold_then_yahoo() {
     m.broker.expect_bars().never();
     m.hot.expect_get().never();
     let order = run(&m.build(), UseCase::Analysis, Window::last_days(90)).await;
-    assert_eq!(order, [Source::ColdArchive, Source::Yahoo]);
+    assert_eq!(order, [Role::ColdArchive, Role::Fallback]);
 }
 
 #[tokio::test]
@@ -165,7 +163,7 @@ async fn a_complete_answer_stops_the_chain() {
         .await
         .unwrap();
     assert!(r.meta.complete);
-    assert_eq!(r.meta.served_by, Some(Source::HotCache));
+    assert_eq!(r.meta.served_by, Some(Role::HotCache));
     assert_eq!(r.meta.attempts.len(), 1);
     assert_eq!(r.meta.attempts[0].outcome, Outcome::Hit);
     assert_eq!(r.meta.bars, 25, "24 closed hours and the forming one");
@@ -213,12 +211,12 @@ async fn partial_answers_combine_and_earlier_sources_win() {
     assert_eq!(
         outcomes,
         [
-            (Source::HotCache, Outcome::Partial),
+            (Role::HotCache, Outcome::Partial),
             // It covered everything it was asked for.
-            (Source::Broker, Outcome::Hit)
+            (Role::Broker, Outcome::Hit)
         ]
     );
-    assert_eq!(r.meta.served_by, Some(Source::HotCache));
+    assert_eq!(r.meta.served_by, Some(Role::HotCache));
     let at = |h| {
         r.frame
             .iter()

@@ -504,3 +504,46 @@ async fn a_lease_has_one_holder_is_renewed_and_released() {
     tokio::time::sleep(ttl + Duration::from_millis(200)).await;
     assert!(cache.try_lease("collector", ttl).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn one_feed_carries_every_series_updates_of_its_namespace_only() {
+    let cache = cache(clock());
+    // Another namespace whose name starts like ours would if the pattern were too loose.
+    let other = cache_with(
+        RedisCacheConfig::new(redis_url()).namespace(format!("x{}", namespace())),
+        clock(),
+    );
+    let mut feed = cache.updates().await.unwrap();
+    let a = frame(
+        "USDJPY",
+        Timeframe::M1,
+        noon() - Span::minutes(10),
+        10,
+        150.0,
+    );
+    let b = frame("EURUSD", Timeframe::H1, noon() - Span::hours(3), 3, 1.08);
+    other.save(&a).await.unwrap(); // another namespace: not on this feed
+    cache.save(&a).await.unwrap();
+    cache.save(&b).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let u = tokio::time::timeout(Duration::from_secs(5), feed.next())
+            .await
+            .expect("an update within 5 s")
+            .unwrap();
+        got.push((u.symbol.to_string(), u.timeframe, u.bars));
+    }
+    assert_eq!(
+        got,
+        [
+            ("USDJPY".to_owned(), Timeframe::M1, 10),
+            ("EURUSD".to_owned(), Timeframe::H1, 3)
+        ]
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), feed.next())
+            .await
+            .is_err(),
+        "nothing else"
+    );
+}

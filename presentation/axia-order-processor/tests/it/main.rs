@@ -170,13 +170,13 @@ async fn an_unreachable_kill_switch_table_sends_nothing() {
         clock(),
     );
     let p = ProcessOrder::new(
-        Arc::new(w.queue.clone()),
-        Arc::new(w.store.clone()),
-        Arc::new(missing),
-        Arc::new(w.executor.clone()),
+        w.queue.clone(),
+        w.store.clone(),
+        missing,
+        w.executor.clone(),
         OrderValidator::default(),
-        clock(),
     )
+    .clock(clock())
     .processor("p1");
     send(&w, &body("o-4")).await;
     let m = receive_all(&w, 1).await.pop().unwrap();
@@ -250,16 +250,16 @@ async fn killed_between_submit_and_persist_then_restarted_reconciles_without_res
     let (s, w, _) = wiring().await;
     let clock = clock();
     let crashing = ProcessOrder::new(
-        Arc::new(w.queue.clone()),
-        Arc::new(CrashAfterSubmit {
+        w.queue.clone(),
+        CrashAfterSubmit {
             inner: w.store.clone(),
             crashed: AtomicBool::new(false),
-        }),
-        Arc::new(w.kill_switch.clone()),
-        Arc::new(w.executor.clone()),
+        },
+        w.kill_switch.clone(),
+        w.executor.clone(),
         OrderValidator::default(),
-        clock.clone(),
     )
+    .clock(clock.clone())
     .processor("crashing")
     .lease(Duration::from_secs(2));
     send(&w, &body("o-5")).await;

@@ -28,7 +28,7 @@ fn symbols() -> Vec<Symbol> {
 fn plan() -> CollectPlan {
     let mut p = CollectPlan::new(symbols(), Timeframe::ALL.to_vec());
     p.catch_up = chrono::Duration::days(16);
-    p.backoff = Duration::from_millis(1);
+    p.backoff = axia_domain::Backoff::new(Duration::from_millis(1), Duration::from_millis(1));
     p.concurrency = 4;
     p
 }
@@ -68,12 +68,7 @@ struct Run {
 async fn run_schedule(archive: &ParquetArchive, runs: &[Run]) {
     let clock = Arc::new(ManualClock::new(runs[0].at));
     let source = SimulatedBroker::new(SEED, clock.clone());
-    let collect = Collect::new(
-        Arc::new(source),
-        Arc::new(archive.clone()),
-        None,
-        clock.clone(),
-    );
+    let collect = Collect::new(source, archive.clone()).clock(clock.clone());
     for r in runs {
         clock.set(r.at);
         match r.killed_after_ms {
@@ -192,12 +187,8 @@ async fn a_miss_beyond_the_catch_up_horizon_is_reported_unreachable() {
     let dir = temp_dir("horizon");
     let archive = ParquetArchive::local(&dir);
     let clock = Arc::new(ManualClock::new(t0));
-    let collect = Collect::new(
-        Arc::new(SimulatedBroker::new(SEED, clock.clone())),
-        Arc::new(archive.clone()),
-        None,
-        clock.clone(),
-    );
+    let collect = Collect::new(SimulatedBroker::new(SEED, clock.clone()), archive.clone())
+        .clock(clock.clone());
     let mut p = plan();
     p.catch_up = chrono::Duration::days(3);
     p.timeframes = vec![Timeframe::M5, Timeframe::H1];
@@ -285,16 +276,11 @@ async fn a_backfill_interrupted_and_resumed_equals_one_clean_backfill() {
     p.timeframes = vec![Timeframe::M15, Timeframe::H1, Timeframe::D1];
     let (clean_dir, resumed_dir) = (temp_dir("clean"), temp_dir("resumed"));
     let clean = ParquetArchive::local(&clean_dir);
-    let c = Collect::new(source.clone(), Arc::new(clean.clone()), None, clock.clone());
+    let c = Collect::new(source.clone(), clean.clone()).clock(clock.clone());
     let report = c.backfill(&p, range).await;
     assert_eq!(report.exit_code(), 0, "{report:?}");
     let resumed = ParquetArchive::local(&resumed_dir);
-    let r = Collect::new(
-        source.clone(),
-        Arc::new(resumed.clone()),
-        None,
-        clock.clone(),
-    );
+    let r = Collect::new(source.clone(), resumed.clone()).clock(clock.clone());
     let _ = tokio::time::timeout(Duration::from_millis(120), r.backfill(&p, range)).await;
     let calls_before = source.calls();
     let report = r.backfill(&p, range).await;
@@ -348,7 +334,7 @@ async fn audit_finds_a_deleted_partition_and_a_tampered_bar_and_repair_restores_
         .unwrap()
         .closed_at(now);
     archive.save(&truth).await.unwrap();
-    let audit = Audit::new(Arc::new(archive.clone()), clock.clone());
+    let audit = Audit::new(archive.clone()).clock(clock.clone());
     let clean = audit
         .check(&sym, Timeframe::M5, range, Some(&source))
         .await
@@ -423,7 +409,8 @@ async fn the_forming_bar_never_reaches_the_archive_through_the_provider_either()
     let hot = Arc::new(MemoryStore::new());
     let dir = temp_dir("write-through");
     let archive = ParquetArchive::local(&dir);
-    let provider = OhlcvDataProvider::builder(clock.clone())
+    let provider = OhlcvDataProvider::builder()
+        .clock(clock.clone())
         .broker(Arc::new(broker))
         .hot_cache(hot.clone())
         .cold_archive(Arc::new(archive.clone()))

@@ -10,7 +10,7 @@ use axia_domain::{
 };
 use axia_parquet::ParquetArchive;
 use axia_parquet::layout::partition_at;
-use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, Source, Window};
+use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, Role, Window};
 use axia_simbroker::{SimulatedBroker, generate};
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -150,7 +150,8 @@ async fn the_provider_fills_a_damaged_day_from_the_next_source(
         UseCase::Analysis,
     );
     // Without a fallback: the answer is every other day, marked incomplete with the day as its gap.
-    let alone = OhlcvDataProvider::builder(clock.clone())
+    let alone = OhlcvDataProvider::builder()
+        .clock(clock.clone())
         .cold_archive(Arc::new(archive.clone()))
         .build();
     let r = alone.get(request.clone()).await.unwrap();
@@ -158,15 +159,16 @@ async fn the_provider_fills_a_damaged_day_from_the_next_source(
     assert_eq!(r.meta.completeness.gaps, [day]);
     assert_eq!(r.frame.len(), truth.len() - truth.slice(day).len());
     // With one: complete and exact, and the fallback was asked for the damaged day only.
-    let fallback = OhlcvDataProvider::builder(clock.clone())
+    let fallback = OhlcvDataProvider::builder()
+        .clock(clock.clone())
         .cold_archive(Arc::new(archive.clone()))
-        .yahoo(Arc::new(SimulatedBroker::new(SEED, clock.clone())))
+        .fallback(Arc::new(SimulatedBroker::new(SEED, clock.clone())))
         .build();
     let r = fallback.get(request).await.unwrap();
     assert!(r.meta.complete, "{:?}", r.meta.completeness);
     assert_eq!(r.frame, truth);
     assert_eq!(r.meta.attempts[0].outcome, Outcome::Partial);
-    assert_eq!(r.meta.attempts[1].source, Source::Yahoo);
+    assert_eq!(r.meta.attempts[1].source, Role::Fallback);
     assert_eq!(r.meta.attempts[1].bars, truth.slice(day).len());
 }
 
@@ -192,7 +194,7 @@ async fn repair_quarantines_and_rebuilds_a_damaged_day(archive: ParquetArchive, 
             &bytes,
         )
         .await;
-        let audit = Audit::new(Arc::new(archive.clone()), clock.clone());
+        let audit = Audit::new(archive.clone()).clock(clock.clone());
         let before = audit
             .check(&sym(), Timeframe::M1, month(), None)
             .await
@@ -231,7 +233,10 @@ async fn a_collector_run_quarantines_and_rebuilds_a_damaged_partition_in_its_win
 ) {
     let truth = filled(&archive).await;
     let mut plan = CollectPlan::new(vec![sym()], vec![Timeframe::M1]);
-    plan.backoff = std::time::Duration::from_millis(1);
+    plan.backoff = axia_domain::Backoff::new(
+        std::time::Duration::from_millis(1),
+        std::time::Duration::from_millis(1),
+    );
     let today = Timeframe::D1.floor(now());
     // First yesterday's file, which the run's window writes into; then today's, the newest,
     // which the run starts from.
@@ -246,12 +251,8 @@ async fn a_collector_run_quarantines_and_rebuilds_a_damaged_partition_in_its_win
         damage(&archive, &place, day, &bytes).await;
         let later = now() + chrono::Duration::hours(hours);
         let clock = Arc::new(ManualClock::new(later));
-        let collect = Collect::new(
-            Arc::new(SimulatedBroker::new(SEED, clock.clone())),
-            Arc::new(archive.clone()),
-            None,
-            clock.clone(),
-        );
+        let collect = Collect::new(SimulatedBroker::new(SEED, clock.clone()), archive.clone())
+            .clock(clock.clone());
         let report = collect.run(&plan).await;
         let t = &report.tasks[0];
         assert_eq!(report.exit_code(), 0, "{t:?}");

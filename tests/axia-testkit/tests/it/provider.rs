@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axia_domain::{ManualClock, OhlcvStore, TimeRange, Timeframe, UseCase};
 use axia_parquet::ParquetArchive;
-use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, Source, Window};
+use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, Role, Window};
 use axia_redis::{RedisBarCache, RedisCacheConfig};
 use axia_simbroker::{SimulatedBroker, generate};
 use axia_testkit::fake_yahoo::FakeYahoo;
@@ -63,12 +63,13 @@ async fn chart_over_30_days_is_the_archive_merged_with_the_hot_last_24_h() {
     )
     .unwrap();
 
-    let provider = OhlcvDataProvider::builder(clock.clone())
+    let provider = OhlcvDataProvider::builder()
+        .clock(clock.clone())
         .broker(Arc::new(SimulatedBroker::new(9, clock.clone())))
         .hot_cache(Arc::new(hot))
         .cold_archive(Arc::new(cold))
-        .yahoo(Arc::new(yahoo))
-        .write_through(false)
+        .fallback(Arc::new(yahoo))
+        .without_write_through()
         .build();
     let r = provider
         .get(OhlcvRequest::new(
@@ -89,8 +90,8 @@ async fn chart_over_30_days_is_the_archive_merged_with_the_hot_last_24_h() {
     assert_eq!(
         sources,
         [
-            (Source::ColdArchive, Outcome::Partial),
-            (Source::HotCache, Outcome::Hit)
+            (Role::ColdArchive, Outcome::Partial),
+            (Role::HotCache, Outcome::Hit)
         ]
     );
     assert_eq!(fake.requests().await, 0, "Yahoo not needed");
@@ -114,11 +115,12 @@ async fn with_redis_down_the_next_source_answers_within_the_timeout() {
         clock.clone(),
     )
     .unwrap();
-    let provider = OhlcvDataProvider::builder(clock.clone())
+    let provider = OhlcvDataProvider::builder()
+        .clock(clock.clone())
         .hot_cache(Arc::new(hot))
         .broker(Arc::new(SimulatedBroker::new(1, clock.clone())))
-        .timeout(Source::HotCache, Duration::from_millis(500))
-        .write_through(false)
+        .timeout(Role::HotCache, Duration::from_millis(500))
+        .without_write_through()
         .build();
     let started = Instant::now();
     let r = provider
@@ -143,6 +145,6 @@ async fn with_redis_down_the_next_source_answers_within_the_timeout() {
         "{:?}",
         r.meta.attempts
     );
-    assert_eq!(r.meta.served_by, Some(Source::Broker));
+    assert_eq!(r.meta.served_by, Some(Role::Broker));
     assert!(r.meta.complete);
 }

@@ -1,0 +1,18 @@
+//! [`order_validator`]: the order limits the settings describe.
+
+use crate::Settings;
+
+/// The order validator the settings describe: `[orders] allowed_symbols`, `[orders.limits]`
+/// and `[orders.symbol_limits.*]` over each instrument's safe defaults.
+#[must_use]
+pub fn order_validator(settings: &Settings) -> axia_domain::OrderValidator {
+    let o = &settings.orders;
+    let mut limits = o.limits.to_limits();
+    if !o.allowed_symbols.is_empty() {
+        limits = limits.allowed_symbols(o.allowed_symbols.iter().cloned());
+    }
+    o.symbol_limits.iter().fold(
+        axia_domain::OrderValidator::with_safe_defaults(limits),
+        |v, (symbol, l)| v.symbol_limits(symbol.clone(), l.to_limits()),
+    )
+}

@@ -1,0 +1,136 @@
+//! [`OrdersWiring`]: the adapters of the order path.
+
+use std::sync::Arc;
+
+use axia_domain::Clock;
+use axia_simbroker::SimulatedBroker;
+
+use crate::{ConfigError, Settings, order_validator};
+
+/// The adapters of the order path.
+#[derive(Debug, Clone)]
+pub struct OrdersWiring {
+    /// The SQS queue.
+    pub queue: axia_sqs::SqsOrderQueue,
+    /// The DynamoDB order store.
+    pub store: axia_dynamodb::DynamoOrderStore,
+    /// The DynamoDB kill switch.
+    pub kill_switch: axia_dynamodb::DynamoKillSwitch,
+    /// The paper executor: the simulated broker with its book in the orders table, so every
+    /// processor sees every paper execution.
+    pub executor: SimulatedBroker,
+}
+
+impl OrdersWiring {
+    /// Builds the order adapters from the standard AWS configuration, and checks that the
+    /// queue, its poison and dead-letter queues and both tables exist. With `create`, makes
+    /// them first (development and tests; production provisions them).
+    ///
+    /// # Errors
+    /// A one-line [`ConfigError`] naming what is missing or unreachable.
+    pub async fn build(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        create: bool,
+    ) -> Result<Self, ConfigError> {
+        let o = &settings.orders;
+        let conf = axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await;
+        let ddb = aws_sdk_dynamodb::Client::new(&conf);
+        let sqs = aws_sdk_sqs::Client::new(&conf);
+        let store = axia_dynamodb::DynamoOrderStore::new(ddb.clone(), o.orders_table.clone());
+        let kill_switch = axia_dynamodb::DynamoKillSwitch::new(
+            ddb,
+            o.kill_switch_table.clone(),
+            Arc::clone(&clock),
+        );
+        if create {
+            // Already existing is fine; the checks below say if they are not there.
+            let _ = store.create_table().await;
+            let _ = kill_switch.create_table().await;
+        }
+        store
+            .check_table()
+            .await
+            .map_err(|e| ConfigError(format!("{e} (create it, or run with --create-resources)")))?;
+        kill_switch
+            .check_table()
+            .await
+            .map_err(|e| ConfigError(format!("{e} (create it, or run with --create-resources)")))?;
+        let urls = if create {
+            axia_sqs::SqsOrderQueue::create(&sqs, &o.queue, o.max_receives).await
+        } else {
+            axia_sqs::SqsOrderQueue::find(&sqs, &o.queue).await
+        }
+        .map_err(|e| {
+            ConfigError(format!(
+                "queue {} (and {0}-poison, {0}-dlq): {e} (create them, or run with --create-resources)",
+                o.queue
+            ))
+        })?;
+        let queue = axia_sqs::SqsOrderQueue::new(
+            sqs,
+            urls,
+            std::time::Duration::from_secs(o.visibility_secs.max(1)),
+        );
+        let executor = SimulatedBroker::new(settings.simulated.seed, clock)
+            .with_book(Arc::new(store.execution_book()));
+        executor.set_faults(axia_simbroker::Faults {
+            latency: std::time::Duration::from_millis(settings.simulated.executor_latency_ms),
+            ..axia_simbroker::Faults::none()
+        });
+        Ok(Self {
+            queue,
+            store,
+            kill_switch,
+            executor,
+        })
+    }
+
+    /// The process-order use case over these adapters: the settings' limits over each
+    /// instrument's safe defaults, reference prices from the paper executor's market, claims
+    /// of `[orders] lease_secs`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for a bad symbol or limit.
+    pub fn process_order(
+        &self,
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<axia_orders::ProcessOrder, ConfigError> {
+        let validator = order_validator(settings);
+        // The paper market's prices, without the executor's simulated latency.
+        let market = SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock));
+        let reference = axia_orders::LastClose::new(market).clock(Arc::clone(&clock));
+        Ok(axia_orders::ProcessOrder::new(
+            self.queue.clone(),
+            self.store.clone(),
+            self.kill_switch.clone(),
+            self.executor.clone(),
+            validator,
+        )
+        .clock(clock)
+        .reference_price(reference)
+        .lease(std::time::Duration::from_secs(
+            settings.orders.lease_secs.max(1),
+        )))
+    }
+}
+
+/// The AWS SDK configuration from the standard chain.
+pub async fn aws_sdk_config() -> axia_aws::SdkConfig {
+    axia_aws::load_sdk_config(&axia_aws::AwsSettings::default()).await
+}
+
+/// The kill switch of the settings' `[orders] kill_switch_table`.
+#[must_use]
+pub fn kill_switch(
+    conf: &axia_aws::SdkConfig,
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> axia_dynamodb::DynamoKillSwitch {
+    axia_dynamodb::DynamoKillSwitch::new(
+        aws_sdk_dynamodb::Client::new(conf),
+        settings.orders.kill_switch_table.clone(),
+        clock,
+    )
+}
