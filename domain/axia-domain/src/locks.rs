@@ -1,4 +1,4 @@
-//! The one way axia takes a standard lock ([`lock`], [`read`], [`write`], [`into_inner`]).
+//! The one way axia takes a standard lock ([`lock`], [`read`], [`write()`], [`into_inner`]).
 //!
 //! Every helper recovers from poisoning: a thread that panicked while holding a lock cannot have
 //! left axia's data half-updated (every critical section replaces whole values), so the data is
