@@ -9,7 +9,7 @@ if ! command -v cargo-deny >/dev/null 2>&1; then
   cargo install --locked cargo-deny@0.20.2
 fi
 
-cargo deny --locked check licenses bans sources
+cargo deny --locked check --hide-inclusion-graph licenses bans sources
 
 db="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
 if timeout 20 git ls-remote https://github.com/rustsec/advisory-db HEAD >/dev/null 2>&1; then

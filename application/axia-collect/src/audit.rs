@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::archiving::Archiver;
-use crate::collect::CalendarFn;
+use crate::collect::{AlignmentFn, CalendarFn, builtin_alignment};
 
 /// Why an audit could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +115,7 @@ pub struct Audit {
     archive: Arc<dyn BarArchive>,
     clock: Arc<dyn Clock>,
     calendar: CalendarFn,
+    alignment: AlignmentFn,
 }
 
 impl std::fmt::Debug for Audit {
@@ -131,7 +132,18 @@ impl Audit {
             archive: Arc::new(archive),
             clock: Arc::new(axia_domain::SystemClock),
             calendar: Arc::new(default_calendar),
+            alignment: Arc::new(builtin_alignment),
         }
+    }
+
+    /// Where a symbol's daily bars start (default: the built-in instruments', UTC midnight).
+    #[must_use]
+    pub fn alignment(
+        mut self,
+        f: impl Fn(&Symbol) -> axia_domain::DailyAlignment + Send + Sync + 'static,
+    ) -> Self {
+        self.alignment = Arc::new(f);
+        self
     }
 
     /// The clock "now" comes from (default: the system's).
@@ -177,7 +189,10 @@ impl Audit {
         let now = self.clock.now();
         let checked = TimeRange::new(
             range.start(),
-            range.end().min(timeframe.floor(now)).max(range.start()),
+            range
+                .end()
+                .min(timeframe.aligned((self.alignment)(symbol)).floor(now))
+                .max(range.start()),
         )
         .unwrap_or(range);
         let read = self.archive.read(symbol, timeframe, checked).await?;

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use axia_domain::{Symbol, TimeRange, Timeframe};
+use axia_domain::{Grid, Symbol, TimeRange, Timeframe};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -23,19 +23,19 @@ pub struct Chunks {
     pub complete: usize,
 }
 
-/// Where the chunk that starts at `t` ends: the end of its archive partition's period (a UTC
-/// day for M1-M30, a month for H1 and H4, a year for D1, W1 and MN1), so every chunk writes
-/// whole partitions.
-fn period_end(timeframe: Timeframe, t: DateTime<Utc>) -> DateTime<Utc> {
-    match timeframe {
+/// Where the chunk that starts at `t` ends: the end of its archive partition's period (a day
+/// for M1-M30, a month for H1 and H4, a year for D1, W1 and MN1; trading days, months and years
+/// under the New York close), so every chunk writes whole partitions.
+fn period_end(grid: Grid, t: DateTime<Utc>) -> DateTime<Utc> {
+    let a = grid.alignment();
+    match grid.timeframe() {
         Timeframe::M1 | Timeframe::M5 | Timeframe::M15 | Timeframe::M30 => {
-            Timeframe::D1.next_open(t)
+            Timeframe::D1.aligned(a).next_open(t)
         }
-        Timeframe::H1 | Timeframe::H4 => Timeframe::MN1.next_open(t),
+        Timeframe::H1 | Timeframe::H4 => Timeframe::MN1.aligned(a).next_open(t),
         Timeframe::D1 | Timeframe::W1 | Timeframe::MN1 => {
-            NaiveDate::from_ymd_opt(t.year() + 1, 1, 1)
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map_or(DateTime::<Utc>::MAX_UTC, |d| d.and_utc())
+            NaiveDate::from_ymd_opt(a.date_of(t).year() + 1, 1, 1)
+                .map_or(DateTime::<Utc>::MAX_UTC, |d| a.day_start(d))
         }
     }
 }
@@ -44,14 +44,15 @@ fn period_end(timeframe: Timeframe, t: DateTime<Utc>) -> DateTime<Utc> {
 /// source serves less at once.
 #[must_use]
 pub fn backfill_chunks(
-    timeframe: Timeframe,
+    timeframe: impl Into<Grid>,
     range: TimeRange,
     max_span: Option<chrono::Duration>,
 ) -> Vec<TimeRange> {
+    let grid = timeframe.into();
     let mut out = Vec::new();
     let mut t = range.start();
     while t < range.end() {
-        let mut end = period_end(timeframe, t).min(range.end());
+        let mut end = period_end(grid, t).min(range.end());
         if let Some(span) = max_span.filter(|s| *s > chrono::Duration::zero()) {
             end = end.min(t + span);
         }
@@ -102,7 +103,8 @@ impl Collect {
         let quarantined = Mutex::new(Vec::new());
         let archiver = self.archiver(now, &quarantined);
         // Closed bars only: up to the open of the bar forming now.
-        let closed_end = range.end().min(timeframe.floor(now));
+        let grid = timeframe.aligned((self.alignment)(&symbol));
+        let closed_end = range.end().min(grid.floor(now));
         let limits = self.source.limits(timeframe);
         let earliest = limits.earliest(now).unwrap_or(DateTime::<Utc>::MIN_UTC);
         let start = range.start().max(earliest);
@@ -115,7 +117,7 @@ impl Collect {
         }
         let target = TimeRange::new(start.min(closed_end), closed_end).unwrap_or(range);
         report.range = Some(target);
-        let chunks = backfill_chunks(timeframe, target, limits.max_span);
+        let chunks = backfill_chunks(grid, target, limits.max_span);
         let mut counts = Chunks {
             total: chunks.len(),
             ..Chunks::default()

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axia_domain::{
-    Backoff, BarArchive, Clock, MarketCalendar, MarketData, OhlcvStore, QuarantinedFile,
-    SourceLimits, Symbol, TimeRange, Timeframe, default_calendar,
+    Backoff, BarArchive, Clock, DailyAlignment, Grid, MarketCalendar, MarketData, OhlcvStore,
+    QuarantinedFile, SourceLimits, Symbol, TimeRange, Timeframe, default_calendar,
 };
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
@@ -28,10 +28,13 @@ pub struct CollectPlan {
     pub symbols: Vec<Symbol>,
     /// The timeframes.
     pub timeframes: Vec<Timeframe>,
-    /// The minimum window of a run (default 24 h); see [`lookback`].
+    /// The minimum window of a run (default 24 h); see [`lookback`]. Milliseconds in JSON.
+    #[serde(rename = "lookback_ms", with = "axia_domain::millis::chrono")]
     pub lookback: chrono::Duration,
     /// How far back a run catches up on what the archive lacks (default 31 days, never less
     /// than two bars of the timeframe). Older holes are reported unreachable: backfill them.
+    /// Milliseconds in JSON.
+    #[serde(rename = "catch_up_ms", with = "axia_domain::millis::chrono")]
     pub catch_up: chrono::Duration,
     /// Archived bars fetched again before the newest one, in case the source revised them
     /// (default 1).
@@ -86,11 +89,13 @@ pub struct CatchUp {
 #[must_use]
 pub fn catch_up_window(
     plan: &CollectPlan,
-    timeframe: Timeframe,
+    timeframe: impl Into<Grid>,
     now: DateTime<Utc>,
     newest: Option<DateTime<Utc>>,
     limits: SourceLimits,
 ) -> CatchUp {
+    let grid: Grid = timeframe.into();
+    let timeframe = grid.timeframe();
     let end = now + chrono::Duration::milliseconds(1);
     let min_window = lookback(plan.lookback, timeframe);
     let two_bars = chrono::Duration::milliseconds(timeframe.max_millis().saturating_mul(2));
@@ -100,11 +105,11 @@ pub fn catch_up_window(
         Some(t) => {
             let mut from = t;
             for _ in 0..plan.overlap {
-                from = timeframe.prev_open(from);
+                from = grid.prev_open(from);
             }
-            (timeframe.next_open(t), from)
+            (grid.next_open(t), from)
         }
-        None => (timeframe.ceil(horizon), horizon),
+        None => (grid.ceil(horizon), horizon),
     };
     let wanted = from_newest.min(now - min_window);
     let earliest = limits.earliest(now).map_or(horizon, |e| e.max(horizon));
@@ -246,6 +251,14 @@ impl CollectReport {
 }
 
 pub(crate) type CalendarFn = Arc<dyn Fn(&Symbol) -> Arc<dyn MarketCalendar> + Send + Sync>;
+pub(crate) type AlignmentFn = Arc<dyn Fn(&Symbol) -> DailyAlignment + Send + Sync>;
+
+/// The daily alignment of a built-in instrument (UTC midnight for all of them).
+pub(crate) fn builtin_alignment(symbol: &Symbol) -> DailyAlignment {
+    axia_domain::InstrumentRegistry::shared_builtin()
+        .resolve(symbol)
+        .alignment()
+}
 
 /// The collect use case over ports: runs (gap-driven catch-up), backfills
 /// ([`Collect::backfill`]).
@@ -256,6 +269,7 @@ pub struct Collect {
     pub(crate) hot: Option<Arc<dyn OhlcvStore>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) calendar: CalendarFn,
+    pub(crate) alignment: AlignmentFn,
 }
 
 impl std::fmt::Debug for Collect {
@@ -309,6 +323,7 @@ impl Collect {
             hot: None,
             clock: Arc::new(axia_domain::SystemClock),
             calendar: Arc::new(default_calendar),
+            alignment: Arc::new(builtin_alignment),
         }
     }
 
@@ -334,6 +349,17 @@ impl Collect {
         f: impl Fn(&Symbol) -> Arc<dyn MarketCalendar> + Send + Sync + 'static,
     ) -> Self {
         self.calendar = Arc::new(f);
+        self
+    }
+
+    /// Where a symbol's daily bars start, for the catch-up windows and which bars are closed
+    /// (default: the built-in instruments', UTC midnight).
+    #[must_use]
+    pub fn alignment(
+        mut self,
+        f: impl Fn(&Symbol) -> DailyAlignment + Send + Sync + 'static,
+    ) -> Self {
+        self.alignment = Arc::new(f);
         self
     }
 
@@ -435,7 +461,8 @@ impl Collect {
         let mut done = Attempted::default();
         let newest = archiver.newest(symbol, timeframe).await?;
         done.newest_archived = newest;
-        let window = catch_up_window(plan, timeframe, now, newest, self.source.limits(timeframe));
+        let grid = timeframe.aligned((self.alignment)(symbol));
+        let window = catch_up_window(plan, grid, now, newest, self.source.limits(timeframe));
         done.unreachable.extend(window.unreachable);
         done.range = Some(window.fetch);
         let Some(fetched) = fetch(self.source.as_ref(), symbol, timeframe, window.fetch).await?

@@ -7,8 +7,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use axia_domain::{
-    Clock, Completeness, MarketCalendar, MarketData, MarketDataError, OhlcvFrame, OhlcvStore,
-    StoreError, Symbol, SystemClock, TimeRange, Timeframe, UseCase, default_calendar, lock,
+    Clock, Completeness, DailyAlignment, MarketCalendar, MarketData, MarketDataError, OhlcvFrame,
+    OhlcvStore, StoreError, Symbol, SystemClock, TimeRange, Timeframe, UseCase, default_calendar,
+    lock,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
@@ -125,6 +126,9 @@ pub enum ErrorKind {
     Unsupported,
     /// The source answered something that could not be understood.
     InvalidResponse,
+    /// The source's bars start their days at another time than the series' alignment
+    /// (mixing two alignments in one series is refused).
+    Misaligned,
     /// Anything else.
     Backend,
 }
@@ -136,6 +140,9 @@ impl ErrorKind {
             StoreError::Corrupt { .. } => Self::Corrupt,
             StoreError::Conflict(_) => Self::Conflict,
             StoreError::InvalidRequest(_) => Self::InvalidRequest,
+            StoreError::Frame(axia_domain::FrameError::AlignmentMismatch { .. }) => {
+                Self::Misaligned
+            }
             _ => Self::Backend,
         }
     }
@@ -243,6 +250,7 @@ fn describe(attempts: &[Attempt]) -> String {
 
 type Flight = Arc<OnceCell<Result<OhlcvResponse, ProviderError>>>;
 type CalendarFn = Arc<dyn Fn(&Symbol) -> Arc<dyn MarketCalendar> + Send + Sync>;
+type AlignmentFn = Arc<dyn Fn(&Symbol) -> DailyAlignment + Send + Sync>;
 
 /// What fills a role: a market-data source or a store.
 #[derive(Clone)]
@@ -270,6 +278,7 @@ pub struct ProviderBuilder {
     hot_retention: chrono::Duration,
     write_through: bool,
     calendar: CalendarFn,
+    alignment: AlignmentFn,
 }
 
 impl ProviderBuilder {
@@ -342,6 +351,18 @@ impl ProviderBuilder {
         self
     }
 
+    /// Where a symbol's daily bars start (default: the built-in instruments', all UTC
+    /// midnight). A source whose bars come on the other alignment is refused for that request
+    /// ([`ErrorKind::Misaligned`]); analysis windows end at the open of the bar forming on
+    /// this grid.
+    pub fn alignment(
+        mut self,
+        f: impl Fn(&Symbol) -> DailyAlignment + Send + Sync + 'static,
+    ) -> Self {
+        self.alignment = Arc::new(f);
+        self
+    }
+
     /// The provider.
     pub fn build(self) -> OhlcvDataProvider {
         let slots = self
@@ -367,6 +388,7 @@ impl ProviderBuilder {
                 hot_retention: self.hot_retention,
                 write_through: self.write_through,
                 calendar: self.calendar,
+                alignment: self.alignment,
                 stats: Mutex::new(ProviderStats::default()),
                 flights: Mutex::new(HashMap::new()),
             }),
@@ -380,6 +402,7 @@ struct Inner {
     hot_retention: chrono::Duration,
     write_through: bool,
     calendar: CalendarFn,
+    alignment: AlignmentFn,
     stats: Mutex<ProviderStats>,
     flights: Mutex<HashMap<OhlcvRequest, Flight>>,
 }
@@ -417,9 +440,9 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn new(req: &OhlcvRequest) -> Self {
+    fn new(req: &OhlcvRequest, alignment: DailyAlignment) -> Self {
         Self {
-            frame: OhlcvFrame::empty(req.symbol.clone(), req.timeframe),
+            frame: OhlcvFrame::empty_on(req.symbol.clone(), req.timeframe.aligned(alignment)),
             completeness: None,
             attempts: Vec::new(),
             served_by: None,
@@ -482,6 +505,11 @@ impl OhlcvDataProvider {
             hot_retention: chrono::Duration::hours(24),
             write_through: true,
             calendar: Arc::new(default_calendar),
+            alignment: Arc::new(|s: &Symbol| {
+                axia_domain::InstrumentRegistry::shared_builtin()
+                    .resolve(s)
+                    .alignment()
+            }),
         }
     }
 
@@ -579,6 +607,15 @@ impl OhlcvDataProvider {
                     }
                 }
             }
+        };
+        let expected = (self.inner.alignment)(sym);
+        let answer = match answer {
+            Answer::Bars(f) if !f.is_empty() && f.alignment() != expected => {
+                tracing::warn!(%role, symbol = %sym, timeframe = %tf, bars = %f.alignment(),
+                    series = %expected, "source answered bars of another daily alignment");
+                Answer::Failed(Outcome::Error(ErrorKind::Misaligned))
+            }
+            a => a,
         };
         let mut breaker = lock(&slot.breaker);
         match &answer {
@@ -706,7 +743,11 @@ impl OhlcvDataProvider {
         let range = req.window.range(now);
         // Analysis is research over history: closed bars only, up to the forming bar's open.
         let range = if req.use_case == UseCase::Analysis {
-            range.clipped_to(req.timeframe.floor(now))
+            range.clipped_to(
+                req.timeframe
+                    .aligned((self.inner.alignment)(&req.symbol))
+                    .floor(now),
+            )
         } else {
             range
         };
@@ -721,7 +762,7 @@ impl OhlcvDataProvider {
                 use_case: req.use_case,
             });
         }
-        let mut got = Gathered::new(req);
+        let mut got = Gathered::new(req, (self.inner.alignment)(&req.symbol));
         for step in steps {
             let (frame, completeness) = self
                 .step(step, req, range, calendar.as_ref(), &mut got)

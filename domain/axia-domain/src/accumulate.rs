@@ -2,7 +2,7 @@
 //! [`OhlcvFrame::resample`](crate::OhlcvFrame::resample) and every source that builds bars
 //! from finer ones (the simulated broker's minutes, a vendor's 30-minute bars).
 
-use crate::Timeframe;
+use crate::{DailyAlignment, Grid, Timeframe};
 
 /// The six values of one bar, before validation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,16 +40,22 @@ pub struct BarValues {
 /// ```
 #[derive(Debug, Clone)]
 pub struct BarAccumulator {
-    target: Timeframe,
+    target: Grid,
     current: Option<BarValues>,
 }
 
 impl BarAccumulator {
-    /// Nothing accumulated yet.
+    /// Nothing accumulated yet; target bars on the UTC grid.
     #[must_use]
     pub const fn new(target: Timeframe) -> Self {
+        Self::on(target.aligned(DailyAlignment::UtcMidnight))
+    }
+
+    /// Nothing accumulated yet; target bars on `grid` (a timeframe under a daily alignment).
+    #[must_use]
+    pub const fn on(grid: Grid) -> Self {
         Self {
-            target,
+            target: grid,
             current: None,
         }
     }

@@ -22,7 +22,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(from = "RawBackoff")]
 pub struct Backoff {
+    #[serde(rename = "base_ms", with = "crate::millis::std")]
     base: Duration,
+    #[serde(rename = "max_ms", with = "crate::millis::std")]
     max: Duration,
 }
 
@@ -68,7 +70,9 @@ impl Backoff {
 
 #[derive(serde::Deserialize)]
 struct RawBackoff {
+    #[serde(rename = "base_ms", with = "crate::millis::std")]
     base: Duration,
+    #[serde(rename = "max_ms", with = "crate::millis::std")]
     max: Duration,
 }
 
@@ -111,6 +115,16 @@ mod tests {
             let d = b.delay(attempt);
             prop_assert!(d >= c / 2 && d <= c, "{d:?} outside [{:?}, {c:?}]", c / 2);
         }
+    }
+
+    #[test]
+    fn json_holds_milliseconds() {
+        let b = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        let json = serde_json::to_value(b).unwrap();
+        assert_eq!(json, serde_json::json!({"base_ms": 200, "max_ms": 10_000}));
+        let back: Backoff =
+            serde_json::from_value(serde_json::json!({"base_ms": 50, "max_ms": 10})).unwrap();
+        assert_eq!(back.max(), Duration::from_millis(50), "max raised to base");
     }
 
     #[test]

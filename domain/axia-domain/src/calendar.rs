@@ -134,18 +134,15 @@ impl MarketCalendar for FxCalendar {
     }
 }
 
-/// The calendar a symbol trades in, when nothing better is known: the FX week for FX pairs,
-/// Tokyo for `.T` symbols, New York 09:30-16:00 on weekdays for everything else.
+/// The calendar a symbol trades in, from the built-in instruments
+/// ([`InstrumentRegistry::shared_builtin`](crate::InstrumentRegistry::shared_builtin)): the FX
+/// week for FX pairs, Tokyo for `.T` symbols and the Nikkei, New York 09:30-16:00 on weekdays
+/// for everything else.
 #[must_use]
 pub fn default_calendar(symbol: &crate::Symbol) -> std::sync::Arc<dyn MarketCalendar> {
-    if symbol.is_fx_pair() {
-        std::sync::Arc::new(FxCalendar)
-    } else if symbol.as_str().ends_with(".T") {
-        std::sync::Arc::new(SessionCalendar::tokyo())
-    } else {
-        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
-        std::sync::Arc::new(SessionCalendar::new(New_York, [(hm(9, 30), hm(16, 0))]))
-    }
+    crate::InstrumentRegistry::shared_builtin()
+        .resolve(symbol)
+        .calendar()
 }
 
 /// An exchange open on weekdays during fixed local sessions (holidays not modelled).

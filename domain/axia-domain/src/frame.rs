@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bar::{Bar, BarError, check_time, check_values, millis_to_time};
 use crate::calendar::MarketCalendar;
-use crate::{BarAccumulator, BarValues, Symbol, TimeRange, Timeframe};
+use crate::{BarAccumulator, BarValues, DailyAlignment, Grid, Symbol, TimeRange, Timeframe};
 
 /// The columns of a frame, moved in and out of [`OhlcvFrame`] without copying.
 ///
@@ -27,6 +27,19 @@ pub struct OhlcvColumns {
 }
 
 impl OhlcvColumns {
+    /// Empty columns.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            timestamps: Vec::new(),
+            open: Vec::new(),
+            high: Vec::new(),
+            low: Vec::new(),
+            close: Vec::new(),
+            volume: Vec::new(),
+        }
+    }
+
     /// Empty columns with room for `n` bars.
     #[must_use]
     pub fn with_capacity(n: usize) -> Self {
@@ -122,6 +135,18 @@ pub enum FrameError {
         /// The frame's timeframe.
         timeframe: Timeframe,
     },
+    /// Two frames of one series whose daily bars start at different times were combined.
+    #[error("frames of {symbol} {timeframe} differ in alignment: {left} vs {right}")]
+    AlignmentMismatch {
+        /// The symbol.
+        symbol: Symbol,
+        /// The timeframe.
+        timeframe: Timeframe,
+        /// The receiver's alignment.
+        left: DailyAlignment,
+        /// The argument's alignment.
+        right: DailyAlignment,
+    },
     /// Two frames of different series were combined.
     #[error("frames differ: {left_symbol} {left_timeframe} vs {right_symbol} {right_timeframe}")]
     SeriesMismatch {
@@ -146,7 +171,7 @@ pub enum FrameError {
 
 /// Checks one row against every frame invariant, given the timestamp before it.
 fn check_row(
-    timeframe: Timeframe,
+    grid: Grid,
     index: usize,
     previous: Option<i64>,
     ts: i64,
@@ -159,11 +184,11 @@ fn check_row(
             time_millis: ts,
             source,
         })?;
-    if !timeframe.is_aligned_millis(ts) {
+    if !grid.is_aligned_millis(ts) {
         return Err(FrameError::Misaligned {
             index,
             time_millis: ts,
-            timeframe,
+            timeframe: grid.timeframe(),
         });
     }
     match previous {
@@ -174,6 +199,53 @@ fn check_row(
         }),
         _ => Ok(()),
     }
+}
+
+/// True when every bar's values hold the invariants: `0 < low <= min(open, close)`,
+/// `max(open, close) <= high < inf`, `0 <= volume < inf` (a NaN fails every comparison).
+fn values_hold(c: &OhlcvColumns) -> bool {
+    c.open
+        .iter()
+        .zip(&c.high)
+        .zip(&c.low)
+        .zip(&c.close)
+        .zip(&c.volume)
+        .fold(true, |ok, ((((&o, &h), &l), &cl), &v)| {
+            ok & (l > 0.0)
+                & (l <= o)
+                & (l <= cl)
+                & (o <= h)
+                & (cl <= h)
+                & (h < f64::INFINITY)
+                & (0.0..f64::INFINITY).contains(&v)
+        })
+}
+
+/// True when the open times are in range, strictly increasing and aligned to `grid`.
+fn times_hold(grid: Grid, ts: &[i64]) -> bool {
+    /// Every time a multiple of `LEN` (a constant, so the remainder is a multiplication).
+    fn multiples<const LEN: i64>(ts: &[i64]) -> bool {
+        ts.iter().fold(true, |ok, &t| ok & (t.rem_euclid(LEN) == 0))
+    }
+    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+        return true;
+    };
+    let in_range = check_time(first).is_ok() && check_time(last).is_ok();
+    let increasing = ts
+        .windows(2)
+        .fold(true, |ok, w| ok & matches!(w, [a, b] if b > a));
+    let aligned = match grid.timeframe() {
+        _ if grid.is_shifted() => ts.iter().all(|&t| grid.is_aligned_millis(t)),
+        Timeframe::M1 => multiples::<60_000>(ts),
+        Timeframe::M5 => multiples::<300_000>(ts),
+        Timeframe::M15 => multiples::<900_000>(ts),
+        Timeframe::M30 => multiples::<1_800_000>(ts),
+        Timeframe::H1 => multiples::<3_600_000>(ts),
+        Timeframe::H4 => multiples::<14_400_000>(ts),
+        Timeframe::D1 => multiples::<86_400_000>(ts),
+        Timeframe::W1 | Timeframe::MN1 => ts.iter().all(|&t| grid.is_aligned_millis(t)),
+    };
+    in_range && increasing && aligned
 }
 
 /// Builds an [`OhlcvFrame`] bar by bar, checking each bar as it is pushed, so building a large
@@ -193,11 +265,33 @@ fn check_row(
 #[must_use]
 pub struct OhlcvFrameBuilder {
     symbol: Symbol,
-    timeframe: Timeframe,
+    grid: Grid,
     cols: OhlcvColumns,
 }
 
 impl OhlcvFrameBuilder {
+    /// The builder for a series whose daily bars start at `alignment` (default: UTC midnight).
+    /// Bars pushed before are checked again.
+    ///
+    /// # Errors
+    /// [`FrameError::Misaligned`] when a bar already pushed is off the new grid.
+    pub fn aligned(mut self, alignment: DailyAlignment) -> Result<Self, FrameError> {
+        self.grid = self.grid.timeframe().aligned(alignment);
+        if let Some(index) = self
+            .cols
+            .timestamps
+            .iter()
+            .position(|&t| !self.grid.is_aligned_millis(t))
+        {
+            return Err(FrameError::Misaligned {
+                index,
+                time_millis: self.cols.timestamps.get(index).copied().unwrap_or_default(),
+                timeframe: self.grid.timeframe(),
+            });
+        }
+        Ok(self)
+    }
+
     /// Appends a bar (open time in epoch milliseconds).
     ///
     /// # Errors
@@ -214,7 +308,7 @@ impl OhlcvFrameBuilder {
         let index = self.cols.timestamps.len();
         let previous = self.cols.timestamps.last().copied();
         check_row(
-            self.timeframe,
+            self.grid,
             index,
             previous,
             time_millis,
@@ -247,7 +341,7 @@ impl OhlcvFrameBuilder {
     /// The frame.
     #[must_use]
     pub fn finish(self) -> OhlcvFrame {
-        OhlcvFrame::trusted(self.symbol, self.timeframe, self.cols)
+        OhlcvFrame::trusted(self.symbol, self.grid, self.cols)
     }
 
     /// The frame, its newest bar labelled forming when its period has not ended at `now`
@@ -289,6 +383,8 @@ impl OhlcvFrameBuilder {
 pub struct OhlcvFrame {
     symbol: Symbol,
     timeframe: Timeframe,
+    /// Where the series' daily bars start; every bar is on `timeframe`'s grid under it.
+    alignment: DailyAlignment,
     cols: OhlcvColumns,
     /// True when the newest bar is forming: it was captured before its period ended, so its
     /// values are provisional (see [`OhlcvFrame::forming`]). Always false for an empty frame.
@@ -334,18 +430,38 @@ impl OhlcvFrame {
         Self {
             symbol,
             timeframe,
+            alignment: DailyAlignment::UtcMidnight,
             cols: OhlcvColumns::default(),
             forming: false,
         }
     }
 
-    /// A frame from columns, checking every invariant.
+    /// A frame with no bars on `grid` (a timeframe under a daily alignment).
+    #[must_use]
+    pub const fn empty_on(symbol: Symbol, grid: Grid) -> Self {
+        Self::trusted(symbol, grid, OhlcvColumns::new())
+    }
+
+    /// A frame from columns, checking every invariant; bars on the UTC grid.
     ///
     /// # Errors
     /// [`FrameError`] naming the first bar that breaks an invariant.
     pub fn from_columns(
         symbol: Symbol,
         timeframe: Timeframe,
+        cols: OhlcvColumns,
+    ) -> Result<Self, FrameError> {
+        Self::from_columns_on(symbol, timeframe.aligned(DailyAlignment::UtcMidnight), cols)
+    }
+
+    /// A frame from columns on `grid` (a timeframe under a daily alignment), checking every
+    /// invariant.
+    ///
+    /// # Errors
+    /// [`FrameError`] naming the first bar that breaks an invariant.
+    pub fn from_columns_on(
+        symbol: Symbol,
+        grid: Grid,
         cols: OhlcvColumns,
     ) -> Result<Self, FrameError> {
         let n = cols.timestamps.len();
@@ -362,32 +478,56 @@ impl OhlcvFrame {
                 volume: cols.volume.len(),
             });
         }
-        let mut previous: Option<i64> = None;
-        let rows = cols
+        // One branch-free pass over the columns; only a frame that fails it is walked row by
+        // row, to name the first bad bar.
+        if !(values_hold(&cols) && times_hold(grid, &cols.timestamps)) {
+            let mut previous: Option<i64> = None;
+            let rows = cols
+                .timestamps
+                .iter()
+                .zip(&cols.open)
+                .zip(&cols.high)
+                .zip(&cols.low)
+                .zip(&cols.close)
+                .zip(&cols.volume);
+            for (index, (((((&ts, &o), &h), &l), &c), &v)) in rows.enumerate() {
+                check_row(grid, index, previous, ts, [o, h, l, c, v])?;
+                previous = Some(ts);
+            }
+        }
+        Ok(Self::trusted(symbol, grid, cols))
+    }
+
+    /// This frame with its daily bars starting at `alignment`. Up to `H1` that changes only the
+    /// label; from `H4` every bar must be on the new grid.
+    ///
+    /// # Errors
+    /// [`FrameError::Misaligned`] naming the first bar off the new grid.
+    pub fn with_alignment(self, alignment: DailyAlignment) -> Result<Self, FrameError> {
+        if alignment == self.alignment {
+            return Ok(self);
+        }
+        let grid = self.timeframe.aligned(alignment);
+        if let Some(index) = self
+            .cols
             .timestamps
             .iter()
-            .zip(&cols.open)
-            .zip(&cols.high)
-            .zip(&cols.low)
-            .zip(&cols.close)
-            .zip(&cols.volume);
-        for (index, (((((&ts, &o), &h), &l), &c), &v)) in rows.enumerate() {
-            check_row(timeframe, index, previous, ts, [o, h, l, c, v])?;
-            previous = Some(ts);
+            .position(|&t| !grid.is_aligned_millis(t))
+        {
+            return Err(FrameError::Misaligned {
+                index,
+                time_millis: self.cols.timestamps.get(index).copied().unwrap_or_default(),
+                timeframe: self.timeframe,
+            });
         }
-        Ok(Self {
-            symbol,
-            timeframe,
-            cols,
-            forming: false,
-        })
+        Ok(Self { alignment, ..self })
     }
 
     /// A builder with room for `capacity` bars.
     pub fn builder(symbol: Symbol, timeframe: Timeframe, capacity: usize) -> OhlcvFrameBuilder {
         OhlcvFrameBuilder {
             symbol,
-            timeframe,
+            grid: timeframe.aligned(DailyAlignment::UtcMidnight),
             cols: OhlcvColumns::with_capacity(capacity),
         }
     }
@@ -417,10 +557,11 @@ impl OhlcvFrame {
     }
 
     /// Builds a frame from columns known to hold the invariants (results of frame operations).
-    fn trusted(symbol: Symbol, timeframe: Timeframe, cols: OhlcvColumns) -> Self {
+    const fn trusted(symbol: Symbol, grid: Grid, cols: OhlcvColumns) -> Self {
         Self {
             symbol,
-            timeframe,
+            timeframe: grid.timeframe(),
+            alignment: grid.alignment(),
             cols,
             forming: false,
         }
@@ -468,7 +609,7 @@ impl OhlcvFrame {
     pub fn with_forming_at(mut self, now: DateTime<Utc>) -> Self {
         if let Some(&last) = self.cols.timestamps.last() {
             self.forming |= !self
-                .timeframe
+                .grid()
                 .is_closed_at_millis(last, now.timestamp_millis());
         }
         self
@@ -494,11 +635,11 @@ impl OhlcvFrame {
     #[must_use]
     pub fn closed_at(&self, now: DateTime<Utc>) -> Self {
         let now_ms = now.timestamp_millis();
-        let tf = self.timeframe;
+        let grid = self.grid();
         let mut n = self
             .cols
             .timestamps
-            .partition_point(|&t| tf.is_closed_at_millis(t, now_ms));
+            .partition_point(|&t| grid.is_closed_at_millis(t, now_ms));
         if self.forming && n == self.len() {
             n -= 1;
         }
@@ -515,6 +656,18 @@ impl OhlcvFrame {
     #[must_use]
     pub const fn timeframe(&self) -> Timeframe {
         self.timeframe
+    }
+
+    /// Where the series' daily bars start (UTC midnight unless set).
+    #[must_use]
+    pub const fn alignment(&self) -> DailyAlignment {
+        self.alignment
+    }
+
+    /// The bar grid: the timeframe under the alignment.
+    #[must_use]
+    pub const fn grid(&self) -> Grid {
+        self.timeframe.aligned(self.alignment)
     }
 
     /// The number of bars.
@@ -606,7 +759,7 @@ impl OhlcvFrame {
         let mut cols = OhlcvColumns::with_capacity(hi.saturating_sub(lo));
         cols.extend_from(&self.cols, lo, hi);
         let keeps_last = hi >= self.len() && lo < hi;
-        Self::trusted(self.symbol.clone(), self.timeframe, cols)
+        Self::trusted(self.symbol.clone(), self.grid(), cols)
             .with_forming(self.forming && keeps_last)
     }
 
@@ -657,7 +810,15 @@ impl OhlcvFrame {
 
     fn check_same_series(&self, other: &Self) -> Result<(), FrameError> {
         if self.symbol == other.symbol && self.timeframe == other.timeframe {
-            Ok(())
+            if self.alignment == other.alignment || self.is_empty() || other.is_empty() {
+                return Ok(());
+            }
+            Err(FrameError::AlignmentMismatch {
+                symbol: self.symbol.clone(),
+                timeframe: self.timeframe,
+                left: self.alignment,
+                right: other.alignment,
+            })
         } else {
             Err(FrameError::SeriesMismatch {
                 left_symbol: self.symbol.clone(),
@@ -678,8 +839,12 @@ impl OhlcvFrame {
     /// taken when this frame already has newer bars (this frame's bar at that time, if any,
     /// stays).
     ///
+    /// An empty frame takes the other's alignment.
+    ///
     /// # Errors
-    /// [`FrameError::SeriesMismatch`] when the frames are of another symbol or timeframe.
+    /// [`FrameError::SeriesMismatch`] when the frames are of another symbol or timeframe;
+    /// [`FrameError::AlignmentMismatch`] when both hold bars and their daily bars start at
+    /// different times (mixing two alignments in one series is refused).
     pub fn merge(&self, incoming: &Self) -> Result<Self, FrameError> {
         self.check_same_series(incoming)?;
         if let Some(stale) = self.forming_millis()
@@ -703,6 +868,11 @@ impl OhlcvFrame {
             incoming.forming
         } else {
             self.forming
+        };
+        let grid = if self.is_empty() {
+            incoming.grid()
+        } else {
+            self.grid()
         };
         let (a, b) = (&self.cols, &incoming.cols);
         let mut out = OhlcvColumns::with_capacity(a.timestamps.len() + b.timestamps.len());
@@ -743,7 +913,7 @@ impl OhlcvFrame {
             }
             j = b_end;
         }
-        Ok(Self::trusted(self.symbol.clone(), self.timeframe, out).with_forming(forming))
+        Ok(Self::trusted(self.symbol.clone(), grid, out).with_forming(forming))
     }
 
     /// Aggregates the bars into bars of the coarser `target`: open of the first, highest high,
@@ -764,7 +934,8 @@ impl OhlcvFrame {
             });
         }
         let mut out = OhlcvColumns::default();
-        let mut acc = BarAccumulator::new(target);
+        let grid = target.aligned(self.alignment);
+        let mut acc = BarAccumulator::on(grid);
         for bar in self.iter() {
             if let Some(done) = acc.add(BarValues {
                 time_millis: bar.time_millis(),
@@ -780,7 +951,7 @@ impl OhlcvFrame {
         if let Some(done) = acc.finish() {
             out.push_values(done);
         }
-        Ok(Self::trusted(self.symbol.clone(), target, out).with_forming(self.forming))
+        Ok(Self::trusted(self.symbol.clone(), grid, out).with_forming(self.forming))
     }
 
     /// Measures how much of `range` the frame covers: the bar slots that open inside `range`
@@ -788,7 +959,7 @@ impl OhlcvFrame {
     /// missing ones. A closed market (an FX weekend) is not a gap.
     #[must_use]
     pub fn completeness(&self, calendar: &dyn MarketCalendar, range: TimeRange) -> Completeness {
-        let tf = self.timeframe;
+        let tf = self.grid();
         let (start, end) = (range.start_millis(), range.end_millis());
         let mut result = Completeness {
             expected: 0,
@@ -825,7 +996,7 @@ impl OhlcvFrame {
             let limit = end.min(stretch_close);
             // Fast path for fixed-length bars: the frame's bars are aligned and unique, so when
             // as many of them fall in the stretch's slots as there are slots, all are present.
-            if let Some(len) = tf.fixed_millis() {
+            if let Some(len) = self.timeframe.fixed_millis().filter(|_| !tf.is_shifted()) {
                 let slots = limit.saturating_sub(o).saturating_add(len - 1) / len;
                 let stop = o.saturating_add(slots.saturating_mul(len));
                 let hi = j + self
@@ -1112,6 +1283,121 @@ mod tests {
         assert_eq!((all.expected, all.present), (56, 6));
     }
 
+    /// Every FX minute of the weeks around a DST change, as a NY-close M1 frame.
+    fn fx_minutes(first_sunday: DateTime<Utc>, weeks: i64) -> OhlcvFrame {
+        let ny = DailyAlignment::NewYorkClose;
+        let mut b = OhlcvFrame::builder(sym(), Timeframe::M1, 0)
+            .aligned(ny)
+            .unwrap();
+        let end = first_sunday + Duration::weeks(weeks);
+        let mut m = first_sunday;
+        let mut i = 0_i64;
+        while m < end {
+            if FxCalendar.is_open(m) {
+                let p = 150.0 + (i % 97) as f64 * 0.01;
+                b.push(m.timestamp_millis(), p, p + 0.02, p - 0.01, p + 0.01, 1.0)
+                    .unwrap();
+            }
+            i += 1;
+            m += Duration::minutes(1);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn new_york_close_frames_resample_and_measure_on_their_own_grid() {
+        let ny = DailyAlignment::NewYorkClose;
+        // The weeks around the spring change of 2026 (Sunday 2026-03-08) and the autumn one.
+        for first_sunday in [t(2026, 3, 1, 0, 0), t(2026, 10, 25, 0, 0)] {
+            let m1 = fx_minutes(first_sunday, 2);
+            let range = TimeRange::new(first_sunday, first_sunday + Duration::weeks(2)).unwrap();
+            let d1 = m1.resample(Timeframe::D1).unwrap();
+            assert_eq!(d1.alignment(), ny);
+            // Five daily bars a week, each from 17:00 New York, holding 1,440 minutes.
+            assert_eq!(d1.len(), 10, "{first_sunday}");
+            for b in d1.iter() {
+                let local = b.time().with_timezone(&chrono_tz::America::New_York);
+                assert_eq!(local.format("%H:%M").to_string(), "17:00");
+                assert_eq!(b.volume(), 1_440.0, "{}", b.time());
+            }
+            let c = d1.completeness(&FxCalendar, range);
+            assert_eq!((c.expected, c.present), (10, 10), "{first_sunday}");
+            let h4 = m1.resample(Timeframe::H4).unwrap();
+            assert_eq!(h4.len(), 60);
+            assert!(h4.iter().all(|b| b.volume() == 240.0));
+            assert_eq!(h4.completeness(&FxCalendar, range).expected, 60);
+            assert_eq!(h4.resample(Timeframe::D1).unwrap(), d1);
+            let w1 = d1.resample(Timeframe::W1).unwrap();
+            assert_eq!(w1.len(), 2);
+            assert!(w1.iter().all(|b| b.volume() == 5.0 * 1_440.0));
+            // A day missing from the frame is one gap of one trading day.
+            let wed = d1.get(2).unwrap().time();
+            let holed = OhlcvFrame::from_columns_on(sym(), Timeframe::D1.aligned(ny), {
+                let mut c = OhlcvColumns::default();
+                for b in d1.iter().filter(|b| b.time() != wed) {
+                    c.push(
+                        b.time_millis(),
+                        b.open(),
+                        b.high(),
+                        b.low(),
+                        b.close(),
+                        b.volume(),
+                    );
+                }
+                c
+            })
+            .unwrap();
+            let c = holed.completeness(&FxCalendar, range);
+            assert_eq!(c.gaps.len(), 1);
+            assert_eq!(c.gaps[0].start(), wed);
+            assert_eq!(c.gaps[0].end(), Timeframe::D1.aligned(ny).next_open(wed));
+        }
+    }
+
+    #[test]
+    fn mixing_two_alignments_in_one_series_is_refused() {
+        let ny = DailyAlignment::NewYorkClose;
+        let m1 = fx_minutes(t(2026, 3, 1, 0, 0), 2);
+        let ny_d1 = m1.resample(Timeframe::D1).unwrap();
+        let utc_m1 = m1
+            .clone()
+            .with_alignment(DailyAlignment::UtcMidnight)
+            .unwrap();
+        let utc_d1 = utc_m1.resample(Timeframe::D1).unwrap();
+        assert_ne!(ny_d1.first_time(), utc_d1.first_time());
+        assert!(matches!(
+            ny_d1.merge(&utc_d1),
+            Err(FrameError::AlignmentMismatch { .. })
+        ));
+        assert!(matches!(
+            m1.merge(&utc_m1),
+            Err(FrameError::AlignmentMismatch { .. })
+        ));
+        // An empty frame takes the other's alignment.
+        let merged = OhlcvFrame::empty(sym(), Timeframe::D1)
+            .merge(&ny_d1)
+            .unwrap();
+        assert_eq!(merged.alignment(), ny);
+        // NY bars are not on the UTC grid, and the reverse.
+        assert!(
+            ny_d1
+                .clone()
+                .with_alignment(DailyAlignment::UtcMidnight)
+                .is_err()
+        );
+        assert!(utc_d1.with_alignment(ny).is_err());
+        assert!(
+            OhlcvFrame::from_columns(sym(), Timeframe::D1, ny_d1.clone().into_columns()).is_err()
+        );
+        // Which bars are closed follows the grid: at 23:00 UTC on a summer Tuesday the day that
+        // opened at 21:00 UTC is forming.
+        let at = t(2026, 3, 10, 23, 0);
+        let f = ny_d1
+            .slice(TimeRange::new(t(2026, 3, 1, 0, 0), at).unwrap())
+            .with_forming_at(at);
+        assert_eq!(f.forming().map(|b| b.time()), Some(t(2026, 3, 10, 21, 0)));
+    }
+
     // ---- property tests -----------------------------------------------------------------
 
     /// Compares `completeness` with a walk over every H1 slot, gaps included.
@@ -1224,6 +1510,52 @@ mod tests {
             .filter(|(a, b)| a.can_resample_to(*b))
             .collect();
         proptest::sample::select(pairs)
+    }
+
+    proptest! {
+        /// The one-pass check accepts exactly the columns the row-by-row check accepts.
+        #[test]
+        fn the_fast_column_check_agrees_with_the_row_check(
+            tf in proptest::sample::select(Timeframe::ALL.to_vec()),
+            ny in any::<bool>(),
+            rows in proptest::collection::vec((0u8..12, 0.5f64..2.0, 0u8..6), 0..40),
+        ) {
+            let alignment = if ny { DailyAlignment::NewYorkClose } else { DailyAlignment::UtcMidnight };
+            let tf = tf.aligned(alignment);
+            let mut t = tf.floor(chrono::Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap());
+            let mut cols = OhlcvColumns::default();
+            for (i, &(corrupt, p, step)) in rows.iter().enumerate() {
+                for _ in 0..step.max(1) {
+                    t = tf.next_open(t);
+                }
+                let mut ts = t.timestamp_millis();
+                let (mut o, mut h, mut l, mut c, mut v) = (p, p * 1.01, p * 0.99, p * 1.005, 10.0);
+                // Only some rows are corrupted, one way each.
+                match corrupt {
+                    0 => o = f64::NAN,
+                    1 => h = p * 0.5,
+                    2 => l = -1.0,
+                    3 => v = -1.0,
+                    4 => v = f64::INFINITY,
+                    5 => ts += 1,
+                    6 if i > 0 => ts = cols.timestamps[i - 1],
+                    7 => { h = f64::INFINITY; }
+                    8 => { c = l * 0.9; }
+                    _ => {}
+                }
+                cols.push(ts, o, h, l, c, v);
+            }
+            let mut previous = None;
+            let rows_ok = (0..cols.timestamps.len()).all(|i| {
+                let ok = check_row(tf, i, previous, cols.timestamps[i],
+                    [cols.open[i], cols.high[i], cols.low[i], cols.close[i], cols.volume[i]]).is_ok();
+                previous = Some(cols.timestamps[i]);
+                ok
+            });
+            let fast_ok = values_hold(&cols) && times_hold(tf, &cols.timestamps);
+            prop_assert_eq!(fast_ok, rows_ok);
+            prop_assert_eq!(OhlcvFrame::from_columns_on("EURUSD".parse().unwrap(), tf, cols).is_ok(), rows_ok);
+        }
     }
 
     proptest! {

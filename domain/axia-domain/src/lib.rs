@@ -25,13 +25,16 @@
 //! ```
 
 mod accumulate;
+mod alignment;
 mod backoff;
 mod bar;
 mod calendar;
 mod clock;
 mod frame;
+mod instrument;
 mod killswitch;
 pub mod locks;
+pub mod millis;
 mod order;
 mod ports;
 mod secrets;
@@ -41,6 +44,7 @@ mod timeframe;
 mod validation;
 
 pub use accumulate::{BarAccumulator, BarValues};
+pub use alignment::{DailyAlignment, Grid};
 pub use backoff::Backoff;
 pub use bar::{Bar, BarError, Field, MAX_TIME_MILLIS, MIN_TIME_MILLIS};
 pub use calendar::{
@@ -49,6 +53,10 @@ pub use calendar::{
 };
 pub use clock::{ManualClock, SystemClock};
 pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame, OhlcvFrameBuilder};
+pub use instrument::{
+    AssetClass, Instrument, InstrumentError, InstrumentOverride, InstrumentRegistry,
+    MAX_TICK_DECIMALS, Tick, TradingHours, VenueNames, VolumeKind,
+};
 pub use killswitch::{
     KILL_SWITCH_TEXT_MAX_LEN, KillSwitchAudit, KillSwitchChange, KillSwitchChangeError,
     KillSwitchRecord, KillSwitchScope, KillSwitchState, trading_allowed,

@@ -848,6 +848,7 @@ pub struct OrderValidator {
     limits: OrderLimits,
     per_symbol: std::collections::BTreeMap<Symbol, OrderLimits>,
     safe_defaults: bool,
+    instruments: Option<std::sync::Arc<crate::InstrumentRegistry>>,
 }
 
 impl OrderValidator {
@@ -858,18 +859,31 @@ impl OrderValidator {
             limits,
             per_symbol: std::collections::BTreeMap::new(),
             safe_defaults: false,
+            instruments: None,
         }
     }
 
     /// A validator for `limits`, each limit they leave open taken from the instrument's safe
-    /// defaults: what the order processor runs with.
+    /// defaults, and prices and quantities checked against the built-in instruments' tick and
+    /// lot step: what the order processor runs with.
     #[must_use]
-    pub const fn with_safe_defaults(limits: OrderLimits) -> Self {
+    pub fn with_safe_defaults(limits: OrderLimits) -> Self {
         Self {
             limits,
             per_symbol: std::collections::BTreeMap::new(),
             safe_defaults: true,
+            instruments: Some(std::sync::Arc::new(
+                crate::InstrumentRegistry::shared_builtin().clone(),
+            )),
         }
+    }
+
+    /// Checks an order's price against its instrument's tick and its quantity against the
+    /// instrument's lot step, from `instruments`.
+    #[must_use]
+    pub fn instruments(mut self, instruments: std::sync::Arc<crate::InstrumentRegistry>) -> Self {
+        self.instruments = Some(instruments);
+        self
     }
 
     /// Limits of `symbol` that win over the others.
@@ -933,6 +947,9 @@ impl OrderValidator {
             ));
         }
         let own_price = order.order_type().price();
+        if let Some(instrument) = self.instruments.as_ref().map(|r| r.resolve(order.symbol())) {
+            check_instrument(&instrument, qty, own_price)?;
+        }
         if let (Some(max_dev), Some(p)) = (l.max_price_deviation, own_price) {
             let Some(r) = reference else {
                 return Err(Rejection::new(
@@ -967,6 +984,38 @@ impl OrderValidator {
         }
         Ok(())
     }
+}
+
+/// The instrument's lot step and tick.
+fn check_instrument(
+    instrument: &crate::Instrument,
+    qty: Decimal,
+    price: Option<Price>,
+) -> Result<(), Rejection> {
+    if let Some(lot) = instrument.lot_step()
+        && !(qty % lot.get()).is_zero()
+    {
+        return Err(Rejection::new(
+            RejectionReason::QuantityStepInvalid,
+            format!(
+                "quantity {qty} is not a multiple of {}'s lot step {lot}",
+                instrument.symbol()
+            ),
+        ));
+    }
+    let tick = instrument.tick();
+    if let Some(p) = price
+        && !tick.contains(p.get())
+    {
+        return Err(Rejection::new(
+            RejectionReason::PriceInvalid,
+            format!(
+                "price {p} is not on {}'s tick of {tick}",
+                instrument.symbol()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1168,6 +1217,72 @@ mod tests {
         // Without safe defaults nothing is implied.
         let bare = OrderValidator::new(OrderLimits::new());
         assert!(bare.validate(&absurd, None).is_ok());
+    }
+
+    #[test]
+    fn prices_are_checked_against_the_tick_and_quantities_against_the_lot_step() {
+        let v = OrderValidator::with_safe_defaults(OrderLimits::new());
+        let reference = Some("150".parse().unwrap());
+        let limit = |qty: &str, p: &str| {
+            order(
+                qty,
+                OrderType::Limit {
+                    price: p.parse().unwrap(),
+                },
+            )
+        };
+        // USDJPY's tick is 0.001 and its lot one unit.
+        assert!(v.validate(&limit("1000", "150.123"), reference).is_ok());
+        assert!(v.validate(&limit("1000", "150.1230"), reference).is_ok());
+        let off_tick = v
+            .validate(&limit("1000", "150.1234"), reference)
+            .unwrap_err();
+        assert_eq!(off_tick.reason, RejectionReason::PriceInvalid);
+        assert!(
+            off_tick.detail.contains("tick of 0.001"),
+            "{}",
+            off_tick.detail
+        );
+        let part_lot = v
+            .validate(&limit("1000.5", "150.123"), reference)
+            .unwrap_err();
+        assert_eq!(part_lot.reason, RejectionReason::QuantityStepInvalid);
+        assert!(
+            part_lot.detail.contains("lot step 1"),
+            "{}",
+            part_lot.detail
+        );
+        // A registry from configuration: a coarser tick and 1 000-unit lots.
+        let mut r = crate::InstrumentRegistry::builtin();
+        r.override_with(
+            &"USDJPY".parse().unwrap(),
+            &crate::InstrumentOverride {
+                tick: Some("0.01".parse().unwrap()),
+                lot_step: Some("1000".parse().unwrap()),
+                ..Default::default()
+            },
+        );
+        let v = v.instruments(std::sync::Arc::new(r));
+        assert_eq!(
+            v.validate(&limit("1000", "150.123"), reference)
+                .unwrap_err()
+                .reason,
+            RejectionReason::PriceInvalid
+        );
+        assert_eq!(
+            v.validate(&limit("1500", "150.12"), reference)
+                .unwrap_err()
+                .reason,
+            RejectionReason::QuantityStepInvalid
+        );
+        assert!(v.validate(&limit("2000", "150.12"), reference).is_ok());
+        // Market orders have no price to check; a bare validator checks no instrument.
+        assert!(
+            v.validate(&order("3000", OrderType::Market), reference)
+                .is_ok()
+        );
+        let bare = OrderValidator::new(OrderLimits::new());
+        assert!(bare.validate(&limit("0.5", "150.1234"), None).is_ok());
     }
 
     #[test]

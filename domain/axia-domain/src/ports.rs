@@ -318,10 +318,10 @@ pub struct FetchedBars {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceLimits {
     /// How far back from now the source serves bars (Yahoo's 1m: 30 days); `None`: no limit.
-    #[serde(with = "opt_millis")]
+    #[serde(with = "crate::millis::opt_chrono")]
     pub reach: Option<chrono::Duration>,
     /// The longest range one request should ask for; `None`: no limit.
-    #[serde(with = "opt_millis")]
+    #[serde(with = "crate::millis::opt_chrono")]
     pub max_span: Option<chrono::Duration>,
 }
 
@@ -336,26 +336,6 @@ impl SourceLimits {
     #[must_use]
     pub fn earliest(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.reach.and_then(|r| now.checked_sub_signed(r))
-    }
-}
-
-mod opt_millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        d: &Option<chrono::Duration>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.num_milliseconds()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<chrono::Duration>, D::Error> {
-        Ok(Option::<i64>::deserialize(d)?.map(chrono::Duration::milliseconds))
     }
 }
 

@@ -15,6 +15,9 @@ const FIRST_MONDAY_MS: i64 = 4 * DAY_MS;
 
 /// The length of a bar.
 ///
+/// These methods are the grid under [`crate::DailyAlignment::UtcMidnight`]; [`Timeframe::aligned`]
+/// gives the grid under another alignment ([`crate::Grid`]).
+///
 /// Bars are aligned in UTC: an intraday bar opens on a multiple of its length since
 /// 1970-01-01T00:00Z (an H4 bar at 00:00, 04:00, … UTC), a `D1` bar at 00:00 UTC, a `W1` bar on
 /// **Monday 00:00 UTC** (the ISO 8601 week) and an `MN1` bar on the 1st of the month at 00:00 UTC.
@@ -126,6 +129,18 @@ impl Timeframe {
     /// Returns `None` only at the edges of the representable range.
     #[must_use]
     pub fn floor_millis(self, ms: i64) -> Option<i64> {
+        self.utc_floor_millis(ms)
+    }
+
+    /// The open time, in epoch milliseconds, of the bar after the one that contains `ms`.
+    ///
+    /// Returns `None` only at the edges of the representable range.
+    #[must_use]
+    pub fn next_open_millis(self, ms: i64) -> Option<i64> {
+        self.utc_next_open_millis(ms)
+    }
+
+    pub(crate) fn utc_floor_millis(self, ms: i64) -> Option<i64> {
         match self {
             Self::W1 => {
                 let since = ms.checked_sub(FIRST_MONDAY_MS)?;
@@ -145,12 +160,8 @@ impl Timeframe {
         }
     }
 
-    /// The open time, in epoch milliseconds, of the bar after the one that contains `ms`.
-    ///
-    /// Returns `None` only at the edges of the representable range.
-    #[must_use]
-    pub fn next_open_millis(self, ms: i64) -> Option<i64> {
-        let open = self.floor_millis(ms)?;
+    pub(crate) fn utc_next_open_millis(self, ms: i64) -> Option<i64> {
+        let open = self.utc_floor_millis(ms)?;
         match self.fixed_millis() {
             Some(len) => open.checked_add(len),
             None => {

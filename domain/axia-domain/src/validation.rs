@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bar::{BarError, check_time, check_values};
 use crate::frame::{OhlcvColumns, OhlcvFrame};
-use crate::{Symbol, Timeframe};
+use crate::{DailyAlignment, Instrument, Symbol, Tick, Timeframe};
 
 /// A bar as a source returns it: any value may be missing (`None`, a JSON null) or bad.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -51,6 +51,8 @@ pub enum DropReason {
     InFuture,
     /// The open time is outside 1900-01-01 .. 2200-01-01.
     TimeOutOfRange,
+    /// A price is too large to be put on the instrument's tick grid exactly.
+    OffGrid,
 }
 
 impl DropReason {
@@ -112,6 +114,13 @@ pub struct ValidationRules {
     /// Volumes count whole units (shares traded, ticks): a fractional volume is a malformed
     /// row, dropped as [`DropReason::FractionalVolume`].
     pub integral_volume: bool,
+    /// Prices are put on this grid ([`Tick::quantize`], half-even) before they are checked,
+    /// so every tier holds clean values; a price too large for the grid is dropped as
+    /// [`DropReason::OffGrid`], one that rounds to zero as [`DropReason::NonPositivePrice`].
+    pub tick: Option<Tick>,
+    /// Where the series' daily bars start: bars off this grid are dropped as
+    /// [`DropReason::Misaligned`], and the frame carries it.
+    pub alignment: DailyAlignment,
 }
 
 impl ValidationRules {
@@ -120,7 +129,34 @@ impl ValidationRules {
     pub const fn new() -> Self {
         Self {
             integral_volume: false,
+            tick: None,
+            alignment: DailyAlignment::UtcMidnight,
         }
+    }
+
+    /// The rules of `instrument`: its tick, its daily alignment, and whole volumes (ticks or
+    /// units).
+    #[must_use]
+    pub const fn for_instrument(instrument: &Instrument) -> Self {
+        Self {
+            integral_volume: true,
+            tick: Some(instrument.tick()),
+            alignment: instrument.alignment(),
+        }
+    }
+
+    /// Bars on the grid of `alignment`.
+    #[must_use]
+    pub const fn alignment(mut self, alignment: DailyAlignment) -> Self {
+        self.alignment = alignment;
+        self
+    }
+
+    /// Prices put on `tick`'s grid.
+    #[must_use]
+    pub const fn tick(mut self, tick: Tick) -> Self {
+        self.tick = Some(tick);
+        self
     }
 
     /// Volumes must be whole numbers.
@@ -186,6 +222,7 @@ pub fn validate_bars_with(
     let mut cols = OhlcvColumns::with_capacity(raw.size_hint().0);
     let mut report = ValidationReport::default();
     let now_ms = now.timestamp_millis();
+    let grid = timeframe.aligned(rules.alignment);
     for (index, r) in raw.enumerate() {
         report.received += 1;
         let ts = r.time_millis;
@@ -200,7 +237,7 @@ pub fn validate_bars_with(
             drop(DropReason::of(e));
             continue;
         }
-        if !timeframe.is_aligned_millis(ts) {
+        if !grid.is_aligned_millis(ts) {
             drop(DropReason::Misaligned);
             continue;
         }
@@ -209,6 +246,14 @@ pub fn validate_bars_with(
         else {
             drop(DropReason::MissingValue);
             continue;
+        };
+        let (o, h, l, c) = match rules.tick.map(|t| quantized(t, [o, h, l, c])) {
+            None => (o, h, l, c),
+            Some(Ok([o, h, l, c])) => (o, h, l, c),
+            Some(Err(reason)) => {
+                drop(reason);
+                continue;
+            }
         };
         if let Err(e) = check_values(o, h, l, c, v) {
             drop(DropReason::of(e));
@@ -245,14 +290,28 @@ pub fn validate_bars_with(
         cols.close.push(c);
         cols.volume.push(v);
     }
-    let frame = OhlcvFrame::from_columns(symbol.clone(), timeframe, cols)
+    let frame = OhlcvFrame::from_columns_on(symbol.clone(), grid, cols)
         // Every rule of from_columns was checked above; an empty frame is the safe answer if not.
         .map_or_else(
-            |_| OhlcvFrame::empty(symbol, timeframe),
+            |_| OhlcvFrame::empty_on(symbol, grid),
             |f| f.with_forming_at(now),
         );
     report.kept = frame.len();
     (frame, report)
+}
+
+/// The four prices on `tick`'s grid. Rounding to the nearest tick keeps the order of prices,
+/// so `low <= open, close <= high` still holds after it; a price too large for the grid is
+/// [`DropReason::OffGrid`], a non-finite one [`DropReason::MissingValue`].
+fn quantized(tick: Tick, prices: [f64; 4]) -> Result<[f64; 4], DropReason> {
+    let mut out = prices;
+    for p in &mut out {
+        if !p.is_finite() {
+            return Err(DropReason::MissingValue);
+        }
+        *p = tick.quantize(*p).ok_or(DropReason::OffGrid)?;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -381,5 +440,90 @@ mod tests {
         let (frame, report) = validate_bars("AAPL".parse().unwrap(), Timeframe::M1, input, now);
         assert_eq!(frame.len(), 60);
         assert!(report.is_clean());
+    }
+
+    mod quantized {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// With a tick, every kept price is on the grid, moved at most half a tick, and
+            /// still consistent; a bar that rounds to a zero price is refused with its reason.
+            #[test]
+            fn kept_prices_are_on_the_grid_and_consistent(
+                decimals in 0u32..6,
+                bars in proptest::collection::vec((1e-4f64..1e4, 0.0f64..0.05, 0.0f64..0.05, 0.0f64..1.0, 0.0f64..1.0), 1..40),
+            ) {
+                let tick = Tick::decimal(decimals).unwrap();
+                let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+                let t0 = now.timestamp_millis() - 60 * 60_000;
+                let raw: Vec<RawBar> = bars.iter().enumerate().map(|(i, &(mid, up, down, fo, fc))| {
+                    let (h, l) = (mid * (1.0 + up), mid * (1.0 - down));
+                    let o = l + (h - l) * fo;
+                    let c = l + (h - l) * fc;
+                    super::raw(t0 + i as i64 * 60_000, o, h, l, c, 10.0)
+                }).collect();
+                let rules = ValidationRules::new().tick(tick);
+                let (frame, report) = validate_bars_with("EURUSD".parse().unwrap(), Timeframe::M1, raw.clone(), now, rules);
+                prop_assert_eq!(report.kept + report.dropped.len(), raw.len());
+                let half = 0.5 * 10f64.powi(-(decimals as i32)) * (1.0 + 1e-9);
+                for d in &report.dropped {
+                    prop_assert_eq!(d.reason, DropReason::NonPositivePrice, "only a zero after rounding: {:?}", d);
+                    let r = raw[d.index];
+                    prop_assert!(tick.quantize(r.low.unwrap()) == Some(0.0));
+                }
+                let by_time: std::collections::HashMap<i64, RawBar> = raw.iter().map(|r| (r.time_millis, *r)).collect();
+                for b in frame.iter() {
+                    let r = by_time[&b.time_millis()];
+                    for (q, p) in [(b.open(), r.open), (b.high(), r.high), (b.low(), r.low), (b.close(), r.close)] {
+                        prop_assert_eq!(tick.quantize(q), Some(q), "on the grid");
+                        prop_assert!((q - p.unwrap()).abs() <= half, "{} moved to {}", p.unwrap(), q);
+                    }
+                    prop_assert!(b.high() >= b.open().max(b.close()) && b.low() <= b.open().min(b.close()));
+                }
+            }
+        }
+
+        #[test]
+        fn noisy_source_floats_come_out_clean() {
+            let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+            let t = now.timestamp_millis() - 60_000;
+            let rules = ValidationRules::for_instrument(&crate::Instrument::default_for(
+                &"AAPL".parse().unwrap(),
+            ));
+            let (frame, report) = validate_bars_with(
+                "AAPL".parse().unwrap(),
+                Timeframe::M1,
+                [raw(
+                    t,
+                    f64::from(156.42f32),
+                    f64::from(156.8f32),
+                    f64::from(156.2f32),
+                    f64::from(156.55f32),
+                    1200.0,
+                )],
+                now,
+                rules,
+            );
+            assert!(report.is_clean());
+            let b = frame.iter().next().unwrap();
+            assert_eq!(
+                (b.open(), b.high(), b.low(), b.close()),
+                (156.42, 156.8, 156.2, 156.55)
+            );
+            let (_, report) = validate_bars_with(
+                "AAPL".parse().unwrap(),
+                Timeframe::M1,
+                [
+                    raw(t, 1e300, 1e300, 1e300, 1e300, 1.0),
+                    raw(t + 60_000, 1.0, 1.0, 1.0, 1.0, 1.5),
+                ],
+                now + chrono::Duration::minutes(2),
+                rules,
+            );
+            let reasons: Vec<_> = report.dropped.iter().map(|d| d.reason).collect();
+            assert_eq!(reasons, [DropReason::OffGrid, DropReason::FractionalVolume]);
+        }
     }
 }

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use axia_domain::{
-    ArchiveRead, Backoff, BarArchive, DamagedPartition, DatasetInfo, NewestBar, OhlcvColumns,
-    OhlcvFrame, OhlcvStore, QuarantinedFile, StoreError, StoreHealth, StoreInfo, Symbol, TimeRange,
-    Timeframe,
+    ArchiveRead, Backoff, BarArchive, DailyAlignment, DamagedPartition, DatasetInfo, FrameError,
+    InstrumentRegistry, NewestBar, OhlcvColumns, OhlcvFrame, OhlcvStore, QuarantinedFile,
+    StoreError, StoreHealth, StoreInfo, Symbol, TimeRange, Timeframe,
 };
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -132,6 +132,16 @@ pub struct ParquetArchive {
     concurrency: usize,
     write_attempts: u32,
     verify_writes: bool,
+    /// Where each series' daily bars start ([`ParquetArchive::instruments`]).
+    instruments: Arc<InstrumentRegistry>,
+}
+
+/// Why a stored partition was not read.
+enum Unreadable {
+    /// It is damaged: its bars are missing, and it can be quarantined.
+    Damaged(DamagedPartition),
+    /// It is intact but not readable as asked (another alignment of the series): refused.
+    Refused(StoreError),
 }
 
 /// A partition's fetched content.
@@ -209,7 +219,24 @@ impl ParquetArchive {
             concurrency: 8,
             write_attempts: 10,
             verify_writes: false,
+            instruments: Arc::new(InstrumentRegistry::shared_builtin().clone()),
         }
+    }
+
+    /// The instruments whose daily alignment lays out each series (default: the built-in
+    /// registry, all UTC midnight). A series aligned to the New York close is partitioned by
+    /// trading date; saving a frame of another alignment, or reading files written under
+    /// another one, is refused with [`FrameError::AlignmentMismatch`](axia_domain::FrameError).
+    #[must_use]
+    pub fn instruments(mut self, instruments: Arc<InstrumentRegistry>) -> Self {
+        self.instruments = instruments;
+        self
+    }
+
+    /// The daily alignment of a series of `symbol`.
+    #[must_use]
+    pub fn alignment_of(&self, symbol: &Symbol) -> DailyAlignment {
+        self.instruments.resolve(symbol).alignment()
     }
 
     /// Read every partition back after writing it, and merge again if a concurrent writer
@@ -284,18 +311,28 @@ impl ParquetArchive {
         symbol: &Symbol,
         timeframe: Timeframe,
         partition: TimeRange,
-    ) -> Result<OhlcvFrame, DamagedPartition> {
+    ) -> Result<OhlcvFrame, Unreadable> {
         let s = symbol.clone();
-        let decoded = tokio::task::spawn_blocking(move || format::decode(&bytes, &s, timeframe))
-            .await
-            .map_err(|e| format::FormatError::Malformed(format!("decode task failed: {e}")))
-            .and_then(|r| r);
-        let damaged = |reason: String| DamagedPartition {
-            object: self.objects.locate(key),
-            range: partition,
-            reason,
+        let alignment = self.alignment_of(symbol);
+        let decoded =
+            tokio::task::spawn_blocking(move || format::decode(&bytes, &s, timeframe, alignment))
+                .await
+                .map_err(|e| format::FormatError::Malformed(format!("decode task failed: {e}")))
+                .and_then(|r| r);
+        let damaged = |reason: String| {
+            Unreadable::Damaged(DamagedPartition {
+                object: self.objects.locate(key),
+                range: partition,
+                reason,
+            })
         };
-        let frame = decoded.map_err(|e| damaged(e.to_string()))?;
+        let frame = match decoded {
+            Ok(f) => f,
+            Err(format::FormatError::Alignment(e)) => {
+                return Err(Unreadable::Refused(StoreError::Frame(e)));
+            }
+            Err(e) => return Err(damaged(e.to_string())),
+        };
         match (frame.first_time(), frame.last_time()) {
             (Some(a), Some(b)) if !partition.contains(a) || !partition.contains(b) => Err(damaged(
                 format!("holds bars outside its period {partition}"),
@@ -323,7 +360,8 @@ impl ParquetArchive {
             None => Fetched::Absent,
             Some((bytes, _)) => match self.decode(&key, bytes, symbol, timeframe, p.range).await {
                 Ok(f) => Fetched::Bars(f),
-                Err(d) => {
+                Err(Unreadable::Refused(e)) => return Err(e),
+                Err(Unreadable::Damaged(d)) => {
                     bump(&self.counters.damaged_reads);
                     tracing::error!(
                         object = d.object,
@@ -346,7 +384,8 @@ impl ParquetArchive {
         timeframe: Timeframe,
         range: TimeRange,
     ) -> Result<Loaded, StoreError> {
-        let parts = partitions_for(timeframe, range);
+        let alignment = self.alignment_of(symbol);
+        let parts = partitions_for(timeframe, alignment, range);
         // Past a few partitions one listing is cheaper than a request per possible partition
         // (a year of M1 is 365 of them, most of which may not exist).
         let existing: Option<HashSet<String>> = if parts.len() > LIST_FIRST_ABOVE {
@@ -368,7 +407,7 @@ impl ParquetArchive {
             .await?;
         let mut cols = OhlcvColumns::default();
         let mut out = Loaded {
-            frame: OhlcvFrame::empty(symbol.clone(), timeframe),
+            frame: OhlcvFrame::empty_on(symbol.clone(), timeframe.aligned(alignment)),
             present: Vec::new(),
             absent: Vec::new(),
             damaged: Vec::new(),
@@ -389,7 +428,9 @@ impl ParquetArchive {
                 }
             }
         }
-        out.frame = OhlcvFrame::from_columns(symbol.clone(), timeframe, cols)?.into_slice(range);
+        out.frame =
+            OhlcvFrame::from_columns_on(symbol.clone(), timeframe.aligned(alignment), cols)?
+                .into_slice(range);
         Ok(out)
     }
 
@@ -416,12 +457,13 @@ impl ParquetArchive {
         timeframe: Timeframe,
     ) -> Result<Vec<PartitionInfo>, StoreError> {
         let dir = format!("{}/", series_dir(&self.prefix, symbol, timeframe));
+        let alignment = self.alignment_of(symbol);
         let mut out = Vec::new();
         for o in self.list_objects(&dir).await? {
             if let Some((s, tf, name)) = parse_key(&self.prefix, &o.key)
                 && s == *symbol
                 && tf == timeframe
-                && let Some(range) = partition_range(timeframe, &name)
+                && let Some(range) = partition_range(timeframe, alignment, &name)
             {
                 out.push(PartitionInfo {
                     name,
@@ -447,7 +489,7 @@ impl ParquetArchive {
         let stored = self
             .decode(key, bytes, part.symbol(), part.timeframe(), range)
             .await
-            .map_err(corrupt)?;
+            .map_err(unreadable)?;
         Ok(stored.merge(part)? == stored)
     }
 
@@ -475,7 +517,7 @@ impl ParquetArchive {
                     let stored = self
                         .decode(&key, bytes, &symbol, timeframe, range)
                         .await
-                        .map_err(corrupt)?;
+                        .map_err(unreadable)?;
                     let merged = stored.merge(&part)?;
                     if merged == stored {
                         return Ok(()); // nothing new: leave the object as it is
@@ -530,23 +572,30 @@ impl ParquetArchive {
     }
 }
 
-/// A damaged partition met by a write: the write fails rather than overwrite it.
-fn corrupt(d: DamagedPartition) -> StoreError {
-    StoreError::Corrupt {
-        location: d.object,
-        detail: d.reason,
+/// A partition met by a write that cannot be read: the write fails rather than overwrite it.
+fn unreadable(u: Unreadable) -> StoreError {
+    match u {
+        Unreadable::Damaged(d) => StoreError::Corrupt {
+            location: d.object,
+            detail: d.reason,
+        },
+        Unreadable::Refused(e) => e,
     }
 }
 
 /// The range of the partition named `name` of `timeframe`, if it is a valid name.
-fn partition_range(timeframe: Timeframe, name: &str) -> Option<TimeRange> {
+fn partition_range(
+    timeframe: Timeframe,
+    alignment: DailyAlignment,
+    name: &str,
+) -> Option<TimeRange> {
     let first = match name.len() {
         10 => chrono::NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()?,
         7 => chrono::NaiveDate::parse_from_str(&format!("{name}-01"), "%Y-%m-%d").ok()?,
         4 => chrono::NaiveDate::parse_from_str(&format!("{name}-01-01"), "%Y-%m-%d").ok()?,
         _ => return None,
     };
-    let p = crate::layout::partition_at(timeframe, first.and_hms_opt(0, 0, 0)?.and_utc());
+    let p = crate::layout::partition_at(timeframe, alignment, alignment.day_start(first));
     (p.name == name).then_some(p.range)
 }
 
@@ -573,7 +622,16 @@ impl OhlcvStore for ParquetArchive {
         let span = TimeRange::covering(first, last)
             .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
         let (symbol, timeframe) = (frame.symbol(), frame.timeframe());
-        let parts = partitions_for(timeframe, span);
+        let alignment = self.alignment_of(symbol);
+        if frame.alignment() != alignment {
+            return Err(StoreError::Frame(FrameError::AlignmentMismatch {
+                symbol: symbol.clone(),
+                timeframe,
+                left: alignment,
+                right: frame.alignment(),
+            }));
+        }
+        let parts = partitions_for(timeframe, alignment, span);
         let existing = if parts.len() > LIST_FIRST_ABOVE {
             Some(self.existing(symbol, timeframe).await?)
         } else {
@@ -671,7 +729,8 @@ impl BarArchive for ParquetArchive {
         };
         let key = self.objects.key_of(&damaged.object).ok_or_else(invalid)?;
         let (symbol, timeframe, name) = parse_key(&self.prefix, &key).ok_or_else(invalid)?;
-        let range = partition_range(timeframe, &name).ok_or_else(invalid)?;
+        let range =
+            partition_range(timeframe, self.alignment_of(&symbol), &name).ok_or_else(invalid)?;
         let target = self.quarantine_key(&key, found_at).ok_or_else(invalid)?;
         let _turn = self.turn(&key).await;
         // Move it only while it is still the damaged file (it may have been repaired).
@@ -679,12 +738,11 @@ impl BarArchive for ParquetArchive {
             return Err(StoreError::Conflict(damaged.object.clone()));
         };
         let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-        if self
-            .decode(&key, bytes, &symbol, timeframe, range)
-            .await
-            .is_ok()
-        {
-            return Err(StoreError::Conflict(damaged.object.clone()));
+        match self.decode(&key, bytes, &symbol, timeframe, range).await {
+            Ok(_) => return Err(StoreError::Conflict(damaged.object.clone())),
+            // Intact, under another alignment: not damage, never moved.
+            Err(Unreadable::Refused(e)) => return Err(e),
+            Err(Unreadable::Damaged(_)) => {}
         }
         match self.objects.rename(&key, &target, &tag).await? {
             Put::Written => {

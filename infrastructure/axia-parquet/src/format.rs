@@ -2,12 +2,13 @@
 //!
 //! Columns: `time` (timestamp, milliseconds, UTC: the bar's open time), `open`, `high`, `low`,
 //! `close`, `volume` (f64), sorted by `time`, zstd-compressed. Key-value metadata:
-//! `axia.symbol`, `axia.timeframe`, `axia.schema_version` (`1`). Reading checks the metadata
-//! and every frame invariant.
+//! `axia.symbol`, `axia.timeframe`, `axia.schema_version` (`1`), `axia.alignment`
+//! (`utc_midnight` or `new_york_close`; a file without it is `utc_midnight`). Reading checks the
+//! metadata and every frame invariant.
 
 use std::io::Cursor;
 
-use axia_domain::{OhlcvColumns, OhlcvFrame, Symbol, Timeframe};
+use axia_domain::{DailyAlignment, FrameError, OhlcvColumns, OhlcvFrame, Symbol, Timeframe};
 use polars::prelude::*;
 
 /// The schema version written.
@@ -43,9 +44,13 @@ pub enum FormatError {
     /// Written for another series or schema version.
     #[error("{0}")]
     Mismatch(String),
+    /// Written for the same series under another daily alignment: not damage, a refusal
+    /// ([`FrameError::AlignmentMismatch`]).
+    #[error("{0}")]
+    Alignment(FrameError),
     /// The bars break a frame invariant.
     #[error("invalid bars: {0}")]
-    Invalid(#[from] axia_domain::FrameError),
+    Invalid(#[from] FrameError),
 }
 
 impl From<PolarsError> for FormatError {
@@ -65,6 +70,7 @@ pub fn encode(frame: &OhlcvFrame) -> PolarsResult<Vec<u8>> {
         ("axia.symbol".into(), frame.symbol().to_string()),
         ("axia.timeframe".into(), frame.timeframe().to_string()),
         ("axia.schema_version".into(), SCHEMA_VERSION.into()),
+        ("axia.alignment".into(), frame.alignment().to_string()),
     ]);
     ParquetWriter::new(&mut buf)
         .with_compression(ParquetCompression::Zstd(None))
@@ -85,15 +91,17 @@ fn f64_column(df: &DataFrame, name: &str) -> Result<Vec<f64>, FormatError> {
     Ok(ca.into_no_null_iter().collect())
 }
 
-/// Decodes a Parquet file written for `symbol` / `timeframe`.
+/// Decodes a Parquet file written for `symbol` / `timeframe` aligned to `alignment`.
 ///
 /// # Errors
 /// [`FormatError`] for a file that is not Parquet, lacks our columns or metadata, is of another
-/// series or version, or holds bars that break a frame invariant.
+/// series or version, or holds bars that break a frame invariant;
+/// [`FormatError::Alignment`] for a file of this series under another alignment.
 pub fn decode(
     bytes: &[u8],
     symbol: &Symbol,
     timeframe: Timeframe,
+    alignment: DailyAlignment,
 ) -> Result<OhlcvFrame, FormatError> {
     let mut reader = ParquetReader::new(Cursor::new(bytes));
     let meta = reader.get_metadata()?.clone();
@@ -120,6 +128,20 @@ pub fn decode(
     }
     if s != symbol.as_str() || tf != timeframe.as_str() {
         return Err(FormatError::Mismatch(format!("file of {s} {tf}")));
+    }
+    let stored = match get("axia.alignment") {
+        None => DailyAlignment::UtcMidnight,
+        Some(a) => a
+            .parse()
+            .map_err(|e: String| FormatError::Malformed(e.chars().take(80).collect()))?,
+    };
+    if stored != alignment {
+        return Err(FormatError::Alignment(FrameError::AlignmentMismatch {
+            symbol: symbol.clone(),
+            timeframe,
+            left: alignment,
+            right: stored,
+        }));
     }
     let df = reader.finish()?;
     let time = df.column("time")?.as_materialized_series();
@@ -148,7 +170,11 @@ pub fn decode(
         close: close?,
         volume: volume?,
     };
-    Ok(OhlcvFrame::from_columns(symbol.clone(), timeframe, cols)?)
+    Ok(OhlcvFrame::from_columns_on(
+        symbol.clone(),
+        timeframe.aligned(alignment),
+        cols,
+    )?)
 }
 
 /// A DataFrame in the archive's schema back to a frame.
@@ -184,6 +210,8 @@ mod tests {
     use chrono::{Duration, TimeZone, Utc};
 
     use super::*;
+
+    const UTC: DailyAlignment = DailyAlignment::UtcMidnight;
 
     fn frame(symbol: &str, n: i64) -> OhlcvFrame {
         let t0 = Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).unwrap();
@@ -228,7 +256,8 @@ mod tests {
         assert_eq!(find("axia.symbol").as_deref(), Some("USDJPY"));
         assert_eq!(find("axia.timeframe").as_deref(), Some("M1"));
         assert_eq!(find("axia.schema_version").as_deref(), Some("1"));
-        assert_eq!(decode(&bytes, f.symbol(), Timeframe::M1).unwrap(), f);
+        assert_eq!(decode(&bytes, f.symbol(), Timeframe::M1, UTC).unwrap(), f);
+        assert_eq!(find("axia.alignment").as_deref(), Some("utc_midnight"));
         // A day of M1 compresses well below its 69 KB of raw columns.
         assert!(bytes.len() < 69_000, "{} bytes", bytes.len());
     }
@@ -237,11 +266,11 @@ mod tests {
     fn other_series_and_foreign_files_are_refused() {
         let bytes = encode(&frame("USDJPY", 10)).unwrap();
         assert!(matches!(
-            decode(&bytes, &"EURUSD".parse().unwrap(), Timeframe::M1),
+            decode(&bytes, &"EURUSD".parse().unwrap(), Timeframe::M1, UTC),
             Err(FormatError::Mismatch(_))
         ));
         assert!(matches!(
-            decode(&bytes, &"USDJPY".parse().unwrap(), Timeframe::M5),
+            decode(&bytes, &"USDJPY".parse().unwrap(), Timeframe::M5, UTC),
             Err(FormatError::Mismatch(_))
         ));
         // A Parquet file without axia's metadata.
@@ -249,17 +278,46 @@ mod tests {
         let mut plain = Vec::new();
         ParquetWriter::new(&mut plain).finish(&mut df).unwrap();
         assert!(matches!(
-            decode(&plain, &"USDJPY".parse().unwrap(), Timeframe::M1),
+            decode(&plain, &"USDJPY".parse().unwrap(), Timeframe::M1, UTC),
             Err(FormatError::Malformed(_))
         ));
         assert!(
             decode(
                 b"PAR1 but not really",
                 &"USDJPY".parse().unwrap(),
-                Timeframe::M1
+                Timeframe::M1,
+                UTC
             )
             .is_err()
         );
+        // The same series under the other alignment is refused, not read as damage.
+        assert!(matches!(
+            decode(
+                &bytes,
+                &"USDJPY".parse().unwrap(),
+                Timeframe::M1,
+                DailyAlignment::NewYorkClose
+            ),
+            Err(FormatError::Alignment(FrameError::AlignmentMismatch { .. }))
+        ));
+        let ny = frame("USDJPY", 10)
+            .with_alignment(DailyAlignment::NewYorkClose)
+            .unwrap();
+        let ny_bytes = encode(&ny).unwrap();
+        assert_eq!(
+            decode(
+                &ny_bytes,
+                ny.symbol(),
+                Timeframe::M1,
+                DailyAlignment::NewYorkClose
+            )
+            .unwrap(),
+            ny
+        );
+        assert!(matches!(
+            decode(&ny_bytes, ny.symbol(), Timeframe::M1, UTC),
+            Err(FormatError::Alignment(_))
+        ));
     }
 
     #[cfg(feature = "dataframe")]

@@ -10,8 +10,13 @@
 //! | M1 M5 M15 M30 | UTC day   | `2026-03-04` | 1 440 … 48        |
 //! | H1 H4        | UTC month | `2026-03`    | 744 … 186          |
 //! | D1 W1 MN1    | UTC year  | `2026`       | 366 … 12           |
+//!
+//! A series aligned to the New York close ([`DailyAlignment::NewYorkClose`]) is partitioned by
+//! **trading date** instead: the day `2026-03-04` holds the bars that open from 17:00 New York
+//! on the 3rd to 17:00 on the 4th, the month and the year likewise from the 17:00 close on the
+//! eve of their first trading date. Its files say so in their metadata (`axia.alignment`).
 
-use axia_domain::{Symbol, TimeRange, Timeframe};
+use axia_domain::{DailyAlignment, Symbol, TimeRange, Timeframe};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
 /// How long a partition of a timeframe spans.
@@ -44,15 +49,15 @@ pub struct Partition {
     pub range: TimeRange,
 }
 
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0)
-        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc())
-}
-
-/// The partition that holds a bar opening at `t`.
+/// The partition that holds a bar opening at `t` in a series aligned to `alignment`.
 #[must_use]
-pub fn partition_at(timeframe: Timeframe, t: DateTime<Utc>) -> Partition {
-    let d = t.date_naive();
+pub fn partition_at(
+    timeframe: Timeframe,
+    alignment: DailyAlignment,
+    t: DateTime<Utc>,
+) -> Partition {
+    let d = alignment.date_of(t);
+    let midnight = |d: NaiveDate| alignment.day_start(d);
     let (start, name) = match span_of(timeframe) {
         Span::Day => (d, d.format("%Y-%m-%d").to_string()),
         Span::Month => (d.with_day(1).unwrap_or(d), d.format("%Y-%m").to_string()),
@@ -74,14 +79,18 @@ pub fn partition_at(timeframe: Timeframe, t: DateTime<Utc>) -> Partition {
 
 /// The partitions that hold bars opening in `range`, oldest first.
 #[must_use]
-pub fn partitions_for(timeframe: Timeframe, range: TimeRange) -> Vec<Partition> {
+pub fn partitions_for(
+    timeframe: Timeframe,
+    alignment: DailyAlignment,
+    range: TimeRange,
+) -> Vec<Partition> {
     let mut out = Vec::new();
     if range.is_empty() {
         return out;
     }
     let mut t = range.start();
     while t < range.end() {
-        let p = partition_at(timeframe, t);
+        let p = partition_at(timeframe, alignment, t);
         let next = p.range.end();
         out.push(p);
         if next <= t {
@@ -145,34 +154,36 @@ mod tests {
 
     use super::*;
 
+    const UTC: DailyAlignment = DailyAlignment::UtcMidnight;
+
     fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, mi, 0).unwrap()
     }
 
     #[test]
     fn partitions_by_timeframe() {
-        let p = partition_at(Timeframe::M1, utc(2026, 3, 4, 23, 59));
+        let p = partition_at(Timeframe::M1, UTC, utc(2026, 3, 4, 23, 59));
         assert_eq!(
             p.name, "2026-03-04",
             "a bar at 23:59 UTC lands in its UTC day"
         );
         assert_eq!(p.range.end(), utc(2026, 3, 5, 0, 0));
         assert_eq!(
-            partition_at(Timeframe::H4, utc(2026, 12, 31, 20, 0)).name,
+            partition_at(Timeframe::H4, UTC, utc(2026, 12, 31, 20, 0)).name,
             "2026-12"
         );
         assert_eq!(
-            partition_at(Timeframe::H4, utc(2026, 12, 31, 20, 0))
+            partition_at(Timeframe::H4, UTC, utc(2026, 12, 31, 20, 0))
                 .range
                 .end(),
             utc(2027, 1, 1, 0, 0)
         );
         assert_eq!(
-            partition_at(Timeframe::W1, utc(2025, 12, 29, 0, 0)).name,
+            partition_at(Timeframe::W1, UTC, utc(2025, 12, 29, 0, 0)).name,
             "2025"
         );
         let r = TimeRange::new(utc(2026, 3, 4, 12, 0), utc(2026, 3, 7, 0, 0)).unwrap();
-        let names: Vec<_> = partitions_for(Timeframe::M5, r)
+        let names: Vec<_> = partitions_for(Timeframe::M5, UTC, r)
             .into_iter()
             .map(|p| p.name)
             .collect();
@@ -182,13 +193,53 @@ mod tests {
             utc(2026, 2, 1, 0, 0) + Duration::hours(1),
         )
         .unwrap();
-        assert_eq!(partitions_for(Timeframe::H1, r).len(), 4);
+        assert_eq!(partitions_for(Timeframe::H1, UTC, r).len(), 4);
+    }
+
+    #[test]
+    fn new_york_close_series_are_partitioned_by_trading_date() {
+        let ny = DailyAlignment::NewYorkClose;
+        // Summer: Tuesday 2026-07-07 21:00 UTC is 17:00 New York, Wednesday's trading date.
+        let p = partition_at(Timeframe::M1, ny, utc(2026, 7, 7, 21, 0));
+        assert_eq!(p.name, "2026-07-08");
+        assert_eq!(p.range.start(), utc(2026, 7, 7, 21, 0));
+        assert_eq!(p.range.end(), utc(2026, 7, 8, 21, 0));
+        assert_eq!(
+            partition_at(Timeframe::M1, ny, utc(2026, 7, 7, 20, 59)).name,
+            "2026-07-07"
+        );
+        // Winter: 22:00 UTC. The evening of 31 December belongs to the new year.
+        let y = partition_at(Timeframe::D1, ny, utc(2026, 12, 31, 22, 0));
+        assert_eq!(y.name, "2027");
+        assert_eq!(y.range.start(), utc(2026, 12, 31, 22, 0));
+        assert_eq!(y.range.end(), utc(2027, 12, 31, 22, 0));
+        let m = partition_at(Timeframe::H4, ny, utc(2026, 3, 31, 21, 0));
+        assert_eq!(m.name, "2026-04");
+        // Consecutive partitions tile time across the DST changes of a year.
+        let r = TimeRange::new(utc(2026, 1, 1, 0, 0), utc(2027, 1, 1, 0, 0)).unwrap();
+        let days = partitions_for(Timeframe::M1, ny, r);
+        assert!(
+            days.windows(2)
+                .all(|w| w[0].range.end() == w[1].range.start())
+        );
+        assert!(days.iter().all(|p| {
+            let len = (p.range.end() - p.range.start()).num_hours();
+            (23..=25).contains(&len)
+        }));
+        // Every bar of a NY-close D1 series lands in the partition of its trading date.
+        let g = Timeframe::D1.aligned(ny);
+        let mut t = g.ceil(utc(2026, 1, 1, 0, 0));
+        while t < utc(2027, 1, 1, 0, 0) {
+            let p = partition_at(Timeframe::M1, ny, t);
+            assert!(p.range.contains(t) && p.range.contains(g.next_open(t) - Duration::minutes(1)));
+            t = g.next_open(t);
+        }
     }
 
     #[test]
     fn keys_are_hive_style_and_parse_back() {
         let s: Symbol = "USDJPY".parse().unwrap();
-        let p = partition_at(Timeframe::M1, utc(2026, 3, 4, 10, 0));
+        let p = partition_at(Timeframe::M1, UTC, utc(2026, 3, 4, 10, 0));
         let key = object_key("archive/", &s, Timeframe::M1, &p);
         assert_eq!(
             key,
@@ -203,7 +254,7 @@ mod tests {
                 "",
                 &s,
                 Timeframe::D1,
-                &partition_at(Timeframe::D1, utc(2026, 3, 4, 0, 0))
+                &partition_at(Timeframe::D1, UTC, utc(2026, 3, 4, 0, 0))
             ),
             "ohlcv/symbol=USDJPY/timeframe=D1/2026.parquet"
         );

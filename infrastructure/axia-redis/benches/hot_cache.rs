@@ -3,10 +3,17 @@
 //! Needs a Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`); `source scripts/services.sh`
 //! starts one. Measures:
 //! 1. a `get` of 1 440 M1 bars through the cache vs a bare `GET` of the same bytes on an
-//!    identically configured connection (goal: ratio <= 1.3);
-//! 2. Redis bytes (MEMORY USAGE) for 5 FX pairs x 9 timeframes x 24 h (goal: <= 1 MB; the seed
-//!    system used 8.84 MB);
-//! 3. encode and decode time per bar.
+//!    identically configured connection (goal: ratio <= 1.15);
+//! 2. Redis bytes (MEMORY USAGE) for 5 FX pairs x 9 timeframes x 24 h, in the current format
+//!    (goal: <= 160 KB) and in version 2 (431 KB when it was current; the seed system's
+//!    layout: 1.09 MB);
+//! 3. encode and decode time per bar, both versions (goal: decode no slower than version 2's
+//!    7.3 ns/bar);
+//! 4. 1 000 000 corrupted values: each decodes to an error (the checksum), never a panic.
+//!
+//! The bars are a deterministic random walk on each pair's tick grid (3 decimals for yen
+//! pairs, 5 otherwise) with whole volumes, as every tier holds them since validation
+//! quantizes prices.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -18,7 +25,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axia_domain::{Bar, ManualClock, OhlcvFrame, OhlcvStore, Symbol, TimeRange, Timeframe};
+use axia_domain::{
+    Bar, InstrumentRegistry, ManualClock, OhlcvFrame, OhlcvStore, Symbol, TimeRange, Timeframe,
+};
 use axia_redis::{RedisBarCache, RedisCacheConfig, codec};
 use chrono::{DateTime, TimeZone, Utc};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -38,6 +47,10 @@ fn walk(symbol: &str, tf: Timeframe, end: DateTime<Utc>, n: usize, start_price: 
         opens.push(tf.floor(prev - chrono::Duration::milliseconds(1)));
     }
     opens.reverse();
+    let tick = InstrumentRegistry::builtin()
+        .resolve(&symbol.parse().unwrap())
+        .tick();
+    let q = |p: f64| tick.quantize(p).unwrap();
     let mut p = start_price;
     let bars = opens.into_iter().map(|t| {
         let o = p;
@@ -45,7 +58,7 @@ fn walk(symbol: &str, tf: Timeframe, end: DateTime<Utc>, n: usize, start_price: 
         let h = o.max(c) * (1.0 + rnd().abs() * 0.001);
         let l = o.min(c) * (1.0 - rnd().abs() * 0.001);
         p = c;
-        Bar::new(t, o, h, l, c, (rnd() + 0.5) * 1000.0).unwrap()
+        Bar::new(t, q(o), q(h), q(l), q(c), ((rnd() + 0.5) * 1000.0).round()).unwrap()
     });
     OhlcvFrame::from_bars(symbol.parse().unwrap(), tf, bars.collect::<Vec<_>>()).unwrap()
 }
@@ -120,7 +133,7 @@ async fn main() {
         mb.as_secs_f64() * 1e6
     );
     println!(
-        "   ratio            : {:.2} (goal <= 1.30)",
+        "   ratio            : {:.2} (goal <= 1.15)",
         mc.as_secs_f64() / mb.as_secs_f64()
     );
 
@@ -155,9 +168,42 @@ async fn main() {
         info.datasets.len()
     );
     println!(
-        "   MEMORY USAGE total: {total} bytes = {:.3} MB (goal <= 1 MB; seed 8.84 MB), {:.1} bytes/bar",
-        total as f64 / 1e6,
+        "   version {} (current): MEMORY USAGE {total} bytes = {:.1} KB (goal <= 160 KB), {:.1} bytes/bar",
+        codec::SCHEMA_VERSION,
+        total as f64 / 1e3,
         total as f64 / bars as f64
+    );
+    // The same bars in version 2, written as raw values beside them.
+    let mut v2_total = 0u64;
+    for (s, p) in pairs {
+        for tf in Timeframe::ALL {
+            let n = (24 * 3_600_000 / tf.max_millis()).max(1) as usize;
+            let f = walk(s, tf, now, n, p);
+            let key = format!("bench-v2-{}:{s}:{tf}", std::process::id());
+            let _: () = redis::cmd("SET")
+                .arg(&key)
+                .arg(codec::encode_version_2(&f))
+                .query_async(&mut bare)
+                .await
+                .unwrap();
+            let used: u64 = redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(&key)
+                .query_async(&mut bare)
+                .await
+                .unwrap();
+            v2_total += used;
+            let _: i64 = redis::cmd("DEL")
+                .arg(&key)
+                .query_async(&mut bare)
+                .await
+                .unwrap();
+        }
+    }
+    println!(
+        "   version 2 (f64 columns): MEMORY USAGE {v2_total} bytes = {:.1} KB, {:.1} bytes/bar",
+        v2_total as f64 / 1e3,
+        v2_total as f64 / bars as f64
     );
 
     // 3. Codec.
@@ -175,10 +221,73 @@ async fn main() {
     let dec = s.elapsed();
     let per = |d: Duration| d.as_secs_f64() * 1e9 / f64::from(iters) / 1440.0;
     println!(
-        "3. codec on 1440 M1 bars ({} bytes): encode {:.1} ns/bar, decode {:.1} ns/bar",
+        "3. codec on 1440 M1 bars, version {} ({} bytes): encode {:.1} ns/bar, decode {:.1} ns/bar (goal <= 7.3)",
+        codec::SCHEMA_VERSION,
         bytes.len(),
         per(enc),
         per(dec)
+    );
+    let v2 = codec::encode_version_2(&day);
+    let s = Instant::now();
+    for _ in 0..iters {
+        black_box(codec::decode(black_box(&v2), &sym, Timeframe::M1).unwrap());
+    }
+    let dec2 = s.elapsed();
+    println!(
+        "   version 2 ({} bytes): decode {:.1} ns/bar",
+        v2.len(),
+        per(dec2)
+    );
+
+    // 4. Corrupted values: every series of the collection, mutated a million times.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let samples: Vec<(Vec<u8>, Timeframe, OhlcvFrame)> = Timeframe::ALL
+        .iter()
+        .map(|&tf| {
+            let n = (24 * 3_600_000 / tf.max_millis()).max(1) as usize;
+            let f = walk("USDJPY", tf, now, n, 150.0);
+            (codec::encode(&f), tf, f)
+        })
+        .collect();
+    let (mut errors, mut same, mut other) = (0u64, 0u64, 0u64);
+    let cases = 1_000_000u64;
+    let s = Instant::now();
+    for i in 0..cases {
+        let (value, tf, original) = &samples[(i % samples.len() as u64) as usize];
+        let mut v = value.clone();
+        match next() % 3 {
+            // Flip a few bytes.
+            0 => {
+                for _ in 0..=(next() % 4) {
+                    let at = (next() % v.len() as u64) as usize;
+                    v[at] ^= (next() % 255 + 1) as u8;
+                }
+            }
+            // Cut it short.
+            1 => v.truncate((next() % v.len() as u64) as usize),
+            // Random bytes after a valid header.
+            _ => {
+                let keep = (next() % 24) as usize;
+                v.truncate(keep.min(v.len()));
+                v.extend((0..next() % 64).map(|_| next() as u8));
+            }
+        }
+        match codec::decode(&v, &sym, *tf) {
+            // A flip that only re-spells a msgpack number (int64 as uint64) reads the same bars.
+            Ok(f) if f == *original => same += 1,
+            Ok(_) => other += 1,
+            Err(_) => errors += 1,
+        }
+    }
+    println!(
+        "4. {cases} corrupted values in {:.1} s: {errors} errors, {same} read as the bars written (a re-spelt number), {other} read as other bars (goal 0), no panic",
+        s.elapsed().as_secs_f64()
     );
 
     // Leave nothing behind.

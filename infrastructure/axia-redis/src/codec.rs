@@ -1,29 +1,79 @@
 //! The value format: columnar, versioned msgpack.
 //!
-//! A value is the msgpack array `[version, symbol, timeframe, t0, deltas, open, high, low, close,
-//! volume, forming]`:
-//! - `version` (u8) is [`SCHEMA_VERSION`] (2); version 1 values (without `forming`) are still
-//!   read; a reader that meets another version treats the value as a miss;
+//! A value is a msgpack array whose first element is its schema version. Version 3 (written):
+//! `[3, symbol, timeframe, alignment, forming, bars, t0, price_decimals, integral_volume, body]`:
+//! - `alignment` (u8) is the series' daily alignment (0: UTC midnight, 1: New York close);
 //! - `forming` (bool) says the newest bar is forming: written before its period ended, so its
 //!   values are provisional ([`OhlcvFrame::forming`]);
-//! - `t0` (int) is the first bar's open time in epoch milliseconds; `deltas` (bin) holds the gaps
-//!   between consecutive open times in **minutes**, LEB128-encoded (one byte each for M1…H1), so
-//!   timestamps stay integers;
-//! - each price and volume column is a bin of little-endian f64, bit-exact. Columns as bins
-//!   decode at memory speed, where an array of msgpack floats costs a branch per value.
+//! - `bars` (u32) is the number of bars, `t0` (int) the first bar's open time in epoch ms;
+//! - `body` (bin) holds, in order: the gaps between consecutive open times in **minutes**
+//!   (LEB128, one byte each for M1…H1); then the prices, and then the volumes;
+//! - prices: when every price is an exact decimal of `price_decimals` (0-12) digits (every
+//!   price on an instrument's tick grid is), as integers of `10^-price_decimals` per bar: the
+//!   close as a zigzag varint delta from the previous close (the first bar's from 0), the open
+//!   as a zigzag delta from the previous close (the first bar's from its close), then
+//!   `high - max(open, close)` and `min(open, close) - low` as varints. Each decodes back to
+//!   the exact `f64` (the closest one to its decimal). Otherwise `price_decimals` is -1 and the
+//!   four price columns are little-endian f64, bit-exact;
+//! - volumes: varints when every volume is a whole number below 2^53 (`integral_volume`),
+//!   otherwise little-endian f64.
 //!
-//! 1 440 M1 bars take about 59 KB.
+//! Versions 1 and 2 (`[version, symbol, timeframe, t0, deltas, open, high, low, close, volume,
+//! forming]`, every column f64; version 1 without `forming`) are still read; a reader that
+//! meets another version treats the value as a miss.
+//!
+//! 1 440 M1 bars of a 3-decimal FX pair take about 9 KB (version 2: 59 KB).
 
-use axia_domain::{FrameError, OhlcvColumns, OhlcvFrame, Symbol, Timeframe};
+use axia_domain::{DailyAlignment, FrameError, OhlcvColumns, OhlcvFrame, Symbol, Timeframe};
 use serde::{Deserialize, Serialize};
 
 /// The version written in every value.
-pub const SCHEMA_VERSION: u8 = 2;
+pub const SCHEMA_VERSION: u8 = 3;
 
 /// The oldest version still read.
 const OLDEST_READ: u8 = 1;
 
 const MINUTE_MS: i64 = 60_000;
+
+/// The most decimals a compact price column uses.
+const MAX_DECIMALS: i8 = 12;
+
+/// 2^53: integers up to it are exact in an f64.
+const EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+#[derive(Serialize)]
+struct WireV3Ref<'a> {
+    version: u8,
+    symbol: &'a str,
+    timeframe: &'a str,
+    alignment: u8,
+    forming: bool,
+    bars: u32,
+    t0: i64,
+    price_decimals: i8,
+    first_close: i64,
+    integral_volume: bool,
+    crc: u32,
+    #[serde(with = "serde_bytes")]
+    body: &'a [u8],
+}
+
+#[derive(Deserialize)]
+struct WireV3<'a> {
+    version: u8,
+    symbol: &'a str,
+    timeframe: &'a str,
+    alignment: u8,
+    forming: bool,
+    bars: u32,
+    t0: i64,
+    price_decimals: i8,
+    first_close: i64,
+    integral_volume: bool,
+    crc: u32,
+    #[serde(borrow, with = "serde_bytes")]
+    body: &'a [u8],
+}
 
 #[derive(Serialize)]
 struct WireRef<'a> {
@@ -136,9 +186,439 @@ fn leb128_values(bytes: &[u8]) -> Result<Vec<u64>, DecodeError> {
     Ok(out)
 }
 
-/// Encodes `frame`. Frames hold minute-aligned, increasing timestamps, so the deltas are exact.
+/// Encodes `frame` (version 3). Frames hold minute-aligned, increasing timestamps, so the
+/// deltas are exact; prices and volumes are compact integers when they are exact decimals and
+/// whole numbers, bit-exact f64 otherwise.
 #[must_use]
 pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
+    let c = frame.columns();
+    let n = c.timestamps.len();
+    let mut body = Vec::with_capacity(n * 8 + 64);
+    let minutes: Vec<u64> = c
+        .timestamps
+        .windows(2)
+        .map(|w| match w {
+            [a, b] => u64::try_from((b - a) / MINUTE_MS).unwrap_or(0),
+            _ => 0,
+        })
+        .collect();
+    put_column(&mut body, &minutes);
+    let (price_decimals, first_close) = match price_decimals(c) {
+        Some(d) => (d, put_prices(&mut body, c, d)),
+        None => {
+            for col in [&c.open, &c.high, &c.low, &c.close] {
+                body.extend(col.iter().flat_map(|v| v.to_le_bytes()));
+            }
+            (-1, 0)
+        }
+    };
+    let integral_volume = c
+        .volume
+        .iter()
+        .all(|v| v.fract() == 0.0 && (0.0..EXACT_INT).contains(v));
+    if integral_volume {
+        // Whole and below 2^53: exact as u64.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let volumes: Vec<u64> = c.volume.iter().map(|v| *v as u64).collect();
+        put_column(&mut body, &volumes);
+    } else {
+        body.extend(c.volume.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    let mut wire = WireV3Ref {
+        version: SCHEMA_VERSION,
+        symbol: frame.symbol().as_str(),
+        timeframe: frame.timeframe().as_str(),
+        alignment: alignment_code(frame.alignment()),
+        forming: frame.forming().is_some(),
+        bars: u32::try_from(n).unwrap_or(u32::MAX),
+        t0: c.timestamps.first().copied().unwrap_or(0),
+        price_decimals,
+        first_close,
+        integral_volume,
+        crc: 0,
+        body: &body,
+    };
+    wire.crc = checksum(
+        wire.symbol,
+        wire.timeframe,
+        [
+            u64::from(wire.alignment),
+            u64::from(wire.forming),
+            u64::from(wire.bars),
+            wire.t0.cast_unsigned(),
+            u64::from(wire.price_decimals.cast_unsigned()),
+            wire.first_close.cast_unsigned(),
+            u64::from(wire.integral_volume),
+        ],
+        wire.body,
+    );
+    // Serializing numbers, strings and byte slices into a Vec cannot fail.
+    rmp_serde::to_vec(&wire).unwrap_or_default()
+}
+
+/// CRC-32 of every field but itself: a value changed anywhere (a flipped bit, a torn write)
+/// is refused rather than read as other bars.
+fn checksum(symbol: &str, timeframe: &str, fields: [u64; 7], body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(symbol.as_bytes());
+    h.update(&[0]);
+    h.update(timeframe.as_bytes());
+    for f in fields {
+        h.update(&f.to_le_bytes());
+    }
+    h.update(body);
+    h.finalize()
+}
+
+const fn alignment_code(a: DailyAlignment) -> u8 {
+    match a {
+        DailyAlignment::UtcMidnight => 0,
+        DailyAlignment::NewYorkClose => 1,
+    }
+}
+
+fn alignment_of(code: u8) -> Option<DailyAlignment> {
+    match code {
+        0 => Some(DailyAlignment::UtcMidnight),
+        1 => Some(DailyAlignment::NewYorkClose),
+        _ => None,
+    }
+}
+
+/// `10^d` for the decimals a compact column may use.
+fn pow10(d: i8) -> f64 {
+    10f64.powi(i32::from(d))
+}
+
+/// `p` in units of `10^-d` when that is exact: the integer decodes back to `p` bit for bit.
+fn units(p: f64, scale: f64) -> Option<i64> {
+    let u = (p * scale).round();
+    #[allow(clippy::cast_possible_truncation, clippy::float_cmp)]
+    (u.abs() < EXACT_INT && u / scale == p).then_some(u as i64)
+}
+
+/// The fewest decimals every price is an exact decimal of, if any up to [`MAX_DECIMALS`].
+fn price_decimals(c: &OhlcvColumns) -> Option<i8> {
+    let cols = [&c.open, &c.high, &c.low, &c.close];
+    (0..=MAX_DECIMALS).find(|&d| {
+        let scale = pow10(d);
+        cols.iter()
+            .all(|col| col.iter().all(|&p| units(p, scale).is_some()))
+    })
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)).cast_unsigned()
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1).cast_signed() ^ -((v & 1).cast_signed())
+}
+
+/// A column of integers as frame of reference: its width in bytes (0, 1, 2, 4 or 8), its
+/// smallest value as a varint, then each value minus it in that many little-endian bytes. A
+/// column of equal values (every gap one minute, every open at the previous close) takes two
+/// bytes whatever its length.
+fn put_column(body: &mut Vec<u8>, values: &[u64]) {
+    let base = values.iter().copied().min().unwrap_or(0);
+    let span = values.iter().copied().max().unwrap_or(0) - base;
+    let width: u8 = match span {
+        0 => 0,
+        1..=0xff => 1,
+        0x100..=0xffff => 2,
+        0x1_0000..=0xffff_ffff => 4,
+        _ => 8,
+    };
+    body.push(width);
+    put_leb128(body, base);
+    for v in values {
+        let bytes = (v - base).to_le_bytes();
+        body.extend_from_slice(bytes.get(..usize::from(width)).unwrap_or(&bytes));
+    }
+}
+
+/// The prices as integers of `10^-d`, in four columns: the close as a zigzag delta from the
+/// previous close (the first close is returned, for the header), the open as a zigzag delta
+/// from the previous close (the first bar's from its own close), and the high's and low's
+/// distance beyond the body (never negative: frame invariants, kept exactly by the exact
+/// integers).
+fn put_prices(body: &mut Vec<u8>, c: &OhlcvColumns, d: i8) -> i64 {
+    let scale = pow10(d);
+    let u = |p: f64| units(p, scale).unwrap_or(0);
+    let n = c.close.len();
+    let (mut closes, mut opens, mut above, mut below) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut prev_close: Option<i64> = None;
+    for (((&o, &h), &l), &cl) in c.open.iter().zip(&c.high).zip(&c.low).zip(&c.close) {
+        let (o, h, l, cl) = (u(o), u(h), u(l), u(cl));
+        if let Some(p) = prev_close {
+            closes.push(zigzag(cl.wrapping_sub(p)));
+        }
+        opens.push(zigzag(o.wrapping_sub(prev_close.unwrap_or(cl))));
+        above.push(u64::try_from(h.wrapping_sub(o.max(cl))).unwrap_or(0));
+        below.push(u64::try_from(o.min(cl).wrapping_sub(l)).unwrap_or(0));
+        prev_close = Some(cl);
+    }
+    for col in [&closes, &opens, &above, &below] {
+        put_column(body, col);
+    }
+    c.close.first().map_or(0, |&p| u(p))
+}
+
+/// Reads a version 3 body.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn truncated() -> DecodeError {
+        DecodeError::Malformed("truncated body".into())
+    }
+
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let b = *self.bytes.get(self.at).ok_or_else(Self::truncated)?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let b = self.byte()?;
+            if shift == 63 && b > 1 {
+                return Err(DecodeError::Malformed("varint too long".into()));
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(DecodeError::Malformed("varint too long".into()));
+            }
+        }
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.at.checked_add(len).ok_or_else(Self::truncated)?;
+        let part = self.bytes.get(self.at..end).ok_or_else(Self::truncated)?;
+        self.at = end;
+        Ok(part)
+    }
+
+    /// A column written by [`put_column`] of `n` values, read in place.
+    fn view(&mut self, n: usize) -> Result<Column<'a>, DecodeError> {
+        let width = self.byte()?;
+        let base = self.varint()?;
+        if !matches!(width, 0 | 1 | 2 | 4 | 8) {
+            return Err(DecodeError::Malformed(format!("column width {width}")));
+        }
+        let len = n
+            .checked_mul(usize::from(width))
+            .ok_or_else(Self::truncated)?;
+        Ok(Column {
+            bytes: self.take(len)?,
+            width,
+            base,
+        })
+    }
+
+    fn f64s(&mut self, n: usize) -> Result<Vec<f64>, DecodeError> {
+        Ok(self
+            .take(n.checked_mul(8).ok_or_else(Self::truncated)?)?
+            .chunks_exact(8)
+            .map(|c| c.try_into().map_or(f64::NAN, f64::from_le_bytes))
+            .collect())
+    }
+}
+
+/// A column of [`put_column`] in the body: value `i` is its `width` bytes plus `base`.
+struct Column<'a> {
+    bytes: &'a [u8],
+    width: u8,
+    base: u64,
+}
+
+impl Column<'_> {
+    /// The `n` values, each width decoded in its own tight loop.
+    fn values(&self, n: usize) -> Vec<u64> {
+        let base = self.base;
+        match self.width {
+            0 => vec![base; n],
+            1 => self
+                .bytes
+                .iter()
+                .map(|&b| u64::from(b).wrapping_add(base))
+                .collect(),
+            2 => self
+                .bytes
+                .chunks_exact(2)
+                .map(|c| {
+                    c.try_into()
+                        .map_or(0, |b| u64::from(u16::from_le_bytes(b)))
+                        .wrapping_add(base)
+                })
+                .collect(),
+            4 => self
+                .bytes
+                .chunks_exact(4)
+                .map(|c| {
+                    c.try_into()
+                        .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+                        .wrapping_add(base)
+                })
+                .collect(),
+            _ => self
+                .bytes
+                .chunks_exact(8)
+                .map(|c| {
+                    c.try_into()
+                        .map_or(0, u64::from_le_bytes)
+                        .wrapping_add(base)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An integer of `10^-d` units as the closest f64 (exact for |units| < 2^53; a larger one,
+/// only in a corrupted value, is still finite and caught by the frame's checks if wrong).
+fn price_of(units: i64, scale: f64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let u = units as f64;
+    u / scale
+}
+
+fn decode_v3(
+    bytes: &[u8],
+    symbol: &Symbol,
+    timeframe: Timeframe,
+) -> Result<OhlcvFrame, DecodeError> {
+    let wire: WireV3<'_> =
+        rmp_serde::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if wire.version != 3 {
+        return Err(DecodeError::Malformed("header and body disagree".into()));
+    }
+    if wire.symbol != symbol.as_str() || wire.timeframe != timeframe.as_str() {
+        return Err(DecodeError::WrongSeries(format!(
+            "{} {}",
+            wire.symbol, wire.timeframe
+        )));
+    }
+    let crc = checksum(
+        wire.symbol,
+        wire.timeframe,
+        [
+            u64::from(wire.alignment),
+            u64::from(wire.forming),
+            u64::from(wire.bars),
+            wire.t0.cast_unsigned(),
+            u64::from(wire.price_decimals.cast_unsigned()),
+            wire.first_close.cast_unsigned(),
+            u64::from(wire.integral_volume),
+        ],
+        wire.body,
+    );
+    if crc != wire.crc {
+        return Err(DecodeError::Malformed("checksum mismatch".into()));
+    }
+    let Some(alignment) = alignment_of(wire.alignment) else {
+        return Err(DecodeError::Malformed(format!(
+            "alignment {}",
+            wire.alignment
+        )));
+    };
+    let n = wire.bars as usize;
+    // A count far beyond what the body could hold (a corrupted header) is refused before
+    // anything is allocated for it: even all-equal columns take a few bytes per column.
+    if n > wire.body.len().saturating_mul(1024) {
+        return Err(DecodeError::Malformed(format!(
+            "{n} bars in a {}-byte body",
+            wire.body.len()
+        )));
+    }
+    let mut r = Reader {
+        bytes: wire.body,
+        at: 0,
+    };
+    let overflow = || DecodeError::Malformed("value overflow".into());
+    let mut cols = OhlcvColumns::with_capacity(n);
+    let minutes = r.view(n.saturating_sub(1))?.values(n.saturating_sub(1));
+    if n > 0 {
+        let mut t = wire.t0;
+        cols.timestamps.push(t);
+        for d in minutes {
+            t = i64::try_from(d)
+                .ok()
+                .and_then(|d| d.checked_mul(MINUTE_MS))
+                .and_then(|d| t.checked_add(d))
+                .ok_or_else(overflow)?;
+            cols.timestamps.push(t);
+        }
+    }
+    if (0..=MAX_DECIMALS).contains(&wire.price_decimals) {
+        let scale = pow10(wire.price_decimals);
+        let closes = r.view(n.saturating_sub(1))?.values(n.saturating_sub(1));
+        let opens = r.view(n)?.values(n);
+        let above = r.view(n)?.values(n);
+        let below = r.view(n)?.values(n);
+        // A value that passed its checksum was written by `encode`: the integers are as it
+        // computed them. Wrapping arithmetic keeps a forged one from panicking; the frame's
+        // checks still refuse whatever it does not hold.
+        let mut close = wire.first_close;
+        let mut prev_close = close;
+        let gaps = std::iter::once(0).chain(closes);
+        for (((gap, o), a), b) in gaps.zip(opens).zip(above).zip(below) {
+            close = close.wrapping_add(unzigzag(gap));
+            let open = prev_close.wrapping_add(unzigzag(o));
+            let high = open.max(close).wrapping_add(a.cast_signed());
+            let low = open.min(close).wrapping_sub(b.cast_signed());
+            cols.open.push(price_of(open, scale));
+            cols.high.push(price_of(high, scale));
+            cols.low.push(price_of(low, scale));
+            cols.close.push(price_of(close, scale));
+            prev_close = close;
+        }
+    } else if wire.price_decimals == -1 {
+        cols.open = r.f64s(n)?;
+        cols.high = r.f64s(n)?;
+        cols.low = r.f64s(n)?;
+        cols.close = r.f64s(n)?;
+    } else {
+        return Err(DecodeError::Malformed(format!(
+            "price decimals {}",
+            wire.price_decimals
+        )));
+    }
+    if wire.integral_volume {
+        // Below 2^53 when written; a larger one is still a finite volume.
+        #[allow(clippy::cast_precision_loss)]
+        cols.volume
+            .extend(r.view(n)?.values(n).into_iter().map(|v| v as f64));
+    } else {
+        cols.volume = r.f64s(n)?;
+    }
+    if r.at != wire.body.len() {
+        return Err(DecodeError::Malformed(format!(
+            "{} bytes after the last bar",
+            wire.body.len() - r.at
+        )));
+    }
+    OhlcvFrame::from_columns_on(symbol.clone(), timeframe.aligned(alignment), cols)
+        .map(|f| f.with_forming(wire.forming))
+        .map_err(DecodeError::Invalid)
+}
+
+/// Encodes `frame` as version 2 (every column f64), as axia wrote before version 3: for
+/// migration tests and size comparisons.
+#[must_use]
+pub fn encode_version_2(frame: &OhlcvFrame) -> Vec<u8> {
     let c = frame.columns();
     let t0 = c.timestamps.first().copied().unwrap_or(0);
     let mut deltas = Vec::with_capacity(c.timestamps.len());
@@ -155,7 +635,7 @@ pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
         f64_bytes(&c.volume),
     );
     let wire = WireRef {
-        version: SCHEMA_VERSION,
+        version: 2,
         symbol: frame.symbol().as_str(),
         timeframe: frame.timeframe().as_str(),
         t0,
@@ -193,6 +673,9 @@ pub fn decode(
     let version = peek_version(bytes)?;
     if !(OLDEST_READ..=SCHEMA_VERSION).contains(&version) {
         return Err(DecodeError::UnknownVersion(version));
+    }
+    if version == 3 {
+        return decode_v3(bytes, symbol, timeframe);
     }
     let wire: Wire<'_> =
         rmp_serde::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
@@ -329,6 +812,30 @@ mod tests {
 
     proptest! {
         #[test]
+        fn new_york_close_values_keep_their_alignment(
+            tf in proptest::sample::select(Timeframe::ALL.to_vec()),
+            skips in prop::collection::vec(1i64..5, 0..120),
+            seed in 0.5f64..200.0,
+        ) {
+            let g = tf.aligned(DailyAlignment::NewYorkClose);
+            let mut b = OhlcvFrame::builder(sym(), tf, skips.len())
+                .aligned(DailyAlignment::NewYorkClose)
+                .unwrap();
+            let mut t = g.ceil(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap());
+            for (i, s) in skips.iter().enumerate() {
+                for _ in 0..*s {
+                    t = g.next_open(t);
+                }
+                let p = seed + i as f64 * 0.001;
+                b.push(t.timestamp_millis(), p, p + 0.013, p - 0.007, p + 0.002, 1.0).unwrap();
+            }
+            let f = b.finish();
+            let back = decode(&encode(&f), f.symbol(), tf).unwrap();
+            prop_assert_eq!(back.alignment(), DailyAlignment::NewYorkClose);
+            prop_assert_eq!(back, f);
+        }
+
+        #[test]
         fn round_trip_is_exact(f in arb_frame(), forming in any::<bool>()) {
             let f = f.with_forming(forming);
             let bytes = encode(&f);
@@ -408,7 +915,7 @@ mod tests {
             f64_bytes(&[0.0]),
         );
         let wire = WireRef {
-            version: SCHEMA_VERSION,
+            version: 2,
             symbol: "USDJPY",
             timeframe: "M1",
             t0,
@@ -425,6 +932,46 @@ mod tests {
             decode(&bytes, &sym(), Timeframe::M1),
             Err(DecodeError::Invalid(_))
         ));
+        // The same in version 3, raw f64 prices (after an empty column of time gaps).
+        let mut body = vec![0, 0];
+        for col in [&one, &two, &half, &bad, &zero] {
+            body.extend_from_slice(col);
+        }
+        let wire = WireV3Ref {
+            version: 3,
+            symbol: "USDJPY",
+            timeframe: "M1",
+            alignment: 0,
+            forming: false,
+            bars: 1,
+            t0,
+            price_decimals: -1,
+            first_close: 0,
+            integral_volume: false,
+            crc: 0,
+            body: &body,
+        };
+        let wire = WireV3Ref {
+            crc: checksum(
+                "USDJPY",
+                "M1",
+                [
+                    0,
+                    0,
+                    1,
+                    t0.cast_unsigned(),
+                    u64::from((-1i8).cast_unsigned()),
+                    0,
+                    0,
+                ],
+                &body,
+            ),
+            ..wire
+        };
+        assert!(matches!(
+            decode(&rmp_serde::to_vec(&wire).unwrap(), &sym(), Timeframe::M1),
+            Err(DecodeError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -434,8 +981,81 @@ mod tests {
             .unwrap()
             .timestamp_millis();
         let opens: Vec<i64> = (0..1440).map(|i| t0 + i * 60_000).collect();
-        let bytes = encode(&frame(Timeframe::M1, &opens, 150.0));
-        // 5 f64 columns at 8 bytes and a 1-byte delta per bar, plus a small header.
-        assert!(bytes.len() <= 1440 * 41 + 64, "{} bytes", bytes.len());
+        let raw = frame(Timeframe::M1, &opens, 150.0);
+        let v2 = encode_version_2(&raw);
+        // Version 2: 5 f64 columns at 8 bytes and a 1-byte delta per bar, plus a small header.
+        assert!(v2.len() <= 1440 * 41 + 64, "{} bytes", v2.len());
+        // The same bars on a 0.001 tick with whole volumes: integers of ticks, a few bytes each.
+        let ticked = on_grid(&raw, 3);
+        let v3 = encode(&ticked);
+        assert!(v3.len() <= 1440 * 8 + 64, "{} bytes", v3.len());
+        assert_eq!(decode(&v3, &sym(), Timeframe::M1).unwrap(), ticked);
+    }
+
+    /// `f` with every price on a `10^-decimals` grid and whole volumes.
+    fn on_grid(f: &OhlcvFrame, decimals: u32) -> OhlcvFrame {
+        let tick = axia_domain::Tick::decimal(decimals).unwrap();
+        let bars = f.iter().map(|b| {
+            let q = |p: f64| tick.quantize(p).unwrap().max(tick.price_of(1));
+            Bar::new(
+                b.time(),
+                q(b.open()),
+                q(b.high()),
+                q(b.low()),
+                q(b.close()),
+                b.volume().round(),
+            )
+            .unwrap()
+        });
+        OhlcvFrame::from_bars(f.symbol().clone(), f.timeframe(), bars.collect::<Vec<_>>())
+            .unwrap()
+            .with_forming(f.forming().is_some())
+    }
+
+    proptest! {
+        #[test]
+        fn prices_on_a_tick_grid_are_compact_and_exact(f in arb_frame(), decimals in 0u32..9, forming in any::<bool>()) {
+            let f = on_grid(&f.with_forming(forming), decimals);
+            let bytes = encode(&f);
+            let wire: WireV3<'_> = rmp_serde::from_slice(&bytes).unwrap();
+            prop_assert!(wire.price_decimals >= 0 && wire.price_decimals <= decimals as i8, "{}", wire.price_decimals);
+            prop_assert!(wire.integral_volume);
+            let back = decode(&bytes, f.symbol(), f.timeframe()).unwrap();
+            // Bit-exact, not just equal.
+            for (a, b) in back.iter().zip(f.iter()) {
+                for (x, y) in [(a.open(), b.open()), (a.high(), b.high()), (a.low(), b.low()), (a.close(), b.close()), (a.volume(), b.volume())] {
+                    prop_assert_eq!(x.to_bits(), y.to_bits());
+                }
+            }
+            prop_assert_eq!(back, f);
+        }
+
+        #[test]
+        fn version_2_values_are_still_read(f in arb_frame(), forming in any::<bool>()) {
+            let f = f.with_forming(forming);
+            let back = decode(&encode_version_2(&f), f.symbol(), f.timeframe()).unwrap();
+            prop_assert_eq!(back, f);
+        }
+
+        #[test]
+        fn corrupted_values_never_read_as_other_bars_nor_panic(
+            f in arb_frame(), decimals in 0u32..6, flips in prop::collection::vec((any::<usize>(), 1u8..=255), 1..8),
+        ) {
+            let f = on_grid(&f, decimals);
+            let good = encode(&f);
+            let mut bytes = good.clone();
+            for (at, x) in flips {
+                let i = at % bytes.len();
+                bytes[i] ^= x;
+            }
+            // Flips that cancel out leave the value as it was.
+            prop_assume!(bytes != good);
+            // An error, or (a flip that only re-spells a msgpack number, say int64 as uint64)
+            // the very bars written: never other bars.
+            match decode(&bytes, f.symbol(), f.timeframe()) {
+                Err(_) => {}
+                Ok(g) => prop_assert_eq!(g, f, "a corrupted value was read as other bars"),
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use axia_domain::{
 };
 
 use crate::SimulatedBroker;
-use crate::generator::generate;
+use crate::generator::generate_for;
 
 /// The book a simulated broker keeps when none is given: this process only.
 #[derive(Debug, Default)]
@@ -82,16 +82,20 @@ impl SimulatedBroker {
 
     fn price_now(&self, order: &Order) -> Option<Price> {
         let now = self.clock.now();
+        let instrument = self.instrument(order.symbol());
+        let tick = instrument.tick();
         // The last few minutes hold the price while the market is open; only a closed market
         // (a weekend) needs the longer look back for its last close.
         [chrono::Duration::minutes(10), chrono::Duration::days(4)]
             .into_iter()
             .find_map(|back| {
                 let range = TimeRange::covering(now - back, now).ok()?;
-                let frame = generate(self.seed, order.symbol(), Timeframe::M1, range, now).ok()?;
+                let frame = generate_for(self.seed, &instrument, Timeframe::M1, range, now).ok()?;
                 let close = frame.last()?.close();
-                rust_decimal::Decimal::from_f64_retain(close)?
-                    .round_dp(6)
+                // Exactly the printed tick value: 150.11, not 150.1099999999999994315658.
+                tick.format(close)
+                    .parse::<rust_decimal::Decimal>()
+                    .ok()?
                     .try_into()
                     .ok()
             })

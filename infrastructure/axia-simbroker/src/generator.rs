@@ -1,7 +1,8 @@
 //! The stateless price model.
 
 use axia_domain::{
-    BarAccumulator, BarValues, FrameError, MarketCalendar, OhlcvFrame, Symbol, TimeRange, Timeframe,
+    BarAccumulator, BarValues, FrameError, Instrument, InstrumentRegistry, MarketCalendar,
+    OhlcvFrame, Symbol, Tick, TimeRange, Timeframe,
 };
 use chrono::{DateTime, Utc};
 
@@ -64,12 +65,11 @@ fn unit(h: u64) -> f64 {
     2.0 * f - 1.0
 }
 
-/// One series' model: its base level, tick size and noise keys.
+/// One series' model: its base level, tick and noise keys.
 struct Model {
     key: u64,
     log_base: f64,
-    tick: f64,
-    per_tick: f64,
+    tick: Tick,
     vol: f64,
 }
 
@@ -77,12 +77,13 @@ struct Model {
 const OCTAVES: [(i64, f64); 4] = [(15, 2.0), (240, 5.0), (4_320, 14.0), (28_800, 40.0)];
 
 impl Model {
-    fn new(seed: u64, symbol: &Symbol) -> Self {
+    fn new(seed: u64, instrument: &Instrument) -> Self {
+        let symbol = instrument.symbol();
         let mut key = splitmix(seed);
         for b in symbol.as_str().bytes() {
             key = splitmix(key ^ u64::from(b));
         }
-        let (base, tick, vol) = match symbol.fx_pair() {
+        let (base, vol) = match symbol.fx_pair() {
             Some((b, q)) => {
                 let per = |c: &str| {
                     PER_USD
@@ -90,18 +91,14 @@ impl Model {
                         .find(|(k, _)| *k == c)
                         .map_or(1.0, |(_, v)| *v)
                 };
-                let price = per(q) / per(b);
-                // Quote to 5 significant digits: 0.001 for USDJPY, 0.00001 for EURUSD.
-                let tick = 10f64.powf(price.log10().floor() - 4.0);
-                (price, tick, 0.0002)
+                (per(q) / per(b), 0.0002)
             }
-            None => (20.0 + (key % 48_000) as f64 / 100.0, 0.01, 0.0004),
+            None => (20.0 + (key % 48_000) as f64 / 100.0, 0.0004),
         };
         Self {
             key,
             log_base: base.ln(),
-            tick,
-            per_tick: 1.0 / tick,
+            tick: instrument.tick(),
             vol,
         }
     }
@@ -112,8 +109,9 @@ impl Model {
         ))
     }
 
-    fn round(&self, p: f64) -> f64 {
-        ((p * self.per_tick).round() * self.tick).max(self.tick)
+    /// Whole ticks in `p` (half-even), at least one.
+    fn ticks(&self, p: f64) -> i64 {
+        self.tick.ticks_in(p).unwrap_or(1).max(1)
     }
 }
 
@@ -133,7 +131,7 @@ struct Cursor<'a> {
     model: &'a Model,
     phases: [Phase; 4],
     at: Option<i64>,
-    last: Option<(i64, f64)>,
+    last: Option<(i64, i64)>,
 }
 
 impl<'a> Cursor<'a> {
@@ -178,8 +176,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The mid price at the start of minute `m` (minutes since the epoch), rounded to the tick.
-    fn price(&mut self, m: i64) -> f64 {
+    /// The mid price at the start of minute `m` (minutes since the epoch), in ticks.
+    fn price(&mut self, m: i64) -> i64 {
         match self.at {
             Some(prev) if prev + 1 == m => self.step(),
             Some(prev) if prev == m => {}
@@ -195,7 +193,7 @@ impl<'a> Cursor<'a> {
             let s = f * f * (3.0 - 2.0 * f);
             x += amp * (p.left * (1.0 - s) + p.right * s);
         }
-        model.round((model.log_base + x * model.vol).exp())
+        model.ticks((model.log_base + x * model.vol).exp())
     }
 
     /// The M1 bar opening at minute `m`.
@@ -207,17 +205,21 @@ impl<'a> Cursor<'a> {
         let c = self.price(m + 1);
         self.last = Some((m, c));
         let model = self.model;
-        let wiggle = |lane| model.round(model.h(lane, m).abs() * model.vol * 0.8 * o);
+        let price = |t| model.tick.price_of(t);
+        let wiggle = |lane| {
+            let w = model.h(lane, m).abs() * model.vol * 0.8 * price(o);
+            model.tick.ticks_in(w).unwrap_or(0)
+        };
         let h = o.max(c) + wiggle(20);
-        let l = (o.min(c) - wiggle(21)).max(model.tick);
+        let l = (o.min(c) - wiggle(21)).max(1);
         let v = (60.0 + 40.0 * model.h(22, m)).round().max(1.0);
-        (o, h, l, c, v)
+        (price(o), price(h), price(l), price(c), v)
     }
 }
 
 /// The bars of `symbol` / `timeframe` whose open time is in `range` and not after `now`, for
-/// `seed`. Coarser bars are aggregated from the M1 bars the market was open for; a bar whose
-/// period has not ended at `now` is labelled forming.
+/// `seed`, as [`generate_for`] the symbol's built-in instrument
+/// ([`InstrumentRegistry::shared_builtin`]).
 ///
 /// # Errors
 /// [`FrameError`] only if the model broke an invariant (a bug).
@@ -228,14 +230,35 @@ pub fn generate(
     range: TimeRange,
     now: DateTime<Utc>,
 ) -> Result<OhlcvFrame, FrameError> {
-    let model = Model::new(seed, symbol);
+    let instrument = InstrumentRegistry::shared_builtin().resolve(symbol);
+    generate_for(seed, &instrument, timeframe, range, now)
+}
+
+/// The bars of `instrument` / `timeframe` whose open time is in `range` and not after `now`,
+/// for `seed`: every price on the instrument's tick grid, the market open per its calendar.
+/// Coarser bars are aggregated from the M1 bars the market was open for; a bar whose period
+/// has not ended at `now` is labelled forming.
+///
+/// # Errors
+/// [`FrameError`] only if the model broke an invariant (a bug).
+pub fn generate_for(
+    seed: u64,
+    instrument: &Instrument,
+    timeframe: Timeframe,
+    range: TimeRange,
+    now: DateTime<Utc>,
+) -> Result<OhlcvFrame, FrameError> {
+    let symbol = instrument.symbol();
+    let model = Model::new(seed, instrument);
     let mut cursor = Cursor::new(&model);
-    let calendar = calendar_for(symbol);
+    let calendar = instrument.calendar();
+    // Bars on the instrument's grid: daily bars from its daily alignment.
+    let grid = timeframe.aligned(instrument.alignment());
     // Every M1 bar of the target bars that open in range: from the first such bar's open.
-    let first = timeframe.ceil(range.start());
+    let first = grid.ceil(range.start());
     let end = range.end().min(now + chrono::Duration::milliseconds(1));
     let m1_end = if first < end {
-        timeframe.ceil(end).min(now + chrono::Duration::minutes(1))
+        grid.ceil(end).min(now + chrono::Duration::minutes(1))
     } else {
         first
     };
@@ -246,8 +269,9 @@ pub fn generate(
     } else {
         minutes / 30 + 1
     };
-    let mut out = OhlcvFrame::builder(symbol.clone(), timeframe, bars.min(10_000_000));
-    let mut acc = BarAccumulator::new(timeframe);
+    let mut out = OhlcvFrame::builder(symbol.clone(), timeframe, bars.min(10_000_000))
+        .aligned(instrument.alignment())?;
+    let mut acc = BarAccumulator::on(grid);
     let end_ms = end.timestamp_millis();
     let mut t = first;
     while t < m1_end {

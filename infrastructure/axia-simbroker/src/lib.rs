@@ -39,5 +39,5 @@ mod generator;
 mod source;
 
 pub use faults::Faults;
-pub use generator::{calendar_for, generate};
+pub use generator::{calendar_for, generate, generate_for};
 pub use source::SimulatedBroker;

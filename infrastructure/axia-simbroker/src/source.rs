@@ -5,11 +5,12 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use axia_domain::{
-    Clock, FetchedBars, MarketData, MarketDataError, Symbol, TimeRange, Timeframe, ValidationReport,
+    Clock, FetchedBars, Instrument, InstrumentRegistry, MarketData, MarketDataError, Symbol,
+    TimeRange, Timeframe, ValidationReport,
 };
 
 use crate::Faults;
-use crate::generator::generate;
+use crate::generator::generate_for;
 
 /// The simulated broker. Cheap to clone; clones share faults and call counts.
 #[derive(Clone)]
@@ -19,6 +20,7 @@ pub struct SimulatedBroker {
     faults: Arc<RwLock<Faults>>,
     calls: Arc<AtomicU64>,
     pub(crate) desk: Arc<crate::executor::PaperDesk>,
+    instruments: Arc<InstrumentRegistry>,
 }
 
 impl std::fmt::Debug for SimulatedBroker {
@@ -41,7 +43,21 @@ impl SimulatedBroker {
             faults: Arc::new(RwLock::new(Faults::none())),
             calls: Arc::default(),
             desk: Arc::default(),
+            instruments: Arc::new(InstrumentRegistry::shared_builtin().clone()),
         }
+    }
+
+    /// Prices on the ticks, and sessions of, these instruments (default: the built-in ones).
+    #[must_use]
+    pub fn instruments(mut self, instruments: Arc<InstrumentRegistry>) -> Self {
+        self.instruments = instruments;
+        self
+    }
+
+    /// The instrument `symbol` is simulated as.
+    #[must_use]
+    pub fn instrument(&self, symbol: &Symbol) -> Instrument {
+        self.instruments.resolve(symbol)
     }
 
     /// A broker whose prices are fixed by `seed`, on the system clock.
@@ -102,7 +118,8 @@ impl MarketData for SimulatedBroker {
                 "simulated failure (call {call})"
             )));
         }
-        let frame = generate(self.seed, symbol, timeframe, range, self.clock.now())
+        let instrument = self.instrument(symbol);
+        let frame = generate_for(self.seed, &instrument, timeframe, range, self.clock.now())
             .map_err(|e| MarketDataError::InvalidResponse(e.to_string()))?;
         if frame.is_empty() && !range.is_empty() {
             return Err(MarketDataError::NoData(range));

@@ -1,9 +1,10 @@
 //! [`YahooConfig`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axia_domain::{Backoff, Symbol};
+use axia_domain::{Backoff, Instrument, InstrumentRegistry, Symbol};
 
 /// How to reach Yahoo Finance and how hard to push it.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,7 @@ pub struct YahooConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) tickers: HashMap<Symbol, String>,
     pub(crate) user_agent: String,
+    pub(crate) instruments: Arc<InstrumentRegistry>,
 }
 
 impl Default for YahooConfig {
@@ -30,6 +32,7 @@ impl Default for YahooConfig {
             request_timeout: Duration::from_secs(10),
             tickers: HashMap::new(),
             user_agent: concat!("axia/", env!("CARGO_PKG_VERSION")).into(),
+            instruments: Arc::new(InstrumentRegistry::shared_builtin().clone()),
         }
     }
 }
@@ -74,17 +77,33 @@ impl YahooConfig {
         self
     }
 
-    /// The Yahoo ticker of `symbol`: the configured one, `XXXYYY=X` for an FX pair, else the
-    /// symbol itself.
+    /// The instruments (default: the built-in ones): their Yahoo tickers, and the tick grid
+    /// and volume rules every fetched bar is validated against.
+    pub fn instruments(mut self, instruments: Arc<InstrumentRegistry>) -> Self {
+        self.instruments = instruments;
+        self
+    }
+
+    /// The instrument of `symbol`; an unknown one resolves to its defaults, with a warning
+    /// the first time.
+    #[must_use]
+    pub fn instrument_of(&self, symbol: &Symbol) -> Instrument {
+        self.instruments.resolve_reporting(symbol, |i| {
+            tracing::warn!(%symbol, tick = %i.tick(), "unknown instrument; using the defaults for its kind");
+        })
+    }
+
+    /// The Yahoo ticker of `symbol`: the one set with [`YahooConfig::ticker`], else its
+    /// instrument's (`XXXYYY=X` for an FX pair, else the symbol itself).
     #[must_use]
     pub fn ticker_of(&self, symbol: &Symbol) -> String {
         if let Some(t) = self.tickers.get(symbol) {
             return t.clone();
         }
-        if symbol.is_fx_pair() {
-            format!("{symbol}=X")
-        } else {
-            symbol.to_string()
-        }
+        self.instrument_of(symbol)
+            .venues()
+            .yahoo
+            .clone()
+            .unwrap_or_else(|| symbol.to_string())
     }
 }

@@ -305,16 +305,23 @@ impl MarketData for YahooGateway {
     ) -> Result<FetchedBars, MarketDataError> {
         let now = self.clock.now();
         let ticker = self.config.ticker_of(symbol);
-        // H4 is built from 60m, and H1 from 30m where 60m bars open on the half hour.
+        let instrument = self.config.instrument_of(symbol);
+        let grid = timeframe.aligned(instrument.alignment());
+        // H4 is built from 60m, and H1 from 30m where 60m bars open on the half hour. Yahoo's
+        // daily, weekly and monthly bars start at midnight: an instrument aligned to the New
+        // York close gets them built from 60m too (so within 60m's reach of 730 days).
+        let shifted = grid.is_shifted();
         let mut fetch_tf = match timeframe {
             Timeframe::H4 | Timeframe::H1 if self.half_hour().contains(&ticker) => Timeframe::M30,
+            _ if shifted && self.half_hour().contains(&ticker) => Timeframe::M30,
             Timeframe::H4 => Timeframe::H1,
+            _ if shifted => Timeframe::H1,
             tf => tf,
         };
         // A resampled range covers the whole target bars that open in the range.
         let whole_bars = || {
-            let first = timeframe.ceil(range.start());
-            let last_end = timeframe.ceil(range.end());
+            let first = grid.ceil(range.start());
+            let last_end = grid.ceil(range.end());
             TimeRange::new(first, last_end.max(first)).unwrap_or(range)
         };
         let fetch_range = if fetch_tf == timeframe {
@@ -323,13 +330,18 @@ impl MarketData for YahooGateway {
             whole_bars()
         };
         let empty = || FetchedBars {
-            frame: OhlcvFrame::empty(symbol.clone(), timeframe),
+            frame: OhlcvFrame::empty_on(symbol.clone(), grid),
             report: ValidationReport::default(),
         };
-        let Some(mut raw) = self
-            .rows(&ticker, symbol, fetch_tf, fetch_range, now)
-            .await?
-        else {
+        let rows = match self.rows(&ticker, symbol, fetch_tf, fetch_range, now).await {
+            Err(MarketDataError::Unsupported(why)) if shifted => {
+                return Err(MarketDataError::Unsupported(format!(
+                    "{symbol} is aligned to the New York close, so its {timeframe} bars are built from {fetch_tf} bars: {why}"
+                )));
+            }
+            other => other?,
+        };
+        let Some(mut raw) = rows else {
             return Ok(empty());
         };
         if fetch_tf == Timeframe::H1 && on_the_half_hour(&raw) {
@@ -353,8 +365,10 @@ impl MarketData for YahooGateway {
         if raw.is_empty() {
             return Err(MarketDataError::NoData(range));
         }
-        // Yahoo counts shares (and reports no volume for FX): a fractional volume is malformed.
-        let rules = ValidationRules::new().integral_volume(true);
+        // Prices onto the instrument's tick grid (Yahoo's values carry float noise such as
+        // 156.41999816894531); Yahoo counts shares (and reports no volume for FX): a
+        // fractional volume is malformed.
+        let rules = ValidationRules::for_instrument(&instrument);
         let (frame, report) = validate_bars_with(symbol.clone(), fetch_tf, raw, now, rules);
         if !report.is_clean() {
             tracing::info!(
@@ -365,9 +379,12 @@ impl MarketData for YahooGateway {
         let frame = if timeframe == fetch_tf {
             frame
         } else {
+            // A target bar whose period has not ended is forming, even when its last source
+            // bar has closed.
             frame
                 .resample(timeframe)
                 .map_err(|e| MarketDataError::InvalidResponse(e.to_string()))?
+                .with_forming_at(now)
         };
         Ok(FetchedBars {
             frame: frame.into_slice(range),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use axia_config::{CommonArgs, Settings, Wiring};
-use axia_domain::{Clock, ManualClock, SystemClock, TimeRange, UseCase};
+use axia_domain::{Clock, Instrument, ManualClock, SystemClock, TimeRange, UseCase};
 use axia_provider::{OhlcvRequest, OhlcvResponse, Window};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -143,15 +143,28 @@ struct OhlcvArgs {
     common: CommonArgs,
 }
 
-fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
+/// Prints the bars at the instrument's precision (table and CSV: exactly its decimals; JSON:
+/// numbers on its tick grid, and `price_decimals` to format them with).
+fn print(resp: &OhlcvResponse, format: Format, instrument: &Instrument) -> anyhow::Result<()> {
     let m = &resp.meta;
     let forming = resp.frame.forming_millis();
+    let tick = instrument.tick();
+    let px = |p: f64| tick.format(p);
     match format {
         Format::Json => {
             let bars: Vec<_> = resp.frame.iter().collect();
+            let instrument = serde_json::json!({
+                "symbol": instrument.symbol(),
+                "tick": tick,
+                "price_decimals": tick.decimals(),
+                "volume": instrument.volume(),
+                "alignment": resp.frame.alignment(),
+            });
             println!(
                 "{}",
-                serde_json::to_string(&serde_json::json!({"bars": bars, "meta": m}))?
+                serde_json::to_string(
+                    &serde_json::json!({"bars": bars, "meta": m, "instrument": instrument})
+                )?
             );
         }
         Format::Csv => {
@@ -160,10 +173,10 @@ fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
                 println!(
                     "{},{},{},{},{},{},{}",
                     b.time().to_rfc3339(),
-                    b.open(),
-                    b.high(),
-                    b.low(),
-                    b.close(),
+                    px(b.open()),
+                    px(b.high()),
+                    px(b.low()),
+                    px(b.close()),
                     b.volume(),
                     forming == Some(b.time_millis())
                 );
@@ -178,10 +191,10 @@ fn print(resp: &OhlcvResponse, format: Format) -> anyhow::Result<()> {
                 println!(
                     "{:<25} {:>14} {:>14} {:>14} {:>14} {:>12}{}",
                     b.time().format("%Y-%m-%d %H:%M"),
-                    b.open(),
-                    b.high(),
-                    b.low(),
-                    b.close(),
+                    px(b.open()),
+                    px(b.high()),
+                    px(b.low()),
+                    px(b.close()),
                     b.volume(),
                     if forming == Some(b.time_millis()) {
                         "  forming"
@@ -242,11 +255,14 @@ async fn ohlcv(args: OhlcvArgs) -> anyhow::Result<()> {
         None => Arc::new(SystemClock),
     };
     let wiring = Wiring::build(&settings, clock).await?;
+    let instrument = wiring.instruments.resolve_reporting(&symbol, |i| {
+        tracing::warn!(%symbol, tick = %i.tick(), "unknown instrument; using the defaults for its kind");
+    });
     let resp = wiring
         .provider()
         .get(OhlcvRequest::new(symbol, timeframe, window, use_case))
         .await?;
-    print(&resp, args.format)
+    print(&resp, args.format, &instrument)
 }
 
 async fn killswitch(args: KillswitchArgs) -> anyhow::Result<()> {

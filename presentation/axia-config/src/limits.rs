@@ -3,7 +3,8 @@
 use crate::Settings;
 
 /// The order validator the settings describe: `[orders] allowed_symbols`, `[orders.limits]`
-/// and `[orders.symbol_limits.*]` over each instrument's safe defaults.
+/// and `[orders.symbol_limits.*]` over each instrument's safe defaults, prices and quantities
+/// checked against the tick and lot step of the instruments (`[instruments.*]` applied).
 #[must_use]
 pub fn order_validator(settings: &Settings) -> axia_domain::OrderValidator {
     let o = &settings.orders;
@@ -11,8 +12,9 @@ pub fn order_validator(settings: &Settings) -> axia_domain::OrderValidator {
     if !o.allowed_symbols.is_empty() {
         limits = limits.allowed_symbols(o.allowed_symbols.iter().cloned());
     }
-    o.symbol_limits.iter().fold(
-        axia_domain::OrderValidator::with_safe_defaults(limits),
-        |v, (symbol, l)| v.symbol_limits(symbol.clone(), l.to_limits()),
-    )
+    let validator = axia_domain::OrderValidator::with_safe_defaults(limits)
+        .instruments(std::sync::Arc::new(settings.instrument_registry()));
+    o.symbol_limits.iter().fold(validator, |v, (symbol, l)| {
+        v.symbol_limits(symbol.clone(), l.to_limits())
+    })
 }

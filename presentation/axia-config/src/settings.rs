@@ -252,6 +252,27 @@ pub struct Settings {
     pub lock: LockSettings,
     /// The order path.
     pub orders: OrdersSettings,
+    /// Instruments added to or changed from the built-in ones
+    /// (`[instruments.USDJPY] alignment = "new_york_close"`); see
+    /// [`InstrumentOverride`](axia_domain::InstrumentOverride) for the fields.
+    #[serde(deserialize_with = "symbol_map")]
+    pub instruments: HashMap<Symbol, axia_domain::InstrumentOverride>,
+}
+
+impl Settings {
+    /// The built-in instruments with `[instruments.*]` applied.
+    #[must_use]
+    pub fn instrument_registry(&self) -> axia_domain::InstrumentRegistry {
+        let mut registry = axia_domain::InstrumentRegistry::builtin();
+        let mut symbols: Vec<_> = self.instruments.keys().collect();
+        symbols.sort();
+        for symbol in symbols {
+            if let Some(o) = self.instruments.get(symbol) {
+                registry.override_with(symbol, o);
+            }
+        }
+        registry
+    }
 }
 
 impl Default for Settings {
@@ -275,6 +296,7 @@ impl Default for Settings {
             yahoo: YahooSettings::default(),
             lock: LockSettings::default(),
             orders: OrdersSettings::default(),
+            instruments: HashMap::new(),
         }
     }
 }
@@ -717,6 +739,13 @@ mod tests {
                 "US/JPY",
             ),
             ("concurency = 3", "unknown field"),
+            ("[instruments.\"US/JPY\"]\ntick = \"0.01\"", "US/JPY"),
+            ("[instruments.USDJPY]\ntick = \"-1\"", "tick"),
+            ("[instruments.USDJPY]\ntik = \"0.1\"", "unknown field"),
+            (
+                "[instruments.USDJPY]\nalignment = \"noon\"",
+                "new_york_close",
+            ),
             ("concurrency = 0", "concurrency"),
             ("[lock]\nenabled = true", "needs a hot cache"),
             ("[hot_cache]\nurl = \"http://x\"", "redis://"),
@@ -726,6 +755,31 @@ mod tests {
             assert!(e.contains(needle), "{bad:?}: {e}");
             assert!(!e.contains('\n'), "one line: {e:?}");
         }
+    }
+
+    #[test]
+    fn instruments_extend_and_override_the_builtin_ones() {
+        let s = parse(
+            "[instruments.USDJPY]\nalignment = \"new_york_close\"\n\
+             [instruments.BTCUSD]\ntick = \"0.5\"\nhours = \"always_open\"\n\
+             asset_class = { kind = \"fx_pair\", base = \"BTC\", quote = \"USD\" }\n",
+        )
+        .unwrap();
+        let r = s.instrument_registry();
+        let usdjpy = r.resolve(&"USDJPY".parse().unwrap());
+        assert_eq!(
+            usdjpy.alignment(),
+            axia_domain::DailyAlignment::NewYorkClose
+        );
+        assert_eq!(usdjpy.price_decimals(), 3, "the rest is built in");
+        let btc = r.resolve(&"BTCUSD".parse().unwrap());
+        assert_eq!(btc.tick().to_string(), "0.5");
+        assert_eq!(btc.hours(), axia_domain::TradingHours::AlwaysOpen);
+        assert!(r.knows(&"BTCUSD".parse().unwrap()));
+        assert_eq!(
+            r.resolve(&"EURUSD".parse().unwrap()).alignment(),
+            axia_domain::DailyAlignment::UtcMidnight
+        );
     }
 
     #[test]

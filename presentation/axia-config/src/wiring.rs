@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axia_collect::Collect;
 #[cfg(not(feature = "redis"))]
 use axia_domain::OhlcvStore;
-use axia_domain::{Clock, MarketData};
+use axia_domain::{Clock, DailyAlignment, InstrumentRegistry, MarketCalendar, MarketData, Symbol};
 use axia_parquet::ParquetArchive;
 use axia_provider::OhlcvDataProvider;
 #[cfg(feature = "redis")]
@@ -59,6 +59,8 @@ pub struct Wiring {
     pub hot: Option<HotCache>,
     /// The clock everything uses.
     pub clock: Arc<dyn Clock>,
+    /// The instruments: the built-in ones with `[instruments.*]` applied.
+    pub instruments: Arc<InstrumentRegistry>,
 }
 
 impl std::fmt::Debug for Wiring {
@@ -78,14 +80,18 @@ impl Wiring {
     /// A [`ConfigError`] for settings an adapter refuses (a malformed URL or namespace).
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         settings.validate()?;
+        let instruments = Arc::new(settings.instrument_registry());
         let archive = open_archive(settings)
             .await?
-            .verify_writes(settings.archive.verify_writes);
+            .verify_writes(settings.archive.verify_writes)
+            .instruments(Arc::clone(&instruments));
         let hot = hot_cache(settings, &clock)?;
         #[cfg(feature = "yahoo")]
-        let yahoo = yahoo(settings, &clock)?;
-        let simulated = (settings.source == SourceKind::Simulated)
-            .then(|| SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock)));
+        let yahoo = yahoo(settings, &clock, &instruments)?;
+        let simulated = (settings.source == SourceKind::Simulated).then(|| {
+            SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock))
+                .instruments(Arc::clone(&instruments))
+        });
         let source: Arc<dyn MarketData> = match &simulated {
             Some(s) => Arc::new(s.clone()),
             #[cfg(feature = "yahoo")]
@@ -108,14 +114,29 @@ impl Wiring {
             archive: Arc::new(archive),
             hot,
             clock,
+            instruments,
         })
+    }
+
+    /// The trading calendar of each symbol, from the instruments.
+    pub fn calendars(&self) -> impl Fn(&Symbol) -> Arc<dyn MarketCalendar> + Send + Sync + 'static {
+        let instruments = Arc::clone(&self.instruments);
+        move |s| instruments.resolve(s).calendar()
+    }
+
+    /// Where each symbol's daily bars start, from the instruments.
+    pub fn alignments(&self) -> impl Fn(&Symbol) -> DailyAlignment + Send + Sync + 'static {
+        let instruments = Arc::clone(&self.instruments);
+        move |s| instruments.resolve(s).alignment()
     }
 
     /// The collect use case over these adapters.
     #[must_use]
     pub fn collect(&self) -> Collect {
         let collect = Collect::new(Arc::clone(&self.source), Arc::clone(&self.archive))
-            .clock(Arc::clone(&self.clock));
+            .clock(Arc::clone(&self.clock))
+            .calendar(self.calendars())
+            .alignment(self.alignments());
         match &self.hot {
             Some(h) => collect.hot_cache(h.clone()),
             None => collect,
@@ -125,7 +146,10 @@ impl Wiring {
     /// The audit use case over the archive.
     #[must_use]
     pub fn audit(&self) -> axia_collect::Audit {
-        axia_collect::Audit::new(Arc::clone(&self.archive)).clock(Arc::clone(&self.clock))
+        axia_collect::Audit::new(Arc::clone(&self.archive))
+            .clock(Arc::clone(&self.clock))
+            .calendar(self.calendars())
+            .alignment(self.alignments())
     }
 
     /// The data provider over these adapters: the simulated broker as the broker, the hot
@@ -134,6 +158,8 @@ impl Wiring {
     pub fn provider(&self) -> OhlcvDataProvider {
         let mut b = OhlcvDataProvider::builder()
             .clock(Arc::clone(&self.clock))
+            .calendar(self.calendars())
+            .alignment(self.alignments())
             .cold_archive(Arc::clone(&self.archive));
         if let Some(s) = &self.simulated {
             b = b.broker(s.clone());
@@ -202,11 +228,17 @@ fn hot_cache(settings: &Settings, clock: &Arc<dyn Clock>) -> Result<Option<HotCa
 
 /// Yahoo, when it is the source or a base URL is configured.
 #[cfg(feature = "yahoo")]
-fn yahoo(settings: &Settings, clock: &Arc<dyn Clock>) -> Result<Option<YahooGateway>, ConfigError> {
+fn yahoo(
+    settings: &Settings,
+    clock: &Arc<dyn Clock>,
+    instruments: &Arc<InstrumentRegistry>,
+) -> Result<Option<YahooGateway>, ConfigError> {
     if settings.source != SourceKind::Yahoo && settings.yahoo.base_url.is_none() {
         return Ok(None);
     }
-    let mut cfg = YahooConfig::default().requests_per_second(settings.yahoo.requests_per_second);
+    let mut cfg = YahooConfig::default()
+        .requests_per_second(settings.yahoo.requests_per_second)
+        .instruments(Arc::clone(instruments));
     if let Some(url) = &settings.yahoo.base_url {
         cfg = cfg.base_url(url.clone());
     }

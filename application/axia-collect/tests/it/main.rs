@@ -563,3 +563,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_plan_in_json_holds_durations_as_milliseconds() {
+    let plan = CollectPlan::new(vec!["USDJPY".parse().unwrap()], vec![Timeframe::H1]);
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["lookback_ms"], 86_400_000);
+    assert_eq!(json["catch_up_ms"], 31 * 86_400_000_i64);
+    assert_eq!(
+        json["backoff"],
+        serde_json::json!({"base_ms": 200, "max_ms": 10_000})
+    );
+    assert!(!json.to_string().contains("secs"), "{json}");
+    let back: CollectPlan = serde_json::from_value(json).unwrap();
+    assert_eq!(back, plan);
+}

@@ -1,6 +1,9 @@
 use std::sync::Arc;
 
-use axia_domain::{BarArchive, OhlcvStore, StoreError, TimeRange, Timeframe};
+use axia_domain::{
+    BarArchive, DailyAlignment, FrameError, InstrumentRegistry, OhlcvFrame, OhlcvStore, StoreError,
+    TimeRange, Timeframe,
+};
 use axia_parquet::ParquetArchive;
 use axia_parquet::layout::partition_at;
 use chrono::{Duration, TimeZone, Utc};
@@ -25,6 +28,7 @@ on_both_backends!(
     only_data_files_are_in_the_tree,
     a_bar_at_2359_lands_in_its_utc_day,
     coverage_lists_the_stored_partitions,
+    a_new_york_close_series_is_laid_out_by_trading_date_and_never_mixed,
 );
 
 fn all() -> TimeRange {
@@ -215,7 +219,7 @@ fn damage_kinds(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         .finish(&mut df)
         .unwrap();
     // Our schema, but written for another symbol, or another timeframe.
-    let day = partition_at(Timeframe::M1, day_of_damage());
+    let day = partition_at(Timeframe::M1, DailyAlignment::UtcMidnight, day_of_damage());
     let other_symbol =
         axia_parquet::format::encode(&bars("EURUSD", Timeframe::M1, day.range.start(), 60, 1.08))
             .unwrap();
@@ -245,7 +249,7 @@ async fn a_damaged_partition_costs_only_its_own_bars(a: ParquetArchive, p: Place
     let month = TimeRange::new(month_end() - Duration::days(30), month_end()).unwrap();
     let truth = axia_simbroker::generate(7, &sym, Timeframe::M1, month, month_end()).unwrap();
     a.save(&truth).await.unwrap();
-    let day = partition_at(Timeframe::M1, day_of_damage());
+    let day = partition_at(Timeframe::M1, DailyAlignment::UtcMidnight, day_of_damage());
     let key = a.key(&sym, Timeframe::M1, &day);
     let good = p.read(&key).await.unwrap();
     let without_day: Vec<_> = truth
@@ -339,12 +343,16 @@ async fn a_bar_at_2359_lands_in_its_utc_day(a: ParquetArchive, p: Place) {
     let k1 = a.key(
         &sym("EURJPY"),
         Timeframe::M1,
-        &partition_at(Timeframe::M1, t),
+        &partition_at(Timeframe::M1, DailyAlignment::UtcMidnight, t),
     );
     let k2 = a.key(
         &sym("EURJPY"),
         Timeframe::M1,
-        &partition_at(Timeframe::M1, t + Duration::minutes(1)),
+        &partition_at(
+            Timeframe::M1,
+            DailyAlignment::UtcMidnight,
+            t + Duration::minutes(1),
+        ),
     );
     assert!(k1.ends_with("timeframe=M1/2026-03-04.parquet") && k2.ends_with("2026-03-05.parquet"));
     assert!(p.read(&k1).await.is_some() && p.read(&k2).await.is_some());
@@ -420,4 +428,113 @@ async fn only_data_files_are_in_the_tree(a: ParquetArchive, p: Place) {
         assert_eq!(df.height(), f.len());
         assert!(df.column("symbol").is_ok() && df.column("timeframe").is_ok());
     }
+}
+
+/// The registry with `symbol` aligned to the New York close.
+fn ny_registry(symbol: &str) -> Arc<InstrumentRegistry> {
+    let mut r = InstrumentRegistry::builtin();
+    let i = r
+        .resolve(&sym(symbol))
+        .with_alignment(DailyAlignment::NewYorkClose);
+    r.insert(i);
+    Arc::new(r)
+}
+
+async fn a_new_york_close_series_is_laid_out_by_trading_date_and_never_mixed(
+    a: ParquetArchive,
+    p: Place,
+) {
+    let ny = DailyAlignment::NewYorkClose;
+    let utc_archive = a.clone();
+    let a = a.instruments(ny_registry("AUDUSD"));
+    // Two weeks of NY-close D1 bars and a day of M1 around the spring DST change.
+    let start = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let g = Timeframe::D1.aligned(ny);
+    let mut b = OhlcvFrame::builder(sym("AUDUSD"), Timeframe::D1, 10)
+        .aligned(ny)
+        .unwrap();
+    let mut t = g.ceil(start);
+    for i in 0..14 {
+        let p = 0.65 + f64::from(i) * 0.001;
+        b.push(
+            t.timestamp_millis(),
+            p,
+            p + 0.003,
+            p - 0.002,
+            p + 0.001,
+            1_000.0,
+        )
+        .unwrap();
+        t = g.next_open(t);
+    }
+    let d1 = b.finish();
+    a.save(&d1).await.unwrap();
+    let back = a
+        .load(&sym("AUDUSD"), Timeframe::D1, all())
+        .await
+        .unwrap()
+        .frame;
+    assert_eq!(back, d1);
+    assert_eq!(back.alignment(), ny);
+    // An M1 bar at 21:30 UTC on Tuesday 2026-03-10 (17:30 New York, after the change) is in
+    // Wednesday's file; one at 20:59 UTC in Tuesday's.
+    let m1 = bars(
+        "AUDUSD",
+        Timeframe::M1,
+        Utc.with_ymd_and_hms(2026, 3, 10, 20, 59, 0).unwrap(),
+        32,
+        0.65,
+    )
+    .with_alignment(ny)
+    .unwrap();
+    a.save(&m1).await.unwrap();
+    let files = p.files_under("ohlcv/symbol=AUDUSD/timeframe=M1").await;
+    let mut names: Vec<_> = files.iter().filter_map(|f| f.rsplit('/').next()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["2026-03-10.parquet", "2026-03-11.parquet"]);
+    let wednesday = a
+        .load(
+            &sym("AUDUSD"),
+            Timeframe::M1,
+            TimeRange::new(
+                Utc.with_ymd_and_hms(2026, 3, 10, 21, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2026, 3, 11, 21, 0, 0).unwrap(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(wednesday.present, ["2026-03-11"]);
+    assert_eq!(wednesday.frame.len(), 31);
+    // A frame of the other alignment is refused, whole.
+    let utc_m1 = bars(
+        "AUDUSD",
+        Timeframe::M1,
+        Utc.with_ymd_and_hms(2026, 3, 12, 0, 0, 0).unwrap(),
+        5,
+        0.66,
+    );
+    assert!(matches!(
+        a.save(&utc_m1).await,
+        Err(StoreError::Frame(FrameError::AlignmentMismatch { .. }))
+    ));
+    // Files written under one alignment are refused by an archive configured for the other:
+    // an error, not damage, and they stay where they are.
+    let err = utc_archive
+        .load(&sym("AUDUSD"), Timeframe::D1, all())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Frame(FrameError::AlignmentMismatch { .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("new_york_close"), "{err}");
+    assert_eq!(
+        a.load(&sym("AUDUSD"), Timeframe::D1, all())
+            .await
+            .unwrap()
+            .frame,
+        d1,
+        "still intact"
+    );
 }

@@ -6,7 +6,7 @@ use axia_domain::{
     Timeframe,
 };
 use axia_simbroker::{Faults, SimulatedBroker, generate};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
 fn sym(s: &str) -> Symbol {
@@ -49,6 +49,21 @@ proptest! {
     }
 
     #[test]
+    fn every_price_is_on_the_instruments_tick_grid(s in symbols(), tf in timeframes(), start_h in 0i64..2_000, len_h in 1i64..400) {
+        let instrument = axia_domain::InstrumentRegistry::builtin().resolve(&sym(s));
+        let tick = instrument.tick();
+        let start = now() - Duration::days(100) + Duration::hours(start_h);
+        let f = generate(5, &sym(s), tf, range(start, start + Duration::hours(len_h)), now()).unwrap();
+        for b in f.iter() {
+            for p in [b.open(), b.high(), b.low(), b.close()] {
+                prop_assert_eq!(tick.quantize(p), Some(p), "{} {}: {} is off the {} grid", s, tf, p, tick);
+                // Printed at the instrument's precision and read back, it is the same number.
+                prop_assert_eq!(tick.format(p).parse::<f64>().unwrap(), p);
+            }
+        }
+    }
+
+    #[test]
     fn a_coarse_bar_is_the_resample_of_its_m1_bars(s in symbols(), tf in timeframes(), start_h in 0i64..2_000, len_h in 1i64..800) {
         let start = tf.floor(now() - Duration::days(100) + Duration::hours(start_h));
         let r = range(start, start + Duration::hours(len_h));
@@ -59,6 +74,31 @@ proptest! {
         let fine = generate(11, &sym(s), Timeframe::M1, range(start, m1_end.max(start)), far).unwrap();
         let expected = if tf == Timeframe::M1 { fine.clone() } else { fine.resample(tf).unwrap() };
         prop_assert_eq!(coarse, expected.slice(r));
+    }
+
+    #[test]
+    fn new_york_close_instruments_get_bars_on_their_grid(s in symbols(), tf in timeframes(), start_h in 0i64..2_000, len_h in 1i64..800) {
+        let ny = axia_domain::DailyAlignment::NewYorkClose;
+        let instrument = axia_domain::InstrumentRegistry::builtin().resolve(&sym(s)).with_alignment(ny);
+        let grid = tf.aligned(ny);
+        let start = grid.floor(now() - Duration::days(100) + Duration::hours(start_h));
+        let r = range(start, start + Duration::hours(len_h));
+        let far = now() + Duration::days(400);
+        let coarse = axia_simbroker::generate_for(11, &instrument, tf, r, far).unwrap();
+        prop_assert_eq!(coarse.alignment(), ny);
+        prop_assert!(coarse.iter().all(|b| grid.floor(b.time()) == b.time()));
+        let m1_end = coarse.last_time().map_or(r.end(), |t| grid.next_open(t));
+        let fine = axia_simbroker::generate_for(11, &instrument, Timeframe::M1, range(start, m1_end.max(start)), far).unwrap();
+        let expected = if tf == Timeframe::M1 { fine.clone() } else { fine.resample(tf).unwrap() };
+        prop_assert_eq!(coarse, expected.slice(r));
+        // Every market here trades Monday to Friday: no daily bar has a weekend trading date
+        // (no Sunday stub for FX).
+        if tf == Timeframe::D1 {
+            for b in expected.slice(r).iter() {
+                let d = ny.date_of(b.time()).weekday();
+                prop_assert!(!matches!(d, chrono::Weekday::Sat | chrono::Weekday::Sun), "{} {}", b.time(), d);
+            }
+        }
     }
 
     #[test]

@@ -407,6 +407,58 @@ async fn h4_is_the_resample_of_60m() {
 }
 
 #[tokio::test]
+async fn new_york_close_daily_bars_are_built_from_60m() {
+    // EURUSD aligned to the New York close: its D1 bars open at 17:00 New York (22:00 UTC in
+    // winter), which Yahoo's midnight daily bars cannot give; they come from 60m bars.
+    let ny = axia_domain::DailyAlignment::NewYorkClose;
+    let now = Utc.with_ymd_and_hms(2026, 1, 8, 12, 0, 0).unwrap(); // Thursday
+    let start = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
+    let rows: Vec<_> = (0..84)
+        .map(|h| {
+            row(
+                (start + Span::hours(h)).timestamp(),
+                1.1 + h as f64 * 0.0001,
+            )
+        })
+        .collect();
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/EURUSD=X"))
+        .and(query_param("interval", "60m"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "EURUSD=X",
+            "Europe/London",
+            &rows,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut registry = axia_domain::InstrumentRegistry::builtin();
+    registry.insert(registry.resolve(&sym("EURUSD")).with_alignment(ny));
+    let registry = std::sync::Arc::new(registry);
+    let gw = gateway_with(&server, now, |c| c.instruments(registry));
+    let d1 = gw
+        .bars(
+            &sym("EURUSD"),
+            Timeframe::D1,
+            TimeRange::new(start, now).unwrap(),
+        )
+        .await
+        .unwrap()
+        .frame;
+    assert_eq!((d1.timeframe(), d1.alignment()), (Timeframe::D1, ny));
+    // Tuesday's and Wednesday's trading dates open at 22:00 UTC on Monday and Tuesday;
+    // Thursday's, opened on Wednesday at 22:00, is forming at noon on Thursday.
+    let opens: Vec<_> = d1.iter().map(|b| b.time()).collect();
+    let at = |d: u32| Utc.with_ymd_and_hms(2026, 1, d, 22, 0, 0).unwrap();
+    assert_eq!(opens, [at(5), at(6), at(7)]);
+    assert_eq!(d1.forming().map(|b| b.time()), Some(at(7)));
+    let tuesday = d1.first().unwrap();
+    assert_eq!(tuesday.volume(), 24.0 * 100.0);
+    assert!((tuesday.open() - (1.1 + 22.0 * 0.0001)).abs() < 1e-9);
+    assert!((tuesday.close() - (1.1 + 45.0 * 0.0001 + 0.25)).abs() < 1e-9);
+}
+
+#[tokio::test]
 async fn h1_of_a_half_hour_exchange_is_built_from_30m() {
     // NYSE opens at 09:30 New York = 14:30 UTC in March: its 60m bars open at :30 and straddle
     // the UTC hours, so H1 comes from 30m bars (14:30, 15:00, ... 20:30), resampled.
@@ -550,4 +602,65 @@ async fn long_ranges_are_split_and_impossible_ones_refused_without_a_request() {
         "{err:?}"
     );
     assert_eq!(gw.requests(), 3);
+}
+
+#[tokio::test]
+async fn float_noise_is_quantized_to_the_instruments_tick() {
+    // Yahoo's values are float32s widened to f64 (156.41999816894531 for 156.42): every bar
+    // comes out on the instrument's grid, whatever its tick.
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 16, 0, 0).unwrap();
+    let t0 = now.timestamp() - 3600;
+    let noisy = |x: f64| f64::from(x as f32);
+    let rows: Vec<Row> = (0..12)
+        .map(|i| {
+            let o = 156.41 + 0.01 * f64::from(i);
+            (
+                t0 + i64::from(i) * 300,
+                Some(noisy(o)),
+                Some(noisy(o + 0.37)),
+                Some(noisy(o - 0.29)),
+                Some(noisy(o + 0.13)),
+                Some(1200.0),
+            )
+        })
+        .collect();
+    assert_ne!(rows[1].1, Some(156.42), "the fixture is noisy");
+    let server = MockServer::start().await;
+    for (ticker, sym_name) in [("AAPL", "AAPL"), ("USDJPY=X", "USDJPY"), ("X1", "XYZ")] {
+        Mock::given(method("GET"))
+            .and(path(format!("/v8/finance/chart/{ticker}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+                ticker,
+                "America/New_York",
+                &rows,
+            )))
+            .mount(&server)
+            .await;
+        let gw = gateway_with(&server, now, |c| c.ticker(sym("XYZ"), "X1"));
+        let got = gw
+            .bars(&sym(sym_name), Timeframe::M5, last_hour(now))
+            .await
+            .unwrap();
+        assert_eq!(got.frame.len(), 12, "{sym_name}: {:?}", got.report);
+        let tick = axia_domain::InstrumentRegistry::builtin()
+            .resolve(&sym(sym_name))
+            .tick();
+        for (b, r) in got.frame.iter().zip(&rows) {
+            for (p, raw) in [
+                (b.open(), r.1),
+                (b.high(), r.2),
+                (b.low(), r.3),
+                (b.close(), r.4),
+            ] {
+                assert_eq!(tick.quantize(p), Some(p), "{sym_name}: {p} off the grid");
+                assert!(
+                    (p - raw.unwrap()).abs() < 1e-4,
+                    "{sym_name}: {p} vs {raw:?}"
+                );
+                assert!(tick.format(p).len() <= 10, "{sym_name}: {p} prints short");
+            }
+        }
+        let opens: Vec<f64> = got.frame.iter().take(2).map(|b| b.open()).collect();
+        assert_eq!(opens, [156.41, 156.42], "{sym_name}");
+    }
 }

@@ -125,6 +125,135 @@ fn chart_over_30_days_reads_the_archive_then_falls_back_and_csv_prints_every_bar
     assert_eq!(forming.last(), Some(&true));
 }
 
+#[test]
+fn an_instrument_on_the_new_york_close_gets_five_daily_bars_a_week() {
+    let dir = tmp("ny-close");
+    std::fs::write(
+        dir.join("axia.toml"),
+        "[instruments.EURUSD]\nalignment = \"new_york_close\"\n",
+    )
+    .unwrap();
+    let out = axia(
+        &[
+            "ohlcv",
+            "EURUSD",
+            "D1",
+            "--days",
+            "28",
+            "--use-case",
+            "trading",
+            "--format",
+            "json",
+            "--at",
+            "2026-03-20T12:00:00Z",
+            "--config",
+            "axia.toml",
+        ],
+        &dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["instrument"]["alignment"], "new_york_close");
+    let times: Vec<String> = v["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["time"].as_str().unwrap().to_owned())
+        .collect();
+    // Four weeks of five daily bars, each opening at 17:00 New York: 22:00 UTC before the
+    // change of 8 March, 21:00 UTC after it.
+    assert!((19..=21).contains(&times.len()), "{times:?}");
+    for t in &times {
+        let t: chrono::DateTime<chrono::Utc> = t.parse().unwrap();
+        let change: chrono::DateTime<chrono::Utc> = "2026-03-08T12:00:00Z".parse().unwrap();
+        let expected = if t < change { 22 } else { 21 };
+        assert_eq!(chrono::Timelike::hour(&t), expected, "{t}");
+        assert_ne!(
+            chrono::Datelike::weekday(&t),
+            chrono::Weekday::Sat,
+            "no Saturday bar"
+        );
+    }
+}
+
+#[test]
+fn prices_print_at_each_instruments_precision() {
+    let dir = tmp("precision");
+    // Each when its market is open: Tokyo's afternoon session is 03:30-06:30 UTC.
+    for (symbol, decimals, at) in [
+        ("USDJPY", 3, "2026-03-04T15:00:00Z"),
+        ("EURUSD", 5, "2026-03-04T15:00:00Z"),
+        ("AAPL", 2, "2026-03-04T16:00:00Z"),
+        ("7203.T", 1, "2026-03-04T06:00:00Z"),
+    ] {
+        let out = axia(
+            &[
+                "ohlcv",
+                symbol,
+                "M5",
+                "--hours",
+                "3",
+                "--use-case",
+                "trading",
+                "--format",
+                "csv",
+                "--at",
+                at,
+            ],
+            &dir,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let csv = String::from_utf8_lossy(&out.stdout);
+        let mut rows = 0;
+        for line in csv.lines().skip(1) {
+            rows += 1;
+            for price in line.split(',').skip(1).take(4) {
+                let (_, frac) = price.split_once('.').unwrap_or((price, ""));
+                assert_eq!(frac.len(), decimals, "{symbol}: {price} in {line}");
+            }
+        }
+        assert!(
+            rows > 0,
+            "{symbol}: no rows\n{csv}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = axia(
+            &[
+                "ohlcv",
+                symbol,
+                "M5",
+                "--hours",
+                "1",
+                "--use-case",
+                "trading",
+                "--format",
+                "json",
+                "--at",
+                at,
+            ],
+            &dir,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["instrument"]["price_decimals"], decimals, "{symbol}");
+        // JSON numbers are the clean grid values: no float noise in their shortest form.
+        for bar in v["bars"].as_array().unwrap() {
+            for field in ["open", "high", "low", "close"] {
+                let text = bar[field].to_string();
+                let frac = text.split_once('.').map_or(0, |(_, f)| f.len());
+                assert!(frac <= decimals, "{symbol} {field}: {text}");
+            }
+        }
+    }
+}
+
 /// The damaged-archive scenario: one of the month's daily M1 files overwritten with 1 000
 /// random bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

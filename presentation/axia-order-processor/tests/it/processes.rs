@@ -277,8 +277,10 @@ async fn an_idle_long_poll_at_the_maximum_wait_misses_nothing() {
     for id in &ids {
         let o = w.store.get(&id.parse().unwrap()).await.unwrap().unwrap();
         let took = o.updated_at() - sent;
+        // A receive abandoned by the client leaves its messages hidden for the visibility
+        // timeout (30 s); half of it tells that apart from a busy machine without timing it.
         assert!(
-            took < chrono::Duration::milliseconds(2_500),
+            took < chrono::Duration::seconds(15),
             "{id} processed {took} after it was sent"
         );
     }

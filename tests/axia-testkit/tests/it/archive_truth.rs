@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use axia_collect::{Audit, Collect, CollectPlan, TaskStatus, catch_up_window};
 use axia_domain::{
-    Bar, ManualClock, OhlcvFrame, OhlcvStore, SourceLimits, Symbol, TimeRange, Timeframe, UseCase,
+    Bar, DailyAlignment, InstrumentRegistry, ManualClock, OhlcvFrame, OhlcvStore, SourceLimits,
+    Symbol, TimeRange, Timeframe, UseCase,
 };
 use axia_memory::MemoryStore;
 use axia_parquet::ParquetArchive;
@@ -19,8 +20,22 @@ use proptest::prelude::*;
 const SEED: u64 = 11;
 
 fn symbols() -> Vec<Symbol> {
-    // The FX week and an exchange's sessions.
-    vec!["USDJPY".parse().unwrap(), "7203.T".parse().unwrap()]
+    // The FX week and an exchange's sessions, UTC midnight; the FX week on the New York close.
+    vec![
+        "USDJPY".parse().unwrap(),
+        "7203.T".parse().unwrap(),
+        "EURUSD".parse().unwrap(),
+    ]
+}
+
+/// The built-in instruments with EURUSD's daily bars on the New York close.
+fn registry() -> Arc<InstrumentRegistry> {
+    let mut r = InstrumentRegistry::builtin();
+    r.insert(
+        r.resolve(&"EURUSD".parse().unwrap())
+            .with_alignment(DailyAlignment::NewYorkClose),
+    );
+    Arc::new(r)
 }
 
 /// Longer than any schedule below (at most 5 steps of at most 3 days): every miss is within
@@ -67,8 +82,12 @@ struct Run {
 /// Runs the collector on `archive` at each run's instant.
 async fn run_schedule(archive: &ParquetArchive, runs: &[Run]) {
     let clock = Arc::new(ManualClock::new(runs[0].at));
-    let source = SimulatedBroker::new(SEED, clock.clone());
-    let collect = Collect::new(source, archive.clone()).clock(clock.clone());
+    let reg = registry();
+    let source = SimulatedBroker::new(SEED, clock.clone()).instruments(reg.clone());
+    let archive = archive.clone().instruments(reg.clone());
+    let collect = Collect::new(source, archive)
+        .clock(clock.clone())
+        .alignment(move |s| reg.resolve(s).alignment());
     for r in runs {
         clock.set(r.at);
         match r.killed_after_ms {
@@ -95,17 +114,21 @@ async fn assert_archive_is_the_truth(archive: &ParquetArchive, runs: &[Run]) {
         .map(|r| r.at)
         .unwrap();
     let last = runs[runs.len() - 1].at;
+    let archive = &archive.clone().instruments(registry());
     for sym in symbols() {
+        let instrument = registry().resolve(&sym);
         for tf in Timeframe::ALL {
-            let start = catch_up_window(&plan(), tf, first, None, SourceLimits::UNLIMITED)
+            let grid = tf.aligned(instrument.alignment());
+            let start = catch_up_window(&plan(), grid, first, None, SourceLimits::UNLIMITED)
                 .fetch
                 .start();
             let range = TimeRange::new(start, last + chrono::Duration::days(40)).unwrap();
-            let truth = generate(SEED, &sym, tf, range, last)
+            let truth = axia_simbroker::generate_for(SEED, &instrument, tf, range, last)
                 .unwrap()
                 .closed_at(last);
             let held = archive.get(&sym, tf, range).await.unwrap();
             assert_eq!(held.forming(), None);
+            assert_eq!(held.alignment(), instrument.alignment(), "{sym} {tf}");
             let n = held.len();
             let expected: Vec<Bar> = truth.iter().take(n).collect();
             let got: Vec<Bar> = held.iter().collect();
@@ -343,6 +366,7 @@ async fn audit_finds_a_deleted_partition_and_a_tampered_bar_and_repair_restores_
     // Delete one day, tamper with one bar of another.
     let gone = axia_parquet::layout::partition_at(
         Timeframe::M5,
+        axia_domain::DailyAlignment::UtcMidnight,
         Utc.with_ymd_and_hms(2026, 3, 17, 0, 0, 0).unwrap(),
     );
     std::fs::remove_file(dir.join(archive.key(&sym, Timeframe::M5, &gone))).unwrap();

@@ -123,7 +123,7 @@ async fn damage(
     day: DateTime<Utc>,
     bytes: &[u8],
 ) -> TimeRange {
-    let p = partition_at(Timeframe::M1, day);
+    let p = partition_at(Timeframe::M1, axia_domain::DailyAlignment::UtcMidnight, day);
     place
         .write(&archive.key(&sym(), Timeframe::M1, &p), bytes)
         .await;

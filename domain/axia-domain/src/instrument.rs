@@ -1,0 +1,834 @@
+//! [`Instrument`]: what axia knows about a symbol beyond its name, and the
+//! [`InstrumentRegistry`] that holds them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::NaiveTime;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{AlwaysOpen, FxCalendar, MarketCalendar, SessionCalendar};
+use crate::{DailyAlignment, Quantity, Symbol};
+
+/// The most decimals a tick may have.
+pub const MAX_TICK_DECIMALS: u32 = 12;
+
+/// The smallest price increment of an instrument, an exact decimal (`0.001`, `0.25`, `1`).
+///
+/// [`Tick::quantize`] puts a price on the tick grid: the nearest multiple of the tick, ties to
+/// the even multiple, as the closest `f64` to that decimal, so every tier and every output
+/// holds the same clean value (`150.14`, never `150.14000000000001`).
+///
+/// ```
+/// use axia_domain::Tick;
+///
+/// let tick: Tick = "0.001".parse()?;
+/// assert_eq!(tick.quantize(150.14000000000001), Some(150.14));
+/// assert_eq!(tick.quantize(156.41999816894531), Some(156.42));
+/// assert_eq!(tick.quantize(1.0005), Some(1.0)); // a tie goes to the even multiple
+/// assert_eq!(tick.decimals(), 3);
+/// let quarter: Tick = "0.25".parse()?;
+/// assert_eq!(quarter.quantize(100.4), Some(100.5));
+/// # Ok::<(), axia_domain::InstrumentError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Decimal", into = "Decimal")]
+pub struct Tick {
+    /// The tick in units of `10^-scale`.
+    units: u64,
+    scale: u32,
+}
+
+impl Tick {
+    /// A tick of `value`: positive, at most [`MAX_TICK_DECIMALS`] decimals.
+    ///
+    /// # Errors
+    /// [`InstrumentError::BadTick`] otherwise.
+    pub fn new(value: Decimal) -> Result<Self, InstrumentError> {
+        let value = value.normalize();
+        let bad = || InstrumentError::BadTick(value.to_string());
+        if value <= Decimal::ZERO || value.scale() > MAX_TICK_DECIMALS {
+            return Err(bad());
+        }
+        let units = u64::try_from(value.mantissa()).map_err(|_| bad())?;
+        // Prices of up to 2^53 units must stay exact in an f64.
+        if units > 1 << 40 {
+            return Err(bad());
+        }
+        Ok(Self {
+            units,
+            scale: value.scale(),
+        })
+    }
+
+    /// `10^-decimals` (`Tick::decimal(3)` is `0.001`).
+    ///
+    /// # Errors
+    /// [`InstrumentError::BadTick`] above [`MAX_TICK_DECIMALS`].
+    pub fn decimal(decimals: u32) -> Result<Self, InstrumentError> {
+        Self::new(Decimal::new(1, decimals.min(MAX_TICK_DECIMALS + 1)))
+    }
+
+    /// The tick as a decimal.
+    #[must_use]
+    pub fn value(self) -> Decimal {
+        Decimal::new(i64::try_from(self.units).unwrap_or(i64::MAX), self.scale)
+    }
+
+    /// The decimals a price on this grid needs (`3` for `0.001`, `2` for `0.25`, `0` for `5`).
+    #[must_use]
+    pub const fn decimals(self) -> u32 {
+        self.scale
+    }
+
+    fn pow10(self) -> f64 {
+        10f64.powi(i32::try_from(self.scale).unwrap_or(0))
+    }
+
+    /// The number of ticks in `price` (half-even), `None` for a non-finite price or one too
+    /// large for the grid to be exact (beyond 2^53 units of `10^-decimals`).
+    #[must_use]
+    pub fn ticks_in(self, price: f64) -> Option<i64> {
+        #[allow(clippy::cast_precision_loss)]
+        let units = self.units as f64;
+        let ticks = (price * self.pow10() / units).round_ties_even();
+        let limit = 2f64.powi(53) / units;
+        #[allow(clippy::cast_possible_truncation)]
+        (ticks.is_finite() && ticks.abs() <= limit).then_some(ticks as i64)
+    }
+
+    /// `ticks` ticks as the closest `f64` to their exact decimal value.
+    #[must_use]
+    pub fn price_of(self, ticks: i64) -> f64 {
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
+        let units = ticks.saturating_mul(self.units as i64) as f64;
+        units / self.pow10()
+    }
+
+    /// `price` on the grid: the nearest multiple of the tick (ties to even), `None` when
+    /// [`Tick::ticks_in`] is.
+    #[must_use]
+    pub fn quantize(self, price: f64) -> Option<f64> {
+        self.ticks_in(price).map(|t| self.price_of(t))
+    }
+
+    /// True when `price` is an exact multiple of the tick.
+    #[must_use]
+    pub fn contains(self, price: Decimal) -> bool {
+        (price % self.value()).is_zero()
+    }
+
+    /// `price` printed with exactly [`Tick::decimals`] decimals.
+    #[must_use]
+    pub fn format(self, price: f64) -> String {
+        format!("{price:.*}", self.scale as usize)
+    }
+}
+
+impl fmt::Debug for Tick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tick({})", self.value())
+    }
+}
+
+impl fmt::Display for Tick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value(), f)
+    }
+}
+
+impl std::str::FromStr for Tick {
+    type Err = InstrumentError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let d: Decimal = s
+            .trim()
+            .parse()
+            .map_err(|_| InstrumentError::BadTick(s.to_owned()))?;
+        Self::new(d)
+    }
+}
+
+impl TryFrom<Decimal> for Tick {
+    type Error = InstrumentError;
+    fn try_from(d: Decimal) -> Result<Self, Self::Error> {
+        Self::new(d)
+    }
+}
+
+impl From<Tick> for Decimal {
+    fn from(t: Tick) -> Self {
+        t.value()
+    }
+}
+
+/// Why an instrument or one of its parts is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstrumentError {
+    /// A tick that is not a positive decimal with at most [`MAX_TICK_DECIMALS`] decimals.
+    #[error("tick {0:?} is not a positive decimal with at most 12 decimals")]
+    BadTick(String),
+    /// An FX pair whose currencies are not three letters each.
+    #[error("currency pair {base:?}/{quote:?} is not two three-letter codes")]
+    BadCurrency {
+        /// The base currency.
+        base: String,
+        /// The quote currency.
+        quote: String,
+    },
+}
+
+/// What kind of thing an instrument is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
+pub enum AssetClass {
+    /// A currency pair: `base` priced in `quote` (`USDJPY`: dollars in yen).
+    FxPair {
+        /// The currency bought.
+        base: String,
+        /// The currency it is priced in.
+        quote: String,
+    },
+    /// A stock or an exchange-traded fund.
+    Equity,
+    /// A market index.
+    Index,
+}
+
+/// What an instrument's volume counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VolumeKind {
+    /// Price changes (FX has no central volume; brokers count ticks).
+    TickCount,
+    /// Units traded (shares).
+    Units,
+}
+
+/// When an instrument trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TradingHours {
+    /// The FX week: Sunday 17:00 to Friday 17:00 New York time ([`FxCalendar`]).
+    FxWeek,
+    /// The Tokyo Stock Exchange: 09:00-11:30 and 12:30-15:30 JST on weekdays.
+    Tokyo,
+    /// The New York exchanges: 09:30-16:00 New York time on weekdays.
+    NewYork,
+    /// Always open (crypto, tests).
+    AlwaysOpen,
+}
+
+impl TradingHours {
+    /// The calendar of these hours (holidays not modelled).
+    #[must_use]
+    pub fn calendar(self) -> Arc<dyn MarketCalendar> {
+        match self {
+            Self::FxWeek => Arc::new(FxCalendar),
+            Self::Tokyo => Arc::new(SessionCalendar::tokyo()),
+            Self::NewYork => {
+                let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+                Arc::new(SessionCalendar::new(
+                    chrono_tz::America::New_York,
+                    [(hm(9, 30), hm(16, 0))],
+                ))
+            }
+            Self::AlwaysOpen => Arc::new(AlwaysOpen),
+        }
+    }
+}
+
+/// An instrument's names at the venues axia talks to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VenueNames {
+    /// Yahoo Finance's ticker (`USDJPY=X`, `^N225`).
+    pub yahoo: Option<String>,
+    /// OANDA v20's instrument name (`USD_JPY`).
+    pub oanda: Option<String>,
+}
+
+/// What axia knows about a symbol: what it is, its price grid, its volume, when it trades,
+/// where its daily bars start, and its names at each venue.
+///
+/// Build one with [`Instrument::fx_pair`], [`Instrument::equity`] or [`Instrument::index`] and
+/// the `with_*` methods, or look it up in an [`InstrumentRegistry`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Instrument {
+    symbol: Symbol,
+    asset_class: AssetClass,
+    tick: Tick,
+    lot_step: Option<Quantity>,
+    volume: VolumeKind,
+    hours: TradingHours,
+    alignment: DailyAlignment,
+    venues: VenueNames,
+}
+
+fn tick_of(decimals: u32) -> Tick {
+    Tick::decimal(decimals).unwrap_or(Tick {
+        units: 1,
+        scale: decimals.min(MAX_TICK_DECIMALS),
+    })
+}
+
+impl Instrument {
+    /// The currency pair `base``quote`: 3 decimals when quoted in yen (and the other
+    /// big-unit currencies: HUF, KRW, …), 5 otherwise, 2 for metals in dollars; tick volume;
+    /// the FX week; Yahoo `{symbol}=X`, OANDA `{base}_{quote}`.
+    ///
+    /// # Errors
+    /// [`InstrumentError::BadCurrency`] unless both codes are three ASCII letters.
+    pub fn fx_pair(base: &str, quote: &str) -> Result<Self, InstrumentError> {
+        let ok = |c: &str| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic());
+        let bad = || InstrumentError::BadCurrency {
+            base: base.to_owned(),
+            quote: quote.to_owned(),
+        };
+        if !ok(base) || !ok(quote) {
+            return Err(bad());
+        }
+        let (base, quote) = (base.to_ascii_uppercase(), quote.to_ascii_uppercase());
+        let symbol: Symbol = format!("{base}{quote}").parse().map_err(|_| bad())?;
+        let decimals = if BIG_UNIT.contains(&quote.as_str()) {
+            3
+        } else if matches!(base.as_str(), "XAU" | "XAG") {
+            2
+        } else {
+            5
+        };
+        Ok(Self {
+            venues: VenueNames {
+                yahoo: Some(format!("{symbol}=X")),
+                oanda: Some(format!("{base}_{quote}")),
+            },
+            symbol,
+            asset_class: AssetClass::FxPair { base, quote },
+            tick: tick_of(decimals),
+            lot_step: Quantity::new(Decimal::ONE).ok(),
+            volume: VolumeKind::TickCount,
+            hours: TradingHours::FxWeek,
+            alignment: DailyAlignment::UtcMidnight,
+        })
+    }
+
+    /// A stock trading `hours`, priced on `tick`, volume in shares, lots of one share; its
+    /// Yahoo ticker is its symbol.
+    #[must_use]
+    pub fn equity(symbol: Symbol, tick: Tick, hours: TradingHours) -> Self {
+        Self {
+            venues: VenueNames {
+                yahoo: Some(symbol.as_str().to_owned()),
+                oanda: None,
+            },
+            symbol,
+            asset_class: AssetClass::Equity,
+            tick,
+            lot_step: Quantity::new(Decimal::ONE).ok(),
+            volume: VolumeKind::Units,
+            hours,
+            alignment: DailyAlignment::UtcMidnight,
+        }
+    }
+
+    /// An index: as [`Instrument::equity`], not tradable in lots.
+    #[must_use]
+    pub fn index(symbol: Symbol, tick: Tick, hours: TradingHours) -> Self {
+        Self {
+            asset_class: AssetClass::Index,
+            lot_step: None,
+            ..Self::equity(symbol, tick, hours)
+        }
+    }
+
+    /// The documented defaults for a symbol no registry knows: an FX pair of known
+    /// currencies as [`Instrument::fx_pair`]; a `.T` symbol a Tokyo stock on a 0.1 yen tick;
+    /// a `^` symbol an index on a 0.01 tick in New York hours; anything else a New York stock
+    /// on a 0.01 tick.
+    #[must_use]
+    pub fn default_for(symbol: &Symbol) -> Self {
+        if let Some(fx) = symbol.fx_pair().and_then(|(b, q)| Self::fx_pair(b, q).ok()) {
+            return fx;
+        }
+        let s = symbol.as_str();
+        if s.ends_with(".T") {
+            Self::equity(symbol.clone(), tick_of(1), TradingHours::Tokyo)
+        } else if s.starts_with('^') {
+            Self::index(symbol.clone(), tick_of(2), TradingHours::NewYork)
+        } else {
+            Self::equity(symbol.clone(), tick_of(2), TradingHours::NewYork)
+        }
+    }
+
+    /// The symbol.
+    #[must_use]
+    pub const fn symbol(&self) -> &Symbol {
+        &self.symbol
+    }
+
+    /// What it is.
+    #[must_use]
+    pub const fn asset_class(&self) -> &AssetClass {
+        &self.asset_class
+    }
+
+    /// Its price grid.
+    #[must_use]
+    pub const fn tick(&self) -> Tick {
+        self.tick
+    }
+
+    /// Decimals a price is printed with.
+    #[must_use]
+    pub const fn price_decimals(&self) -> u32 {
+        self.tick.decimals()
+    }
+
+    /// The step an order quantity must be a multiple of (`None`: not checked).
+    #[must_use]
+    pub const fn lot_step(&self) -> Option<Quantity> {
+        self.lot_step
+    }
+
+    /// What its volume counts.
+    #[must_use]
+    pub const fn volume(&self) -> VolumeKind {
+        self.volume
+    }
+
+    /// When it trades.
+    #[must_use]
+    pub const fn hours(&self) -> TradingHours {
+        self.hours
+    }
+
+    /// Its trading calendar.
+    #[must_use]
+    pub fn calendar(&self) -> Arc<dyn MarketCalendar> {
+        self.hours.calendar()
+    }
+
+    /// Where its daily bars start.
+    #[must_use]
+    pub const fn alignment(&self) -> DailyAlignment {
+        self.alignment
+    }
+
+    /// Its venue names.
+    #[must_use]
+    pub const fn venues(&self) -> &VenueNames {
+        &self.venues
+    }
+
+    /// With another tick.
+    #[must_use]
+    pub fn with_tick(mut self, tick: Tick) -> Self {
+        self.tick = tick;
+        self
+    }
+
+    /// With another lot step (`None`: not checked).
+    #[must_use]
+    pub fn with_lot_step(mut self, step: Option<Quantity>) -> Self {
+        self.lot_step = step;
+        self
+    }
+
+    /// With another volume kind.
+    #[must_use]
+    pub fn with_volume(mut self, volume: VolumeKind) -> Self {
+        self.volume = volume;
+        self
+    }
+
+    /// With other trading hours.
+    #[must_use]
+    pub fn with_hours(mut self, hours: TradingHours) -> Self {
+        self.hours = hours;
+        self
+    }
+
+    /// With another daily alignment.
+    #[must_use]
+    pub fn with_alignment(mut self, alignment: DailyAlignment) -> Self {
+        self.alignment = alignment;
+        self
+    }
+
+    /// With another Yahoo ticker.
+    #[must_use]
+    pub fn with_yahoo(mut self, ticker: impl Into<String>) -> Self {
+        self.venues.yahoo = Some(ticker.into());
+        self
+    }
+
+    /// With another OANDA instrument name.
+    #[must_use]
+    pub fn with_oanda(mut self, name: impl Into<String>) -> Self {
+        self.venues.oanda = Some(name.into());
+        self
+    }
+
+    /// This instrument with `o`'s fields where it sets them.
+    #[must_use]
+    pub fn overridden(mut self, o: &InstrumentOverride) -> Self {
+        if let Some(c) = &o.asset_class {
+            self.asset_class = c.clone();
+        }
+        if let Some(t) = o.tick {
+            self.tick = t;
+        }
+        if let Some(l) = o.lot_step {
+            self.lot_step = Some(l);
+        }
+        if let Some(v) = o.volume {
+            self.volume = v;
+        }
+        if let Some(h) = o.hours {
+            self.hours = h;
+        }
+        if let Some(a) = o.alignment {
+            self.alignment = a;
+        }
+        if let Some(y) = &o.yahoo {
+            self.venues.yahoo = Some(y.clone());
+        }
+        if let Some(n) = &o.oanda {
+            self.venues.oanda = Some(n.clone());
+        }
+        self
+    }
+}
+
+/// Currencies quoted with 3 decimals rather than 5 (a unit is worth little).
+const BIG_UNIT: [&str; 9] = [
+    "JPY", "HUF", "KRW", "IDR", "INR", "RUB", "THB", "TWD", "CZK",
+];
+
+/// Fields of an [`Instrument`] to change, from configuration
+/// (`[instruments.USDJPY] tick = "0.001"`); unset fields keep the built-in or default value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstrumentOverride {
+    /// What it is (`{ kind = "equity" }`, `{ kind = "fx_pair", base = "EUR", quote = "USD" }`).
+    pub asset_class: Option<AssetClass>,
+    /// The tick (`"0.001"`).
+    pub tick: Option<Tick>,
+    /// The lot step orders are checked against.
+    pub lot_step: Option<Quantity>,
+    /// `tick_count` or `units`.
+    pub volume: Option<VolumeKind>,
+    /// `fx_week`, `tokyo`, `new_york` or `always_open`.
+    pub hours: Option<TradingHours>,
+    /// `utc_midnight` or `new_york_close`.
+    pub alignment: Option<DailyAlignment>,
+    /// The Yahoo ticker.
+    pub yahoo: Option<String>,
+    /// The OANDA instrument name.
+    pub oanda: Option<String>,
+}
+
+/// The instruments axia knows, by symbol: built-in entries ([`InstrumentRegistry::builtin`])
+/// extended or overridden from configuration. A symbol it does not know still resolves, to
+/// [`Instrument::default_for`], and is reported once ([`InstrumentRegistry::resolve_reporting`]).
+///
+/// ```
+/// use axia_domain::{InstrumentOverride, InstrumentRegistry, Symbol};
+///
+/// let mut registry = InstrumentRegistry::builtin();
+/// let usdjpy: Symbol = "USDJPY".parse()?;
+/// assert_eq!(registry.resolve(&usdjpy).price_decimals(), 3);
+/// assert_eq!(registry.resolve(&"EURUSD".parse()?).price_decimals(), 5);
+/// registry.override_with(&usdjpy, &InstrumentOverride { tick: Some("0.01".parse()?), ..Default::default() });
+/// assert_eq!(registry.resolve(&usdjpy).price_decimals(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct InstrumentRegistry {
+    known: BTreeMap<Symbol, Arc<Instrument>>,
+    reported: Mutex<BTreeSet<Symbol>>,
+}
+
+impl PartialEq for InstrumentRegistry {
+    /// The same instruments (what was reported is not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.known == other.known
+    }
+}
+
+impl Eq for InstrumentRegistry {}
+
+impl Clone for InstrumentRegistry {
+    fn clone(&self) -> Self {
+        Self {
+            known: self.known.clone(),
+            reported: Mutex::new(crate::lock(&self.reported).clone()),
+        }
+    }
+}
+
+/// The major and cross FX pairs built in.
+const BUILTIN_PAIRS: [&str; 28] = [
+    "EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDCAD", "USDCHF", "USDJPY", "EURJPY", "GBPJPY",
+    "AUDJPY", "NZDJPY", "CADJPY", "CHFJPY", "EURGBP", "EURCHF", "EURAUD", "EURCAD", "EURNZD",
+    "GBPCHF", "GBPAUD", "GBPCAD", "GBPNZD", "AUDCAD", "AUDCHF", "AUDNZD", "NZDCAD", "XAUUSD",
+    "XAGUSD",
+];
+
+/// Tokyo stocks built in (the seed's Toyota and other large caps): 0.1 yen, the finest tick
+/// TSE uses for large caps, so every traded price is on the grid.
+const BUILTIN_TOKYO: [&str; 6] = ["7203.T", "6758.T", "9984.T", "8306.T", "6861.T", "9432.T"];
+
+/// US stocks and ETFs built in: one cent.
+const BUILTIN_US: [&str; 8] = [
+    "AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "SPY",
+];
+
+impl InstrumentRegistry {
+    /// No instruments: everything resolves to its default.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// The built-in instruments: the major and cross FX pairs (yen pairs 3 decimals, others
+    /// 5, gold and silver 2), large Tokyo stocks (0.1 yen), large US stocks (0.01), and the
+    /// S&P 500 (`^GSPC`), Dow (`^DJI`), Nasdaq Composite (`^IXIC`) and Nikkei 225 (`^N225`).
+    #[must_use]
+    pub fn builtin() -> Self {
+        let mut r = Self::empty();
+        for p in BUILTIN_PAIRS {
+            let (base, quote) = p.split_at(3);
+            if let Ok(i) = Instrument::fx_pair(base, quote) {
+                r.insert(i);
+            }
+        }
+        let sym = |s: &str| s.parse::<Symbol>().ok();
+        for s in BUILTIN_TOKYO.iter().filter_map(|s| sym(s)) {
+            r.insert(Instrument::equity(s, tick_of(1), TradingHours::Tokyo));
+        }
+        for s in BUILTIN_US.iter().filter_map(|s| sym(s)) {
+            r.insert(Instrument::equity(s, tick_of(2), TradingHours::NewYork));
+        }
+        for (s, hours) in [
+            ("^GSPC", TradingHours::NewYork),
+            ("^DJI", TradingHours::NewYork),
+            ("^IXIC", TradingHours::NewYork),
+            ("^N225", TradingHours::Tokyo),
+        ] {
+            if let Some(s) = sym(s) {
+                r.insert(Instrument::index(s, tick_of(2), hours));
+            }
+        }
+        r
+    }
+
+    /// The built-in registry, shared (what [`default_calendar`](crate::default_calendar) and
+    /// adapters without a registry of their own use).
+    #[must_use]
+    pub fn shared_builtin() -> &'static Self {
+        static BUILTIN: OnceLock<InstrumentRegistry> = OnceLock::new();
+        BUILTIN.get_or_init(Self::builtin)
+    }
+
+    /// Adds or replaces an instrument.
+    pub fn insert(&mut self, instrument: Instrument) {
+        self.known
+            .insert(instrument.symbol().clone(), Arc::new(instrument));
+    }
+
+    /// Changes the fields `o` sets of `symbol`'s instrument (its default first, if unknown).
+    pub fn override_with(&mut self, symbol: &Symbol, o: &InstrumentOverride) {
+        let base = self.resolve(symbol);
+        self.insert(base.overridden(o));
+    }
+
+    /// The instrument registered for `symbol`.
+    #[must_use]
+    pub fn get(&self, symbol: &Symbol) -> Option<&Instrument> {
+        self.known.get(symbol).map(AsRef::as_ref)
+    }
+
+    /// True when `symbol` is registered.
+    #[must_use]
+    pub fn knows(&self, symbol: &Symbol) -> bool {
+        self.known.contains_key(symbol)
+    }
+
+    /// `symbol`'s instrument, or its default ([`Instrument::default_for`]).
+    #[must_use]
+    pub fn resolve(&self, symbol: &Symbol) -> Instrument {
+        self.get(symbol)
+            .cloned()
+            .unwrap_or_else(|| Instrument::default_for(symbol))
+    }
+
+    /// As [`InstrumentRegistry::resolve`], calling `unknown` the first time a symbol resolves to
+    /// its default (adapters log a warning there).
+    pub fn resolve_reporting(
+        &self,
+        symbol: &Symbol,
+        unknown: impl FnOnce(&Instrument),
+    ) -> Instrument {
+        let instrument = self.resolve(symbol);
+        if !self.knows(symbol) && crate::lock(&self.reported).insert(symbol.clone()) {
+            unknown(&instrument);
+        }
+        instrument
+    }
+
+    /// Every registered instrument, by symbol.
+    pub fn iter(&self) -> impl Iterator<Item = &Instrument> {
+        self.known.values().map(AsRef::as_ref)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ticks() -> impl Strategy<Value = Tick> {
+        prop_oneof![
+            (0u32..=8).prop_map(|d| Tick::decimal(d).unwrap()),
+            (1i64..1000, 0u32..=6).prop_map(|(m, s)| Tick::new(Decimal::new(m, s)).unwrap()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn quantizing_is_idempotent_and_moves_at_most_half_a_tick(
+            tick in ticks(), price in 1e-3f64..1e6,
+        ) {
+            prop_assume!(tick.ticks_in(price).is_some());
+            let q = tick.quantize(price).unwrap();
+            prop_assert_eq!(tick.quantize(q), Some(q), "idempotent");
+            let t = tick.value().to_string().parse::<f64>().unwrap();
+            prop_assert!((q - price).abs() <= t / 2.0 * (1.0 + 1e-9) + 1e-12,
+                "{price} -> {q} moved more than half of {t}");
+            // On the grid: the decimal of q is a multiple of the tick.
+            let dq: Decimal = tick.format(q).parse().unwrap();
+            prop_assert!(tick.contains(dq), "{q} is not a multiple of {tick}");
+            prop_assert_eq!(dq.to_string().parse::<f64>().unwrap(), q, "the closest f64 to its decimal");
+        }
+
+        #[test]
+        fn quantizing_keeps_the_order_of_prices(tick in ticks(), a in 1e-3f64..1e6, b in 1e-3f64..1e6) {
+            prop_assume!(tick.ticks_in(a).is_some() && tick.ticks_in(b).is_some());
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            prop_assert!(tick.quantize(lo).unwrap() <= tick.quantize(hi).unwrap());
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_even_tick() {
+        let t = Tick::decimal(2).unwrap();
+        // 0.125 and 0.375 are exact in binary: true ties.
+        assert_eq!(t.quantize(0.125), Some(0.12));
+        assert_eq!(t.quantize(0.375), Some(0.38));
+        let five = Tick::new(Decimal::new(5, 0)).unwrap();
+        assert_eq!(five.quantize(12.5), Some(10.0));
+        assert_eq!(five.quantize(17.5), Some(20.0));
+    }
+
+    #[test]
+    fn bad_ticks_are_refused() {
+        for bad in ["0", "-0.01", "0.0000000000001", "abc", ""] {
+            assert!(bad.parse::<Tick>().is_err(), "{bad}");
+        }
+        assert_eq!(Tick::decimal(3).unwrap().to_string(), "0.001");
+        assert_eq!("0.0010".parse::<Tick>().unwrap().decimals(), 3);
+        assert_eq!(Tick::decimal(3).unwrap().quantize(f64::NAN), None);
+        assert_eq!(
+            Tick::decimal(12).unwrap().quantize(1e9),
+            None,
+            "beyond 2^53 units"
+        );
+    }
+
+    #[test]
+    fn builtins_cover_majors_crosses_and_stocks() {
+        let r = InstrumentRegistry::builtin();
+        let get = |s: &str| r.get(&s.parse().unwrap()).cloned().unwrap();
+        for (s, d) in [
+            ("USDJPY", 3),
+            ("EURJPY", 3),
+            ("EURUSD", 5),
+            ("GBPCHF", 5),
+            ("XAUUSD", 2),
+        ] {
+            let i = get(s);
+            assert_eq!(i.price_decimals(), d, "{s}");
+            assert_eq!(i.hours(), TradingHours::FxWeek);
+            assert_eq!(i.volume(), VolumeKind::TickCount);
+            assert_eq!(i.venues().yahoo.as_deref(), Some(format!("{s}=X").as_str()));
+            assert_eq!(
+                i.venues().oanda.as_deref(),
+                Some(format!("{}_{}", &s[..3], &s[3..]).as_str())
+            );
+        }
+        assert_eq!(get("7203.T").hours(), TradingHours::Tokyo);
+        assert_eq!(get("7203.T").tick().to_string(), "0.1");
+        assert_eq!(get("AAPL").tick().to_string(), "0.01");
+        assert_eq!(get("AAPL").volume(), VolumeKind::Units);
+        assert_eq!(get("^N225").hours(), TradingHours::Tokyo);
+        assert_eq!(get("^N225").asset_class(), &AssetClass::Index);
+        assert!(
+            r.iter()
+                .all(|i| i.alignment() == DailyAlignment::UtcMidnight)
+        );
+    }
+
+    #[test]
+    fn unknown_symbols_resolve_to_documented_defaults_reported_once() {
+        let r = InstrumentRegistry::builtin();
+        let mut reports = 0;
+        for _ in 0..3 {
+            let i = r.resolve_reporting(&"SEKJPY".parse().unwrap(), |_| reports += 1);
+            assert_eq!(i.price_decimals(), 3);
+            assert_eq!(i.hours(), TradingHours::FxWeek);
+        }
+        assert_eq!(reports, 1);
+        let d = |s: &str| Instrument::default_for(&s.parse().unwrap());
+        assert_eq!(d("1301.T").hours(), TradingHours::Tokyo);
+        assert_eq!(d("1301.T").price_decimals(), 1);
+        assert_eq!(d("^FTSE").asset_class(), &AssetClass::Index);
+        assert_eq!(d("IBM").price_decimals(), 2);
+        assert_eq!(d("IBM").hours(), TradingHours::NewYork);
+        let _ = r.resolve_reporting(&"USDJPY".parse().unwrap(), |_| reports += 1);
+        assert_eq!(reports, 1, "a known symbol is not reported");
+    }
+
+    #[test]
+    fn overrides_change_only_what_they_set() {
+        let mut r = InstrumentRegistry::builtin();
+        let s: Symbol = "USDJPY".parse().unwrap();
+        let o: InstrumentOverride = serde_json::from_str(
+            r#"{"alignment": "new_york_close", "oanda": "USD_JPY_X", "lot_step": "1000"}"#,
+        )
+        .unwrap();
+        r.override_with(&s, &o);
+        let i = r.resolve(&s);
+        assert_eq!(i.alignment(), DailyAlignment::NewYorkClose);
+        assert_eq!(i.venues().oanda.as_deref(), Some("USD_JPY_X"));
+        assert_eq!(i.lot_step().unwrap().to_string(), "1000");
+        assert_eq!(i.price_decimals(), 3, "kept");
+        // A new symbol: its default, changed.
+        let n: Symbol = "ABCD".parse().unwrap();
+        r.override_with(
+            &n,
+            &InstrumentOverride {
+                tick: Some("0.5".parse().unwrap()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(r.resolve(&n).tick().to_string(), "0.5");
+        assert!(r.knows(&n));
+        assert!(serde_json::from_str::<InstrumentOverride>(r#"{"tik": "0.1"}"#).is_err());
+        assert!(serde_json::from_str::<InstrumentOverride>(r#"{"tick": "-1"}"#).is_err());
+    }
+}
