@@ -19,8 +19,9 @@
 //! | `config` | settings from TOML and the environment, and the adapters they select ([`config`]) |
 //!
 //! Always there: the domain ([`domain`]: symbols, timeframes, bars, frames, orders, calendars and
-//! the ports every adapter implements), the data provider ([`provider`]), collection, backfill
-//! and audit ([`collect`]), and in-memory stores ([`memory`]). Adapters are taken by value by
+//! the ports every adapter implements), technical indicators exactly as TA-Lib defines them
+//! ([`indicators`]), the data provider ([`provider`]), collection, backfill and audit
+//! ([`collect`]), and in-memory stores ([`memory`]). Adapters are taken by value by
 //! every builder; clocks default to the system's. [`prelude`] has what most programs use.
 //!
 //! ## 30 days of H1 bars for USDJPY through the provider
@@ -74,6 +75,7 @@
 
 pub use axia_collect as collect;
 pub use axia_domain as domain;
+pub use axia_indicators as indicators;
 pub use axia_memory as memory;
 pub use axia_provider as provider;
 /// The date and time types in axia's API.

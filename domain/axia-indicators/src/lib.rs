@@ -1,0 +1,736 @@
+//! Technical indicators, exactly as TA-Lib 0.8 defines them: [`Sma`], [`Ema`], [`Rsi`] (Wilder),
+//! [`Macd`] (12/26/9 by default), [`Bollinger`] (20/2, population standard deviation) and
+//! [`Atr`] (14, Wilder). Pure computation: no I/O, no clock, no allocation per update.
+//!
+//! One code path for streaming and batch. [`Indicator::update`] takes a **closed** bar and
+//! moves the state; [`Indicator::peek`] evaluates a **forming** bar without moving it;
+//! [`Indicator::value`] is the latest value; [`Indicator::lookback`] is the number of leading
+//! bars that have no value (TA-Lib's lookback: 19 for SMA 20, 33 for MACD 12/26/9 …). [`batch`]
+//! is repeated `update`, so batch and streaming agree by construction. [`Timed`] adds bar times:
+//! a revised bar (same open time as the last) replaces the last one; an older bar, like a
+//! non-finite value, is an error and leaves the state unchanged.
+//!
+//! TA-Lib's seeding is kept: an EMA starts from the SMA of its first `n` values; MACD's fast EMA
+//! is seeded on the same bar as the slow one (from bar `slow - fast`), its signal from the SMA
+//! of the first `signal` MACD values; RSI and ATR use Wilder's smoothing seeded by a plain mean,
+//! and RSI is 0 on a flat series. The Bollinger deviation comes from sums shifted by an anchor
+//! that is re-set exactly every `period` updates, so it does not drift on FX prices the way a
+//! running sum of squares does.
+//!
+//! ```
+//! use axia_indicators::{batch, Indicator, Rsi, Sma};
+//!
+//! let closes = [1.10, 1.11, 1.12, 1.11, 1.13];
+//! let mut sma = Sma::new(3)?;
+//! assert_eq!(sma.lookback(), 2);
+//! let out = batch(sma.clone(), closes)?;
+//! assert_eq!(out[..2], [None, None]);
+//! for x in closes {
+//!     sma.update(x)?;
+//! }
+//! assert_eq!(sma.value(), *out.last().unwrap());
+//! // A forming bar: evaluated, not committed.
+//! let peeked = sma.peek(1.20)?;
+//! assert_ne!(peeked, sma.value());
+//! assert!(Rsi::new(1).is_err()); // periods are checked
+//! # Ok::<(), axia_indicators::IndicatorError>(())
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why an indicator cannot be built, or refused an input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndicatorError {
+    /// A period or parameter out of its range.
+    #[error("{indicator}: {parameter} = {value} is invalid ({expected})")]
+    InvalidParameter {
+        /// The indicator.
+        indicator: &'static str,
+        /// The parameter.
+        parameter: &'static str,
+        /// Its value, as given.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// A NaN or infinite input; the state is unchanged.
+    #[error("non-finite input: {0}")]
+    NonFinite(String),
+    /// A bar older than the last one; the state is unchanged.
+    #[error("bar at {time_ms} ms is older than the last one ({last_ms} ms)")]
+    OutOfOrder {
+        /// The refused bar's open time.
+        time_ms: i64,
+        /// The last bar's open time.
+        last_ms: i64,
+    },
+}
+
+/// An indicator input that can be checked for NaN and infinities.
+pub trait Input: Copy + fmt::Debug {
+    /// True when every value is finite.
+    fn is_finite(&self) -> bool;
+}
+
+impl Input for f64 {
+    fn is_finite(&self) -> bool {
+        f64::is_finite(*self)
+    }
+}
+
+/// The high, low and close of a bar: the input of [`Atr`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Hlc {
+    /// High.
+    pub high: f64,
+    /// Low.
+    pub low: f64,
+    /// Close.
+    pub close: f64,
+}
+
+impl Input for Hlc {
+    fn is_finite(&self) -> bool {
+        self.high.is_finite() && self.low.is_finite() && self.close.is_finite()
+    }
+}
+
+/// A streaming indicator. `update` and `peek` check their input; [`batch`] is repeated
+/// `update`.
+pub trait Indicator: Clone + fmt::Debug + Send + Sync {
+    /// What it reads per bar.
+    type Input: Input;
+    /// What it gives per bar once warmed up.
+    type Output: Copy + fmt::Debug + PartialEq;
+
+    /// The number of leading bars with no value (TA-Lib's lookback).
+    fn lookback(&self) -> usize;
+
+    /// Adds a closed bar, trusting it is finite; use [`Indicator::update`].
+    #[doc(hidden)]
+    fn step(&mut self, x: Self::Input) -> Option<Self::Output>;
+
+    /// The value after the last bar, `None` during the warm-up.
+    fn value(&self) -> Option<Self::Output>;
+
+    /// Adds a closed bar and returns the value after it (`None` during the warm-up).
+    ///
+    /// # Errors
+    /// [`IndicatorError::NonFinite`]; the state is unchanged.
+    fn update(&mut self, x: Self::Input) -> Result<Option<Self::Output>, IndicatorError> {
+        if !x.is_finite() {
+            return Err(IndicatorError::NonFinite(format!("{x:?}")));
+        }
+        Ok(self.step(x))
+    }
+
+    /// The value if `x` (a forming bar) were the next closed bar; the state is unchanged.
+    ///
+    /// # Errors
+    /// [`IndicatorError::NonFinite`].
+    fn peek(&self, x: Self::Input) -> Result<Option<Self::Output>, IndicatorError> {
+        self.clone().update(x)
+    }
+}
+
+/// Feeds `inputs` through `indicator` one [`Indicator::update`] at a time: the value after each.
+///
+/// # Errors
+/// The first input's [`IndicatorError`].
+pub fn batch<I: Indicator>(
+    mut indicator: I,
+    inputs: impl IntoIterator<Item = I::Input>,
+) -> Result<Vec<Option<I::Output>>, IndicatorError> {
+    inputs.into_iter().map(|x| indicator.update(x)).collect()
+}
+
+fn check_period(
+    indicator: &'static str,
+    parameter: &'static str,
+    value: usize,
+    min: usize,
+    expected: &'static str,
+) -> Result<(), IndicatorError> {
+    if value >= min && value <= 100_000 {
+        Ok(())
+    } else {
+        Err(IndicatorError::InvalidParameter {
+            indicator,
+            parameter,
+            value: value.to_string(),
+            expected,
+        })
+    }
+}
+
+/// A period as f64 (periods are at most 100,000: exact).
+#[allow(clippy::cast_precision_loss)]
+const fn as_f64(n: usize) -> f64 {
+    n as f64
+}
+
+/// Simple moving average: the mean of the last `period` values. Lookback `period - 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sma {
+    period: usize,
+    window: VecDeque<f64>,
+    /// The sum of the newest `period - 1` values, summed as TA-Lib sums them and re-summed from
+    /// the window every `period` updates so it never drifts.
+    partial: f64,
+    since_resum: usize,
+    value: Option<f64>,
+}
+
+impl Sma {
+    /// An SMA over `period` values (2 ..= 100,000).
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`].
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        check_period("SMA", "period", period, 2, "2 to 100000")?;
+        Ok(Self {
+            period,
+            window: VecDeque::with_capacity(period),
+            partial: 0.0,
+            since_resum: 0,
+            value: None,
+        })
+    }
+}
+
+impl Indicator for Sma {
+    type Input = f64;
+    type Output = f64;
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn step(&mut self, x: f64) -> Option<f64> {
+        self.window.push_back(x);
+        if self.window.len() < self.period {
+            self.partial += x;
+            return None;
+        }
+        let total = self.partial + x;
+        let mean = total / as_f64(self.period);
+        let oldest = self.window.pop_front().unwrap_or(0.0);
+        self.since_resum += 1;
+        if self.since_resum >= self.period {
+            self.since_resum = 0;
+            self.partial = self.window.iter().sum();
+        } else {
+            self.partial = total - oldest;
+        }
+        self.value = Some(mean);
+        self.value
+    }
+
+    fn value(&self) -> Option<f64> {
+        self.value
+    }
+}
+
+/// Exponential moving average, `k = 2 / (period + 1)`, seeded by the SMA of the first `period`
+/// values. Lookback `period - 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ema {
+    period: usize,
+    k: f64,
+    seen: usize,
+    seed_sum: f64,
+    value: Option<f64>,
+}
+
+impl Ema {
+    /// An EMA over `period` values (2 ..= 100,000).
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`].
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        check_period("EMA", "period", period, 2, "2 to 100000")?;
+        Ok(Self::unchecked(period))
+    }
+
+    const fn unchecked(period: usize) -> Self {
+        Self {
+            period,
+            k: 2.0 / (as_f64(period) + 1.0),
+            seen: 0,
+            seed_sum: 0.0,
+            value: None,
+        }
+    }
+}
+
+impl Indicator for Ema {
+    type Input = f64;
+    type Output = f64;
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn step(&mut self, x: f64) -> Option<f64> {
+        self.value = match self.value {
+            Some(prev) => Some(((x - prev) * self.k) + prev),
+            None => {
+                self.seed_sum += x;
+                self.seen += 1;
+                (self.seen == self.period).then(|| self.seed_sum / as_f64(self.period))
+            }
+        };
+        self.value
+    }
+
+    fn value(&self) -> Option<f64> {
+        self.value
+    }
+}
+
+/// Relative strength index with Wilder's smoothing, seeded by the mean gain and loss of the
+/// first `period` changes; 0 when there was neither gain nor loss. Lookback `period`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rsi {
+    period: usize,
+    previous: Option<f64>,
+    changes: usize,
+    gain: f64,
+    loss: f64,
+    value: Option<f64>,
+}
+
+impl Rsi {
+    /// An RSI over `period` changes (2 ..= 100,000).
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`].
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        check_period("RSI", "period", period, 2, "2 to 100000")?;
+        Ok(Self {
+            period,
+            previous: None,
+            changes: 0,
+            gain: 0.0,
+            loss: 0.0,
+            value: None,
+        })
+    }
+
+    fn of(gain: f64, loss: f64) -> f64 {
+        let total = gain + loss;
+        if total == 0.0 {
+            0.0
+        } else {
+            100.0 * (gain / total)
+        }
+    }
+}
+
+impl Indicator for Rsi {
+    type Input = f64;
+    type Output = f64;
+
+    fn lookback(&self) -> usize {
+        self.period
+    }
+
+    fn step(&mut self, x: f64) -> Option<f64> {
+        let previous = self.previous.replace(x)?;
+        let change = x - previous;
+        let n = as_f64(self.period);
+        if self.changes < self.period {
+            if change < 0.0 {
+                self.loss -= change;
+            } else {
+                self.gain += change;
+            }
+            self.changes += 1;
+            if self.changes < self.period {
+                return None;
+            }
+        } else {
+            self.loss *= n - 1.0;
+            self.gain *= n - 1.0;
+            if change < 0.0 {
+                self.loss -= change;
+            } else {
+                self.gain += change;
+            }
+        }
+        self.loss /= n;
+        self.gain /= n;
+        self.value = Some(Self::of(self.gain, self.loss));
+        self.value
+    }
+
+    fn value(&self) -> Option<f64> {
+        self.value
+    }
+}
+
+/// One MACD value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MacdValue {
+    /// Fast EMA minus slow EMA.
+    pub macd: f64,
+    /// The EMA of `macd`.
+    pub signal: f64,
+    /// `macd - signal`.
+    pub hist: f64,
+}
+
+/// Moving average convergence/divergence (TA-Lib's MACD): fast and slow EMAs, the fast one
+/// seeded on the same bar as the slow one, and a signal EMA of their difference. Lookback
+/// `(slow - 1) + (signal - 1)`: 33 for 12/26/9.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Macd {
+    fast: Ema,
+    slow: Ema,
+    signal: Ema,
+    /// Bars the fast EMA skips so that its seed ends on the slow EMA's first bar.
+    fast_skip: usize,
+    seen: usize,
+    value: Option<MacdValue>,
+}
+
+impl Macd {
+    /// MACD 12/26/9.
+    #[must_use]
+    pub const fn standard() -> Self {
+        Self::unchecked(12, 26, 9)
+    }
+
+    /// MACD with `2 <= fast < slow` and `signal >= 2` (a signal of 1 would read the future in
+    /// TA-Lib's alignment).
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`].
+    pub fn new(fast: usize, slow: usize, signal: usize) -> Result<Self, IndicatorError> {
+        check_period("MACD", "fast", fast, 2, "2 to 100000, below slow")?;
+        check_period("MACD", "slow", slow, 2, "2 to 100000, above fast")?;
+        check_period("MACD", "signal", signal, 2, "2 to 100000")?;
+        if fast >= slow {
+            return Err(IndicatorError::InvalidParameter {
+                indicator: "MACD",
+                parameter: "fast",
+                value: fast.to_string(),
+                expected: "below slow",
+            });
+        }
+        Ok(Self::unchecked(fast, slow, signal))
+    }
+
+    const fn unchecked(fast: usize, slow: usize, signal: usize) -> Self {
+        Self {
+            fast: Ema::unchecked(fast),
+            slow: Ema::unchecked(slow),
+            signal: Ema::unchecked(signal),
+            fast_skip: slow - fast,
+            seen: 0,
+            value: None,
+        }
+    }
+}
+
+impl Indicator for Macd {
+    type Input = f64;
+    type Output = MacdValue;
+
+    fn lookback(&self) -> usize {
+        (self.slow.period - 1) + (self.signal.period - 1)
+    }
+
+    fn step(&mut self, x: f64) -> Option<MacdValue> {
+        let slow = self.slow.step(x);
+        let fast = if self.seen >= self.fast_skip {
+            self.fast.step(x)
+        } else {
+            None
+        };
+        self.seen = self.seen.saturating_add(1);
+        let macd = fast? - slow?;
+        let signal = self.signal.step(macd)?;
+        self.value = Some(MacdValue {
+            macd,
+            signal,
+            hist: macd - signal,
+        });
+        self.value
+    }
+
+    fn value(&self) -> Option<MacdValue> {
+        self.value
+    }
+}
+
+/// One set of Bollinger Bands.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bands {
+    /// `middle + k * sigma`.
+    pub upper: f64,
+    /// The SMA.
+    pub middle: f64,
+    /// `middle - k * sigma`.
+    pub lower: f64,
+}
+
+/// Bollinger Bands: the SMA of `period` values plus and minus `k` population standard
+/// deviations. Lookback `period - 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bollinger {
+    sma: Sma,
+    k: f64,
+    window: VecDeque<f64>,
+    /// Sums of `x - anchor` and of its square over the window; the anchor is moved to the
+    /// window's mean, and both sums recomputed, every `period` updates.
+    anchor: f64,
+    s1: f64,
+    s2: f64,
+    since_anchor: usize,
+    value: Option<Bands>,
+}
+
+impl Bollinger {
+    /// Bollinger Bands 20/2.
+    #[must_use]
+    pub fn standard() -> Self {
+        Self::unchecked(20, 2.0)
+    }
+
+    /// Bands over `period` values (2 ..= 100,000), `k` deviations wide (finite, >= 0).
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`].
+    pub fn new(period: usize, k: f64) -> Result<Self, IndicatorError> {
+        check_period("BBANDS", "period", period, 2, "2 to 100000")?;
+        if !(k.is_finite() && k >= 0.0) {
+            return Err(IndicatorError::InvalidParameter {
+                indicator: "BBANDS",
+                parameter: "k",
+                value: k.to_string(),
+                expected: "a finite number >= 0",
+            });
+        }
+        Ok(Self::unchecked(period, k))
+    }
+
+    fn unchecked(period: usize, k: f64) -> Self {
+        Self {
+            sma: Sma {
+                period,
+                window: VecDeque::with_capacity(period),
+                partial: 0.0,
+                since_resum: 0,
+                value: None,
+            },
+            k,
+            window: VecDeque::with_capacity(period),
+            anchor: 0.0,
+            s1: 0.0,
+            s2: 0.0,
+            since_anchor: 0,
+            value: None,
+        }
+    }
+}
+
+impl Indicator for Bollinger {
+    type Input = f64;
+    type Output = Bands;
+
+    fn lookback(&self) -> usize {
+        self.sma.period - 1
+    }
+
+    fn step(&mut self, x: f64) -> Option<Bands> {
+        let period = self.sma.period;
+        if self.window.is_empty() {
+            self.anchor = x;
+        }
+        self.window.push_back(x);
+        let d = x - self.anchor;
+        self.s1 += d;
+        self.s2 += d * d;
+        if self.window.len() > period {
+            let old = self.window.pop_front().unwrap_or(self.anchor) - self.anchor;
+            self.s1 -= old;
+            self.s2 -= old * old;
+        }
+        let middle = self.sma.step(x)?;
+        self.since_anchor += 1;
+        if self.since_anchor >= period {
+            self.since_anchor = 0;
+            self.anchor = middle;
+            let (s1, s2) = self.window.iter().fold((0.0, 0.0), |(a, b), &v| {
+                let d = v - middle;
+                (a + d, b + d * d)
+            });
+            (self.s1, self.s2) = (s1, s2);
+        }
+        let n = as_f64(period);
+        let mean = self.s1 / n;
+        let variance = self.s2 / n - mean * mean;
+        let sigma = if variance > 0.0 { variance.sqrt() } else { 0.0 };
+        let width = self.k * sigma;
+        self.value = Some(Bands {
+            upper: middle + width,
+            middle,
+            lower: middle - width,
+        });
+        self.value
+    }
+
+    fn value(&self) -> Option<Bands> {
+        self.value
+    }
+}
+
+/// Average true range with Wilder's smoothing, seeded by the mean of the first `period` true
+/// ranges (from the second bar: a true range needs the previous close). Lookback `period`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Atr {
+    period: usize,
+    previous_close: Option<f64>,
+    ranges: usize,
+    seed_sum: f64,
+    value: Option<f64>,
+}
+
+impl Atr {
+    /// An ATR over `period` true ranges (1 ..= 100,000).
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`].
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        check_period("ATR", "period", period, 1, "1 to 100000")?;
+        Ok(Self {
+            period,
+            previous_close: None,
+            ranges: 0,
+            seed_sum: 0.0,
+            value: None,
+        })
+    }
+}
+
+impl Indicator for Atr {
+    type Input = Hlc;
+    type Output = f64;
+
+    fn lookback(&self) -> usize {
+        self.period
+    }
+
+    fn step(&mut self, b: Hlc) -> Option<f64> {
+        let pc = self.previous_close.replace(b.close)?;
+        let mut tr = b.high - b.low;
+        let up = (pc - b.high).abs();
+        if up > tr {
+            tr = up;
+        }
+        let down = (pc - b.low).abs();
+        if down > tr {
+            tr = down;
+        }
+        let n = as_f64(self.period);
+        self.value = match self.value {
+            Some(prev) => Some(((prev * (n - 1.0)) + tr) / n),
+            None => {
+                self.seed_sum += tr;
+                self.ranges += 1;
+                (self.ranges == self.period).then(|| self.seed_sum / n)
+            }
+        };
+        self.value
+    }
+
+    fn value(&self) -> Option<f64> {
+        self.value
+    }
+}
+
+/// An indicator fed bars with their open times (epoch milliseconds): a bar with the same time
+/// as the last one **revises** it (the state goes back to before the last bar, then takes the
+/// new one), a newer one is added, an older one is refused. For a forming bar that is revised
+/// as it forms, and for a source that corrects a closed bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed<I: Indicator> {
+    current: I,
+    before_last: Option<I>,
+    last_ms: Option<i64>,
+}
+
+impl<I: Indicator> Timed<I> {
+    /// `indicator`, with no bar yet.
+    pub const fn new(indicator: I) -> Self {
+        Self {
+            current: indicator,
+            before_last: None,
+            last_ms: None,
+        }
+    }
+
+    /// The open time of the last bar taken.
+    #[must_use]
+    pub const fn last_ms(&self) -> Option<i64> {
+        self.last_ms
+    }
+
+    /// The indicator as of the last bar.
+    pub const fn indicator(&self) -> &I {
+        &self.current
+    }
+
+    /// The value after the last bar.
+    #[must_use]
+    pub fn value(&self) -> Option<I::Output> {
+        self.current.value()
+    }
+
+    /// Adds the bar that opens at `time_ms`, or revises the last one if it opens then.
+    ///
+    /// # Errors
+    /// [`IndicatorError::NonFinite`], [`IndicatorError::OutOfOrder`]; the state is unchanged.
+    pub fn update(
+        &mut self,
+        time_ms: i64,
+        x: I::Input,
+    ) -> Result<Option<I::Output>, IndicatorError> {
+        if !x.is_finite() {
+            return Err(IndicatorError::NonFinite(format!("{x:?}")));
+        }
+        match self.last_ms {
+            Some(last) if time_ms < last => Err(IndicatorError::OutOfOrder {
+                time_ms,
+                last_ms: last,
+            }),
+            Some(last) if time_ms == last => {
+                let mut base = self
+                    .before_last
+                    .clone()
+                    .unwrap_or_else(|| self.current.clone());
+                let out = base.step(x);
+                self.current = base;
+                Ok(out)
+            }
+            _ => {
+                self.before_last = Some(self.current.clone());
+                self.last_ms = Some(time_ms);
+                Ok(self.current.step(x))
+            }
+        }
+    }
+
+    /// The value if the bar that opens at `time_ms` were `x`; the state is unchanged.
+    ///
+    /// # Errors
+    /// As [`Timed::update`].
+    pub fn peek(&self, time_ms: i64, x: I::Input) -> Result<Option<I::Output>, IndicatorError> {
+        self.clone().update(time_ms, x)
+    }
+}
