@@ -69,15 +69,16 @@ pub use order::{
 };
 pub use ports::{
     ArchiveRead, BarArchive, BoxError, Claim, ClaimOutcome, Clock, CreateOutcome, DamagedPartition,
-    DatasetInfo, Execution, ExecutionBook, ExecutionError, ExecutionOutcome, FetchedBars,
-    KillSwitch, KillSwitchError, MarketData, MarketDataError, NewestBar, OhlcvStore, OrderExecutor,
-    OrderQueue, OrderStore, OrderStoreError, PoisonRecord, QuarantinedFile, QueueError,
-    QueueMessage, Recorded, ReferencePrice, SourceLimits, StoreError, StoreHealth, StoreInfo,
+    DatasetInfo, Execution, ExecutionBook, ExecutionError, ExecutionOutcome, FeaturePublished,
+    FeatureSnapshot, FeatureStore, FetchedBars, KillSwitch, KillSwitchError, MarketData,
+    MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore, OrderStoreError,
+    PoisonRecord, QuarantinedFile, QueueError, QueueMessage, Recorded, ReferencePrice,
+    SourceLimits, StoreError, StoreHealth, StoreInfo,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
-    MockBarArchive, MockClock, MockExecutionBook, MockKillSwitch, MockMarketData, MockOhlcvStore,
-    MockOrderExecutor, MockOrderQueue, MockOrderStore, MockReferencePrice,
+    MockBarArchive, MockClock, MockExecutionBook, MockFeatureStore, MockKillSwitch, MockMarketData,
+    MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore, MockReferencePrice,
 };
 pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};

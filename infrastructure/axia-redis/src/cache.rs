@@ -85,7 +85,7 @@ struct Counters {
 
 /// A connection of either kind, usable wherever redis wants a connection.
 #[derive(Clone)]
-enum Conn {
+pub(crate) enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
@@ -356,7 +356,7 @@ impl RedisBarCache {
     }
 
     /// Runs one Redis round trip under the operation timeout, translating errors.
-    async fn io<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn io<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,

@@ -24,10 +24,12 @@
 mod cache;
 pub mod codec;
 mod config;
+mod features;
 mod lease;
 mod updates;
 
 pub use cache::{CacheCounters, RedisBarCache, UpdateMessage};
 pub use config::{RedisCacheConfig, TtlPolicy, redact_url};
+pub use features::RedisFeatureStore;
 pub use lease::Lease;
 pub use updates::UpdateFeed;

@@ -106,6 +106,32 @@ async fn works_on_redis_cluster_without_changes_in_callers() {
     );
     let info = cache.info().await.unwrap();
     assert_eq!(info.datasets.len(), 16);
+    // The feature store's two keys per series share a slot (hash tag): its script runs there.
+    let features = axia_redis::RedisFeatureStore::new(cache.clone());
+    for s in symbols {
+        for m in 0..3 {
+            let snap = axia_domain::FeatureSnapshot {
+                symbol: sym(s),
+                timeframe: Timeframe::H1,
+                bar_open: noon() + Span::hours(m),
+                forming: false,
+                values: [("ema_20".to_owned(), 1.0 + m as f64)].into(),
+            };
+            use axia_domain::FeatureStore;
+            assert_eq!(
+                features.publish(&snap).await.unwrap(),
+                axia_domain::FeaturePublished::Appended
+            );
+            assert_eq!(
+                features.latest(&sym(s), Timeframe::H1).await.unwrap(),
+                Some(snap)
+            );
+        }
+        let h = axia_domain::FeatureStore::history(&features, &sym(s), Timeframe::H1, range)
+            .await
+            .unwrap();
+        assert_eq!(h.len(), 3);
+    }
     for n in nodes {
         n.kill().await;
     }

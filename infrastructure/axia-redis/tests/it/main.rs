@@ -10,5 +10,6 @@
 
 mod cache;
 mod cluster;
+mod features;
 mod outage;
 mod support;
