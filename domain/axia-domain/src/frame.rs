@@ -201,6 +201,18 @@ fn check_row(
     }
 }
 
+/// Checks that every open time is on `grid`, naming the first that is not.
+fn on_grid(grid: Grid, ts: &[i64]) -> Result<(), FrameError> {
+    match ts.iter().position(|&t| !grid.is_aligned_millis(t)) {
+        None => Ok(()),
+        Some(index) => Err(FrameError::Misaligned {
+            index,
+            time_millis: ts.get(index).copied().unwrap_or_default(),
+            timeframe: grid.timeframe(),
+        }),
+    }
+}
+
 /// True when every bar's values hold the invariants: `0 < low <= min(open, close)`,
 /// `max(open, close) <= high < inf`, `0 <= volume < inf` (a NaN fails every comparison).
 fn values_hold(c: &OhlcvColumns) -> bool {
@@ -277,18 +289,7 @@ impl OhlcvFrameBuilder {
     /// [`FrameError::Misaligned`] when a bar already pushed is off the new grid.
     pub fn aligned(mut self, alignment: DailyAlignment) -> Result<Self, FrameError> {
         self.grid = self.grid.timeframe().aligned(alignment);
-        if let Some(index) = self
-            .cols
-            .timestamps
-            .iter()
-            .position(|&t| !self.grid.is_aligned_millis(t))
-        {
-            return Err(FrameError::Misaligned {
-                index,
-                time_millis: self.cols.timestamps.get(index).copied().unwrap_or_default(),
-                timeframe: self.grid.timeframe(),
-            });
-        }
+        on_grid(self.grid, &self.cols.timestamps)?;
         Ok(self)
     }
 
@@ -507,19 +508,7 @@ impl OhlcvFrame {
         if alignment == self.alignment {
             return Ok(self);
         }
-        let grid = self.timeframe.aligned(alignment);
-        if let Some(index) = self
-            .cols
-            .timestamps
-            .iter()
-            .position(|&t| !grid.is_aligned_millis(t))
-        {
-            return Err(FrameError::Misaligned {
-                index,
-                time_millis: self.cols.timestamps.get(index).copied().unwrap_or_default(),
-                timeframe: self.timeframe,
-            });
-        }
+        on_grid(self.timeframe.aligned(alignment), &self.cols.timestamps)?;
         Ok(Self { alignment, ..self })
     }
 

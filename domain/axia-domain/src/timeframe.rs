@@ -6,6 +6,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::Grid;
+
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -182,8 +184,7 @@ impl Timeframe {
     /// The one rule for "closed" everywhere: only closed bars are archived.
     #[must_use]
     pub fn is_closed_at_millis(self, open_ms: i64, now_ms: i64) -> bool {
-        self.next_open_millis(open_ms)
-            .is_some_and(|end| end <= now_ms)
+        Grid::from(self).is_closed_at_millis(open_ms, now_ms)
     }
 
     /// As [`Timeframe::is_closed_at_millis`], on instants.
@@ -199,44 +200,39 @@ impl Timeframe {
     /// ```
     #[must_use]
     pub fn is_closed_at(self, open: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        self.is_closed_at_millis(open.timestamp_millis(), now.timestamp_millis())
+        Grid::from(self).is_closed_at(open, now)
     }
 
     /// The open time of the bar before the one that contains `t` (saturating at chrono's
     /// limits).
     #[must_use]
     pub fn prev_open(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        self.floor(self.floor(t) - chrono::Duration::milliseconds(1))
+        Grid::from(self).prev_open(t)
     }
 
     /// The first bar open time at or after `t`: `t` itself when it is an open time, otherwise
     /// the next one. The one rule for "the first bar of a range".
     #[must_use]
     pub fn ceil(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        let floor = self.floor(t);
-        if floor == t { t } else { self.next_open(t) }
+        Grid::from(self).ceil(t)
     }
 
     /// True when `ms` is the open time of a bar of this timeframe.
     #[must_use]
     pub fn is_aligned_millis(self, ms: i64) -> bool {
-        self.floor_millis(ms) == Some(ms)
+        Grid::from(self).is_aligned_millis(ms)
     }
 
     /// The open time of the bar that contains `t` (saturating at chrono's limits).
     #[must_use]
     pub fn floor(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        self.floor_millis(t.timestamp_millis())
-            .and_then(DateTime::from_timestamp_millis)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        Grid::from(self).floor(t)
     }
 
     /// The open time of the bar after the one that contains `t` (saturating at chrono's limits).
     #[must_use]
     pub fn next_open(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        self.next_open_millis(t.timestamp_millis())
-            .and_then(DateTime::from_timestamp_millis)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        Grid::from(self).next_open(t)
     }
 
     /// True when bars of this timeframe can be aggregated into bars of `target`: `target` is

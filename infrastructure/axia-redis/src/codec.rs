@@ -41,24 +41,7 @@ const MAX_DECIMALS: i8 = 12;
 /// 2^53: integers up to it are exact in an f64.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
-#[derive(Serialize)]
-struct WireV3Ref<'a> {
-    version: u8,
-    symbol: &'a str,
-    timeframe: &'a str,
-    alignment: u8,
-    forming: bool,
-    bars: u32,
-    t0: i64,
-    price_decimals: i8,
-    first_close: i64,
-    integral_volume: bool,
-    crc: u32,
-    #[serde(with = "serde_bytes")]
-    body: &'a [u8],
-}
-
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct WireV3<'a> {
     version: u8,
     symbol: &'a str,
@@ -224,7 +207,7 @@ pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
     } else {
         body.extend(c.volume.iter().flat_map(|v| v.to_le_bytes()));
     }
-    let mut wire = WireV3Ref {
+    let mut wire = WireV3 {
         version: SCHEMA_VERSION,
         symbol: frame.symbol().as_str(),
         timeframe: frame.timeframe().as_str(),
@@ -238,26 +221,33 @@ pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
         crc: 0,
         body: &body,
     };
-    wire.crc = checksum(
-        wire.symbol,
-        wire.timeframe,
-        [
-            u64::from(wire.alignment),
-            u64::from(wire.forming),
-            u64::from(wire.bars),
-            wire.t0.cast_unsigned(),
-            u64::from(wire.price_decimals.cast_unsigned()),
-            wire.first_close.cast_unsigned(),
-            u64::from(wire.integral_volume),
-        ],
-        wire.body,
-    );
+    wire.crc = wire.checksum();
     // Serializing numbers, strings and byte slices into a Vec cannot fail.
     rmp_serde::to_vec(&wire).unwrap_or_default()
 }
 
 /// CRC-32 of every field but itself: a value changed anywhere (a flipped bit, a torn write)
 /// is refused rather than read as other bars.
+impl WireV3<'_> {
+    /// The CRC-32 of every field but the CRC itself.
+    fn checksum(&self) -> u32 {
+        checksum(
+            self.symbol,
+            self.timeframe,
+            [
+                u64::from(self.alignment),
+                u64::from(self.forming),
+                u64::from(self.bars),
+                self.t0.cast_unsigned(),
+                u64::from(self.price_decimals.cast_unsigned()),
+                self.first_close.cast_unsigned(),
+                u64::from(self.integral_volume),
+            ],
+            self.body,
+        )
+    }
+}
+
 fn checksum(symbol: &str, timeframe: &str, fields: [u64; 7], body: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(symbol.as_bytes());
@@ -511,21 +501,7 @@ fn decode_v3(
             wire.symbol, wire.timeframe
         )));
     }
-    let crc = checksum(
-        wire.symbol,
-        wire.timeframe,
-        [
-            u64::from(wire.alignment),
-            u64::from(wire.forming),
-            u64::from(wire.bars),
-            wire.t0.cast_unsigned(),
-            u64::from(wire.price_decimals.cast_unsigned()),
-            wire.first_close.cast_unsigned(),
-            u64::from(wire.integral_volume),
-        ],
-        wire.body,
-    );
-    if crc != wire.crc {
+    if wire.checksum() != wire.crc {
         return Err(DecodeError::Malformed("checksum mismatch".into()));
     }
     let Some(alignment) = alignment_of(wire.alignment) else {
@@ -937,7 +913,7 @@ mod tests {
         for col in [&one, &two, &half, &bad, &zero] {
             body.extend_from_slice(col);
         }
-        let wire = WireV3Ref {
+        let wire = WireV3 {
             version: 3,
             symbol: "USDJPY",
             timeframe: "M1",
@@ -951,7 +927,7 @@ mod tests {
             crc: 0,
             body: &body,
         };
-        let wire = WireV3Ref {
+        let wire = WireV3 {
             crc: checksum(
                 "USDJPY",
                 "M1",
