@@ -41,6 +41,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod set;
+
+pub use set::{FeatureSet, FeatureSpec};
+
 /// Why an indicator cannot be built, or refused an input.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

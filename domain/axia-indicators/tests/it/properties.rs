@@ -180,3 +180,69 @@ fn the_bollinger_deviation_does_not_drift_over_a_long_run() {
     eprintln!("worst relative error of sigma over 200,000 updates: {worst:e}");
     assert!(worst < 1e-9, "worst relative error of sigma {worst:e}");
 }
+
+#[test]
+fn feature_names_round_trip_and_bad_ones_are_typed_errors() {
+    for spec in axia_indicators::FeatureSpec::STANDARD {
+        let back: axia_indicators::FeatureSpec = spec.to_string().parse().unwrap();
+        assert_eq!(back, spec);
+    }
+    assert_eq!(
+        "bb_10_1.5".parse::<axia_indicators::FeatureSpec>().unwrap(),
+        axia_indicators::FeatureSpec::Bollinger(10, 1.5)
+    );
+    for bad in [
+        "",
+        "sma",
+        "sma_x",
+        "sma_1",
+        "macd_12_26_1",
+        "macd_26_12_9",
+        "wma_10",
+        "bb_20",
+        "rsi_14_2",
+    ] {
+        assert!(
+            matches!(
+                bad.parse::<axia_indicators::FeatureSpec>(),
+                Err(IndicatorError::InvalidParameter { .. })
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        axia_indicators::FeatureSpec::Macd(12, 26, 9).names(),
+        ["macd_12_26_9", "macd_signal_12_26_9", "macd_hist_12_26_9"]
+    );
+}
+
+proptest! {
+    #[test]
+    fn a_feature_set_gives_each_indicators_own_values(xs in closes(), f in -50i32..50) {
+        let hlc = bars(&xs);
+        let mut set = axia_indicators::FeatureSet::standard();
+        prop_assert_eq!(set.lookback(), 33);
+        for b in &hlc {
+            set.update(*b).unwrap();
+        }
+        let closes: Vec<f64> = hlc.iter().map(|b| b.close).collect();
+        let last = |v: Vec<Option<f64>>| v.last().copied().flatten();
+        prop_assert_eq!(set.values().get("sma_20").copied(), last(batch(Sma::new(20).unwrap(), closes.clone()).unwrap()));
+        prop_assert_eq!(set.values().get("rsi_14").copied(), last(batch(Rsi::new(14).unwrap(), closes.clone()).unwrap()));
+        prop_assert_eq!(set.values().get("atr_14").copied(), last(batch(Atr::new(14).unwrap(), hlc.clone()).unwrap()));
+        let macd = batch(Macd::standard(), closes.clone()).unwrap().last().copied().flatten();
+        prop_assert_eq!(set.values().get("macd_hist_12_26_9").copied(), macd.map(|m| m.hist));
+        let bb = batch(Bollinger::standard(), closes).unwrap().last().copied().flatten();
+        prop_assert_eq!(set.values().get("bb_lower_20_2").copied(), bb.map(|b| b.lower));
+        // Peek leaves the set as it was; a refused bar too.
+        let before = set.clone();
+        let forming = Hlc { high: xs[0] + 1e-4, low: xs[0] - 1e-4, close: xs[0] + f64::from(f) * 1e-5 };
+        let peeked = set.peek(forming).unwrap();
+        prop_assert!(set == before);
+        let mut copy = set.clone();
+        prop_assert_eq!(&peeked, copy.update(forming).unwrap());
+        let bad = Hlc { close: f64::NAN, ..forming };
+        prop_assert!(set.update(bad).is_err());
+        prop_assert!(set == before);
+    }
+}
