@@ -1107,3 +1107,25 @@ pub trait FeatureStore: Send + Sync {
         range: TimeRange,
     ) -> Result<Vec<FeatureSnapshot>, StoreError>;
 }
+
+#[async_trait]
+impl<T: FeatureStore + ?Sized> FeatureStore for std::sync::Arc<T> {
+    async fn publish(&self, snapshot: &FeatureSnapshot) -> Result<FeaturePublished, StoreError> {
+        (**self).publish(snapshot).await
+    }
+    async fn latest(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<Option<FeatureSnapshot>, StoreError> {
+        (**self).latest(symbol, timeframe).await
+    }
+    async fn history(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<Vec<FeatureSnapshot>, StoreError> {
+        (**self).history(symbol, timeframe, range).await
+    }
+}

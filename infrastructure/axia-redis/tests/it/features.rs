@@ -128,7 +128,13 @@ async fn a_bar_writes_the_hash_one_stream_entry_and_one_message() {
 
 #[tokio::test]
 async fn the_history_is_bounded_and_bad_values_are_refused() {
-    let store = RedisFeatureStore::new(cache(clock())).history_len(10);
+    // A shared store is a port too (`Arc<T>: FeatureStore`), as services pass it around.
+    fn port(s: impl FeatureStore) -> impl FeatureStore {
+        s
+    }
+    let store = port(std::sync::Arc::new(
+        RedisFeatureStore::new(cache(clock())).history_len(10),
+    ));
     for m in 0..500 {
         store
             .publish(&snapshot(m, false, m as f64 * 1e-6))
