@@ -4,6 +4,7 @@
 //!   and a real store for backtests and single-process tools.
 //! - [`MemoryOrderStore`], [`MemoryKillSwitch`], [`MemoryOrderQueue`]: the order ports in memory,
 //!   for tests, backtests and benchmarks.
+//! - [`MemoryFeatureStore`]: the feature store port in memory, with the Redis store's rules.
 //! - [`L1Cache`]: a cache in front of any [`OhlcvStore`](axia_domain::OhlcvStore) (the Redis hot
 //!   tier, say), bounded in bytes, with a TTL, and invalidated by writes made through it.
 //!
@@ -21,10 +22,12 @@
 //! # Ok(()) }
 //! ```
 
+mod features;
 mod l1;
 mod memory;
 mod orders;
 
+pub use features::MemoryFeatureStore;
 pub use l1::{L1Cache, L1Config, L1Counters};
 pub use memory::MemoryStore;
 pub use orders::{MemoryExecutionBook, MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};

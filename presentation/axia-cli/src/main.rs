@@ -1,5 +1,7 @@
 //! `axia`: the command line. `axia ohlcv` prints bars and how they were found, through the data
-//! provider wired from the same configuration as the collector.
+//! provider wired from the same configuration as the collector; `axia features` the indicator
+//! values of a series; `axia audit` checks the archive; `axia killswitch` reads or flips the
+//! kill switch.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,6 +35,30 @@ enum Command {
     /// the source; --repair moves damaged files aside and rewrites exactly what was found.
     /// Exit code 0 clean, 1 not clean (after --repair: what the repair could not fix).
     Audit(AuditArgs),
+    /// Print the indicator values of SYMBOL TIMEFRAME at its newest bar (or the last bar at or
+    /// before --at), recomputed from history from the bar's anchor exactly as the feature
+    /// engine (axia-features) computes them live; with --stored, what the engine last published
+    /// to the Redis feature store.
+    Features(FeaturesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FeaturesArgs {
+    /// The symbol.
+    symbol: String,
+    /// The timeframe.
+    timeframe: String,
+    /// The values at the last bar opening at or before this instant (RFC 3339), as of then.
+    #[arg(long, conflicts_with = "stored")]
+    at: Option<DateTime<Utc>>,
+    /// Read the latest values the feature engine published (needs the hot cache's Redis).
+    #[arg(long)]
+    stored: bool,
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -452,6 +478,70 @@ async fn audit(args: AuditArgs) -> anyhow::Result<u8> {
     Ok(if clean { 0 } else { 1 })
 }
 
+async fn features(args: FeaturesArgs) -> anyhow::Result<()> {
+    let settings = Settings::from_file(args.common.config.as_deref())?
+        .with_env()?
+        .with_overrides(&args.common.overrides());
+    let symbol: axia_domain::Symbol = args
+        .symbol
+        .parse()
+        .with_context(|| format!("symbol {:?}", args.symbol))?;
+    let timeframe: axia_domain::Timeframe = args.timeframe.parse()?;
+    let clock: Arc<dyn Clock> = match args.at {
+        Some(t) => Arc::new(ManualClock::new(t)),
+        None => Arc::new(SystemClock),
+    };
+    let now = clock.now();
+    let wiring = Wiring::build(&settings, clock).await?;
+    let snapshot = if args.stored {
+        let store = wiring.feature_store(&settings).context(
+            "--stored reads the Redis feature store: configure the hot cache (REDIS_URL or [hot_cache] url)",
+        )?;
+        use axia_domain::FeatureStore;
+        store.latest(&symbol, timeframe).await?
+    } else {
+        wiring
+            .feature_engine(&settings, axia_memory::MemoryFeatureStore::new())?
+            .compute_at(&symbol, timeframe, now)
+            .await?
+    };
+    let Some(s) = snapshot else {
+        bail!("no bars of {symbol} {timeframe} at or before {now}");
+    };
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&s)?),
+        Format::Table | Format::Csv => {
+            println!(
+                "{symbol} {timeframe} bar opening {} UTC{}",
+                s.bar_open.format("%Y-%m-%d %H:%M"),
+                if s.forming {
+                    " (forming: provisional values)"
+                } else {
+                    ""
+                }
+            );
+            for (name, value) in &s.values {
+                println!("{name:<22} {value}");
+            }
+            let missing: Vec<String> = settings
+                .features
+                .config()?
+                .specs_for(&symbol, timeframe)
+                .iter()
+                .flat_map(|f| f.names())
+                .filter(|n| !s.values.contains_key(n))
+                .collect();
+            if !missing.is_empty() {
+                eprintln!(
+                    "no value yet (fewer bars since the anchor than they need; is the archive filled?): {}",
+                    missing.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     axia_config::app::run("axia", axia_config::app::Logs::Text, "error", async move {
@@ -459,6 +549,7 @@ fn main() -> ExitCode {
             Command::Ohlcv(a) => ohlcv(a).await.map(|()| 0),
             Command::Killswitch(a) => killswitch(a).await.map(|()| 0),
             Command::Audit(a) => audit(a).await,
+            Command::Features(a) => features(a).await.map(|()| 0),
         };
         result.map_err(|e| format!("{e:#}"))
     })

@@ -218,6 +218,121 @@ impl Default for OrdersSettings {
     }
 }
 
+/// `[features]`: the feature engine (`axia-features`, `axia features`).
+///
+/// ```toml
+/// [features]
+/// indicators = ["sma_20", "ema_20", "rsi_14", "macd_12_26_9", "bb_20_2", "atr_14"]
+/// series = ["USDJPY:M1", "EURUSD:H1"]   # default: every collected symbol x timeframe
+/// [features.series_indicators]
+/// "USDJPY:M1" = ["ema_50", "rsi_7"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesSettings {
+    /// The indicators of every series without its own list (default: the standard six).
+    #[serde(deserialize_with = "parsed_list")]
+    pub indicators: Vec<axia_features::FeatureSpec>,
+    /// The series the engine follows, as `SYMBOL:TF`; empty: every collected symbol x
+    /// timeframe.
+    #[serde(deserialize_with = "series_list")]
+    pub series: Vec<(Symbol, Timeframe)>,
+    /// Indicators of single series, keyed by `SYMBOL:TF`.
+    #[serde(deserialize_with = "series_indicators")]
+    pub series_indicators: Vec<((Symbol, Timeframe), Vec<axia_features::FeatureSpec>)>,
+    /// Bars between anchors (at least `anchor_min_days`); see `axia_features::Anchoring`.
+    pub anchor_bars: u32,
+    /// The shortest span between anchors, days.
+    pub anchor_min_days: u32,
+    /// Anchor spans of missed values a starting series catches up on.
+    pub max_backfill: u32,
+    /// About how many closed bars the history of a series keeps in the store.
+    pub history_len: usize,
+    /// Seconds between refreshes of every series even without update messages (pub/sub is at
+    /// most once).
+    pub resync_secs: u64,
+}
+
+impl Default for FeaturesSettings {
+    fn default() -> Self {
+        Self {
+            indicators: axia_features::FeatureSpec::STANDARD.to_vec(),
+            series: Vec::new(),
+            series_indicators: Vec::new(),
+            anchor_bars: axia_features::Anchoring::DEFAULT_BARS,
+            anchor_min_days: 7,
+            max_backfill: axia_features::FeatureConfig::DEFAULT_MAX_BACKFILL,
+            history_len: 10_000,
+            resync_secs: 60,
+        }
+    }
+}
+
+impl FeaturesSettings {
+    /// The engine's configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming an indicator out of range.
+    pub fn config(&self) -> Result<axia_features::FeatureConfig, ConfigError> {
+        let bad = |e: axia_indicators::IndicatorError| ConfigError(format!("features: {e}"));
+        let mut c = axia_features::FeatureConfig::standard()
+            .indicators(&self.indicators)
+            .map_err(bad)?
+            .anchoring(
+                self.anchor_bars,
+                chrono::Duration::days(i64::from(self.anchor_min_days)),
+            )
+            .max_backfill(self.max_backfill);
+        for ((symbol, tf), specs) in &self.series_indicators {
+            c = c
+                .series_indicators(symbol.clone(), *tf, specs)
+                .map_err(bad)?;
+        }
+        Ok(c)
+    }
+}
+
+/// Parses `SYMBOL:TF`.
+fn parse_series(raw: &str) -> Result<(Symbol, Timeframe), String> {
+    let (s, tf) = raw
+        .trim()
+        .split_once(':')
+        .ok_or_else(|| format!("series {raw:?}: expected SYMBOL:TF, as in \"USDJPY:M1\""))?;
+    Ok((
+        s.parse().map_err(|e| format!("series {raw:?}: {e}"))?,
+        tf.parse().map_err(|e| format!("series {raw:?}: {e}"))?,
+    ))
+}
+
+fn series_list<'de, D>(d: D) -> Result<Vec<(Symbol, Timeframe)>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|r| parse_series(r))
+        .collect::<Result<_, _>>()
+        .map_err(serde::de::Error::custom)
+}
+
+type SeriesSpecs = Vec<((Symbol, Timeframe), Vec<axia_features::FeatureSpec>)>;
+
+fn series_indicators<'de, D>(d: D) -> Result<SeriesSpecs, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    std::collections::BTreeMap::<String, Vec<String>>::deserialize(d)?
+        .iter()
+        .map(|(k, v)| {
+            Ok((
+                parse_series(k)?,
+                parse_all(v, std::any::type_name::<axia_features::FeatureSpec>())?,
+            ))
+        })
+        .collect::<Result<_, String>>()
+        .map_err(serde::de::Error::custom)
+}
+
 /// Everything the binaries are configured by.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -257,9 +372,25 @@ pub struct Settings {
     /// [`InstrumentOverride`](axia_domain::InstrumentOverride) for the fields.
     #[serde(deserialize_with = "symbol_map")]
     pub instruments: HashMap<Symbol, axia_domain::InstrumentOverride>,
+    /// The feature engine.
+    pub features: FeaturesSettings,
 }
 
 impl Settings {
+    /// The series the feature engine follows: `[features] series`, or every collected symbol x
+    /// timeframe.
+    #[must_use]
+    pub fn feature_series(&self) -> Vec<(Symbol, Timeframe)> {
+        if self.features.series.is_empty() {
+            self.symbols
+                .iter()
+                .flat_map(|s| self.timeframes.iter().map(move |tf| (s.clone(), *tf)))
+                .collect()
+        } else {
+            self.features.series.clone()
+        }
+    }
+
     /// The built-in instruments with `[instruments.*]` applied.
     #[must_use]
     pub fn instrument_registry(&self) -> axia_domain::InstrumentRegistry {
@@ -297,6 +428,7 @@ impl Default for Settings {
             lock: LockSettings::default(),
             orders: OrdersSettings::default(),
             instruments: HashMap::new(),
+            features: FeaturesSettings::default(),
         }
     }
 }
@@ -780,6 +912,52 @@ mod tests {
             r.resolve(&"EURUSD".parse().unwrap()).alignment(),
             axia_domain::DailyAlignment::UtcMidnight
         );
+    }
+
+    #[test]
+    fn features_name_their_series_and_indicators() {
+        let s = parse(
+            "symbols = [\"USDJPY\", \"EURUSD\"]\ntimeframes = [\"M1\", \"H1\"]\n\
+             [features]\nindicators = [\"sma_50\", \"macd_12_26_9\"]\n\
+             [features.series_indicators]\n\"USDJPY:M1\" = [\"rsi_7\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.feature_series().len(),
+            4,
+            "every collected series by default"
+        );
+        let c = s.features.config().unwrap();
+        assert_eq!(
+            c.specs_for(&"USDJPY".parse().unwrap(), Timeframe::M1).len(),
+            1
+        );
+        assert_eq!(
+            c.specs_for(&"EURUSD".parse().unwrap(), Timeframe::M1).len(),
+            2
+        );
+        let s = parse("[features]\nseries = [\"GBPUSD:D1\"]\n").unwrap();
+        assert_eq!(
+            s.feature_series(),
+            vec![("GBPUSD".parse().unwrap(), Timeframe::D1)]
+        );
+        for (bad, says) in [
+            ("[features]\nseries = [\"GBPUSD\"]\n", "expected SYMBOL:TF"),
+            ("[features]\nseries = [\"GBP/USD:M1\"]\n", "GBP/USD"),
+            ("[features]\nindicators = [\"sma_0\"]\n", "sma_0"),
+            ("[features]\nindicators = [\"macd_12_26_1\"]\n", "signal"),
+            (
+                "[features.series_indicators]\n\"USDJPY:M1\" = [\"wma_3\"]\n",
+                "wma_3",
+            ),
+        ] {
+            let e = parse(bad)
+                .and_then(|s| s.features.config().map(|_| s))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
     }
 
     #[test]

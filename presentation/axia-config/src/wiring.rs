@@ -152,6 +152,30 @@ impl Wiring {
             .alignment(self.alignments())
     }
 
+    /// The feature store on the hot cache's Redis (same namespace), when one is configured.
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn feature_store(&self, settings: &Settings) -> Option<axia_redis::RedisFeatureStore> {
+        self.hot.as_ref().map(|h| {
+            axia_redis::RedisFeatureStore::new(h.clone()).history_len(settings.features.history_len)
+        })
+    }
+
+    /// The feature engine over the provider (analysis use case) and `store`, configured by
+    /// `[features]`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming an indicator out of range.
+    pub fn feature_engine(
+        &self,
+        settings: &Settings,
+        store: impl axia_domain::FeatureStore + 'static,
+    ) -> Result<axia_features::FeatureEngine, ConfigError> {
+        Ok(axia_features::FeatureEngine::new(self.provider(), store)
+            .clock(Arc::clone(&self.clock))
+            .config(settings.features.config()?))
+    }
+
     /// The data provider over these adapters: the simulated broker as the broker, the hot
     /// cache, the archive, and Yahoo as the fallback when configured.
     #[must_use]

@@ -42,29 +42,6 @@ struct Args {
     processor_id: Option<String>,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-}
-
 /// Messages received as the processor stops: visible again at once for another processor.
 async fn hand_back(queue: &dyn OrderQueue, messages: &[QueueMessage]) {
     for m in messages {
@@ -117,7 +94,7 @@ async fn run(args: Args) -> Result<(), String> {
         ?process,
         "order processor started"
     );
-    let shutdown = shutdown_signal();
+    let shutdown = axia_config::app::shutdown_signal();
     tokio::pin!(shutdown);
     let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let mut failed_receives = 0;

@@ -20,7 +20,7 @@
 //!
 //! Always there: the domain ([`domain`]: symbols, timeframes, bars, frames, orders, calendars and
 //! the ports every adapter implements), technical indicators exactly as TA-Lib defines them
-//! ([`indicators`]), the data provider ([`provider`]), collection, backfill and audit
+//! ([`indicators`]) and the feature engine that keeps them up to date ([`features`]), the data provider ([`provider`]), collection, backfill and audit
 //! ([`collect`]), and in-memory stores ([`memory`]). Adapters are taken by value by
 //! every builder; clocks default to the system's. [`prelude`] has what most programs use.
 //!
@@ -75,6 +75,7 @@
 
 pub use axia_collect as collect;
 pub use axia_domain as domain;
+pub use axia_features as features;
 pub use axia_indicators as indicators;
 pub use axia_memory as memory;
 pub use axia_provider as provider;
@@ -117,7 +118,8 @@ pub mod prelude {
         Bar, BarArchive, Clock, ManualClock, MarketData, OhlcvFrame, OhlcvStore, Symbol,
         SystemClock, TimeRange, Timeframe, UseCase,
     };
-    pub use axia_memory::{L1Cache, MemoryStore};
+    pub use axia_features::{FeatureConfig, FeatureEngine};
+    pub use axia_memory::{L1Cache, MemoryFeatureStore, MemoryStore};
     pub use axia_provider::{
         OhlcvDataProvider, OhlcvRequest, OhlcvResponse, ProviderError, Role, Window,
     };

@@ -462,3 +462,65 @@ fn killswitch_halt_status_resume_round_trip_on_moto() {
     let out = run(&["halt", "--reason", " "]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn features_prints_every_standard_value_at_the_bar_of_at() {
+    let dir = tmp("features");
+    let run = || {
+        let out = axia(
+            &[
+                "features",
+                "EURUSD",
+                "M1",
+                "--at",
+                "2026-03-04T12:30:20Z",
+                "--format",
+                "json",
+            ],
+            &dir,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = run();
+    assert_eq!(v["bar_open"], "2026-03-04T12:30:00Z");
+    assert_eq!(v["forming"], true, "the bar of --at has not closed at --at");
+    let values = v["values"].as_object().unwrap();
+    for name in [
+        "sma_20",
+        "ema_20",
+        "rsi_14",
+        "macd_12_26_9",
+        "macd_signal_12_26_9",
+        "macd_hist_12_26_9",
+        "bb_upper_20_2",
+        "bb_middle_20_2",
+        "bb_lower_20_2",
+        "atr_14",
+    ] {
+        assert!(values[name].is_f64(), "{name} in {values:?}");
+    }
+    let rsi = values["rsi_14"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&rsi));
+    assert_eq!(run(), v, "recomputed the same, bit for bit");
+
+    let table = axia(
+        &["features", "EURUSD", "M1", "--at", "2026-03-04T12:31:00Z"],
+        &dir,
+    );
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.starts_with("EURUSD M1 bar opening 2026-03-04 12:31 UTC (forming"),
+        "{text}"
+    );
+    let bad = axia(&["features", "EUR/USD", "M1"], &dir);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("symbol"));
+    let stored = axia(&["features", "EURUSD", "M1", "--stored"], &dir);
+    assert_eq!(stored.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&stored.stderr).contains("REDIS_URL"));
+}

@@ -1,0 +1,587 @@
+//! [`FeatureEngine`]: the feature engine use case.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use axia_domain::{
+    Bar, Clock, FeaturePublished, FeatureSnapshot, FeatureStore, OhlcvFrame, StoreError, Symbol,
+    SystemClock, TimeRange, Timeframe, lock,
+};
+use axia_indicators::{FeatureSet, FeatureSpec, Hlc, IndicatorError};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{Anchoring, BarHistory};
+
+/// Which indicators run on which series, and where they start.
+///
+/// ```
+/// use axia_features::FeatureConfig;
+/// use axia_domain::Timeframe;
+///
+/// let config = FeatureConfig::standard()
+///     .series_indicators("USDJPY".parse()?, Timeframe::M1, &["ema_50".parse()?, "rsi_7".parse()?])?;
+/// assert_eq!(config.specs_for(&"USDJPY".parse()?, Timeframe::M1).len(), 2);
+/// assert_eq!(config.specs_for(&"EURUSD".parse()?, Timeframe::M1).len(), 6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureConfig {
+    indicators: Vec<FeatureSpec>,
+    per_series: BTreeMap<(Symbol, Timeframe), Vec<FeatureSpec>>,
+    anchor_bars: u32,
+    anchor_min_span: Duration,
+    max_backfill: u32,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        Self::standard()
+    }
+}
+
+impl FeatureConfig {
+    /// Spans of missed values a series catches up on when it starts, by default.
+    pub const DEFAULT_MAX_BACKFILL: u32 = 4;
+
+    /// [`FeatureSpec::STANDARD`] on every series, [`Anchoring`]'s defaults.
+    #[must_use]
+    pub fn standard() -> Self {
+        Self {
+            indicators: FeatureSpec::STANDARD.to_vec(),
+            per_series: BTreeMap::new(),
+            anchor_bars: Anchoring::DEFAULT_BARS,
+            anchor_min_span: Duration::days(Anchoring::DEFAULT_MIN_DAYS),
+            max_backfill: Self::DEFAULT_MAX_BACKFILL,
+        }
+    }
+
+    /// The indicators of every series without its own list.
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`] for a spec out of range.
+    pub fn indicators(mut self, specs: &[FeatureSpec]) -> Result<Self, IndicatorError> {
+        FeatureSet::new(specs)?;
+        self.indicators = specs.to_vec();
+        Ok(self)
+    }
+
+    /// The indicators of one series.
+    ///
+    /// # Errors
+    /// [`IndicatorError::InvalidParameter`] for a spec out of range.
+    pub fn series_indicators(
+        mut self,
+        symbol: Symbol,
+        timeframe: Timeframe,
+        specs: &[FeatureSpec],
+    ) -> Result<Self, IndicatorError> {
+        FeatureSet::new(specs)?;
+        self.per_series.insert((symbol, timeframe), specs.to_vec());
+        Ok(self)
+    }
+
+    /// Anchors every `bars` bars and at least every `min_span` (see [`Anchoring`]).
+    #[must_use]
+    pub fn anchoring(mut self, bars: u32, min_span: Duration) -> Self {
+        self.anchor_bars = bars;
+        self.anchor_min_span = min_span;
+        self
+    }
+
+    /// How far back a starting series publishes the values it missed: at most `spans` anchor
+    /// spans (default 4: 28 days of M1, 2,000 bars of H1) before now. Older missed values are
+    /// not published (reading years of bars to fill a history nobody kept up is a decision for
+    /// a person); [`FeatureEngine::compute_at`] still gives them.
+    #[must_use]
+    pub fn max_backfill(mut self, spans: u32) -> Self {
+        self.max_backfill = spans.max(1);
+        self
+    }
+
+    /// The indicators of a series.
+    #[must_use]
+    pub fn specs_for(&self, symbol: &Symbol, timeframe: Timeframe) -> &[FeatureSpec] {
+        self.per_series
+            .get(&(symbol.clone(), timeframe))
+            .unwrap_or(&self.indicators)
+    }
+
+    /// The anchoring of a timeframe.
+    #[must_use]
+    pub fn anchoring_for(&self, timeframe: Timeframe) -> Anchoring {
+        Anchoring::new(timeframe, self.anchor_bars, self.anchor_min_span)
+    }
+
+    fn feature_set(&self, symbol: &Symbol, timeframe: Timeframe) -> FeatureSet {
+        // Every list was checked when it was configured.
+        FeatureSet::new(self.specs_for(symbol, timeframe))
+            .unwrap_or_else(|_| FeatureSet::standard())
+    }
+}
+
+/// Why the engine could not bring a series up to date. The series is rebuilt from history on
+/// its next refresh; nothing published is lost (the history refuses duplicates).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FeatureError {
+    /// Its bars could not be read.
+    #[error("bars of {symbol} {timeframe}: {message}")]
+    History {
+        /// The symbol.
+        symbol: Symbol,
+        /// The timeframe.
+        timeframe: Timeframe,
+        /// Why.
+        message: String,
+    },
+    /// The feature store failed.
+    #[error("feature store: {0}")]
+    Store(#[from] StoreError),
+    /// A bar the indicators refused (a non-finite price).
+    #[error("{symbol} {timeframe} bar at {time}: {source}")]
+    Indicator {
+        /// The symbol.
+        symbol: Symbol,
+        /// The timeframe.
+        timeframe: Timeframe,
+        /// The bar's open time.
+        time: DateTime<Utc>,
+        /// What the indicator said.
+        source: IndicatorError,
+    },
+}
+
+/// What one [`FeatureEngine::refresh`] did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Refreshed {
+    /// The series was (re)built from history: its first refresh, after an error, or because
+    /// its newest closed bar changed.
+    pub warmed_up: bool,
+    /// Closed bars whose values were published.
+    pub closed: usize,
+    /// Of those, the ones the store's history did not hold yet.
+    pub appended: usize,
+    /// A forming bar's provisional values were published.
+    pub forming: bool,
+    /// The newest values published, if any.
+    pub latest: Option<FeatureSnapshot>,
+}
+
+/// One series' running indicators: one set per anchor (at most two).
+#[derive(Debug, Clone)]
+struct Series {
+    symbol: Symbol,
+    timeframe: Timeframe,
+    anchoring: Anchoring,
+    template: FeatureSet,
+    sets: Vec<(i64, FeatureSet)>,
+    /// Every bar opening at or after this instant has been applied.
+    start_ms: i64,
+    /// The newest closed bar applied.
+    last: Option<Bar>,
+}
+
+fn hlc(bar: &Bar) -> Hlc {
+    Hlc {
+        high: bar.high(),
+        low: bar.low(),
+        close: bar.close(),
+    }
+}
+
+impl Series {
+    fn indicator_error(&self, bar: &Bar, source: IndicatorError) -> FeatureError {
+        FeatureError::Indicator {
+            symbol: self.symbol.clone(),
+            timeframe: self.timeframe,
+            time: bar.time(),
+            source,
+        }
+    }
+
+    /// True when the values at `bar_ms` have their whole history behind them.
+    fn trusted(&self, bar_ms: i64) -> bool {
+        self.anchoring.start_for(bar_ms) >= self.start_ms
+    }
+
+    /// Adds a closed bar to the sets of its anchor and of the next one; the values at it.
+    fn apply(&mut self, bar: &Bar) -> Result<BTreeMap<String, f64>, FeatureError> {
+        let k = self.anchoring.index(bar.time_millis());
+        let input = hlc(bar);
+        // Checked once, so that neither set moves when the bar is refused.
+        if !(input.high.is_finite() && input.low.is_finite() && input.close.is_finite()) {
+            return Err(self.indicator_error(bar, IndicatorError::NonFinite(format!("{input:?}"))));
+        }
+        self.sets.retain(|(i, _)| *i >= k - 1);
+        for idx in [k - 1, k] {
+            if !self.sets.iter().any(|(i, _)| *i == idx) {
+                self.sets.push((idx, self.template.clone()));
+            }
+        }
+        self.sets.sort_by_key(|(i, _)| *i);
+        let mut values = BTreeMap::new();
+        for (idx, set) in &mut self.sets {
+            let v = set.update(input).map_err(|e| FeatureError::Indicator {
+                symbol: self.symbol.clone(),
+                timeframe: self.timeframe,
+                time: bar.time(),
+                source: e,
+            })?;
+            if *idx == k - 1 {
+                values = v.clone();
+            }
+        }
+        self.last = Some(*bar);
+        Ok(values)
+    }
+
+    /// The values if the forming `bar` closed as it is; nothing moves.
+    fn peek(&self, bar: &Bar) -> Result<BTreeMap<String, f64>, FeatureError> {
+        let k = self.anchoring.index(bar.time_millis());
+        let set = self
+            .sets
+            .iter()
+            .find(|(i, _)| *i == k - 1)
+            .map_or(&self.template, |(_, s)| s);
+        set.peek(hlc(bar)).map_err(|e| self.indicator_error(bar, e))
+    }
+
+    fn snapshot(&self, bar: &Bar, forming: bool, values: BTreeMap<String, f64>) -> FeatureSnapshot {
+        FeatureSnapshot {
+            symbol: self.symbol.clone(),
+            timeframe: self.timeframe,
+            bar_open: bar.time(),
+            forming,
+            values,
+        }
+    }
+}
+
+/// The closed bars of `frame` at `now`, and the forming one (the newest, when its period has
+/// not ended or its source says it is forming).
+fn split(frame: &OhlcvFrame, now: DateTime<Utc>) -> (OhlcvFrame, Option<Bar>) {
+    let closed = frame.closed_at(now);
+    let forming = frame.get(closed.len()).filter(|b| b.time() <= now);
+    (closed, forming)
+}
+
+type Cell = Arc<tokio::sync::Mutex<Option<Series>>>;
+
+/// The feature engine: for each series it is asked about, the configured indicators warmed up
+/// from history from the series' [`Anchoring`], then brought up to date on each
+/// [`refresh`](FeatureEngine::refresh) (after every write the hot tier announces) and published
+/// to a [`FeatureStore`].
+///
+/// - **Live equals recomputed.** The values at a bar are defined from a fixed anchor (see
+///   [`Anchoring`]); [`compute_at`](FeatureEngine::compute_at) recomputes them from history and
+///   gives the same numbers, bit for bit, as the ones published live.
+/// - **No bar skipped.** A refresh reads every bar since the newest one applied (not just the
+///   one announced), so a lost notification costs latency, never a value.
+/// - **Closed vs forming.** A closed bar is applied to the indicators and appended to the
+///   store's history; the forming bar's values are computed with `peek` (nothing moves) and
+///   published as provisional. A closed bar that changed after it was applied (a late
+///   correction) rebuilds the series from history.
+/// - **Restart continues exactly.** On its first refresh a series reads its history from the
+///   anchor and publishes every closed bar after the newest one the store holds (up to
+///   [`FeatureConfig::max_backfill`] spans back), with the same values the engine would have
+///   published had it never stopped.
+/// - **Errors** leave the series to be rebuilt on its next refresh.
+///
+/// Refreshes of one series run one at a time; different series run concurrently.
+#[derive(Clone)]
+pub struct FeatureEngine {
+    history: Arc<dyn BarHistory>,
+    store: Arc<dyn FeatureStore>,
+    clock: Arc<dyn Clock>,
+    config: Arc<FeatureConfig>,
+    series: Arc<Mutex<HashMap<(Symbol, Timeframe), Cell>>>,
+}
+
+impl std::fmt::Debug for FeatureEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeatureEngine")
+            .field("config", &self.config)
+            .field("series", &lock(&self.series).len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FeatureEngine {
+    /// An engine reading bars from `history` (the provider, in a service) and publishing to
+    /// `store`, with the standard indicators on every series and the system clock.
+    pub fn new(history: impl BarHistory + 'static, store: impl FeatureStore + 'static) -> Self {
+        Self {
+            history: Arc::new(history),
+            store: Arc::new(store),
+            clock: Arc::new(SystemClock),
+            config: Arc::new(FeatureConfig::standard()),
+            series: Arc::default(),
+        }
+    }
+
+    /// The clock that says which bars are closed.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Which indicators run on which series.
+    #[must_use]
+    pub fn config(mut self, config: FeatureConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn feature_config(&self) -> &FeatureConfig {
+        &self.config
+    }
+
+    /// The latest values the store holds for a series.
+    ///
+    /// # Errors
+    /// [`FeatureError::Store`].
+    pub async fn latest(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<Option<FeatureSnapshot>, FeatureError> {
+        Ok(self.store.latest(symbol, timeframe).await?)
+    }
+
+    /// Brings a series up to date: reads the bars since the newest one applied (its whole
+    /// history from the anchor on its first refresh), applies the closed ones, publishes their
+    /// values and the forming bar's.
+    ///
+    /// # Errors
+    /// [`FeatureError`]; the series is rebuilt from history on its next refresh.
+    pub async fn refresh(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+    ) -> Result<Refreshed, FeatureError> {
+        let cell = Arc::clone(
+            lock(&self.series)
+                .entry((symbol.clone(), timeframe))
+                .or_default(),
+        );
+        let mut guard = cell.lock().await;
+        let now = self.clock.now();
+        let result = match guard.take() {
+            Some(series) => self.advance(series, now).await,
+            None => self.warm_up(symbol, timeframe, now, None).await,
+        };
+        match result {
+            Ok((series, refreshed)) => {
+                *guard = Some(series);
+                Ok(refreshed)
+            }
+            Err(e) => {
+                tracing::warn!(%symbol, %timeframe, error = %e, "feature refresh failed; the series is rebuilt from history next time");
+                Err(e)
+            }
+        }
+    }
+
+    /// Forgets a series' running state: its next refresh rebuilds it from history.
+    pub fn reset(&self, symbol: &Symbol, timeframe: Timeframe) {
+        lock(&self.series).remove(&(symbol.clone(), timeframe));
+    }
+
+    /// The values at the last bar opening at or before `at`, recomputed from history from that
+    /// bar's anchor: the same numbers the engine publishes live. `forming` is set when that
+    /// bar's period has not ended (or its source says it is forming). `None` when the series
+    /// has no bar there.
+    ///
+    /// # Errors
+    /// [`FeatureError::History`] or [`FeatureError::Indicator`].
+    pub async fn compute_at(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        at: DateTime<Utc>,
+    ) -> Result<Option<FeatureSnapshot>, FeatureError> {
+        let anchoring = self.config.anchoring_for(timeframe);
+        let at_ms = at.timestamp_millis();
+        // The bar at or before `at` opens after the anchor before `at`'s, minus one span.
+        let start = anchoring.at(anchoring.index(at_ms) - 2);
+        let frame = self.read(symbol, timeframe, start, at).await?;
+        let now = self.clock.now();
+        let Some(target) = frame.last() else {
+            return Ok(None);
+        };
+        let (closed, forming) = split(&frame, now);
+        let from = anchoring.start_for(target.time_millis());
+        let mut series = Series {
+            symbol: symbol.clone(),
+            timeframe,
+            anchoring,
+            template: self.config.feature_set(symbol, timeframe),
+            sets: Vec::new(),
+            start_ms: from,
+            last: None,
+        };
+        let mut values = BTreeMap::new();
+        for bar in closed.iter().filter(|b| b.time_millis() >= from) {
+            values = series.apply(&bar)?;
+        }
+        let is_forming = forming.is_some_and(|f| f.time() == target.time());
+        if is_forming {
+            values = series.peek(&target)?;
+        }
+        Ok(Some(series.snapshot(&target, is_forming, values)))
+    }
+
+    async fn read(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        start_ms: i64,
+        end: DateTime<Utc>,
+    ) -> Result<OhlcvFrame, FeatureError> {
+        let history_error = |message: String| FeatureError::History {
+            symbol: symbol.clone(),
+            timeframe,
+            message,
+        };
+        let start = DateTime::from_timestamp_millis(start_ms)
+            .ok_or_else(|| history_error(format!("no instant at {start_ms} ms")))?;
+        let range = TimeRange::new(start.min(end), end)
+            .map_err(|e| history_error(e.to_string()))?
+            .through_end();
+        self.history
+            .bars(symbol, timeframe, range)
+            .await
+            .map_err(history_error)
+    }
+
+    /// Builds a series from its history. Publishes every closed bar from `since` (the newest
+    /// bar the store holds, when not given) on, and only the newest when the store holds none.
+    async fn warm_up(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        now: DateTime<Utc>,
+        since: Option<i64>,
+    ) -> Result<(Series, Refreshed), FeatureError> {
+        let anchoring = self.config.anchoring_for(timeframe);
+        let since = match since {
+            Some(s) => Some(s),
+            None => self
+                .store
+                .latest(symbol, timeframe)
+                .await?
+                .map(|l| l.bar_open.timestamp_millis()),
+        };
+        let now_ms = now.timestamp_millis();
+        let span_ms = anchoring.span().num_milliseconds();
+        // Catch up on at most `max_backfill` spans of values missed while stopped.
+        let first_needed = since.unwrap_or(now_ms - timeframe.max_millis()).clamp(
+            now_ms.saturating_sub(span_ms.saturating_mul(i64::from(self.config.max_backfill))),
+            now_ms,
+        );
+        let start = anchoring.start_for(first_needed);
+        let frame = self.read(symbol, timeframe, start, now).await?;
+        let (closed, forming) = split(&frame, now);
+        let mut series = Series {
+            symbol: symbol.clone(),
+            timeframe,
+            anchoring,
+            template: self.config.feature_set(symbol, timeframe),
+            sets: Vec::new(),
+            start_ms: start,
+            last: None,
+        };
+        let publish_from =
+            since.unwrap_or_else(|| closed.last().map_or(i64::MAX, |b| b.time_millis()));
+        let mut refreshed = Refreshed {
+            warmed_up: true,
+            ..Refreshed::default()
+        };
+        for bar in closed.iter() {
+            let values = series.apply(&bar)?;
+            if bar.time_millis() >= publish_from && series.trusted(bar.time_millis()) {
+                self.publish(&series, &bar, false, values, &mut refreshed)
+                    .await?;
+            }
+        }
+        if let Some(f) = forming {
+            let values = series.peek(&f)?;
+            self.publish(&series, &f, true, values, &mut refreshed)
+                .await?;
+        }
+        tracing::debug!(%symbol, %timeframe, bars = frame.len(), closed = refreshed.closed, "features warmed up");
+        Ok((series, refreshed))
+    }
+
+    async fn advance(
+        &self,
+        mut series: Series,
+        now: DateTime<Utc>,
+    ) -> Result<(Series, Refreshed), FeatureError> {
+        let from = series.last.map_or(series.start_ms, |b| b.time_millis());
+        let frame = self
+            .read(&series.symbol, series.timeframe, from, now)
+            .await?;
+        let (closed, forming) = split(&frame, now);
+        if let Some(last) = series.last {
+            let changed = closed
+                .iter()
+                .chain(forming)
+                .find(|b| b.time() == last.time())
+                .is_some_and(|b| b != last);
+            if changed {
+                tracing::info!(symbol = %series.symbol, timeframe = %series.timeframe, bar = %last.time(), "a closed bar changed after its values were published; rebuilding from history");
+                return self
+                    .warm_up(
+                        &series.symbol.clone(),
+                        series.timeframe,
+                        now,
+                        Some(last.time_millis()),
+                    )
+                    .await;
+            }
+        }
+        let newest = series.last.map_or(i64::MIN, |b| b.time_millis());
+        let mut refreshed = Refreshed::default();
+        for bar in closed.iter().filter(|b| b.time_millis() > newest) {
+            let values = series.apply(&bar)?;
+            if series.trusted(bar.time_millis()) {
+                self.publish(&series, &bar, false, values, &mut refreshed)
+                    .await?;
+            }
+        }
+        if let Some(f) = forming.filter(|f| f.time_millis() > newest) {
+            let values = series.peek(&f)?;
+            self.publish(&series, &f, true, values, &mut refreshed)
+                .await?;
+        }
+        Ok((series, refreshed))
+    }
+
+    async fn publish(
+        &self,
+        series: &Series,
+        bar: &Bar,
+        forming: bool,
+        values: BTreeMap<String, f64>,
+        refreshed: &mut Refreshed,
+    ) -> Result<(), FeatureError> {
+        let snapshot = series.snapshot(bar, forming, values);
+        match self.store.publish(&snapshot).await? {
+            FeaturePublished::Appended => {
+                refreshed.closed += 1;
+                refreshed.appended += 1;
+            }
+            FeaturePublished::AlreadyInHistory => refreshed.closed += 1,
+            FeaturePublished::Forming => refreshed.forming = true,
+        }
+        refreshed.latest = Some(snapshot);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
