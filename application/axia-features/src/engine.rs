@@ -221,14 +221,14 @@ impl Series {
         self.sets.sort_by_key(|(i, _)| *i);
         let mut values = BTreeMap::new();
         for (idx, set) in &mut self.sets {
-            let v = set.update(input).map_err(|e| FeatureError::Indicator {
+            set.update(input).map_err(|e| FeatureError::Indicator {
                 symbol: self.symbol.clone(),
                 timeframe: self.timeframe,
                 time: bar.time(),
                 source: e,
             })?;
             if *idx == k - 1 {
-                values = v.clone();
+                values = set.values();
             }
         }
         self.last = Some(*bar);

@@ -26,8 +26,9 @@ pub trait BarHistory: Send + Sync {
 const TAIL_HOURS: i64 = 24;
 
 /// The provider: the last 24 h of the range for the chart use case (the hot tier first, and
-/// the forming bar with it), completed from the analysis use case when the hot tier lacks bars
-/// (the chart's bars win); anything older for the analysis use case (archive, then fallback).
+/// the forming bar with it), completed from the analysis use case when that answer lacks bars
+/// before its newest one (the chart's bars win); anything older for the analysis use case
+/// (archive, then fallback).
 #[async_trait]
 impl BarHistory for OhlcvDataProvider {
     async fn bars(
@@ -49,8 +50,15 @@ impl BarHistory for OhlcvDataProvider {
         let split = (range.end() - chrono::Duration::hours(TAIL_HOURS)).max(range.start());
         let tail = TimeRange::new(split, range.end()).map_err(|e| e.to_string())?;
         let live = ask(tail, UseCase::Chart).await;
+        // Good enough when nothing is missing before its newest bar: the slots after it (the
+        // bar opening now, not written yet) are not in any other source either.
+        let whole = |r: &axia_provider::OhlcvResponse| {
+            r.frame
+                .last_time()
+                .is_some_and(|last| r.meta.completeness.gaps.iter().all(|g| g.start() > last))
+        };
         let mut frame = match live {
-            Ok(r) if r.meta.complete => r.frame,
+            Ok(r) if r.meta.complete || whole(&r) => r.frame,
             live => {
                 let closed = ask(tail, UseCase::Analysis).await?.frame;
                 match live {

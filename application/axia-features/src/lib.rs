@@ -12,33 +12,8 @@
 //! The `axia-features` binary drives it from the hot tier's update messages; a service can
 //! call [`FeatureEngine::refresh`] itself after it writes bars.
 //!
-//! ```
-//! use std::sync::Arc;
-//! use axia_domain::{ManualClock, OhlcvStore, OhlcvFrame, Timeframe, UseCase};
-//! use axia_features::{FeatureEngine, FeatureConfig};
-//! use axia_memory::{MemoryFeatureStore, MemoryStore};
-//! use axia_provider::OhlcvDataProvider;
-//! use chrono::{TimeZone, Utc};
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
-//! let archive = Arc::new(MemoryStore::new());
-//! let mut b = OhlcvFrame::builder("EURUSD".parse()?, Timeframe::H1, 100);
-//! for i in 0..100 {
-//!     let c = 1.10 + f64::from(i % 7) * 0.001;
-//!     b.push((t0 + chrono::Duration::hours(i.into())).timestamp_millis(), c, c + 0.002, c - 0.002, c, 100.0)?;
-//! }
-//! archive.save(&b.finish()).await?;
-//! let clock = Arc::new(ManualClock::new(t0 + chrono::Duration::hours(100)));
-//! let provider = OhlcvDataProvider::builder().cold_archive(Arc::clone(&archive)).clock(Arc::clone(&clock)).build();
-//! let store = Arc::new(MemoryFeatureStore::new());
-//! let engine = FeatureEngine::new(provider, Arc::clone(&store)).clock(clock);
-//! let done = engine.refresh(&"EURUSD".parse()?, Timeframe::H1).await?;
-//! let latest = done.latest.expect("values");
-//! assert!(!latest.forming);
-//! assert!(latest.values.contains_key("macd_12_26_9"));
-//! # Ok(()) }
-//! ```
+//! A runnable example over the simulated broker and an in-memory store: `axia`'s
+//! `examples/features.rs` (`cargo run -p axia --example features`).
 
 mod anchor;
 mod engine;

@@ -14,7 +14,7 @@
 //! is seeded on the same bar as the slow one (from bar `slow - fast`), its signal from the SMA
 //! of the first `signal` MACD values; RSI and ATR use Wilder's smoothing seeded by a plain mean,
 //! and RSI is 0 on a flat series. The Bollinger deviation comes from sums shifted by an anchor
-//! that is re-set exactly every `period` updates, so it does not drift on FX prices the way a
+//! that is re-set exactly every four periods, so it does not drift on FX prices the way a
 //! running sum of squares does.
 //!
 //! ```
@@ -36,7 +36,6 @@
 //! # Ok::<(), axia_indicators::IndicatorError>(())
 //! ```
 
-use std::collections::VecDeque;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -125,9 +124,10 @@ pub trait Indicator: Clone + fmt::Debug + Send + Sync {
     ///
     /// # Errors
     /// [`IndicatorError::NonFinite`]; the state is unchanged.
+    #[inline]
     fn update(&mut self, x: Self::Input) -> Result<Option<Self::Output>, IndicatorError> {
         if !x.is_finite() {
-            return Err(IndicatorError::NonFinite(format!("{x:?}")));
+            return Err(non_finite(&x));
         }
         Ok(self.step(x))
     }
@@ -150,6 +150,13 @@ pub fn batch<I: Indicator>(
     inputs: impl IntoIterator<Item = I::Input>,
 ) -> Result<Vec<Option<I::Output>>, IndicatorError> {
     inputs.into_iter().map(|x| indicator.update(x)).collect()
+}
+
+/// The error of a non-finite input, made out of line (the hot path only tests).
+#[cold]
+#[inline(never)]
+fn non_finite(x: &dyn fmt::Debug) -> IndicatorError {
+    IndicatorError::NonFinite(format!("{x:?}"))
 }
 
 fn check_period(
@@ -177,13 +184,66 @@ const fn as_f64(n: usize) -> f64 {
     n as f64
 }
 
+/// Running sums are recomputed from their window every this many periods: between two, the
+/// sum of a window of FX prices drifts by a few units in the last place at most (well below
+/// the 1e-12 of the golden tests), and the recomputation costs less than one addition an update.
+const RESUM_PERIODS: usize = 16;
+
+/// The last `capacity` values, in a fixed buffer.
+#[derive(Debug, Clone, PartialEq)]
+struct Ring {
+    buf: Box<[f64]>,
+    /// Where the next value goes (the oldest, once full).
+    pos: usize,
+    len: usize,
+}
+
+impl Ring {
+    fn new(capacity: usize) -> Self {
+        Self {
+            buf: vec![0.0; capacity.max(1)].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+        }
+    }
+
+    const fn is_full(&self) -> bool {
+        self.len == self.buf.len()
+    }
+
+    /// Adds `x`; the value it pushed out, once full.
+    #[inline]
+    fn push(&mut self, x: f64) -> Option<f64> {
+        let slot = self.buf.get_mut(self.pos)?;
+        let old = std::mem::replace(slot, x);
+        self.pos += 1;
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+        }
+        if self.len == self.buf.len() {
+            Some(old)
+        } else {
+            self.len += 1;
+            None
+        }
+    }
+
+    /// The values, oldest first.
+    fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+        let (newer, older) = self.buf.split_at(self.pos);
+        let older = if self.is_full() { older } else { &[] };
+        older.iter().chain(newer).copied()
+    }
+}
+
 /// Simple moving average: the mean of the last `period` values. Lookback `period - 1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sma {
     period: usize,
-    window: VecDeque<f64>,
-    /// The sum of the newest `period - 1` values, summed as TA-Lib sums them and re-summed from
-    /// the window every `period` updates so it never drifts.
+    /// The newest `period - 1` values.
+    window: Ring,
+    /// Their sum, kept by adding each new value less the one leaving, and re-summed from the
+    /// window every `RESUM_PERIODS * period` updates so it never drifts.
     partial: f64,
     since_resum: usize,
     value: Option<f64>,
@@ -196,13 +256,17 @@ impl Sma {
     /// [`IndicatorError::InvalidParameter`].
     pub fn new(period: usize) -> Result<Self, IndicatorError> {
         check_period("SMA", "period", period, 2, "2 to 100000")?;
-        Ok(Self {
+        Ok(Self::unchecked(period))
+    }
+
+    fn unchecked(period: usize) -> Self {
+        Self {
             period,
-            window: VecDeque::with_capacity(period),
+            window: Ring::new(period - 1),
             partial: 0.0,
             since_resum: 0,
             value: None,
-        })
+        }
     }
 }
 
@@ -214,21 +278,23 @@ impl Indicator for Sma {
         self.period - 1
     }
 
+    #[inline]
     fn step(&mut self, x: f64) -> Option<f64> {
-        self.window.push_back(x);
-        if self.window.len() < self.period {
+        if !self.window.is_full() {
+            self.window.push(x);
             self.partial += x;
             return None;
         }
         let total = self.partial + x;
         let mean = total / as_f64(self.period);
-        let oldest = self.window.pop_front().unwrap_or(0.0);
+        let oldest = self.window.push(x).unwrap_or(0.0);
         self.since_resum += 1;
-        if self.since_resum >= self.period {
+        if self.since_resum >= RESUM_PERIODS * self.period {
             self.since_resum = 0;
             self.partial = self.window.iter().sum();
         } else {
-            self.partial = total - oldest;
+            // One addition on the chain from update to update.
+            self.partial += x - oldest;
         }
         self.value = Some(mean);
         self.value
@@ -343,6 +409,7 @@ impl Indicator for Rsi {
         self.period
     }
 
+    #[inline]
     fn step(&mut self, x: f64) -> Option<f64> {
         let previous = self.previous.replace(x)?;
         let change = x - previous;
@@ -449,6 +516,7 @@ impl Indicator for Macd {
         (self.slow.period - 1) + (self.signal.period - 1)
     }
 
+    #[inline]
     fn step(&mut self, x: f64) -> Option<MacdValue> {
         let slow = self.slow.step(x);
         let fast = if self.seen >= self.fast_skip {
@@ -489,9 +557,12 @@ pub struct Bands {
 pub struct Bollinger {
     sma: Sma,
     k: f64,
-    window: VecDeque<f64>,
+    /// The last `period` values.
+    window: Ring,
     /// Sums of `x - anchor` and of its square over the window; the anchor is moved to the
-    /// window's mean, and both sums recomputed, every `period` updates.
+    /// window's mean, and both sums recomputed, every `RESUM_PERIODS / 4 * period` updates
+    /// (FX prices move little against their spread in that time, so the sums never cancel
+    /// much).
     anchor: f64,
     s1: f64,
     s2: f64,
@@ -525,15 +596,9 @@ impl Bollinger {
 
     fn unchecked(period: usize, k: f64) -> Self {
         Self {
-            sma: Sma {
-                period,
-                window: VecDeque::with_capacity(period),
-                partial: 0.0,
-                since_resum: 0,
-                value: None,
-            },
+            sma: Sma::unchecked(period),
             k,
-            window: VecDeque::with_capacity(period),
+            window: Ring::new(period),
             anchor: 0.0,
             s1: 0.0,
             s2: 0.0,
@@ -551,26 +616,30 @@ impl Indicator for Bollinger {
         self.sma.period - 1
     }
 
+    #[inline]
     fn step(&mut self, x: f64) -> Option<Bands> {
         let period = self.sma.period;
-        if self.window.is_empty() {
+        if self.window.len == 0 {
             self.anchor = x;
         }
-        self.window.push_back(x);
         let d = x - self.anchor;
-        self.s1 += d;
-        self.s2 += d * d;
-        if self.window.len() > period {
-            let old = self.window.pop_front().unwrap_or(self.anchor) - self.anchor;
-            self.s1 -= old;
-            self.s2 -= old * old;
+        match self.window.push(x) {
+            Some(old) => {
+                let old = old - self.anchor;
+                self.s1 += d - old;
+                self.s2 += d * d - old * old;
+            }
+            None => {
+                self.s1 += d;
+                self.s2 += d * d;
+            }
         }
         let middle = self.sma.step(x)?;
         self.since_anchor += 1;
-        if self.since_anchor >= period {
+        if self.since_anchor >= RESUM_PERIODS / 4 * period {
             self.since_anchor = 0;
             self.anchor = middle;
-            let (s1, s2) = self.window.iter().fold((0.0, 0.0), |(a, b), &v| {
+            let (s1, s2) = self.window.iter().fold((0.0, 0.0), |(a, b), v| {
                 let d = v - middle;
                 (a + d, b + d * d)
             });

@@ -133,15 +133,45 @@ impl Running {
         }
     }
 
-    /// Steps with a checked bar; the values it gives, in [`FeatureSpec::names`] order.
-    fn step(&mut self, b: Hlc) -> Option<Vec<f64>> {
+    /// Steps with a checked bar and writes the values it gives into `out`, in
+    /// [`FeatureSpec::names`] order (nothing while it warms up).
+    fn step(&mut self, b: Hlc, out: &mut [Option<f64>]) {
+        let mut put = |values: &[f64]| {
+            for (slot, v) in out.iter_mut().zip(values) {
+                *slot = Some(*v);
+            }
+        };
         match self {
-            Self::Sma(i) => i.step(b.close).map(|v| vec![v]),
-            Self::Ema(i) => i.step(b.close).map(|v| vec![v]),
-            Self::Rsi(i) => i.step(b.close).map(|v| vec![v]),
-            Self::Macd(i) => i.step(b.close).map(|m| vec![m.macd, m.signal, m.hist]),
-            Self::Bollinger(i) => i.step(b.close).map(|m| vec![m.upper, m.middle, m.lower]),
-            Self::Atr(i) => i.step(b).map(|v| vec![v]),
+            Self::Sma(i) => {
+                if let Some(v) = i.step(b.close) {
+                    put(&[v]);
+                }
+            }
+            Self::Ema(i) => {
+                if let Some(v) = i.step(b.close) {
+                    put(&[v]);
+                }
+            }
+            Self::Rsi(i) => {
+                if let Some(v) = i.step(b.close) {
+                    put(&[v]);
+                }
+            }
+            Self::Macd(i) => {
+                if let Some(m) = i.step(b.close) {
+                    put(&[m.macd, m.signal, m.hist]);
+                }
+            }
+            Self::Bollinger(i) => {
+                if let Some(m) = i.step(b.close) {
+                    put(&[m.upper, m.middle, m.lower]);
+                }
+            }
+            Self::Atr(i) => {
+                if let Some(v) = i.step(b) {
+                    put(&[v]);
+                }
+            }
         }
     }
 }
@@ -163,10 +193,13 @@ impl Running {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureSet {
     specs: Vec<FeatureSpec>,
-    /// The value names of each spec, made once.
-    names: Vec<Vec<String>>,
+    /// Every value's name, spec after spec, made once and shared by clones.
+    names: std::sync::Arc<[String]>,
+    /// Where each spec's values start in `names` and `values`.
+    offsets: Vec<usize>,
     running: Vec<Running>,
-    values: BTreeMap<String, f64>,
+    /// The latest value of each name; `None` while its indicator warms up.
+    values: Vec<Option<f64>>,
 }
 
 impl FeatureSet {
@@ -175,11 +208,20 @@ impl FeatureSet {
     /// # Errors
     /// [`IndicatorError::InvalidParameter`] for a spec out of range.
     pub fn new(specs: &[FeatureSpec]) -> Result<Self, IndicatorError> {
+        let running = specs.iter().map(|s| s.build()).collect::<Result<_, _>>()?;
+        let mut names = Vec::new();
+        let mut offsets = Vec::with_capacity(specs.len() + 1);
+        for spec in specs {
+            offsets.push(names.len());
+            names.extend(spec.names());
+        }
+        offsets.push(names.len());
         Ok(Self {
             specs: specs.to_vec(),
-            names: specs.iter().map(FeatureSpec::names).collect(),
-            running: specs.iter().map(|s| s.build()).collect::<Result<_, _>>()?,
-            values: BTreeMap::new(),
+            values: vec![None; names.len()],
+            names: names.into(),
+            offsets,
+            running,
         })
     }
 
@@ -188,9 +230,10 @@ impl FeatureSet {
     pub fn standard() -> Self {
         Self::new(&FeatureSpec::STANDARD).unwrap_or_else(|_| Self {
             specs: Vec::new(),
-            names: Vec::new(),
+            names: std::sync::Arc::new([]),
+            offsets: vec![0],
             running: Vec::new(),
-            values: BTreeMap::new(),
+            values: Vec::new(),
         })
     }
 
@@ -210,33 +253,43 @@ impl FeatureSet {
             .unwrap_or(0)
     }
 
-    /// The latest values by name; an indicator still warming up has none.
-    #[must_use]
-    pub fn values(&self) -> &BTreeMap<String, f64> {
-        &self.values
+    /// The latest values, by name, of the indicators that have one (no allocation).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> + '_ {
+        self.names
+            .iter()
+            .zip(&self.values)
+            .filter_map(|(n, v)| v.map(|v| (n.as_str(), v)))
     }
 
-    /// Adds a closed bar to every indicator; the values after it.
+    /// The latest value of `name`, if its indicator has one.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The latest values by name; an indicator still warming up has none.
+    #[must_use]
+    pub fn values(&self) -> BTreeMap<String, f64> {
+        self.iter().map(|(n, v)| (n.to_owned(), v)).collect()
+    }
+
+    /// Adds a closed bar to every indicator.
     ///
     /// # Errors
     /// [`IndicatorError::NonFinite`]; no indicator moves.
-    pub fn update(&mut self, bar: Hlc) -> Result<&BTreeMap<String, f64>, IndicatorError> {
+    pub fn update(&mut self, bar: Hlc) -> Result<(), IndicatorError> {
         if !bar.is_finite() {
             return Err(IndicatorError::NonFinite(format!("{bar:?}")));
         }
-        for (names, running) in self.names.iter().zip(&mut self.running) {
-            if let Some(values) = running.step(bar) {
-                for (name, v) in names.iter().zip(values) {
-                    match self.values.get_mut(name) {
-                        Some(slot) => *slot = v,
-                        None => {
-                            self.values.insert(name.clone(), v);
-                        }
-                    }
-                }
+        for (i, running) in self.running.iter_mut().enumerate() {
+            let (Some(&from), Some(&to)) = (self.offsets.get(i), self.offsets.get(i + 1)) else {
+                continue;
+            };
+            if let Some(out) = self.values.get_mut(from..to) {
+                running.step(bar, out);
             }
         }
-        Ok(&self.values)
+        Ok(())
     }
 
     /// The values if `bar` (a forming bar) were the next closed one; nothing moves.
@@ -246,6 +299,6 @@ impl FeatureSet {
     pub fn peek(&self, bar: Hlc) -> Result<BTreeMap<String, f64>, IndicatorError> {
         let mut copy = self.clone();
         copy.update(bar)?;
-        Ok(copy.values)
+        Ok(copy.values())
     }
 }

@@ -115,8 +115,8 @@ pub use axia_yahoo as yahoo;
 pub mod prelude {
     pub use axia_collect::{Audit, Collect, CollectPlan, CollectReport, TaskStatus};
     pub use axia_domain::{
-        Bar, BarArchive, Clock, ManualClock, MarketData, OhlcvFrame, OhlcvStore, Symbol,
-        SystemClock, TimeRange, Timeframe, UseCase,
+        Bar, BarArchive, Clock, FeatureStore, ManualClock, MarketData, OhlcvFrame, OhlcvStore,
+        Symbol, SystemClock, TimeRange, Timeframe, UseCase,
     };
     pub use axia_features::{FeatureConfig, FeatureEngine};
     pub use axia_memory::{L1Cache, MemoryFeatureStore, MemoryStore};

@@ -1,10 +1,7 @@
 use std::sync::Arc;
 
-use axia_domain::{ManualClock, MockFeatureStore, OhlcvFrame, OhlcvStore};
-use axia_memory::{MemoryFeatureStore, MemoryStore};
-use axia_provider::OhlcvDataProvider;
+use axia_domain::{ManualClock, MockFeatureStore, OhlcvFrame};
 use chrono::TimeZone;
-use proptest::prelude::*;
 
 use super::*;
 use crate::history::MockBarHistory;
@@ -33,7 +30,7 @@ fn folded(f: &OhlcvFrame) -> BTreeMap<String, f64> {
     for b in f.iter() {
         set.update(hlc(&b)).unwrap();
     }
-    set.values().clone()
+    set.values()
 }
 
 fn walk(n: usize, seed: u64) -> Vec<f64> {
@@ -222,123 +219,4 @@ async fn a_store_failure_rebuilds_the_series_and_loses_no_bar() {
     let r = engine.refresh(&eurusd(), Timeframe::M5).await.unwrap();
     assert!(r.warmed_up);
     assert_eq!((r.closed, r.appended, r.forming), (3, 2, true));
-}
-
-#[tokio::test]
-async fn a_changed_closed_bar_rebuilds_from_history() {
-    let minutes: Vec<i64> = (0..30).map(|i| i * 5).collect();
-    let closes = walk(30, 11);
-    let before = frame(&minutes, &closes);
-    let mut corrected = closes.clone();
-    corrected[28] += 0.002;
-    let after = frame(&minutes, &corrected);
-    let clock = Arc::new(ManualClock::new(t0() + Duration::minutes(146)));
-    let mut history = MockBarHistory::new();
-    let mut seq = mockall::Sequence::new();
-    let (b, a, c1, c2) = (
-        before.clone(),
-        after.clone(),
-        Arc::clone(&clock),
-        Arc::clone(&clock),
-    );
-    history
-        .expect_bars()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(move |_, _, r| Ok(b.slice(r).with_forming_at(c1.now())));
-    // The incremental read sees 02:20 changed; the rebuild reads from its anchor again.
-    history
-        .expect_bars()
-        .times(2)
-        .in_sequence(&mut seq)
-        .returning(move |_, _, r| Ok(a.slice(r).with_forming_at(c2.now())));
-    let store = Arc::new(MemoryFeatureStore::new());
-    let engine = FeatureEngine::new(history, Arc::clone(&store))
-        .clock(Arc::clone(&clock))
-        .config(config());
-    engine.refresh(&eurusd(), Timeframe::M5).await.unwrap();
-    let r = engine.refresh(&eurusd(), Timeframe::M5).await.unwrap();
-    assert!(r.warmed_up, "rebuilt");
-    let latest = store
-        .latest(&eurusd(), Timeframe::M5)
-        .await
-        .unwrap()
-        .unwrap();
-    let recomputed = FeatureEngine::new(provider_over(&after).await, MemoryFeatureStore::new())
-        .clock(Arc::clone(&clock))
-        .config(config())
-        .compute_at(&eurusd(), Timeframe::M5, latest.bar_open)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(latest, recomputed);
-}
-
-/// The provider over a memory archive holding `frame`.
-async fn provider_over(frame: &OhlcvFrame) -> OhlcvDataProvider {
-    let archive = MemoryStore::new();
-    archive.save(frame).await.unwrap();
-    OhlcvDataProvider::builder().cold_archive(archive).build()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
-
-    /// Live values equal the values recomputed from history, bit for bit, whatever the refresh
-    /// schedule, gaps, anchors crossed and restarts; and the history holds every closed bar
-    /// after the first published once, in order.
-    #[test]
-    fn live_equals_recomputed_across_restarts(
-        seed in any::<u64>(),
-        gaps in proptest::collection::vec(0i64..4, 120),
-        steps in proptest::collection::vec(1i64..40, 1..25),
-        restart_at in 0usize..25,
-    ) {
-        let mut m = 0i64;
-        let minutes: Vec<i64> = gaps.iter().map(|g| { m += 5 * (1 + g * i64::from(*g == 3) * 6); m }).collect();
-        let all = frame(&minutes, &walk(minutes.len(), seed));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-        rt.block_on(async {
-            let archive = Arc::new(MemoryStore::new());
-            archive.save(&all).await.unwrap();
-            let clock = Arc::new(ManualClock::new(t0() + Duration::minutes(200)));
-            let provider = OhlcvDataProvider::builder()
-                .cold_archive(Arc::clone(&archive))
-                .clock(Arc::clone(&clock))
-                .build();
-            let store = Arc::new(MemoryFeatureStore::new());
-            let engine = || FeatureEngine::new(provider.clone(), Arc::clone(&store))
-                .clock(Arc::clone(&clock))
-                .config(config());
-            let mut live = engine();
-            for (i, step) in steps.iter().enumerate() {
-                if i == restart_at {
-                    live = engine();
-                }
-                clock.advance(Duration::minutes(*step * 3));
-                live.refresh(&eurusd(), Timeframe::M5).await.unwrap();
-            }
-            let published = store
-                .history(&eurusd(), Timeframe::M5, TimeRange::new(t0(), t0() + Duration::days(30)).unwrap())
-                .await
-                .unwrap();
-            let now = clock.now();
-            let closed = all.closed_at(now);
-            if let Some(first) = published.first() {
-                let expected: Vec<_> = closed.iter().map(|b| b.time()).filter(|t| *t >= first.bar_open).collect();
-                let got: Vec<_> = published.iter().map(|s| s.bar_open).collect();
-                prop_assert_eq!(got, expected, "no hole, no bar twice");
-            }
-            let fresh = engine();
-            for s in &published {
-                let again = fresh.compute_at(&eurusd(), Timeframe::M5, s.bar_open).await.unwrap().unwrap();
-                prop_assert_eq!(&again, s);
-            }
-            if let Some(latest) = store.latest(&eurusd(), Timeframe::M5).await.unwrap() {
-                let again = fresh.compute_at(&eurusd(), Timeframe::M5, latest.bar_open).await.unwrap().unwrap();
-                prop_assert_eq!(again, latest);
-            }
-            Ok(())
-        })?;
-    }
 }

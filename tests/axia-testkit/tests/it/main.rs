@@ -10,6 +10,7 @@
 
 mod archive_truth;
 mod damaged_archive;
+mod features;
 mod market_data;
 mod ohlcv_store;
 mod order_store;

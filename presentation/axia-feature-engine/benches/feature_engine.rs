@@ -1,0 +1,231 @@
+//! End to end on loopback (needs Redis: `source scripts/services.sh` first; release:
+//! `cargo bench -p axia-feature-engine`): a bar written through the hot tier -> the update
+//! message -> the engine's refresh (a hot-tier read, the standard six indicators, one publish
+//! script) -> the feature update message, which Redis sends after the hash and the stream are
+//! written, so its arrival is when the features are readable.
+//!
+//! - Latency: one series of M1, one bar at a time; p50 / p99 / max (goal p99 <= 1 ms).
+//! - Throughput: 1,000 series of M1, a bar for every series each round, written 64 at a time;
+//!   bar updates a second from the first write of a round to the last series' values
+//!   (goal >= 100,000/s). Writer, engine and Redis share the machine's cores.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axia_domain::{Bar, ManualClock, OhlcvFrame, OhlcvStore, Symbol, Timeframe};
+use axia_feature_engine::Runner;
+use axia_features::{FeatureConfig, FeatureEngine};
+use axia_provider::OhlcvDataProvider;
+use axia_redis::{RedisBarCache, RedisCacheConfig, RedisFeatureStore};
+use chrono::{DateTime, TimeZone, Utc};
+use futures_util::{StreamExt, stream};
+
+/// Wednesday 2026-07-01 12:00 UTC.
+fn noon() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap()
+}
+
+fn bar(series: usize, minute: i64) -> Bar {
+    let t = noon() + chrono::Duration::minutes(minute);
+    let x = minute as f64 + series as f64 * 7.0;
+    let c = ((1.1 + (x * 0.37).sin() * 0.002 + (x * 0.011).cos() * 0.004) * 1e5).round() / 1e5;
+    Bar::new(t, c, c + 0.0002, c - 0.0003, c, 10.0).unwrap()
+}
+
+fn frame(symbol: &Symbol, bars: Vec<Bar>) -> OhlcvFrame {
+    OhlcvFrame::from_bars(symbol.clone(), Timeframe::M1, bars).unwrap()
+}
+
+struct Setup {
+    clock: Arc<ManualClock>,
+    cache: RedisBarCache,
+    symbols: Vec<Symbol>,
+    feed: redis::aio::PubSubStream,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// `n` series with 120 bars of history (minutes -120 .. -1) in the hot tier and a runner on
+/// them, warmed up.
+async fn setup(url: &str, n: usize) -> Setup {
+    let clock = Arc::new(ManualClock::new(noon()));
+    let ns = format!(
+        "bench-fe-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    let cache = RedisBarCache::new(
+        RedisCacheConfig::new(url).namespace(ns.clone()),
+        Arc::clone(&clock),
+    )
+    .unwrap();
+    let symbols: Vec<Symbol> = (0..n)
+        .map(|i| format!("S{i:04}").parse().unwrap())
+        .collect();
+    stream::iter(symbols.iter().enumerate())
+        .for_each_concurrent(64, |(i, s)| {
+            let cache = cache.clone();
+            async move {
+                let bars = (-120..0).map(|m| bar(i, m)).collect();
+                cache.save(&frame(s, bars)).await.unwrap();
+            }
+        })
+        .await;
+    let provider = OhlcvDataProvider::builder()
+        .hot_cache(cache.clone())
+        .clock(Arc::clone(&clock))
+        .build();
+    let engine = FeatureEngine::new(
+        provider,
+        RedisFeatureStore::new(cache.clone()).history_len(1000),
+    )
+    .clock(Arc::clone(&clock))
+    .config(FeatureConfig::standard().anchoring(60, chrono::Duration::zero()));
+    let client = redis::Client::open(url).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub
+        .psubscribe(format!("{ns}:feature:*:updates"))
+        .await
+        .unwrap();
+    let mut feed = pubsub.into_on_message();
+    let runner = Runner::new(
+        engine,
+        cache.clone(),
+        symbols.iter().map(|s| (s.clone(), Timeframe::M1)).collect(),
+    )
+    .resync_every(Duration::from_secs(3600));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(runner.run(async move {
+        let _ = stopped.await;
+    }));
+    // The warm-up publishes each series' newest closed bar.
+    for _ in 0..n {
+        tokio::time::timeout(Duration::from_secs(120), feed.next())
+            .await
+            .expect("warm-up")
+            .unwrap();
+    }
+    Setup {
+        clock,
+        cache,
+        symbols,
+        feed,
+        stop,
+        task,
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let url = std::env::var("REDIS_URL").expect("REDIS_URL: source scripts/services.sh first");
+
+    // Latency, one series.
+    let mut s = setup(&url, 1).await;
+    let mut lat = Vec::new();
+    let mut writes = Vec::new();
+    for m in 0..2_000 {
+        let b = bar(0, m);
+        s.clock.set(b.time() + chrono::Duration::minutes(1));
+        let t = Instant::now();
+        s.cache.save(&frame(&s.symbols[0], vec![b])).await.unwrap();
+        writes.push(t.elapsed().as_secs_f64() * 1e6);
+        tokio::time::timeout(Duration::from_secs(10), s.feed.next())
+            .await
+            .expect("the bar's features")
+            .unwrap();
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "latency, hot-tier write -> features readable, 1 series, {} bars: p50 {:.0} us, p99 {:.0} us, max {:.0} us (goal p99 <= 1,000 us)",
+        lat.len(),
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        lat[lat.len() - 1]
+    );
+    writes.sort_by(f64::total_cmp);
+    println!(
+        "   of which the hot-tier write itself (a merge script and its update message): p50 {:.0} us, p99 {:.0} us",
+        pct(&writes, 0.5),
+        pct(&writes, 0.99)
+    );
+    s.stop.send(()).unwrap();
+    s.task.await.unwrap();
+
+    // One refresh on its own: a hot-tier read, the indicators, one publish script.
+    let s = setup(&url, 1).await;
+    let provider = OhlcvDataProvider::builder()
+        .hot_cache(s.cache.clone())
+        .clock(Arc::clone(&s.clock))
+        .build();
+    let engine = FeatureEngine::new(provider, RedisFeatureStore::new(s.cache.clone()))
+        .clock(Arc::clone(&s.clock))
+        .config(FeatureConfig::standard().anchoring(60, chrono::Duration::zero()));
+    engine.refresh(&s.symbols[0], Timeframe::M1).await.unwrap();
+    let mut refreshes = Vec::new();
+    for m in 0..1_000 {
+        let b = bar(0, m);
+        s.clock.set(b.time() + chrono::Duration::minutes(1));
+        s.cache.save(&frame(&s.symbols[0], vec![b])).await.unwrap();
+        let t = Instant::now();
+        engine.refresh(&s.symbols[0], Timeframe::M1).await.unwrap();
+        refreshes.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    refreshes.sort_by(f64::total_cmp);
+    println!(
+        "   one refresh called directly: p50 {:.0} us, p99 {:.0} us",
+        pct(&refreshes, 0.5),
+        pct(&refreshes, 0.99)
+    );
+    s.stop.send(()).unwrap();
+    s.task.await.unwrap();
+
+    // Throughput, 1,000 series.
+    let n = 1_000;
+    let rounds = 10;
+    let mut s = setup(&url, n).await;
+    let mut total = Duration::ZERO;
+    for m in 0..rounds {
+        s.clock.set(noon() + chrono::Duration::minutes(m + 1));
+        let t = Instant::now();
+        let cache = s.cache.clone();
+        let symbols = s.symbols.clone();
+        let writes = tokio::spawn(async move {
+            stream::iter(symbols.iter().enumerate())
+                .for_each_concurrent(64, |(i, sym)| {
+                    let cache = cache.clone();
+                    async move {
+                        cache.save(&frame(sym, vec![bar(i, m)])).await.unwrap();
+                    }
+                })
+                .await;
+        });
+        for _ in 0..n {
+            tokio::time::timeout(Duration::from_secs(60), s.feed.next())
+                .await
+                .expect("every series' features")
+                .unwrap();
+        }
+        writes.await.unwrap();
+        total += t.elapsed();
+    }
+    let bars = (n as u64 * rounds as u64) as f64;
+    println!(
+        "throughput, {n} series x {rounds} rounds: {:.0} bar updates/s ({:.1} ms a round of {n}) (goal >= 100,000/s)",
+        bars / total.as_secs_f64(),
+        total.as_secs_f64() * 1e3 / rounds as f64
+    );
+    s.stop.send(()).unwrap();
+    s.task.await.unwrap();
+}
