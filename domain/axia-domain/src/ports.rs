@@ -1060,6 +1060,26 @@ pub struct FeatureSnapshot {
     pub values: std::collections::BTreeMap<String, f64>,
 }
 
+impl FeatureSnapshot {
+    /// Checks what every feature store refuses: a name starting with `_` (reserved for the
+    /// store's own fields) or a value that is not finite.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidRequest`] naming the first such feature.
+    pub fn check(&self) -> Result<(), StoreError> {
+        match self
+            .values
+            .iter()
+            .find(|(k, v)| !v.is_finite() || k.starts_with('_'))
+        {
+            Some((k, v)) => Err(StoreError::InvalidRequest(format!(
+                "feature {k} = {v}: names may not start with _ and values must be finite"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// What a [`FeatureStore::publish`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -51,15 +51,7 @@ impl MemoryFeatureStore {
 #[async_trait]
 impl FeatureStore for MemoryFeatureStore {
     async fn publish(&self, s: &FeatureSnapshot) -> Result<FeaturePublished, StoreError> {
-        if let Some((k, v)) = s
-            .values
-            .iter()
-            .find(|(k, v)| !v.is_finite() || k.starts_with('_'))
-        {
-            return Err(StoreError::InvalidRequest(format!(
-                "feature {k} = {v}: names may not start with _ and values must be finite"
-            )));
-        }
+        s.check()?;
         let mut all = axia_domain::locks::write(&self.series);
         let series = all.entry((s.symbol.clone(), s.timeframe)).or_default();
         if series

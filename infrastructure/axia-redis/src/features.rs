@@ -152,15 +152,7 @@ impl RedisFeatureStore {
 #[async_trait]
 impl FeatureStore for RedisFeatureStore {
     async fn publish(&self, s: &FeatureSnapshot) -> Result<FeaturePublished, StoreError> {
-        if let Some((k, v)) = s
-            .values
-            .iter()
-            .find(|(k, v)| !v.is_finite() || k.starts_with('_'))
-        {
-            return Err(StoreError::InvalidRequest(format!(
-                "feature {k} = {v}: names may not start with _ and values must be finite"
-            )));
-        }
+        s.check()?;
         let bar_ms = s.bar_open.timestamp_millis();
         let message = serde_json::to_string(&FeatureMessage {
             symbol: &s.symbol,

@@ -425,23 +425,40 @@ fn print_audit(r: &axia_collect::AuditReport) {
     println!("  {}", if r.is_clean() { "clean" } else { "NOT clean" });
 }
 
+/// What a command on one series starts from: the settings (file, environment, flags), the
+/// parsed symbol and timeframe, and the clock (`--at`, or the system's).
+fn series_command(
+    common: &CommonArgs,
+    symbol: &str,
+    timeframe: &str,
+    at: Option<DateTime<Utc>>,
+) -> anyhow::Result<(
+    Settings,
+    axia_domain::Symbol,
+    axia_domain::Timeframe,
+    Arc<dyn Clock>,
+)> {
+    let settings = Settings::from_file(common.config.as_deref())?
+        .with_env()?
+        .with_overrides(&common.overrides());
+    let symbol = symbol
+        .parse()
+        .with_context(|| format!("symbol {symbol:?}"))?;
+    let timeframe = timeframe.parse()?;
+    let clock: Arc<dyn Clock> = match at {
+        Some(t) => Arc::new(ManualClock::new(t)),
+        None => Arc::new(SystemClock),
+    };
+    Ok((settings, symbol, timeframe, clock))
+}
+
 /// `axia audit`: exit code 0 when clean (after a repair: when the repair left it clean), 1 when
 /// not.
 async fn audit(args: AuditArgs) -> anyhow::Result<u8> {
     // --source (a common flag) names the source to compare with; --repair uses the
     // configured one when it is not given.
-    let settings = Settings::from_file(args.common.config.as_deref())?
-        .with_env()?
-        .with_overrides(&args.common.overrides());
-    let symbol: axia_domain::Symbol = args
-        .symbol
-        .parse()
-        .with_context(|| format!("symbol {:?}", args.symbol))?;
-    let timeframe: axia_domain::Timeframe = args.timeframe.parse()?;
-    let clock: Arc<dyn Clock> = match args.at {
-        Some(t) => Arc::new(ManualClock::new(t)),
-        None => Arc::new(SystemClock),
-    };
+    let (settings, symbol, timeframe, clock) =
+        series_command(&args.common, &args.symbol, &args.timeframe, args.at)?;
     let to = args.to.unwrap_or_else(|| clock.now());
     let range = TimeRange::new(args.from, to)?;
     let wiring = Wiring::build(&settings, clock).await?;
@@ -479,18 +496,8 @@ async fn audit(args: AuditArgs) -> anyhow::Result<u8> {
 }
 
 async fn features(args: FeaturesArgs) -> anyhow::Result<()> {
-    let settings = Settings::from_file(args.common.config.as_deref())?
-        .with_env()?
-        .with_overrides(&args.common.overrides());
-    let symbol: axia_domain::Symbol = args
-        .symbol
-        .parse()
-        .with_context(|| format!("symbol {:?}", args.symbol))?;
-    let timeframe: axia_domain::Timeframe = args.timeframe.parse()?;
-    let clock: Arc<dyn Clock> = match args.at {
-        Some(t) => Arc::new(ManualClock::new(t)),
-        None => Arc::new(SystemClock),
-    };
+    let (settings, symbol, timeframe, clock) =
+        series_command(&args.common, &args.symbol, &args.timeframe, args.at)?;
     let now = clock.now();
     let wiring = Wiring::build(&settings, clock).await?;
     let snapshot = if args.stored {

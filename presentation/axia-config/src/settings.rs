@@ -829,10 +829,12 @@ mod tests {
     use super::*;
 
     fn parse(toml_text: &str) -> Result<Settings, ConfigError> {
+        // A file of its own per call: tests run in parallel.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "axia-config-{}-{}",
             std::process::id(),
-            toml_text.len()
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.toml");
