@@ -414,15 +414,7 @@ impl FeatureEngine {
         };
         let (closed, forming) = split(&frame, now);
         let from = anchoring.start_for(target.time_millis());
-        let mut series = Series {
-            symbol: symbol.clone(),
-            timeframe,
-            anchoring,
-            template: self.config.feature_set(symbol, timeframe),
-            sets: Vec::new(),
-            start_ms: from,
-            last: None,
-        };
+        let mut series = self.series(symbol, timeframe, from);
         let mut values = BTreeMap::new();
         for bar in closed.iter().filter(|b| b.time_millis() >= from) {
             values = series.apply(&bar)?;
@@ -432,6 +424,19 @@ impl FeatureEngine {
             values = series.peek(&target)?;
         }
         Ok(Some(series.snapshot(&target, is_forming, values)))
+    }
+
+    /// A series with no bar applied yet, whose history starts at `start_ms`.
+    fn series(&self, symbol: &Symbol, timeframe: Timeframe, start_ms: i64) -> Series {
+        Series {
+            symbol: symbol.clone(),
+            timeframe,
+            anchoring: self.config.anchoring_for(timeframe),
+            template: self.config.feature_set(symbol, timeframe),
+            sets: Vec::new(),
+            start_ms,
+            last: None,
+        }
     }
 
     async fn read(
@@ -485,15 +490,7 @@ impl FeatureEngine {
         let start = anchoring.start_for(first_needed);
         let frame = self.read(symbol, timeframe, start, now).await?;
         let (closed, forming) = split(&frame, now);
-        let mut series = Series {
-            symbol: symbol.clone(),
-            timeframe,
-            anchoring,
-            template: self.config.feature_set(symbol, timeframe),
-            sets: Vec::new(),
-            start_ms: start,
-            last: None,
-        };
+        let mut series = self.series(symbol, timeframe, start);
         let publish_from =
             since.unwrap_or_else(|| closed.last().map_or(i64::MAX, |b| b.time_millis()));
         let mut refreshed = Refreshed {
