@@ -204,8 +204,8 @@ impl Series {
         self.anchoring.start_for(bar_ms) >= self.start_ms
     }
 
-    /// Adds a closed bar to the sets of its anchor and of the next one; the values at it.
-    fn apply(&mut self, bar: &Bar) -> Result<BTreeMap<String, f64>, FeatureError> {
+    /// Adds a closed bar to the sets of its anchor and of the next one.
+    fn apply(&mut self, bar: &Bar) -> Result<(), FeatureError> {
         let k = self.anchoring.index(bar.time_millis());
         let input = hlc(bar);
         // Checked once, so that neither set moves when the bar is refused.
@@ -219,20 +219,27 @@ impl Series {
             }
         }
         self.sets.sort_by_key(|(i, _)| *i);
-        let mut values = BTreeMap::new();
-        for (idx, set) in &mut self.sets {
+        for (_, set) in &mut self.sets {
             set.update(input).map_err(|e| FeatureError::Indicator {
                 symbol: self.symbol.clone(),
                 timeframe: self.timeframe,
                 time: bar.time(),
                 source: e,
             })?;
-            if *idx == k - 1 {
-                values = set.values();
-            }
         }
         self.last = Some(*bar);
-        Ok(values)
+        Ok(())
+    }
+
+    /// The values at the closed bar opening at `bar_ms`, the last one applied: those of the set
+    /// of the anchor before its own. Made only for the bars published.
+    fn values_at(&self, bar_ms: i64) -> BTreeMap<String, f64> {
+        let k = self.anchoring.index(bar_ms);
+        self.sets
+            .iter()
+            .find(|(i, _)| *i == k - 1)
+            .map(|(_, s)| s.values())
+            .unwrap_or_default()
     }
 
     /// The values if the forming `bar` closed as it is; nothing moves.
@@ -415,14 +422,15 @@ impl FeatureEngine {
         let (closed, forming) = split(&frame, now);
         let from = anchoring.start_for(target.time_millis());
         let mut series = self.series(symbol, timeframe, from);
-        let mut values = BTreeMap::new();
         for bar in closed.iter().filter(|b| b.time_millis() >= from) {
-            values = series.apply(&bar)?;
+            series.apply(&bar)?;
         }
         let is_forming = forming.is_some_and(|f| f.time() == target.time());
-        if is_forming {
-            values = series.peek(&target)?;
-        }
+        let values = if is_forming {
+            series.peek(&target)?
+        } else {
+            series.values_at(target.time_millis())
+        };
         Ok(Some(series.snapshot(&target, is_forming, values)))
     }
 
@@ -498,8 +506,9 @@ impl FeatureEngine {
             ..Refreshed::default()
         };
         for bar in closed.iter() {
-            let values = series.apply(&bar)?;
+            series.apply(&bar)?;
             if bar.time_millis() >= publish_from && series.trusted(bar.time_millis()) {
+                let values = series.values_at(bar.time_millis());
                 self.publish(&series, &bar, false, values, &mut refreshed)
                     .await?;
             }
@@ -544,8 +553,9 @@ impl FeatureEngine {
         let newest = series.last.map_or(i64::MIN, |b| b.time_millis());
         let mut refreshed = Refreshed::default();
         for bar in closed.iter().filter(|b| b.time_millis() > newest) {
-            let values = series.apply(&bar)?;
+            series.apply(&bar)?;
             if series.trusted(bar.time_millis()) {
+                let values = series.values_at(bar.time_millis());
                 self.publish(&series, &bar, false, values, &mut refreshed)
                     .await?;
             }
