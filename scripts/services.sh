@@ -21,6 +21,8 @@ _axia_services() {
   local moto_port="${AXIA_MOTO_PORT:-5000}"
   local moto_version="5.2.5"
   local venv="$cache_dir/moto-$moto_version"
+  local scripts_dir
+  scripts_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   mkdir -p "$cache_dir"
 
   local sudo=""
@@ -79,21 +81,41 @@ _axia_services() {
     touch "$venv/.installed"
   fi
 
-  _axia_moto_up() {
+  # Up means moto answers and it is the serialized server (scripts/moto_server.py): its
+  # responses carry `x-axia-moto: serialized`.
+  _axia_moto_probe() {
     "$venv/bin/python" - "$moto_port" <<'PY' 2>/dev/null
 import sys, urllib.request
 # The dashboard page: cheap whatever moto holds (data.json dumps the whole state).
-body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=5).read()
-assert b"moto" in body.lower()
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=5) as r:
+    body = r.read()
+    assert b"moto" in body.lower()
+    print("serialized" if r.headers.get("x-axia-moto") == "serialized" else "plain")
 PY
   }
+  _axia_moto_up() { [ "$(_axia_moto_probe)" = "serialized" ]; }
 
-  if _axia_moto_up; then
+  local moto_state
+  moto_state="$(_axia_moto_probe || true)"
+  if [ "$moto_state" = "plain" ]; then
+    # A plain moto_server (an older checkout's): replace it when it is ours to stop.
+    if [ -f "$cache_dir/moto-$moto_port.pid" ]; then
+      _axia_log "replacing the plain moto_server on port $moto_port with the serialized one"
+      kill "$(cat "$cache_dir/moto-$moto_port.pid")" 2>/dev/null || true
+      rm -f "$cache_dir/moto-$moto_port.pid"
+      for i in $(seq 1 50); do _axia_moto_probe >/dev/null || break; sleep 0.1; done
+    else
+      _axia_log "a moto_server not started here answers on port $moto_port; concurrent" \
+        "conditional writes on it are not atomic (stop it, or set AXIA_MOTO_PORT)"
+    fi
+  fi
+
+  if _axia_moto_probe >/dev/null; then
     _axia_log "moto answers on 127.0.0.1:$moto_port"
   else
     _axia_log "starting moto_server on 127.0.0.1:$moto_port"
     # Detached from this shell's stdio so a CI runner waiting for EOF is not held open.
-    setsid nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" \
+    setsid nohup "$venv/bin/python" "$scripts_dir/moto_server.py" -H 127.0.0.1 -p "$moto_port" \
       </dev/null >"$cache_dir/moto-$moto_port.log" 2>&1 &
     echo $! >"$cache_dir/moto-$moto_port.pid"
     local i
