@@ -11,6 +11,9 @@
 //! frame carries the same label). A damaged archive partition costs only its own bars: the
 //! archive answers the rest, and the next source is asked for what is missing.
 //!
+//! The window is "<= 24 h" when it is at most 24 hours long and starts at most 24 hours before
+//! now (what the hot tier holds); a short window further back takes the "> 24 h" plan.
+//!
 //! | use case | window <= 24 h                  | window > 24 h                                      |
 //! |----------|---------------------------------|----------------------------------------------------|
 //! | trading  | broker, hot cache, fallback     | broker, fallback                                   |

@@ -752,7 +752,10 @@ impl OhlcvDataProvider {
             range
         };
         let calendar = (self.inner.calendar)(&req.symbol);
-        let steps: Vec<Step> = plan(req.use_case, req.window.length())
+        // A short window that starts more than 24 h ago is out of the hot tier's reach: the
+        // plan follows how far back the window reaches from now, not only its length.
+        let reach = req.window.length().max(now - range.start());
+        let steps: Vec<Step> = plan(req.use_case, reach)
             .iter()
             .copied()
             .filter(|s| self.configured(*s))

@@ -529,6 +529,22 @@ impl RedisBarCache {
         Err(StoreError::Conflict(key))
     }
 
+    /// One PING round trip, timed: what a health check reports.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Timeout`] when Redis does not answer.
+    pub async fn ping(&self) -> Result<std::time::Duration, StoreError> {
+        let started = std::time::Instant::now();
+        let reply: String = self.query(redis::cmd("PING").clone()).await?;
+        if reply == "PONG" {
+            Ok(started.elapsed())
+        } else {
+            Err(StoreError::Backend(
+                format!("PING answered {reply:?}, not PONG").into(),
+            ))
+        }
+    }
+
     /// The bars of the last `hours` hours (those that opened at or after `now - hours`).
     ///
     /// # Errors

@@ -180,6 +180,37 @@ impl Wiring {
     /// cache, the archive, and Yahoo as the fallback when configured.
     #[must_use]
     pub fn provider(&self) -> OhlcvDataProvider {
+        self.provider_builder().build()
+    }
+
+    /// The provider a server or a chart reads through: [`provider`](Self::provider)'s, and when
+    /// nothing fills the fallback role, the simulated broker does (when it is the source), so
+    /// offline a chart of 30 days has bars before the archive holds them.
+    #[must_use]
+    pub fn serving_provider(&self) -> OhlcvDataProvider {
+        let b = self.provider_builder();
+        match &self.simulated {
+            Some(sim) if !self.has_fallback() => b.fallback(sim.clone()).build(),
+            _ => b.build(),
+        }
+    }
+
+    /// True when a source fills the provider's fallback role (Yahoo, when configured).
+    #[must_use]
+    pub fn has_fallback(&self) -> bool {
+        #[cfg(feature = "yahoo")]
+        {
+            self.yahoo.is_some()
+        }
+        #[cfg(not(feature = "yahoo"))]
+        {
+            false
+        }
+    }
+
+    /// The builder [`provider`](Self::provider) finishes, for a binary that adds a role (the
+    /// server puts the simulated broker in the fallback role when nothing else fills it).
+    pub fn provider_builder(&self) -> axia_provider::ProviderBuilder {
         let mut b = OhlcvDataProvider::builder()
             .clock(Arc::clone(&self.clock))
             .calendar(self.calendars())
@@ -196,7 +227,7 @@ impl Wiring {
         if let Some(y) = &self.yahoo {
             b = b.fallback(y.clone());
         }
-        b.build()
+        b
     }
 }
 

@@ -17,6 +17,7 @@
 //! | `orders` | the process-order use case: kill switch, limits, claims, exactly-once execution ([`orders`]) |
 //! | `dynamodb`, `sqs` | the order store, kill switch and paper book on DynamoDB; the order queue on SQS |
 //! | `config` | settings from TOML and the environment, and the adapters they select ([`config`]) |
+//! | `server` | axia over HTTP: an axum `Router` with bars (JSON, CSV), live WebSockets, the chart page, health and OpenAPI ([`server`]) |
 //!
 //! Always there: the domain ([`domain`]: symbols, timeframes, bars, frames, orders, calendars and
 //! the ports every adapter implements), technical indicators exactly as TA-Lib defines them
@@ -101,6 +102,8 @@ pub use axia_parquet as parquet;
 /// The hot tier on Redis (`redis` feature).
 #[cfg(feature = "redis")]
 pub use axia_redis as redis;
+#[cfg(feature = "server")]
+pub use axia_server as server;
 /// The simulated broker (`simulated` feature).
 #[cfg(feature = "simulated")]
 pub use axia_simbroker as simulated;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axia_domain::{
-    MarketDataError, MockMarketData, MockOhlcvStore, OhlcvFrame, Timeframe, UseCase,
+    MarketDataError, MockMarketData, MockOhlcvStore, OhlcvFrame, TimeRange, Timeframe, UseCase,
 };
 use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, Role, Window};
 use chrono::Duration;
@@ -118,6 +118,20 @@ async fn chart_long_window_cold_with_hot_then_yahoo() {
     m.broker.expect_bars().never();
     let order = run(&m.build(), UseCase::Chart, Window::last_days(30)).await;
     assert_eq!(order, [Role::ColdArchive, Role::HotCache, Role::Fallback]);
+}
+
+/// Six hours on Monday, two days ago: short, but out of the hot tier's reach, so the long plan.
+#[tokio::test]
+async fn a_short_window_further_back_than_24_hours_takes_the_long_plan() {
+    let (mut m, mut seq) = (Mocks::new(), Sequence::new());
+    store_miss(&mut m.cold, &mut seq);
+    market_miss(&mut m.yahoo, &mut seq);
+    m.hot.expect_get().never();
+    m.broker.expect_bars().never();
+    let start = now() - Duration::days(2);
+    let window = Window::Range(TimeRange::new(start, start + Duration::hours(6)).unwrap());
+    let order = run(&m.build(), UseCase::Chart, window).await;
+    assert_eq!(order, [Role::ColdArchive, Role::Fallback]);
 }
 
 #[tokio::test]

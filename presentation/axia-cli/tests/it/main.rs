@@ -524,3 +524,38 @@ fn features_prints_every_standard_value_at_the_bar_of_at() {
     assert_eq!(stored.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&stored.stderr).contains("REDIS_URL"));
 }
+
+/// `axia chart` offline: 30 days of H1 from the simulated broker (the archive is empty) drawn
+/// into a PNG of the size asked; a bad series is refused before anything is drawn.
+#[test]
+fn chart_draws_a_png_offline() {
+    let dir = tmp("chart");
+    let out = axia(
+        &[
+            "chart", "USDJPY", "H1", "--days", "30", "-o", "c.png", "--width", "900", "--height",
+            "500",
+        ],
+        &dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(dir.join("c.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 900);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 500);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("bars of USDJPY H1 drawn into c.png"),
+        "{said}"
+    );
+    let bars: usize = said.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(bars > 400, "30 days of weekday hours: {said}");
+
+    let bad = axia(&["chart", "USD/JPY", "H1", "-o", "x.png"], &dir);
+    assert!(!bad.status.success());
+    assert!(!dir.join("x.png").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,492 @@
+//! `GET /api/v1/bars/{symbol}/{timeframe}` and the seed's alias: a page of bars through the
+//! data provider, with its provenance, a cursor for the next older page, a strong ETag.
+
+use axia_domain::{
+    Completeness, Grid, Instrument, OhlcvFrame, Symbol, TimeRange, Timeframe, UseCase,
+};
+use axia_provider::{Attempt, OhlcvRequest, OhlcvResponse, Outcome, ProviderError, Window};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::Api;
+use crate::params::{self, BarsQuery, Format, RawBarsQuery, RawMarketDataQuery};
+use crate::problem::Problem;
+
+/// One bar as lightweight-charts takes it: `time` in UNIX seconds (the open time, UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub(crate) struct BarDto {
+    /// The open time, UNIX seconds.
+    pub time: i64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: f64,
+    /// Present (and true) on the forming bar only: its period has not ended, its values are
+    /// provisional.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forming: bool,
+}
+
+/// The bars of a frame, the forming one labelled, and its open time (UNIX seconds).
+pub(crate) fn dtos(frame: &OhlcvFrame) -> (Vec<BarDto>, Option<i64>) {
+    let forming = frame.forming_millis();
+    let bars = frame
+        .iter()
+        .map(|b| BarDto {
+            time: b.time().timestamp(),
+            open: b.open(),
+            high: b.high(),
+            low: b.low(),
+            close: b.close(),
+            volume: b.volume(),
+            forming: Some(b.time_millis()) == forming,
+        })
+        .collect();
+    (bars, forming.map(|ms| ms.div_euclid(1000)))
+}
+
+/// The instrument facts a client formats prices with.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub(crate) struct InstrumentDto {
+    /// The tick size, as a decimal string.
+    pub tick: String,
+    /// Decimals of a price.
+    pub decimals: u32,
+    /// Where daily bars start: `utc_midnight` or `new_york_close`.
+    pub alignment: String,
+}
+
+impl InstrumentDto {
+    pub(crate) fn of(i: &Instrument) -> Self {
+        Self {
+            tick: i.tick().value().to_string(),
+            decimals: i.price_decimals(),
+            alignment: i.alignment().as_str().to_owned(),
+        }
+    }
+}
+
+/// A run of missing bar slots: `[start, end)`, UNIX seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub(crate) struct GapDto {
+    pub start: i64,
+    pub end: i64,
+}
+
+/// One source the provider asked. How long it took is in the `Server-Timing` header, not
+/// here: the body depends only on the data, so its ETag does too.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub(crate) struct AttemptDto {
+    /// The role: `broker`, `hot_cache`, `cold_archive`, `fallback`.
+    pub source: String,
+    /// `hit`, `partial`, `miss`, `timeout`, `circuit_open` or `error:<kind>`.
+    pub outcome: String,
+    pub bars: usize,
+}
+
+/// How the page was made: which sources answered and what is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub(crate) struct ProvenanceDto {
+    /// The first source whose bars are in the page.
+    pub served_by: Option<String>,
+    pub attempts: Vec<AttemptDto>,
+    /// Bar slots the market calendar expects over the page's span, and those present.
+    pub expected: usize,
+    pub present: usize,
+    /// True when no expected bar is missing.
+    pub complete: bool,
+    pub gaps: Vec<GapDto>,
+}
+
+/// A page of bars.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub(crate) struct BarsBody {
+    pub symbol: String,
+    pub timeframe: String,
+    pub instrument: InstrumentDto,
+    /// Oldest first, unique times.
+    pub bars: Vec<BarDto>,
+    /// The open time of the forming bar when the page holds it, UNIX seconds.
+    pub forming: Option<i64>,
+    /// True when the window held more than `limit` bars: the oldest were left to the next page.
+    pub truncated: bool,
+    /// Pass as `before` for the next older page; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+    /// The span searched: `[start, end)`, UNIX seconds (milliseconds dropped).
+    pub start: i64,
+    pub end: i64,
+    pub provenance: ProvenanceDto,
+}
+
+/// A page and what its caching depends on.
+pub(crate) struct Page {
+    pub body: BarsBody,
+    /// The window reaches the current period: a bar may still change or arrive.
+    pub live: bool,
+    /// Each source asked and its latency, milliseconds (the `Server-Timing` header).
+    pub timing: Vec<(String, f64)>,
+}
+
+/// `GET /api/v1/bars/{symbol}/{timeframe}`.
+#[utoipa::path(get, path = "/api/v1/bars/{symbol}/{timeframe}", tag = "bars",
+    params(
+        ("symbol" = String, Path, description = "e.g. USDJPY, 7203.T, ^GSPC (letters, digits, `.`, `-`, `^`, `=`, `_`)"),
+        ("timeframe" = String, Path, description = "M1, M5, M15, M30, H1, H4, D1, W1, MN1"),
+        ("start" = Option<String>, Query, description = "Inclusive, RFC 3339 or UNIX seconds. Without it the search reaches back as far as `limit` needs (weekends and holidays skipped)"),
+        ("end" = Option<String>, Query, description = "Inclusive, RFC 3339 or UNIX seconds; default (and at most) now, the forming bar included"),
+        ("limit" = Option<usize>, Query, description = "Bars at most, counted back from the newest bar in the window: default 1000, maximum 50000. More bars than that set `truncated` and `next_before`"),
+        ("before" = Option<i64>, Query, description = "Exclusive cursor, UNIX seconds: the `next_before` of the previous page"),
+        ("use_case" = Option<String>, Query, description = "chart (default), trading or analysis: which sources the provider asks first"),
+        ("format" = Option<String>, Query, description = "json (default) or csv (time,open,high,low,close,volume,forming with RFC 3339 times)"),
+    ),
+    responses(
+        (status = 200, description = "A page of bars, oldest first, with its provenance; a strong ETag", body = BarsBody),
+        (status = 304, description = "If-None-Match held the ETag"),
+        (status = 400, description = "A bad symbol, timeframe, range or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No source could answer", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn bars(
+    State(api): State<Api>,
+    Path((symbol, timeframe)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let run = async {
+        let (symbol, timeframe) = params::series(&symbol, &timeframe)?;
+        let q = params::query::<RawBarsQuery>(raw.as_deref())?.parse(api.limits())?;
+        let page = page(&api, symbol, timeframe, &q).await?;
+        Ok::<_, Problem>(respond(page, q.format, &headers))
+    };
+    run.await
+        .unwrap_or_else(|p| p.at(uri.path()).into_response())
+}
+
+/// `GET /api/v1/trades/market-data/{symbol}?timeframe=&days=`: the seed's path, the same body
+/// as the bars route for the last `days` days (default 30, H1).
+#[utoipa::path(get, path = "/api/v1/trades/market-data/{symbol}", tag = "bars",
+    params(
+        ("symbol" = String, Path, description = "e.g. USDJPY"),
+        ("timeframe" = Option<String>, Query, description = "default H1"),
+        ("days" = Option<i64>, Query, description = "1 to 3660, default 30"),
+        ("use_case" = Option<String>, Query, description = "chart (default), trading or analysis"),
+        ("format" = Option<String>, Query, description = "json (default) or csv"),
+    ),
+    responses(
+        (status = 200, description = "The bars of the last `days` days", body = BarsBody),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No source could answer", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn market_data(
+    State(api): State<Api>,
+    Path(symbol): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let run = async {
+        let symbol: Symbol = symbol
+            .parse()
+            .map_err(|e| Problem::invalid(format!("symbol: {e}")))?;
+        let q = params::query::<RawMarketDataQuery>(raw.as_deref())?.parse()?;
+        let start = api.now() - Duration::days(q.days);
+        let query = BarsQuery {
+            start: Some(start),
+            end: None,
+            limit: api.limits().max_bars,
+            before: None,
+            use_case: q.use_case,
+            format: q.format,
+        };
+        let page = page(&api, symbol, q.timeframe, &query).await?;
+        Ok::<_, Problem>(respond(page, q.format, &headers))
+    };
+    run.await
+        .unwrap_or_else(|p| p.at(uri.path()).into_response())
+}
+
+/// The bars of a query. Without `start`, the search starts `limit` periods back from its end
+/// and widens (x4 each time, up to 64 times that, and at least 14 days) until it holds `limit`
+/// bars, so a weekend or a holiday does not end paging early; an empty answer over the whole
+/// reach means there is nothing older. The newest `limit` bars are kept; when more were found
+/// the page says `truncated` and `next_before` points at its oldest bar.
+pub(crate) async fn page(
+    api: &Api,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    q: &BarsQuery,
+) -> Result<Page, Problem> {
+    let now = api.now();
+    let instrument = api.inner.instruments.resolve(&symbol);
+    let one_ms = Duration::milliseconds(1);
+    let mut end = q.end.map_or(now, |e| e.min(now)) + one_ms;
+    if let Some(before) = q.before {
+        end = end.min(before);
+    }
+    let period = Duration::milliseconds(timeframe.max_millis());
+    let limit_i32 = i32::try_from(q.limit).unwrap_or(i32::MAX);
+    let reach = period * limit_i32;
+    let epoch = DateTime::<Utc>::UNIX_EPOCH;
+    let floor = match q.start {
+        Some(s) => s,
+        None => end - (reach * 64).max(Duration::days(14)),
+    }
+    .max(epoch);
+    if end <= floor {
+        return Ok(Page {
+            body: body(
+                &symbol,
+                timeframe,
+                &instrument,
+                empty(&symbol, timeframe, floor)?,
+                q.limit,
+                q.start.is_none(),
+            ),
+            live: false,
+            timing: Vec::new(),
+        });
+    }
+    let mut span = reach.max(period);
+    let answer = loop {
+        let start = (end - span).max(floor);
+        let range =
+            TimeRange::new(start, end).map_err(|e| Problem::invalid(format!("range: {e}")))?;
+        let request =
+            OhlcvRequest::new(symbol.clone(), timeframe, Window::Range(range), q.use_case);
+        let answer = api
+            .provider()
+            .get(request)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if answer.frame.len() >= q.limit || start == floor {
+            break Searched { answer, range };
+        }
+        span = span * 4;
+    };
+    let grid = Grid::new(timeframe, instrument.alignment());
+    let live = grid
+        .floor_millis(now.timestamp_millis())
+        .is_some_and(|current| end.timestamp_millis() > current);
+    let timing = answer
+        .answer
+        .meta
+        .attempts
+        .iter()
+        .map(|a| (a.source.as_str().to_owned(), a.latency_ms))
+        .collect();
+    Ok(Page {
+        body: body(
+            &symbol,
+            timeframe,
+            &instrument,
+            answer,
+            q.limit,
+            q.start.is_none(),
+        ),
+        live,
+        timing,
+    })
+}
+
+struct Searched {
+    answer: OhlcvResponse,
+    range: TimeRange,
+}
+
+/// Nothing searched: the window closed before it opened (`before` at or under `start`).
+fn empty(symbol: &Symbol, timeframe: Timeframe, at: DateTime<Utc>) -> Result<Searched, Problem> {
+    let range = TimeRange::new(at, at).map_err(|e| Problem::invalid(format!("range: {e}")))?;
+    Ok(Searched {
+        answer: OhlcvResponse {
+            frame: OhlcvFrame::empty(symbol.clone(), timeframe),
+            meta: axia_provider::ResponseMeta {
+                range,
+                served_by: None,
+                attempts: Vec::new(),
+                bars: 0,
+                completeness: Completeness {
+                    expected: 0,
+                    present: 0,
+                    gaps: Vec::new(),
+                },
+                complete: true,
+                forming: None,
+                shared: false,
+            },
+        },
+        range,
+    })
+}
+
+fn unavailable(e: &ProviderError) -> Problem {
+    Problem::unavailable(format!("no source could answer: {e}"))
+}
+
+fn body(
+    symbol: &Symbol,
+    timeframe: Timeframe,
+    instrument: &Instrument,
+    searched: Searched,
+    limit: usize,
+    open_ended: bool,
+) -> BarsBody {
+    let Searched { answer, range } = searched;
+    let found = answer.frame.len();
+    let truncated = found > limit;
+    let frame = if truncated {
+        answer.frame.last_n(limit)
+    } else {
+        answer.frame
+    };
+    let oldest = frame.first_time();
+    let completeness = match (truncated, oldest) {
+        // The gaps and counts of the span the page covers, not of the span searched.
+        (true, Some(first)) => TimeRange::new(first, range.end()).map_or_else(
+            |_| answer.meta.completeness.clone(),
+            |span| frame.completeness(&*instrument.calendar(), span),
+        ),
+        _ => answer.meta.completeness.clone(),
+    };
+    let next_before = if truncated || open_ended {
+        oldest.map(|t| t.timestamp())
+    } else {
+        None
+    };
+    let (bars, forming) = dtos(&frame);
+    BarsBody {
+        symbol: symbol.to_string(),
+        timeframe: timeframe.to_string(),
+        instrument: InstrumentDto::of(instrument),
+        bars,
+        forming,
+        truncated,
+        next_before,
+        start: range.start().timestamp(),
+        end: range.end().timestamp(),
+        provenance: ProvenanceDto {
+            served_by: answer.meta.served_by.map(|r| r.as_str().to_owned()),
+            attempts: answer.meta.attempts.iter().map(attempt).collect(),
+            expected: completeness.expected,
+            present: completeness.present,
+            complete: completeness.is_complete(),
+            gaps: completeness
+                .gaps
+                .iter()
+                .map(|g| GapDto {
+                    start: g.start().timestamp(),
+                    end: g.end().timestamp(),
+                })
+                .collect(),
+        },
+    }
+}
+
+fn attempt(a: &Attempt) -> AttemptDto {
+    let outcome = match &a.outcome {
+        Outcome::Hit => "hit".to_owned(),
+        Outcome::Partial => "partial".to_owned(),
+        Outcome::Miss => "miss".to_owned(),
+        Outcome::Timeout => "timeout".to_owned(),
+        Outcome::CircuitOpen => "circuit_open".to_owned(),
+        Outcome::Error(kind) => format!(
+            "error:{}",
+            serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+    };
+    AttemptDto {
+        source: a.source.as_str().to_owned(),
+        outcome,
+        bars: a.bars,
+    }
+}
+
+/// The page as JSON or CSV with its validators: a strong ETag over the body, 304 when the
+/// client holds it, `no-cache` at the live edge or with gaps (a bar may still change or
+/// arrive), a day of caching for a closed, complete window.
+fn respond(page: Page, format: Format, headers: &HeaderMap) -> Response {
+    let Page { body, live, timing } = page;
+    let (bytes, content_type) = match format {
+        Format::Json => (
+            serde_json::to_vec(&body).unwrap_or_default(),
+            "application/json",
+        ),
+        Format::Csv => (csv(&body).into_bytes(), "text/csv; charset=utf-8"),
+    };
+    let etag = format!("\"{}\"", sha1_smol::Sha1::from(&bytes).digest());
+    let cache = if live || !body.provenance.complete {
+        "no-cache"
+    } else {
+        "public, max-age=86400"
+    };
+    let mut out = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            out.insert(name, v);
+        }
+    };
+    put("etag", etag.clone());
+    put("cache-control", cache.to_owned());
+    put("x-axia-bars", body.bars.len().to_string());
+    put("x-axia-truncated", body.truncated.to_string());
+    put("x-axia-complete", body.provenance.complete.to_string());
+    if let Some(s) = &body.provenance.served_by {
+        put("x-axia-served-by", s.clone());
+    }
+    if let Some(b) = body.next_before {
+        put("x-axia-next-before", b.to_string());
+    }
+    if !timing.is_empty() {
+        let entries: Vec<String> = timing
+            .iter()
+            .map(|(source, ms)| format!("{source};dur={ms:.3}"))
+            .collect();
+        put("server-timing", entries.join(", "));
+    }
+    if matches(headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, out).into_response();
+    }
+    put("content-type", content_type.to_owned());
+    (StatusCode::OK, out, bytes).into_response()
+}
+
+/// `If-None-Match` holds `etag` (or `*`).
+fn matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag))
+}
+
+/// `time,open,high,low,close,volume,forming`, RFC 3339 times, prices at the instrument's
+/// precision.
+fn csv(body: &BarsBody) -> String {
+    use std::fmt::Write as _;
+    let decimals = usize::try_from(body.instrument.decimals).unwrap_or(8);
+    let mut out = String::with_capacity(64 * (body.bars.len() + 1));
+    out.push_str("time,open,high,low,close,volume,forming\n");
+    for b in &body.bars {
+        let time = DateTime::from_timestamp(b.time, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{time},{:.decimals$},{:.decimals$},{:.decimals$},{:.decimals$},{},{}",
+            b.open, b.high, b.low, b.close, b.volume, b.forming
+        );
+    }
+    out
+}
+
+/// The use case a WebSocket and the chart page read with.
+pub(crate) const LIVE_USE_CASE: UseCase = UseCase::Chart;

@@ -1,0 +1,259 @@
+//! # axia-server
+//!
+//! axia over HTTP. [`Api::router`] builds an axum [`Router`] a service can serve on its own or
+//! mount (`Router::nest`) inside its app; the `axia-server` binary wires it from the same
+//! configuration as the collector.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/bars/{symbol}/{timeframe}` | bars through the data provider, JSON or CSV, paged back with `before` |
+//! | `GET /api/v1/trades/market-data/{symbol}?timeframe=&days=` | the seed's path for the same body |
+//! | `GET /api/v1/features/{symbol}/{timeframe}` | the latest indicator values of a series (feature store) |
+//! | `GET /api/v1/symbols` | the series the stores hold |
+//! | `GET /ws/bars/{symbol}/{timeframe}` | the last bars on connect, then every change from the hot tier |
+//! | `GET /chart/{symbol}/{timeframe}` | a candlestick chart page (lightweight-charts, vendored) |
+//! | `GET /health`, `GET /health/redis` | liveness; Redis PING latency or 503 |
+//! | `GET /openapi.json` | the OpenAPI 3.1 description of the REST routes |
+//!
+//! Errors are RFC 9457 `application/problem+json`: 400 with the parser's message for a bad
+//! symbol, timeframe, range or parameter; 503 when no source can answer. A symbol is parsed
+//! into the domain's [`Symbol`](axia_domain::Symbol) before anything else, so a hostile one
+//! never reaches a key or a path.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axia_server::Api;
+//! # async fn serve(provider: axia_provider::OhlcvDataProvider) -> std::io::Result<()> {
+//! let app = axum::Router::new().nest("/market", Api::builder(provider).build().router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+
+mod bars;
+mod live;
+mod openapi;
+mod pages;
+mod params;
+mod problem;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axia_domain::{Clock, FeatureStore, InstrumentRegistry, OhlcvStore, SystemClock};
+use axia_provider::OhlcvDataProvider;
+use axia_redis::RedisBarCache;
+use axum::Router;
+use axum::routing::get;
+
+pub use live::{Hub, HubCounters};
+pub use openapi::openapi;
+pub use problem::Problem;
+
+/// Bounds on what one request may ask for, and the live path's timings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Bars per page when `limit` is not given (default 1,000).
+    pub default_bars: usize,
+    /// The largest `limit` taken (default 50,000: 30 days of M1 is about 31,700 bars).
+    pub max_bars: usize,
+    /// Bars a WebSocket sends on connect and on a resync (default 2: the bar that just closed
+    /// and the forming one).
+    pub ws_tail: usize,
+    /// Between pings on an idle WebSocket (default 25 s).
+    pub ws_ping: Duration,
+    /// How long one WebSocket send may take before the client is dropped as too slow (5 s).
+    pub ws_send_timeout: Duration,
+    /// Without a hot tier, how often a WebSocket polls the provider for its series (2 s).
+    pub ws_poll: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            default_bars: 1_000,
+            max_bars: 50_000,
+            ws_tail: 2,
+            ws_ping: Duration::from_secs(25),
+            ws_send_timeout: Duration::from_secs(5),
+            ws_poll: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Limits {
+    /// The same limits with another ping interval.
+    #[must_use]
+    pub const fn with_ws_ping(mut self, every: Duration) -> Self {
+        self.ws_ping = every;
+        self
+    }
+
+    /// The same limits with another poll interval (no hot tier).
+    #[must_use]
+    pub const fn with_ws_poll(mut self, every: Duration) -> Self {
+        self.ws_poll = every;
+        self
+    }
+}
+
+/// What the routes share: cheap to clone.
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    provider: OhlcvDataProvider,
+    instruments: Arc<InstrumentRegistry>,
+    catalog: Vec<(String, Arc<dyn OhlcvStore>)>,
+    hot: Option<RedisBarCache>,
+    hub: Option<Hub>,
+    features: Option<Arc<dyn FeatureStore>>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("hot", &self.inner.hot)
+            .field("catalog", &self.inner.catalog.len())
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Api`]: a provider, and optionally the hot tier (live updates, `/health/redis`),
+/// the stores `/api/v1/symbols` lists, the feature store, the instruments and a clock.
+#[must_use]
+pub struct ApiBuilder {
+    provider: OhlcvDataProvider,
+    instruments: Arc<InstrumentRegistry>,
+    catalog: Vec<(String, Arc<dyn OhlcvStore>)>,
+    hot: Option<RedisBarCache>,
+    features: Option<Arc<dyn FeatureStore>>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl Api {
+    /// A builder reading bars through `provider`.
+    pub fn builder(provider: OhlcvDataProvider) -> ApiBuilder {
+        ApiBuilder {
+            provider,
+            instruments: Arc::new(InstrumentRegistry::builtin()),
+            catalog: Vec::new(),
+            hot: None,
+            features: None,
+            clock: Arc::new(SystemClock),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Every route, ready to serve or to nest. Responses are gzip-compressed when the client
+    /// accepts it (WebSocket upgrades pass through untouched).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/api/v1/bars/{symbol}/{timeframe}", get(bars::bars))
+            .route(
+                "/api/v1/trades/market-data/{symbol}",
+                get(bars::market_data),
+            )
+            .route(
+                "/api/v1/features/{symbol}/{timeframe}",
+                get(pages::features),
+            )
+            .route("/api/v1/symbols", get(pages::symbols))
+            .route("/health", get(pages::health))
+            .route("/health/redis", get(pages::health_redis))
+            .route("/openapi.json", get(pages::openapi_json))
+            .route("/ws/bars/{symbol}/{timeframe}", get(live::socket))
+            .route("/chart/{symbol}/{timeframe}", get(pages::chart))
+            .route(pages::LWC_PATH, get(pages::lightweight_charts))
+            .route("/assets/lightweight-charts.NOTICE", get(pages::notice))
+            .route("/assets/lightweight-charts.LICENSE", get(pages::license))
+            .fallback(pages::not_found)
+            .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+            .with_state(self.clone())
+    }
+
+    /// The live hub, when a hot tier is configured: its counters say how many Redis
+    /// subscriptions and sockets it has.
+    #[must_use]
+    pub fn hub(&self) -> Option<&Hub> {
+        self.inner.hub.as_ref()
+    }
+
+    fn provider(&self) -> &OhlcvDataProvider {
+        &self.inner.provider
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+}
+
+impl ApiBuilder {
+    /// The instruments (price precision, alignment); default: the built-in registry.
+    pub fn instruments(mut self, instruments: Arc<InstrumentRegistry>) -> Self {
+        self.instruments = instruments;
+        self
+    }
+
+    /// A store `/api/v1/symbols` lists the series of, under `name` (`cold_archive` for the
+    /// archive, usually; the hot tier is added by [`hot_tier`](Self::hot_tier)).
+    pub fn catalog(mut self, name: impl Into<String>, store: Arc<dyn OhlcvStore>) -> Self {
+        self.catalog.push((name.into(), store));
+        self
+    }
+
+    /// The hot tier: its update messages feed the WebSockets (one subscription per [`Api`]),
+    /// and `/health/redis` pings it. It is listed by `/api/v1/symbols` too.
+    pub fn hot_tier(mut self, cache: RedisBarCache) -> Self {
+        self.catalog
+            .push(("hot_cache".to_owned(), Arc::new(cache.clone())));
+        self.hot = Some(cache);
+        self
+    }
+
+    /// The feature store `GET /api/v1/features/…` reads.
+    pub fn feature_store(mut self, store: Arc<dyn FeatureStore>) -> Self {
+        self.features = Some(store);
+        self
+    }
+
+    /// The clock ("now" is the live edge); default: the system's.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Page sizes and the live path's timings.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The [`Api`]. Nothing connects yet: the hub subscribes when the first socket opens.
+    pub fn build(self) -> Api {
+        let hub = self.hot.clone().map(Hub::new);
+        Api {
+            inner: Arc::new(Inner {
+                provider: self.provider,
+                instruments: self.instruments,
+                catalog: self.catalog,
+                hot: self.hot,
+                hub,
+                features: self.features,
+                clock: self.clock,
+                limits: self.limits,
+            }),
+        }
+    }
+}

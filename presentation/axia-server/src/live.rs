@@ -1,0 +1,351 @@
+//! Live bars over WebSocket: [`Hub`] holds the process's one Redis subscription to the hot
+//! tier's update messages and fans them out to every socket; each socket filters its series
+//! and sends the tail of it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axia_domain::{OhlcvFrame, OhlcvStore, Symbol, TimeRange, Timeframe};
+use axia_provider::{OhlcvRequest, Window};
+use axia_redis::{RedisBarCache, UpdateMessage};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::Api;
+use crate::bars::{BarDto, LIVE_USE_CASE, dtos};
+use crate::params;
+use crate::problem::Problem;
+
+/// What the hub fans out.
+#[derive(Debug, Clone)]
+enum Event {
+    /// A series of the hot tier changed.
+    Update(Arc<UpdateMessage>),
+    /// The subscription was (re)made: messages may have been lost, every socket resends its
+    /// tail.
+    Resync,
+}
+
+/// Messages the channel holds for a socket that has not read them yet; a socket further
+/// behind gets `Lagged` and resyncs.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// The process's one subscription to the hot tier's update messages, shared by every socket
+/// of an [`Api`](crate::Api). It subscribes when the first socket opens, resubscribes with
+/// backoff when the connection drops (telling sockets to resync: pub/sub is at most once),
+/// and runs as long as the runtime does.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    cache: RedisBarCache,
+    tx: broadcast::Sender<Event>,
+    started: OnceLock<()>,
+    counters: HubCounters,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("counters", &self.inner.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`Hub`] has done since it was built.
+#[derive(Debug, Default)]
+pub struct HubCounters {
+    subscriptions: AtomicU64,
+    sockets: AtomicU64,
+    open: AtomicU64,
+    updates: AtomicU64,
+    dropped_slow: AtomicU64,
+    resyncs: AtomicU64,
+}
+
+impl HubCounters {
+    /// Redis subscriptions made (1 while the connection holds, +1 per reconnect).
+    #[must_use]
+    pub fn subscriptions(&self) -> u64 {
+        self.subscriptions.load(Ordering::Relaxed)
+    }
+
+    /// Sockets opened since the start.
+    #[must_use]
+    pub fn sockets(&self) -> u64 {
+        self.sockets.load(Ordering::Relaxed)
+    }
+
+    /// Sockets open now.
+    #[must_use]
+    pub fn open(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Update messages received from Redis.
+    #[must_use]
+    pub fn updates(&self) -> u64 {
+        self.updates.load(Ordering::Relaxed)
+    }
+
+    /// Sockets dropped because a send took longer than the limit.
+    #[must_use]
+    pub fn dropped_slow(&self) -> u64 {
+        self.dropped_slow.load(Ordering::Relaxed)
+    }
+
+    /// Tails resent because a socket fell behind the channel or the subscription was remade.
+    #[must_use]
+    pub fn resyncs(&self) -> u64 {
+        self.resyncs.load(Ordering::Relaxed)
+    }
+}
+
+impl Hub {
+    pub(crate) fn new(cache: RedisBarCache) -> Self {
+        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Self {
+            inner: Arc::new(HubInner {
+                cache,
+                tx,
+                started: OnceLock::new(),
+                counters: HubCounters::default(),
+            }),
+        }
+    }
+
+    /// The counters.
+    #[must_use]
+    pub fn counters(&self) -> &HubCounters {
+        &self.inner.counters
+    }
+
+    /// A receiver of every event from now on; the subscription task starts on the first call.
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        let rx = self.inner.tx.subscribe();
+        self.inner.started.get_or_init(|| {
+            tokio::spawn(run(Arc::clone(&self.inner)));
+        });
+        rx
+    }
+}
+
+async fn run(hub: Arc<HubInner>) {
+    let mut failures: u32 = 0;
+    loop {
+        match hub.cache.updates().await {
+            Ok(mut feed) => {
+                failures = 0;
+                hub.counters.subscriptions.fetch_add(1, Ordering::Relaxed);
+                let _ = hub.tx.send(Event::Resync);
+                while let Some(message) = feed.next().await {
+                    hub.counters.updates.fetch_add(1, Ordering::Relaxed);
+                    let _ = hub.tx.send(Event::Update(Arc::new(message)));
+                }
+                tracing::warn!("the hot tier's update feed ended; subscribing again");
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let wait = backoff(failures);
+                tracing::warn!(
+                    error = %e,
+                    retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "cannot subscribe to the hot tier's update feed"
+                );
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// 200 ms doubling to 10 s.
+fn backoff(failures: u32) -> Duration {
+    let ms = 200u64.saturating_mul(1u64 << failures.saturating_sub(1).min(6));
+    Duration::from_millis(ms.min(10_000))
+}
+
+/// What a socket sends: the tail of its series.
+#[derive(Debug, Serialize, PartialEq)]
+struct TailMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    symbol: &'a str,
+    timeframe: &'a str,
+    bars: Vec<BarDto>,
+    forming: Option<i64>,
+}
+
+pub(crate) async fn socket(
+    State(api): State<Api>,
+    Path((symbol, timeframe)): Path<(String, String)>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    uri: Uri,
+) -> Response {
+    let (symbol, timeframe) = match params::series(&symbol, &timeframe) {
+        Ok(s) => s,
+        Err(p) => return p.at(uri.path()).into_response(),
+    };
+    match upgrade {
+        Ok(ws) => ws
+            .on_upgrade(move |socket| session(api, symbol, timeframe, socket))
+            .into_response(),
+        Err(e) => Problem::invalid(format!("a WebSocket upgrade is expected: {e}"))
+            .at(uri.path())
+            .into_response(),
+    }
+}
+
+struct Session {
+    api: Api,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    last_sent: Option<String>,
+}
+
+async fn session(api: Api, symbol: Symbol, timeframe: Timeframe, socket: WebSocket) {
+    let hub = api.hub().cloned();
+    let counters = hub.as_ref().map(|h| h.counters());
+    if let Some(c) = counters {
+        c.sockets.fetch_add(1, Ordering::Relaxed);
+        c.open.fetch_add(1, Ordering::Relaxed);
+    }
+    // Subscribed before the first tail is read: nothing written after the read is missed.
+    let mut rx = hub.as_ref().map(Hub::subscribe);
+    let limits = api.limits().clone();
+    let (mut sink, mut incoming) = socket.split();
+    let mut s = Session {
+        api,
+        symbol,
+        timeframe,
+        last_sent: None,
+    };
+    let mut ping = tokio::time::interval(limits.ws_ping);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut poll = tokio::time::interval(limits.ws_poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll.tick().await;
+    let mut outgoing = s.tail(None).await;
+    loop {
+        if let Some(text) = outgoing.take() {
+            let send = sink.send(Message::Text(text.into()));
+            match tokio::time::timeout(limits.ws_send_timeout, send).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    if let Some(c) = counters {
+                        c.dropped_slow.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::info!(symbol = %s.symbol, timeframe = %s.timeframe, "a slow WebSocket client dropped");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            event = recv(rx.as_mut()) => match event {
+                Ok(Event::Update(m)) => {
+                    if m.symbol == s.symbol && m.timeframe == s.timeframe {
+                        outgoing = s.tail(Some(&m)).await;
+                    }
+                }
+                Ok(Event::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(c) = counters {
+                        c.resyncs.fetch_add(1, Ordering::Relaxed);
+                    }
+                    s.last_sent = None;
+                    outgoing = s.tail(None).await;
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = poll.tick(), if rx.is_none() => {
+                outgoing = s.tail(None).await;
+            }
+            _ = ping.tick() => {
+                let send = sink.send(Message::Ping(Vec::new().into()));
+                if !matches!(tokio::time::timeout(limits.ws_send_timeout, send).await, Ok(Ok(()))) {
+                    break;
+                }
+            }
+            message = incoming.next() => match message {
+                None | Some(Err(_) | Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    if let Some(c) = counters {
+        c.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn recv(
+    rx: Option<&mut broadcast::Receiver<Event>>,
+) -> Result<Event, broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    /// The tail as a message, `None` when it cannot be read or is what was sent last. After an
+    /// update the hot tier is read (it has just changed); otherwise the provider.
+    async fn tail(&mut self, update: Option<&UpdateMessage>) -> Option<String> {
+        let n = self.api.limits().ws_tail.max(1);
+        let period = chrono::Duration::milliseconds(self.timeframe.max_millis());
+        let now = self.api.now();
+        let newest = update
+            .and_then(|m| DateTime::<Utc>::from_timestamp_millis(m.newest_open_ms))
+            .map_or(now, |t| t.max(now));
+        let span = period * i32::try_from(n).unwrap_or(i32::MAX);
+        let range =
+            TimeRange::new(newest - span, newest + chrono::Duration::milliseconds(1)).ok()?;
+        let frame = match (update, &self.api.inner.hot) {
+            (Some(_), Some(hot)) => hot
+                .get(&self.symbol, self.timeframe, range)
+                .await
+                .ok()?
+                .with_forming_at(now),
+            _ => {
+                self.api
+                    .provider()
+                    .get(OhlcvRequest::new(
+                        self.symbol.clone(),
+                        self.timeframe,
+                        Window::Range(range),
+                        LIVE_USE_CASE,
+                    ))
+                    .await
+                    .ok()?
+                    .frame
+            }
+        };
+        let text = tail_message(&self.symbol, self.timeframe, &frame.last_n(n))?;
+        if self.last_sent.as_deref() == Some(text.as_str()) {
+            return None;
+        }
+        self.last_sent = Some(text.clone());
+        Some(text)
+    }
+}
+
+fn tail_message(symbol: &Symbol, timeframe: Timeframe, frame: &OhlcvFrame) -> Option<String> {
+    let (bars, forming) = dtos(frame);
+    let message = TailMessage {
+        kind: "bars",
+        symbol: symbol.as_str(),
+        timeframe: timeframe.as_str(),
+        bars,
+        forming,
+    };
+    serde_json::to_string(&message).ok()
+}

@@ -1,0 +1,68 @@
+//! `axia-server`: axia over HTTP on `--listen` (default 127.0.0.1:8080), wired from the same
+//! configuration as the collector. On embedded defaults it runs offline: the local archive,
+//! with the simulated broker for the bars it lacks; with a hot tier (REDIS_URL) the chart and
+//! the WebSockets go live. Stops gracefully on SIGTERM or SIGINT. Logs are JSON lines on
+//! stderr (RUST_LOG, default info); exit code 2 when the configuration is wrong.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axia_config::{CommonArgs, Settings, Wiring};
+use axia_domain::{Clock, FeatureStore, SystemClock};
+use axia_server::Api;
+use clap::Parser;
+
+/// Serve bars, live updates and charts over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "axia-server", version)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let config_error = |e: axia_config::ConfigError| format!("configuration error: {e}");
+    let settings = Settings::load(&args.common.overrides()).map_err(config_error)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let wiring = Wiring::build(&settings, Arc::clone(&clock))
+        .await
+        .map_err(config_error)?;
+    let mut api = Api::builder(wiring.serving_provider())
+        .instruments(Arc::clone(&wiring.instruments))
+        .clock(clock)
+        .catalog("cold_archive", wiring.archive.clone());
+    if let (Some(hot), Some(features)) = (&wiring.hot, wiring.feature_store(&settings)) {
+        let features: Arc<dyn FeatureStore> = Arc::new(features);
+        api = api.hot_tier(hot.clone()).feature_store(features);
+    }
+    let api = api.build();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        listen = %local,
+        hot = wiring.hot.is_some(),
+        "axia-server started: open http://{local}/chart/USDJPY/H1"
+    );
+    axum::serve(listener, api.router())
+        .with_graceful_shutdown(axia_config::app::shutdown_signal())
+        .await
+        .map_err(|e| format!("server: {e}"))?;
+    tracing::info!("axia-server stopped");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    axia_config::app::run(
+        "axia-server",
+        axia_config::app::Logs::Json,
+        "info",
+        async move { run(args).await.map(|()| 0) },
+    )
+}
