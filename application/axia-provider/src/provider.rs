@@ -129,6 +129,8 @@ pub enum ErrorKind {
     /// The source's bars start their days at another time than the series' alignment
     /// (mixing two alignments in one series is refused).
     Misaligned,
+    /// The source refused the credentials.
+    Unauthorized,
     /// Anything else.
     Backend,
 }
@@ -154,6 +156,7 @@ impl ErrorKind {
             MarketDataError::Unsupported(_) => Self::Unsupported,
             MarketDataError::Unavailable(_) => Self::Unavailable,
             MarketDataError::InvalidResponse(_) => Self::InvalidResponse,
+            MarketDataError::Unauthorized(_) => Self::Unauthorized,
             _ => Self::Backend,
         }
     }

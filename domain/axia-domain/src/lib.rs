@@ -36,6 +36,7 @@ mod killswitch;
 pub mod locks;
 pub mod millis;
 mod order;
+mod pacer;
 mod ports;
 mod secrets;
 mod symbol;
@@ -67,6 +68,7 @@ pub use order::{
     OrderLimits, OrderStatus, OrderStatusError, OrderType, OrderValidator, Price, Quantity,
     Rejection, RejectionReason, Side, TransitionError,
 };
+pub use pacer::Pacer;
 pub use ports::{
     ArchiveRead, BarArchive, BoxError, Claim, ClaimOutcome, Clock, CreateOutcome, DamagedPartition,
     DatasetInfo, Execution, ExecutionBook, ExecutionError, ExecutionOutcome, FeaturePublished,

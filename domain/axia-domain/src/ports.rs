@@ -300,6 +300,10 @@ pub enum MarketDataError {
     /// The source answered something that could not be understood.
     #[error("invalid response from the source: {0}")]
     InvalidResponse(String),
+    /// The source refused the credentials (a revoked or mistyped token): retrying will not
+    /// help. The message never holds the credentials.
+    #[error("the source refused the credentials: {0}")]
+    Unauthorized(String),
     /// Any other failure.
     #[error("source backend error: {0}")]
     Backend(#[source] BoxError),

@@ -1,34 +1,24 @@
 //! A client-side rate limiter: requests leave at most every `1 / rps` seconds.
 
-use std::time::Duration;
-
-use tokio::sync::Mutex;
+use axia_domain::Pacer;
 use tokio::time::Instant;
 
-/// Spaces calls at least `interval` apart, in arrival order.
+/// Spaces calls at least `1 / rps` apart, in arrival order ([`Pacer`] on tokio's clock).
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
-    interval: Duration,
-    next: Mutex<Option<Instant>>,
+    pacer: Pacer<Instant>,
 }
 
 impl RateLimiter {
     pub(crate) fn new(requests_per_second: f64) -> Self {
         Self {
-            interval: Duration::from_secs_f64(1.0 / requests_per_second.max(0.01)),
-            next: Mutex::new(None),
+            pacer: Pacer::per_second(requests_per_second),
         }
     }
 
     /// Waits for this call's slot.
     pub(crate) async fn acquire(&self) {
-        let slot = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.interval);
-            slot
-        };
+        let slot = self.pacer.reserve(Instant::now());
         tokio::time::sleep_until(slot).await;
     }
 }
@@ -36,6 +26,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn calls_are_spaced_by_the_interval() {

@@ -283,14 +283,8 @@ fn print(resp: &OhlcvResponse, format: Format, instrument: &Instrument) -> anyho
 }
 
 async fn ohlcv(args: OhlcvArgs) -> anyhow::Result<()> {
-    let settings = Settings::from_file(args.common.config.as_deref())?
-        .with_env()?
-        .with_overrides(&args.common.overrides());
-    let symbol = args
-        .symbol
-        .parse()
-        .with_context(|| format!("symbol {:?}", args.symbol))?;
-    let timeframe = args.timeframe.parse()?;
+    let (settings, symbol, timeframe, clock) =
+        series_command(&args.common, &args.symbol, &args.timeframe, args.at)?;
     let window = match (args.days, args.hours, args.from, args.to) {
         (Some(d), _, _, _) if d > 0 => Window::last_days(d),
         (_, Some(h), _, _) if h > 0 => Window::last_hours(h),
@@ -302,10 +296,6 @@ async fn ohlcv(args: OhlcvArgs) -> anyhow::Result<()> {
         UseCaseArg::Trading => UseCase::Trading,
         UseCaseArg::Chart => UseCase::Chart,
         UseCaseArg::Analysis => UseCase::Analysis,
-    };
-    let clock: Arc<dyn Clock> = match args.at {
-        Some(t) => Arc::new(ManualClock::new(t)),
-        None => Arc::new(SystemClock),
     };
     let wiring = Wiring::build(&settings, clock).await?;
     let instrument = wiring.instruments.resolve_reporting(&symbol, |i| {
@@ -319,18 +309,12 @@ async fn ohlcv(args: OhlcvArgs) -> anyhow::Result<()> {
 }
 
 async fn chart(args: ChartArgs) -> anyhow::Result<()> {
-    let settings = Settings::from_file(args.common.config.as_deref())?
-        .with_env()?
-        .with_overrides(&args.common.overrides());
-    let symbol = args
-        .symbol
-        .parse()
-        .with_context(|| format!("symbol {:?}", args.symbol))?;
-    let timeframe = args.timeframe.parse()?;
+    let (settings, symbol, timeframe, clock) =
+        series_command(&args.common, &args.symbol, &args.timeframe, None)?;
     if !(1..=3660).contains(&args.days) {
         bail!("--days must be from 1 to 3660");
     }
-    let wiring = Wiring::build(&settings, Arc::new(SystemClock)).await?;
+    let wiring = Wiring::build(&settings, clock).await?;
     let instrument = wiring.instruments.resolve(&symbol);
     let request = OhlcvRequest::new(
         symbol,

@@ -22,6 +22,8 @@ pub enum SourceKind {
     Simulated,
     /// Yahoo Finance.
     Yahoo,
+    /// OANDA v20 (`[oanda]`; the `oanda` feature).
+    Oanda,
 }
 
 /// Where the cold archive is.
@@ -110,6 +112,51 @@ impl Default for YahooSettings {
             requests_per_second: 2.0,
             tickers: HashMap::new(),
         }
+    }
+}
+
+/// OANDA v20. The token is a secret: `Debug` shows `***`; give it as `OANDA_TOKEN` rather
+/// than in a file.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OandaSettings {
+    /// The REST host (default: the practice host; `https://api-fxtrade.oanda.com` for live).
+    pub base_url: Option<String>,
+    /// The account (also `OANDA_ACCOUNT_ID`).
+    pub account_id: Option<String>,
+    /// The API token (also, and preferably, `OANDA_TOKEN`).
+    pub token: Option<String>,
+    /// Requests a second (OANDA allows 120 per IP).
+    pub requests_per_second: f64,
+    /// The price bars are made of: `mid` (default), `bid` or `ask`.
+    pub price: String,
+    /// Symbol to OANDA instrument overrides (`USDJPY = "USD_JPY"` is built in).
+    #[serde(deserialize_with = "symbol_map")]
+    pub instruments: HashMap<Symbol, String>,
+}
+
+impl Default for OandaSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            account_id: None,
+            token: None,
+            requests_per_second: 50.0,
+            price: "mid".into(),
+            instruments: HashMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for OandaSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OandaSettings")
+            .field("base_url", &self.base_url)
+            .field("account_id", &self.account_id)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("requests_per_second", &self.requests_per_second)
+            .field("price", &self.price)
+            .finish_non_exhaustive()
     }
 }
 
@@ -363,6 +410,8 @@ pub struct Settings {
     pub simulated: SimulatedSettings,
     /// Yahoo.
     pub yahoo: YahooSettings,
+    /// OANDA.
+    pub oanda: OandaSettings,
     /// The distributed lock.
     pub lock: LockSettings,
     /// The order path.
@@ -425,6 +474,7 @@ impl Default for Settings {
             hot_cache: None,
             simulated: SimulatedSettings::default(),
             yahoo: YahooSettings::default(),
+            oanda: OandaSettings::default(),
             lock: LockSettings::default(),
             orders: OrdersSettings::default(),
             instruments: HashMap::new(),
@@ -676,12 +726,19 @@ impl Settings {
             self.source = match v.to_ascii_lowercase().as_str() {
                 "simulated" => SourceKind::Simulated,
                 "yahoo" => SourceKind::Yahoo,
+                "oanda" => SourceKind::Oanda,
                 other => {
                     return Err(ConfigError(format!(
-                        "AXIA_SOURCE={other:?}: expected simulated or yahoo"
+                        "AXIA_SOURCE={other:?}: expected simulated, yahoo or oanda"
                     )));
                 }
             };
+        }
+        if let Some(v) = env("OANDA_TOKEN") {
+            self.oanda.token = Some(v);
+        }
+        if let Some(v) = env("OANDA_ACCOUNT_ID") {
+            self.oanda.account_id = Some(v);
         }
         if let Some(v) = env("AXIA_SYMBOLS") {
             self.symbols = parse_all(&csv(&v), "symbol")
@@ -805,6 +862,22 @@ impl Settings {
                 "yahoo.requests_per_second must be above 0".into(),
             ));
         }
+        if !self.oanda.requests_per_second.is_finite() || self.oanda.requests_per_second <= 0.0 {
+            return Err(ConfigError(
+                "oanda.requests_per_second must be above 0".into(),
+            ));
+        }
+        if !matches!(self.oanda.price.as_str(), "mid" | "bid" | "ask") {
+            return Err(ConfigError(format!(
+                "oanda.price = {:?}: expected mid, bid or ask",
+                self.oanda.price
+            )));
+        }
+        if self.source == SourceKind::Oanda && self.oanda.token.is_none() {
+            return Err(ConfigError(
+                "source = \"oanda\" needs a token: set OANDA_TOKEN (or [oanda] token)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -889,6 +962,25 @@ mod tests {
             assert!(e.contains(needle), "{bad:?}: {e}");
             assert!(!e.contains('\n'), "one line: {e:?}");
         }
+    }
+
+    #[test]
+    fn oanda_needs_a_token_and_never_shows_it() {
+        let e = parse("source = \"oanda\"\n[oanda]\nprice = \"bid\"\n").unwrap_err();
+        assert!(e.0.contains("OANDA_TOKEN"), "{e}");
+        let s = parse(
+            "source = \"oanda\"\n[oanda]\ntoken = \"sekrit-token-1\"\naccount_id = \"101-1\"\n\
+             [oanda.instruments]\nXAUUSD = \"XAU_USD\"\n",
+        )
+        .unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.oanda.requests_per_second, 50.0);
+        assert!(
+            !format!("{s:?}").contains("sekrit"),
+            "the token is redacted in Debug"
+        );
+        let bad = parse("[oanda]\nprice = \"last\"\n").unwrap_err();
+        assert!(bad.0.contains("oanda.price"), "{bad}");
     }
 
     #[test]

@@ -6,6 +6,8 @@ use axia_collect::Collect;
 #[cfg(not(feature = "redis"))]
 use axia_domain::OhlcvStore;
 use axia_domain::{Clock, DailyAlignment, InstrumentRegistry, MarketCalendar, MarketData, Symbol};
+#[cfg(feature = "oanda")]
+use axia_oanda::{OandaConfig, OandaGateway, PriceComponent};
 use axia_parquet::ParquetArchive;
 use axia_provider::OhlcvDataProvider;
 #[cfg(feature = "redis")]
@@ -53,6 +55,9 @@ pub struct Wiring {
     /// Yahoo, when it is the source or a base URL is configured (the `yahoo` feature).
     #[cfg(feature = "yahoo")]
     pub yahoo: Option<YahooGateway>,
+    /// OANDA, when it is the source (the `oanda` feature): also the provider's broker.
+    #[cfg(feature = "oanda")]
+    pub oanda: Option<OandaGateway>,
     /// The cold archive.
     pub archive: Arc<ParquetArchive>,
     /// The hot cache, when configured (the `redis` feature).
@@ -92,23 +97,41 @@ impl Wiring {
             SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock))
                 .instruments(Arc::clone(&instruments))
         });
-        let source: Arc<dyn MarketData> = match &simulated {
-            Some(s) => Arc::new(s.clone()),
+        #[cfg(feature = "oanda")]
+        let oanda = oanda(settings, &clock, &instruments)?;
+        let source: Arc<dyn MarketData> = match settings.source {
+            SourceKind::Simulated => match &simulated {
+                Some(s) => Arc::new(s.clone()),
+                None => return Err(ConfigError("no source configured".into())),
+            },
             #[cfg(feature = "yahoo")]
-            None => match &yahoo {
+            SourceKind::Yahoo => match &yahoo {
                 Some(y) => Arc::new(y.clone()),
                 None => return Err(ConfigError("no source configured".into())),
             },
             #[cfg(not(feature = "yahoo"))]
-            None => {
+            SourceKind::Yahoo => {
                 return Err(ConfigError(
                     "source = \"yahoo\" needs the yahoo feature".into(),
+                ));
+            }
+            #[cfg(feature = "oanda")]
+            SourceKind::Oanda => match &oanda {
+                Some(o) => Arc::new(o.clone()),
+                None => return Err(ConfigError("no source configured".into())),
+            },
+            #[cfg(not(feature = "oanda"))]
+            SourceKind::Oanda => {
+                return Err(ConfigError(
+                    "source = \"oanda\" needs the oanda feature".into(),
                 ));
             }
         };
         Ok(Self {
             source,
             simulated,
+            #[cfg(feature = "oanda")]
+            oanda,
             #[cfg(feature = "yahoo")]
             yahoo,
             archive: Arc::new(archive),
@@ -219,6 +242,10 @@ impl Wiring {
         if let Some(s) = &self.simulated {
             b = b.broker(s.clone());
         }
+        #[cfg(feature = "oanda")]
+        if let Some(o) = &self.oanda {
+            b = b.broker(o.clone());
+        }
         #[cfg(feature = "redis")]
         if let Some(h) = &self.hot {
             b = b.hot_cache(h.clone());
@@ -282,6 +309,43 @@ fn hot_cache(settings: &Settings, clock: &Arc<dyn Clock>) -> Result<Option<HotCa
 }
 
 /// Yahoo, when it is the source or a base URL is configured.
+#[cfg(feature = "yahoo")]
+#[cfg(feature = "oanda")]
+fn oanda(
+    settings: &Settings,
+    clock: &Arc<dyn Clock>,
+    instruments: &Arc<InstrumentRegistry>,
+) -> Result<Option<OandaGateway>, ConfigError> {
+    if settings.source != SourceKind::Oanda {
+        return Ok(None);
+    }
+    let o = &settings.oanda;
+    let token = o.token.clone().ok_or_else(|| {
+        ConfigError("source = \"oanda\" needs a token: set OANDA_TOKEN (or [oanda] token)".into())
+    })?;
+    let price = match o.price.as_str() {
+        "bid" => PriceComponent::Bid,
+        "ask" => PriceComponent::Ask,
+        _ => PriceComponent::Mid,
+    };
+    let mut cfg = OandaConfig::new(token)
+        .requests_per_second(o.requests_per_second)
+        .price(price)
+        .instruments(Arc::clone(instruments));
+    if let Some(url) = &o.base_url {
+        cfg = cfg.base_url(url.clone());
+    }
+    if let Some(id) = &o.account_id {
+        cfg = cfg.account_id(id.clone());
+    }
+    for (symbol, name) in &o.instruments {
+        cfg = cfg.instrument_name(symbol.clone(), name.clone());
+    }
+    OandaGateway::new(cfg, Arc::clone(clock))
+        .map(Some)
+        .map_err(|e| ConfigError(format!("oanda: {e}")))
+}
+
 #[cfg(feature = "yahoo")]
 fn yahoo(
     settings: &Settings,

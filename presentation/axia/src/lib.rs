@@ -14,6 +14,7 @@
 //! | `dataframe` | polars DataFrames of archived bars, for analysis |
 //! | `redis` | the hot tier on Redis, and its live update feed ([`redis`]) |
 //! | `yahoo` | Yahoo Finance as a source ([`yahoo`]) |
+//! | `oanda` | OANDA v20 as a source: candles in axia's alignment ([`oanda`]) |
 //! | `orders` | the process-order use case: kill switch, limits, claims, exactly-once execution ([`orders`]) |
 //! | `dynamodb`, `sqs` | the order store, kill switch and paper book on DynamoDB; the order queue on SQS |
 //! | `config` | settings from TOML and the environment, and the adapters they select ([`config`]) |
@@ -93,6 +94,9 @@ pub use axia_config as config;
 /// The order store, kill switch and paper book on DynamoDB (`dynamodb` feature).
 #[cfg(feature = "dynamodb")]
 pub use axia_dynamodb as dynamodb;
+/// OANDA v20 (`oanda` feature).
+#[cfg(feature = "oanda")]
+pub use axia_oanda as oanda;
 /// The process-order use case (`orders` feature).
 #[cfg(feature = "orders")]
 pub use axia_orders as orders;

@@ -1,7 +1,8 @@
 //! Test support for the axia workspace:
 //! - one contract suite per port ([`ohlcv_store`], [`market_data`], [`order_store`]), instantiated for every
 //!   adapter of the port, fakes included, with the `*_contract!` macros;
-//! - fakes of outside services: [`fake_yahoo::FakeYahoo`], a Yahoo chart API on loopback.
+//! - fakes of outside services: [`fake_yahoo::FakeYahoo`], a Yahoo chart API on loopback, and
+//!   [`fake_oanda::FakeOanda`], OANDA v20's candles.
 //!
 //! This is test code: it asserts and panics on failure.
 #![allow(
@@ -11,6 +12,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod fake_oanda;
 pub mod fake_yahoo;
 pub mod market_data;
 pub mod ohlcv_store;

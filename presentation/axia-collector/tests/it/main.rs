@@ -492,3 +492,73 @@ async fn a_held_lock_skips_the_run_and_shards_split_the_symbols() {
     seen.sort();
     assert_eq!(seen, ["EURJPY", "EURUSD", "GBPJPY", "GBPUSD", "USDJPY"]);
 }
+
+/// `source = "oanda"`: the collector archives OANDA's candles (a fake OANDA here), asked in
+/// axia's alignment, the token given as OANDA_TOKEN and never printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oanda_as_the_source() {
+    let token = "oanda-token-e2e-0123";
+    let fake = axia_testkit::fake_oanda::FakeOanda::start(42, at(), token).await;
+    let dir = std::env::temp_dir().join(unique("oanda"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("axia.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "source = \"oanda\"\n[oanda]\nbase_url = \"{}\"\n",
+            fake.uri()
+        ),
+    )
+    .unwrap();
+    let run = |token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_axia-collector"))
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "--at",
+                AT,
+                "--symbols",
+                "USDJPY,EURUSD",
+                "--timeframes",
+                "H1,D1",
+                "--archive",
+                dir.join("archive").to_str().unwrap(),
+                "--retries",
+                "0",
+                "--json",
+            ])
+            .env_remove("AXIA_SOURCE")
+            .env_remove("AXIA_ARCHIVE")
+            .env("OANDA_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let out = run(token);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["summary"]["failed"], 0, "{report}");
+    let requests = fake.requests().await;
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.url.query().unwrap().contains("alignmentTimezone=UTC"))
+    );
+
+    // A refused token: every task fails, and the token appears nowhere in the output.
+    let out = run("revoked-token-xyz");
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("credentials"), "{all}");
+    assert!(!all.contains("revoked-token-xyz") && !all.contains(token));
+    std::fs::remove_dir_all(dir).unwrap();
+}

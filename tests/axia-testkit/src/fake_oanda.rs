@@ -1,0 +1,276 @@
+//! A fake OANDA v20 REST API on loopback, built from the documented response shapes and
+//! serving the simulated broker's bars, so the OANDA adapter is tested without the internet.
+//!
+//! Like the real service it wants `Authorization: Bearer <token>`, returns **New York-aligned**
+//! candles (D, W, M and H4 from 17:00 New York) unless the UTC alignment parameters are sent
+//! (`dailyAlignment=0&alignmentTimezone=UTC&weeklyAlignment=Monday`), so a request that forgets
+//! them gets bars an adapter must not take; refuses more than 5,000 candles (`count`, or a
+//! `from`/`to` span) and a `to` in the future with 400; sends prices as decimal strings and
+//! the candle still forming with `complete: false`. Switches make it answer 503, 429 with
+//! `Retry-After`, or a malformed candle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+
+use axia_domain::{DailyAlignment, InstrumentRegistry, Symbol, TimeRange, Timeframe};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+use wiremock::matchers::path_regex;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The most candles one request may ask for.
+pub const MAX_COUNT: usize = 5_000;
+
+/// The fake server.
+pub struct FakeOanda {
+    server: MockServer,
+    state: Arc<State>,
+}
+
+struct State {
+    seed: u64,
+    now: DateTime<Utc>,
+    token: String,
+    down: AtomicBool,
+    rate_limited: AtomicU32,
+    corrupt_at_ms: AtomicI64,
+    ignore_alignment: AtomicBool,
+}
+
+fn granularity(g: &str) -> Option<Timeframe> {
+    Some(match g {
+        "M1" => Timeframe::M1,
+        "M5" => Timeframe::M5,
+        "M15" => Timeframe::M15,
+        "M30" => Timeframe::M30,
+        "H1" => Timeframe::H1,
+        "H4" => Timeframe::H4,
+        "D" => Timeframe::D1,
+        "W" => Timeframe::W1,
+        "M" => Timeframe::MN1,
+        _ => return None,
+    })
+}
+
+fn error(status: u16, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("RequestID", "fake-1")
+        .set_body_json(json!({ "errorMessage": message }))
+}
+
+fn time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            let secs = s.split('.').next()?.parse::<i64>().ok()?;
+            DateTime::from_timestamp(secs, 0)
+        })
+}
+
+impl State {
+    fn candles(&self, req: &Request) -> ResponseTemplate {
+        if self.down.load(Ordering::SeqCst) {
+            return ResponseTemplate::new(503).set_body_string("upstream unavailable");
+        }
+        if self
+            .rate_limited
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            // OANDA documents no body for 429.
+            return ResponseTemplate::new(429).insert_header("Retry-After", "1");
+        }
+        let authorized = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == format!("Bearer {}", self.token));
+        if !authorized {
+            return error(401, "Insufficient authorization to perform request.");
+        }
+        let segments: Vec<&str> = req.url.path().split('/').collect();
+        let name = segments.get(3).copied().unwrap_or_default();
+        let registry = InstrumentRegistry::shared_builtin();
+        let Some(symbol) = name
+            .replace('_', "")
+            .parse::<Symbol>()
+            .ok()
+            .filter(|s| registry.knows(s) && name.contains('_'))
+        else {
+            return error(400, "Invalid value specified for 'instrument'");
+        };
+        let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
+        let Some(tf) = granularity(q.get("granularity").map_or("S5", String::as_str)) else {
+            return error(400, "Invalid value specified for 'granularity'");
+        };
+        let utc = q.get("dailyAlignment").map(String::as_str) == Some("0")
+            && q.get("alignmentTimezone").map(String::as_str) == Some("UTC")
+            && q.get("weeklyAlignment").map(String::as_str) == Some("Monday");
+        let utc = utc && !self.ignore_alignment.load(Ordering::SeqCst);
+        let alignment = if utc {
+            DailyAlignment::UtcMidnight
+        } else {
+            DailyAlignment::NewYorkClose
+        };
+        let count = match q.get("count").map(|c| c.parse::<usize>()) {
+            None => None,
+            Some(Ok(c)) if (1..=MAX_COUNT).contains(&c) => Some(c),
+            Some(_) => return error(400, "Maximum value for 'count' exceeded"),
+        };
+        let from = q.get("from").map(|f| time(f));
+        let to = q.get("to").map(|t| time(t));
+        if matches!(from, Some(None)) || matches!(to, Some(None)) {
+            return error(400, "Invalid value specified for 'from' or 'to'");
+        }
+        let (from, to) = (from.flatten(), to.flatten());
+        if to.is_some_and(|t| t > self.now) {
+            return error(
+                400,
+                "Invalid value specified for 'to'. Time is in the future",
+            );
+        }
+        if from.is_some() && to.is_some() && count.is_some() {
+            return error(400, "'count' cannot be specified with both 'from' and 'to'");
+        }
+        let include_first = q.get("includeFirst").map(String::as_str) != Some("false");
+        let instrument = registry.resolve(&symbol).with_alignment(alignment);
+        let end = to.unwrap_or(self.now) + chrono::Duration::milliseconds(1);
+        let start = from.unwrap_or_else(|| {
+            end - chrono::Duration::milliseconds(tf.max_millis())
+                * i32::try_from(count.unwrap_or(500)).unwrap_or(500)
+        });
+        let Ok(range) = TimeRange::new(start, end.max(start)) else {
+            return error(400, "Invalid range");
+        };
+        let Ok(frame) = axia_simbroker::generate_for(self.seed, &instrument, tf, range, self.now)
+        else {
+            return error(500, "generation failed");
+        };
+        let mut bars: Vec<_> = frame
+            .iter()
+            .filter(|b| include_first || from.is_none_or(|f| b.time() > f))
+            .collect();
+        if from.is_some() && to.is_some() && bars.len() > MAX_COUNT {
+            return error(400, "Maximum value for 'count' exceeded");
+        }
+        if let Some(c) = count {
+            if from.is_some() {
+                bars.truncate(c);
+            } else {
+                let skip = bars.len().saturating_sub(c);
+                bars.drain(..skip);
+            }
+        }
+        let forming = frame.forming_millis();
+        let decimals = usize::try_from(instrument.price_decimals()).unwrap_or(5);
+        let half_spread = instrument
+            .tick()
+            .value()
+            .to_string()
+            .parse::<f64>()
+            .unwrap_or(0.00001);
+        let corrupt = self.corrupt_at_ms.load(Ordering::SeqCst);
+        let price = q.get("price").map_or("M", String::as_str);
+        let px = |p: f64| format!("{p:.decimals$}");
+        let candles: Vec<Value> = bars
+            .iter()
+            .map(|b| {
+                let ohlc = |shift: f64| {
+                    json!({"o": px(b.open() + shift), "h": px(b.high() + shift),
+                           "l": px(b.low() + shift), "c": px(b.close() + shift)})
+                };
+                let mut c = json!({
+                    "complete": Some(b.time_millis()) != forming,
+                    "volume": b.volume().round() as u64,
+                    "time": b.time().to_rfc3339_opts(SecondsFormat::Nanos, true),
+                });
+                if price.contains('M') {
+                    c["mid"] = ohlc(0.0);
+                }
+                if price.contains('B') {
+                    c["bid"] = ohlc(-half_spread);
+                }
+                if price.contains('A') {
+                    c["ask"] = ohlc(half_spread);
+                }
+                if b.time_millis() == corrupt {
+                    c["mid"]["o"] = json!("abc");
+                }
+                c
+            })
+            .collect();
+        ResponseTemplate::new(200)
+            .insert_header("RequestID", "fake-1")
+            .set_body_json(json!({
+                "instrument": name,
+                "granularity": q.get("granularity"),
+                "candles": candles,
+            }))
+    }
+}
+
+struct Candles(Arc<State>);
+
+impl Respond for Candles {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.0.candles(req)
+    }
+}
+
+impl FakeOanda {
+    /// A fake serving the simulated broker's bars for `seed` as of `now`, to clients bearing
+    /// `token`. Instrument names are OANDA's (`USD_JPY`); symbols the built-in registry does
+    /// not know are refused as OANDA refuses an unknown instrument.
+    pub async fn start(seed: u64, now: DateTime<Utc>, token: &str) -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(State {
+            seed,
+            now,
+            token: token.to_owned(),
+            down: AtomicBool::new(false),
+            rate_limited: AtomicU32::new(0),
+            corrupt_at_ms: AtomicI64::new(i64::MIN),
+            ignore_alignment: AtomicBool::new(false),
+        });
+        Mock::given(path_regex(r"^/v3/instruments/[^/]+/candles$"))
+            .respond_with(Candles(Arc::clone(&state)))
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// The base URL to give `OandaConfig::base_url`.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Answers HTTP 503 to everything while `down`.
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Answers the next `n` requests with 429 and `Retry-After: 1`.
+    pub fn rate_limit_next(&self, n: u32) {
+        self.state.rate_limited.store(n, Ordering::SeqCst);
+    }
+
+    /// Sends the candle opening at `t` with an open price that is not a number.
+    pub fn corrupt_candle_at(&self, t: DateTime<Utc>) {
+        self.state
+            .corrupt_at_ms
+            .store(t.timestamp_millis(), Ordering::SeqCst);
+    }
+
+    /// Answers New York-aligned candles whatever the alignment parameters say (a server
+    /// that ignores them).
+    pub fn ignore_alignment(&self, ignore: bool) {
+        self.state.ignore_alignment.store(ignore, Ordering::SeqCst);
+    }
+
+    /// The requests received so far, oldest first.
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+}
