@@ -607,6 +607,10 @@ pub enum ExecutionError {
     /// No answer in time; the order may or may not have arrived.
     #[error("executor timed out after {0:?}")]
     Timeout(Duration),
+    /// The broker refused the credentials: nothing was placed, and retrying will not help.
+    /// The message never holds the credentials.
+    #[error("the executor refused the credentials: {0}")]
+    Unauthorized(String),
     /// Any other failure.
     #[error("executor backend error: {0}")]
     Backend(#[source] BoxError),

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
-    Clock, DailyAlignment, FetchedBars, MarketData, MarketDataError, OhlcvFrame, Pacer, Symbol,
-    TimeRange, Timeframe, ValidationReport, ValidationRules, validate_bars_with,
+    Clock, DailyAlignment, FetchedBars, MarketData, MarketDataError, OhlcvFrame, Symbol, TimeRange,
+    Timeframe, ValidationReport, ValidationRules, validate_bars_with,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use tokio::time::Instant;
 
 use crate::OandaConfig;
+use crate::http::{Http, SendError, encode, error_message};
 use crate::parse::{self, Row};
 
 /// The most candles one request returns.
@@ -59,9 +59,7 @@ pub const fn alignment_params(alignment: DailyAlignment) -> [(&'static str, &'st
 /// pacer and the request count.
 #[derive(Clone)]
 pub struct OandaGateway {
-    http: reqwest::Client,
-    config: Arc<OandaConfig>,
-    pacer: Arc<Pacer<Instant>>,
+    http: Http,
     clock: Arc<dyn Clock>,
     requests: Arc<AtomicU64>,
 }
@@ -69,7 +67,7 @@ pub struct OandaGateway {
 impl std::fmt::Debug for OandaGateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OandaGateway")
-            .field("config", &self.config)
+            .field("config", &self.http.config)
             .finish_non_exhaustive()
     }
 }
@@ -87,17 +85,9 @@ impl OandaGateway {
     /// # Errors
     /// [`MarketDataError::Backend`] when the HTTP client cannot be built.
     pub fn new(config: OandaConfig, clock: impl Clock + 'static) -> Result<Self, MarketDataError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("axia/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| MarketDataError::Backend(Box::new(e)))?;
+        let http = Http::new(config).map_err(|e| MarketDataError::Backend(Box::new(e)))?;
         Ok(Self {
             http,
-            pacer: Arc::new(Pacer::per_second(config.requests_per_second)),
-            config: Arc::new(config),
             clock: Arc::new(clock),
             requests: Arc::new(AtomicU64::new(0)),
         })
@@ -116,23 +106,18 @@ impl OandaGateway {
         symbol: &Symbol,
         query: &[(&str, String)],
     ) -> Result<parse::Page, MarketDataError> {
-        let url = format!(
-            "{}/v3/instruments/{}/candles",
-            self.config.base_url, instrument
-        );
+        let path = format!("instruments/{}/candles", encode(instrument));
         let mut attempt = 0;
         loop {
-            let slot = self.pacer.reserve(Instant::now());
-            tokio::time::sleep_until(slot).await;
             self.requests.fetch_add(1, Ordering::Relaxed);
-            match self.try_get(&url, symbol, query).await {
+            match self.try_get(&path, symbol, query).await {
                 Ok(page) => return Ok(page),
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Retry(e, after)) => {
-                    if attempt >= self.config.max_retries {
+                    if attempt >= self.http.config.max_retries {
                         return Err(e);
                     }
-                    let wait = after.unwrap_or_else(|| self.config.backoff.delay(attempt));
+                    let wait = after.unwrap_or_else(|| self.http.config.backoff.delay(attempt));
                     tracing::debug!(instrument, attempt, error = %e, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "OANDA request failed; retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
@@ -143,38 +128,30 @@ impl OandaGateway {
 
     async fn try_get(
         &self,
-        url: &str,
+        path: &str,
         symbol: &Symbol,
         query: &[(&str, String)],
     ) -> Result<parse::Page, Failure> {
-        let response = self
+        let reply = self
             .http
-            .get(url)
-            .bearer_auth(&self.config.token)
-            .header("Accept-Datetime-Format", "RFC3339")
-            .query(query)
-            .send()
+            .send(self.http.get(path).query(query))
             .await
-            .map_err(|e| self.transport(&e))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(|e| self.transport(&e))?;
-        if status.is_success() {
-            return parse::candles(&body, self.config.price)
+            .map_err(|e| match e {
+                SendError::Timeout(d) => Failure::Retry(MarketDataError::Timeout(d), None),
+                SendError::Transport(t) => Failure::Retry(MarketDataError::Unavailable(t), None),
+            })?;
+        let (status, retry_after) = (reply.status, reply.retry_after);
+        if (200..300).contains(&status) {
+            return parse::candles(&reply.body, self.http.config.price)
                 .map_err(|e| Failure::Final(MarketDataError::InvalidResponse(e.0)));
         }
-        let message = error_message(&body);
-        Err(match status.as_u16() {
+        let message = error_message(&reply.body);
+        Err(match status {
             401 | 403 => Failure::Final(MarketDataError::Unauthorized(format!(
                 "OANDA answered {status}: {message}"
             ))),
             429 => Failure::Retry(MarketDataError::RateLimited { retry_after }, retry_after),
-            400 | 404 if message.contains("'instrument'") || status.as_u16() == 404 => {
+            400 | 404 if message.contains("'instrument'") || status == 404 => {
                 Failure::Final(MarketDataError::SymbolNotFound(symbol.clone()))
             }
             400 => Failure::Final(MarketDataError::Unsupported(format!(
@@ -188,17 +165,6 @@ impl OandaGateway {
                 "OANDA answered {status}: {message}"
             ))),
         })
-    }
-
-    /// A transport failure, its text scrubbed (the token travels in a header, never in a URL,
-    /// but a message is scrubbed all the same).
-    fn transport(&self, e: &reqwest::Error) -> Failure {
-        let text = axia_domain::scrub(&e.to_string(), std::slice::from_ref(&self.config.token));
-        if e.is_timeout() {
-            Failure::Retry(MarketDataError::Timeout(self.config.request_timeout), None)
-        } else {
-            Failure::Retry(MarketDataError::Unavailable(text), None)
-        }
     }
 
     /// The raw rows of `range` (clamped to now), paging past [`MAX_CANDLES`]: each page asks
@@ -218,7 +184,7 @@ impl OandaGateway {
         let mut include_first = true;
         loop {
             let mut query: Vec<(&str, String)> = vec![
-                ("price", self.config.price.param().to_owned()),
+                ("price", self.http.config.price.param().to_owned()),
                 ("granularity", granularity(timeframe).to_owned()),
                 ("from", rfc3339(from)),
                 ("count", MAX_CANDLES.to_string()),
@@ -263,18 +229,6 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// `errorMessage` of an error body, or the first characters of a body that is not one.
-fn error_message(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("errorMessage")
-                .and_then(|m| m.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(120).collect())
-}
-
 #[async_trait]
 impl MarketData for OandaGateway {
     async fn bars(
@@ -284,7 +238,7 @@ impl MarketData for OandaGateway {
         range: TimeRange,
     ) -> Result<FetchedBars, MarketDataError> {
         let now = self.clock.now();
-        let instrument = self.config.instrument_of(symbol);
+        let instrument = self.http.config.instrument_of(symbol);
         let grid = timeframe.aligned(instrument.alignment());
         let empty = || FetchedBars {
             frame: OhlcvFrame::empty_on(symbol.clone(), grid),
@@ -297,6 +251,7 @@ impl MarketData for OandaGateway {
             return Err(MarketDataError::NoData(range));
         }
         let name = self
+            .http
             .config
             .name_of(symbol)
             .ok_or_else(|| MarketDataError::SymbolNotFound(symbol.clone()))?;

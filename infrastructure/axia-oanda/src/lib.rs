@@ -1,6 +1,8 @@
 //! # axia-oanda
 //!
-//! OANDA v20 as a market-data source ([`OandaGateway`], the [`MarketData`](axia_domain::MarketData)
+//! OANDA v20 as a broker: orders through [`OandaExecutor`] (the
+//! [`OrderExecutor`](axia_domain::OrderExecutor) port, exactly once by client order id), and
+//! as a market-data source ([`OandaGateway`], the [`MarketData`](axia_domain::MarketData)
 //! port): `GET /v3/instruments/{instrument}/candles` for the five majors and every instrument
 //! the registry names (`USDJPY` is `USD_JPY`; [`OandaConfig::instrument_name`] overrides).
 //!
@@ -23,10 +25,13 @@
 //!   sent as a bearer header and never appears in a log, an error or `Debug`.
 
 mod config;
+mod executor;
 mod gateway;
+mod http;
 mod parse;
 
 pub use config::{LIVE_URL, OandaConfig, PRACTICE_URL, PriceComponent};
+pub use executor::OandaExecutor;
 pub use gateway::{MAX_CANDLES, OandaGateway, alignment_params, granularity};
 
 /// Parses a candles body and validates it into bars, as [`OandaGateway`] does with each page:

@@ -18,8 +18,12 @@ impl RateLimiter {
 
     /// Waits for this call's slot.
     pub(crate) async fn acquire(&self) {
-        let slot = self.pacer.reserve(Instant::now());
-        tokio::time::sleep_until(slot).await;
+        let now = Instant::now();
+        let slot = self.pacer.reserve(now);
+        // A timer costs a tick of tokio's 1 ms wheel even when already due: only wait to wait.
+        if slot > now {
+            tokio::time::sleep_until(slot).await;
+        }
     }
 }
 

@@ -64,8 +64,9 @@ pub use orders::{OrdersWiring, aws_sdk_config, kill_switch};
 #[cfg(feature = "cli")]
 pub use settings::CommonArgs;
 pub use settings::{
-    ArchiveSettings, ConfigError, FeaturesSettings, HotCacheSettings, LimitSettings, LockSettings,
-    OrdersSettings, Overrides, Settings, SimulatedSettings, SourceKind, YahooSettings,
+    ArchiveSettings, ConfigError, ExecutorKind, FeaturesSettings, HotCacheSettings, LimitSettings,
+    LockSettings, OandaSettings, OrdersSettings, Overrides, Settings, SimulatedSettings,
+    SourceKind, YahooSettings,
 };
 #[cfg(all(feature = "simulated", feature = "parquet"))]
 pub use wiring::{HotCache, Wiring};

@@ -17,8 +17,12 @@ pub struct OrdersWiring {
     /// The DynamoDB kill switch.
     pub kill_switch: axia_dynamodb::DynamoKillSwitch,
     /// The paper executor: the simulated broker with its book in the orders table, so every
-    /// processor sees every paper execution.
+    /// processor sees every paper execution. It executes unless OANDA does.
     pub executor: SimulatedBroker,
+    /// OANDA, when `[orders] executor = "oanda"` (the `oanda` feature): it executes, and its
+    /// candles give the reference prices.
+    #[cfg(feature = "oanda")]
+    pub oanda: Option<(axia_oanda::OandaExecutor, axia_oanda::OandaGateway)>,
 }
 
 impl OrdersWiring {
@@ -72,17 +76,27 @@ impl OrdersWiring {
             urls,
             std::time::Duration::from_secs(o.visibility_secs.max(1)),
         );
-        let executor = SimulatedBroker::new(settings.simulated.seed, clock)
+        let executor = SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock))
             .with_book(Arc::new(store.execution_book()));
         executor.set_faults(axia_simbroker::Faults {
             latency: std::time::Duration::from_millis(settings.simulated.executor_latency_ms),
             ..axia_simbroker::Faults::none()
         });
+        #[cfg(feature = "oanda")]
+        let oanda = oanda_executor(settings, &clock)?;
+        #[cfg(not(feature = "oanda"))]
+        if settings.orders.executor == crate::ExecutorKind::Oanda {
+            return Err(ConfigError(
+                "[orders] executor = \"oanda\" needs the oanda feature".into(),
+            ));
+        }
         Ok(Self {
             queue,
             store,
             kill_switch,
             executor,
+            #[cfg(feature = "oanda")]
+            oanda,
         })
     }
 
@@ -98,6 +112,23 @@ impl OrdersWiring {
         clock: Arc<dyn Clock>,
     ) -> Result<axia_orders::ProcessOrder, ConfigError> {
         let validator = order_validator(settings);
+        #[cfg(feature = "oanda")]
+        if let Some((executor, market)) = &self.oanda {
+            // OANDA's own last close is the reference price.
+            let reference = axia_orders::LastClose::new(market.clone()).clock(Arc::clone(&clock));
+            return Ok(axia_orders::ProcessOrder::new(
+                self.queue.clone(),
+                self.store.clone(),
+                self.kill_switch.clone(),
+                executor.clone(),
+                validator,
+            )
+            .clock(clock)
+            .reference_price(reference)
+            .lease(std::time::Duration::from_secs(
+                settings.orders.lease_secs.max(1),
+            )));
+        }
         // The paper market's prices, without the executor's simulated latency.
         let market = SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock));
         let reference = axia_orders::LastClose::new(market).clock(Arc::clone(&clock));
@@ -114,6 +145,38 @@ impl OrdersWiring {
             settings.orders.lease_secs.max(1),
         )))
     }
+}
+
+/// OANDA's executor and candles when `[orders] executor = "oanda"`.
+#[cfg(feature = "oanda")]
+fn oanda_executor(
+    settings: &Settings,
+    clock: &Arc<dyn Clock>,
+) -> Result<Option<(axia_oanda::OandaExecutor, axia_oanda::OandaGateway)>, ConfigError> {
+    if settings.orders.executor != crate::ExecutorKind::Oanda {
+        return Ok(None);
+    }
+    let o = &settings.oanda;
+    let (Some(token), Some(account)) = (o.token.clone(), o.account_id.clone()) else {
+        return Err(ConfigError(
+            "[orders] executor = \"oanda\" needs OANDA_TOKEN and an account (OANDA_ACCOUNT_ID or [oanda] account_id)".into(),
+        ));
+    };
+    let mut config = axia_oanda::OandaConfig::new(token)
+        .account_id(account)
+        .requests_per_second(o.requests_per_second)
+        .instruments(Arc::new(settings.instrument_registry()));
+    if let Some(url) = &o.base_url {
+        config = config.base_url(url.clone());
+    }
+    for (symbol, name) in &o.instruments {
+        config = config.instrument_name(symbol.clone(), name.clone());
+    }
+    let executor = axia_oanda::OandaExecutor::new(config.clone(), Arc::clone(clock))
+        .map_err(|e| ConfigError(format!("oanda: {e}")))?;
+    let market = axia_oanda::OandaGateway::new(config, Arc::clone(clock))
+        .map_err(|e| ConfigError(format!("oanda: {e}")))?;
+    Ok(Some((executor, market)))
 }
 
 /// The AWS SDK configuration from the standard chain.

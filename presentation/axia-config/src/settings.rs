@@ -208,6 +208,20 @@ pub struct OrdersSettings {
     /// Limits of one symbol (`[orders.symbol_limits.USDJPY]`), over the others.
     #[serde(deserialize_with = "symbol_map")]
     pub symbol_limits: HashMap<Symbol, LimitSettings>,
+    /// Who executes orders: `simulated` (paper, the default) or `oanda` (`[oanda]`, with its
+    /// `account_id` and `OANDA_TOKEN`; the `oanda` feature).
+    pub executor: ExecutorKind,
+}
+
+/// Who executes orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// The simulated broker's paper desk (offline).
+    #[default]
+    Simulated,
+    /// OANDA v20.
+    Oanda,
 }
 
 /// Order limits (decimal strings in the file); any left out falls back.
@@ -261,6 +275,7 @@ impl Default for OrdersSettings {
             wait_secs: 20,
             limits: LimitSettings::default(),
             symbol_limits: HashMap::new(),
+            executor: ExecutorKind::Simulated,
         }
     }
 }
@@ -873,6 +888,13 @@ impl Settings {
                 self.oanda.price
             )));
         }
+        if self.orders.executor == ExecutorKind::Oanda
+            && (self.oanda.token.is_none() || self.oanda.account_id.is_none())
+        {
+            return Err(ConfigError(
+                "[orders] executor = \"oanda\" needs OANDA_TOKEN and an account (OANDA_ACCOUNT_ID or [oanda] account_id)".into(),
+            ));
+        }
         if self.source == SourceKind::Oanda && self.oanda.token.is_none() {
             return Err(ConfigError(
                 "source = \"oanda\" needs a token: set OANDA_TOKEN (or [oanda] token)".into(),
@@ -981,6 +1003,14 @@ mod tests {
         );
         let bad = parse("[oanda]\nprice = \"last\"\n").unwrap_err();
         assert!(bad.0.contains("oanda.price"), "{bad}");
+        let e = parse("[orders]\nexecutor = \"oanda\"\n[oanda]\ntoken = \"t-1\"\n").unwrap_err();
+        assert!(e.0.contains("account"), "{e}");
+        let ok = parse(
+            "[orders]\nexecutor = \"oanda\"\n[oanda]\ntoken = \"t-1\"\naccount_id = \"101-1\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.orders.executor, ExecutorKind::Oanda);
+        assert_eq!(Settings::default().orders.executor, ExecutorKind::Simulated);
     }
 
     #[test]

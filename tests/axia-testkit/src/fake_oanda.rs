@@ -6,12 +6,15 @@
 //! (`dailyAlignment=0&alignmentTimezone=UTC&weeklyAlignment=Monday`), so a request that forgets
 //! them gets bars an adapter must not take; refuses more than 5,000 candles (`count`, or a
 //! `from`/`to` span) and a `to` in the future with 400; sends prices as decimal strings and
-//! the candle still forming with `complete: false`. Switches make it answer 503, 429 with
-//! `Retry-After`, or a malformed candle.
+//! the candle still forming with `complete: false`. Orders on [`ACCOUNT`]: market orders fill
+//! at the simulated price, limit and stop orders rest; a client id is refused again only while
+//! its order is pending (a filled one would fill twice, as OANDA's would); lookups by
+//! `@clientID` and transactions by id. Switches make it answer 503, 429 with `Retry-After`, a
+//! malformed candle, a halted market, a rejected order, or a lost answer after a fill.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axia_domain::{DailyAlignment, InstrumentRegistry, Symbol, TimeRange, Timeframe};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -21,6 +24,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The most candles one request may ask for.
 pub const MAX_COUNT: usize = 5_000;
+
+/// The account the fake serves orders for.
+pub const ACCOUNT: &str = "101-001-1234567-001";
 
 /// The fake server.
 pub struct FakeOanda {
@@ -36,6 +42,26 @@ struct State {
     rate_limited: AtomicU32,
     corrupt_at_ms: AtomicI64,
     ignore_alignment: AtomicBool,
+    book: Mutex<Book>,
+    market_halted: AtomicBool,
+    reject_next: Mutex<Option<String>>,
+    lose_next_response: AtomicBool,
+}
+
+/// Orders by client id and every transaction, as OANDA keeps them.
+#[derive(Default)]
+struct Book {
+    next_id: u64,
+    orders: HashMap<String, Value>,
+    transactions: HashMap<String, Value>,
+    created: usize,
+}
+
+impl Book {
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        self.next_id.to_string()
+    }
 }
 
 fn granularity(g: &str) -> Option<Timeframe> {
@@ -70,9 +96,10 @@ fn time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl State {
-    fn candles(&self, req: &Request) -> ResponseTemplate {
+    /// Down, rate limited or unauthorized: the answer, before anything else is looked at.
+    fn gate(&self, req: &Request) -> Option<ResponseTemplate> {
         if self.down.load(Ordering::SeqCst) {
-            return ResponseTemplate::new(503).set_body_string("upstream unavailable");
+            return Some(ResponseTemplate::new(503).set_body_string("upstream unavailable"));
         }
         if self
             .rate_limited
@@ -80,15 +107,19 @@ impl State {
             .is_ok()
         {
             // OANDA documents no body for 429.
-            return ResponseTemplate::new(429).insert_header("Retry-After", "1");
+            return Some(ResponseTemplate::new(429).insert_header("Retry-After", "1"));
         }
         let authorized = req
             .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v == format!("Bearer {}", self.token));
-        if !authorized {
-            return error(401, "Insufficient authorization to perform request.");
+        (!authorized).then(|| error(401, "Insufficient authorization to perform request."))
+    }
+
+    fn candles(&self, req: &Request) -> ResponseTemplate {
+        if let Some(answer) = self.gate(req) {
+            return answer;
         }
         let segments: Vec<&str> = req.url.path().split('/').collect();
         let name = segments.get(3).copied().unwrap_or_default();
@@ -211,6 +242,166 @@ impl State {
     }
 }
 
+impl State {
+    fn accounts(&self, req: &Request) -> ResponseTemplate {
+        if let Some(answer) = self.gate(req) {
+            return answer;
+        }
+        let path = req.url.path().replace("%40", "@");
+        let Some(rest) = path.strip_prefix(&format!("/v3/accounts/{ACCOUNT}/")) else {
+            return error(400, "Invalid value specified for 'accountID'");
+        };
+        let mut book = self.book.lock().unwrap();
+        match (req.method.as_str(), rest) {
+            ("POST", "orders") => self.create(&mut book, req),
+            ("GET", r) if r.starts_with("orders/@") => {
+                let cid = r.trim_start_matches("orders/@");
+                let cid = percent_decode(cid);
+                match book.orders.get(&cid) {
+                    Some(o) => ResponseTemplate::new(200).set_body_json(
+                        json!({"order": o, "lastTransactionID": book.next_id.to_string()}),
+                    ),
+                    None => ResponseTemplate::new(404).set_body_json(json!({
+                        "errorCode": "ORDER_DOESNT_EXIST",
+                        "errorMessage": "The Order specified does not exist"})),
+                }
+            }
+            ("GET", r) if r.starts_with("transactions/") => {
+                match book.transactions.get(r.trim_start_matches("transactions/")) {
+                    Some(t) => ResponseTemplate::new(200).set_body_json(json!({"transaction": t})),
+                    None => error(404, "The Transaction specified does not exist"),
+                }
+            }
+            _ => error(404, "no such endpoint in the fake"),
+        }
+    }
+
+    fn create(&self, book: &mut Book, req: &Request) -> ResponseTemplate {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid JSON");
+        };
+        let o = &body["order"];
+        let (Some(kind), Some(name), Some(units)) = (
+            o["type"].as_str(),
+            o["instrument"].as_str(),
+            o["units"].as_str(),
+        ) else {
+            return error(400, "Invalid order specification");
+        };
+        let cid = o["clientExtensions"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(reason) = self.reject_next.lock().unwrap().take() {
+            let id = book.id();
+            return ResponseTemplate::new(400).set_body_json(json!({
+                "orderRejectTransaction": {"id": id, "type": format!("{kind}_ORDER_REJECT"), "rejectReason": reason},
+                "lastTransactionID": id, "errorCode": reason, "errorMessage": format!("The order was rejected: {reason}")}));
+        }
+        // Only a pending order's client id is refused again: a filled one's is not (as OANDA).
+        if book
+            .orders
+            .get(&cid)
+            .is_some_and(|o| o["state"] == "PENDING")
+        {
+            return ResponseTemplate::new(400).set_body_json(json!({
+                "errorCode": "CLIENT_ORDER_ID_ALREADY_EXISTS",
+                "errorMessage": "The client order ID specified is already assigned to another pending order"}));
+        }
+        let Ok(symbol) = name.replace('_', "").parse::<Symbol>() else {
+            return error(400, "Invalid value specified for 'instrument'");
+        };
+        book.created += 1;
+        let order_id = book.id();
+        let time = self.now.to_rfc3339_opts(SecondsFormat::Nanos, true);
+        let create = json!({"id": order_id, "type": format!("{kind}_ORDER"), "instrument": name,
+            "units": units, "reason": "CLIENT_ORDER", "time": time,
+            "clientExtensions": {"id": cid}});
+        let mut order = json!({"id": order_id, "type": kind, "instrument": name, "units": units,
+            "state": "PENDING", "createTime": time, "clientExtensions": {"id": cid}});
+        let mut answer = json!({"orderCreateTransaction": create});
+        if kind == "MARKET" {
+            if self.market_halted.load(Ordering::SeqCst) {
+                let tx = book.id();
+                let cancel = json!({"id": tx, "type": "ORDER_CANCEL", "orderID": order_id,
+                    "reason": "MARKET_HALTED", "time": time});
+                order["state"] = json!("CANCELLED");
+                order["cancellingTransactionID"] = json!(tx);
+                book.transactions.insert(tx.clone(), cancel.clone());
+                answer["orderCancelTransaction"] = cancel;
+            } else {
+                let tx = book.id();
+                let price = self.price(&symbol);
+                let fill = json!({"id": tx, "type": "ORDER_FILL", "orderID": order_id,
+                    "clientOrderID": cid, "instrument": name, "units": units,
+                    "price": price, "fullVWAP": price, "reason": "MARKET_ORDER", "time": time,
+                    "tradeOpened": {"tradeID": tx, "units": units, "price": price}});
+                order["state"] = json!("FILLED");
+                order["fillingTransactionID"] = json!(tx);
+                book.transactions.insert(tx.clone(), fill.clone());
+                answer["orderFillTransaction"] = fill;
+            }
+        }
+        book.transactions.insert(order_id.clone(), create);
+        book.orders.insert(cid, order);
+        answer["lastTransactionID"] = json!(book.next_id.to_string());
+        if self.lose_next_response.swap(false, Ordering::SeqCst) {
+            // Applied, but the answer never arrives.
+            return ResponseTemplate::new(503).set_body_string("upstream connect error");
+        }
+        ResponseTemplate::new(201).set_body_json(answer)
+    }
+
+    /// The close of the simulated broker's bar forming now, at the instrument's decimals.
+    fn price(&self, symbol: &Symbol) -> String {
+        let instrument = InstrumentRegistry::shared_builtin().resolve(symbol);
+        let range = TimeRange::new(
+            self.now - chrono::Duration::minutes(1),
+            self.now + chrono::Duration::milliseconds(1),
+        )
+        .unwrap();
+        let close =
+            axia_simbroker::generate_for(self.seed, &instrument, Timeframe::M1, range, self.now)
+                .ok()
+                .and_then(|f| f.last())
+                .map_or(1.0, |b| b.close());
+        let decimals = usize::try_from(instrument.price_decimals()).unwrap_or(5);
+        format!("{close:.decimals$}")
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) => {
+                let v = std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if let Some(v) = v {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Accounts(Arc<State>);
+
+impl Respond for Accounts {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.0.accounts(req)
+    }
+}
+
 struct Candles(Arc<State>);
 
 impl Respond for Candles {
@@ -233,9 +424,17 @@ impl FakeOanda {
             rate_limited: AtomicU32::new(0),
             corrupt_at_ms: AtomicI64::new(i64::MIN),
             ignore_alignment: AtomicBool::new(false),
+            book: Mutex::new(Book::default()),
+            market_halted: AtomicBool::new(false),
+            reject_next: Mutex::new(None),
+            lose_next_response: AtomicBool::new(false),
         });
         Mock::given(path_regex(r"^/v3/instruments/[^/]+/candles$"))
             .respond_with(Candles(Arc::clone(&state)))
+            .mount(&server)
+            .await;
+        Mock::given(path_regex(r"^/v3/accounts/.+$"))
+            .respond_with(Accounts(Arc::clone(&state)))
             .mount(&server)
             .await;
         Self { server, state }
@@ -267,6 +466,27 @@ impl FakeOanda {
     /// that ignores them).
     pub fn ignore_alignment(&self, ignore: bool) {
         self.state.ignore_alignment.store(ignore, Ordering::SeqCst);
+    }
+
+    /// Cancels every market order (a 201 with `orderCancelTransaction`, reason
+    /// `MARKET_HALTED`) while `halted`.
+    pub fn set_market_halted(&self, halted: bool) {
+        self.state.market_halted.store(halted, Ordering::SeqCst);
+    }
+
+    /// Rejects the next order with `reason` (400 with `orderRejectTransaction`).
+    pub fn reject_next(&self, reason: &str) {
+        *self.state.reject_next.lock().unwrap() = Some(reason.to_owned());
+    }
+
+    /// Applies the next order (it fills) and then answers 503: the response is lost.
+    pub fn lose_next_response(&self) {
+        self.state.lose_next_response.store(true, Ordering::SeqCst);
+    }
+
+    /// Orders created so far (a refused or rejected one is not created).
+    pub fn orders_created(&self) -> usize {
+        self.state.book.lock().unwrap().created
     }
 
     /// The requests received so far, oldest first.

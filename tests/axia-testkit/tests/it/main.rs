@@ -13,5 +13,6 @@ mod damaged_archive;
 mod features;
 mod market_data;
 mod ohlcv_store;
+mod order_executor;
 mod order_store;
 mod provider;

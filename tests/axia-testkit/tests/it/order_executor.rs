@@ -1,0 +1,217 @@
+//! The OrderExecutor contract on the simulated broker's paper desk and on OANDA (the fake);
+//! then what is OANDA's own: outcomes, a lost answer, errors; and the process-order use case
+//! end to end on OANDA: a duplicate delivery and a lost POST answer still fill once.
+
+use std::sync::Arc;
+
+use axia_domain::{
+    ClientOrderId, ExecutionError, ExecutionOutcome, ManualClock, Order, OrderExecutor, OrderId,
+    OrderLimits, OrderQueue, OrderStatus, OrderStore, OrderType, OrderValidator, Quantity, Side,
+};
+use axia_memory::{MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};
+use axia_oanda::{OandaConfig, OandaExecutor};
+use axia_orders::{Handled, LastClose, ProcessOrder};
+use axia_simbroker::SimulatedBroker;
+use axia_testkit::fake_oanda::{ACCOUNT, FakeOanda};
+use axia_testkit::order_executor::Subject;
+use axia_testkit::order_executor_contract;
+use chrono::{DateTime, TimeZone, Utc};
+use rust_decimal::Decimal;
+
+/// Wednesday 2026-03-04 12:00 UTC: the FX market is open.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap()
+}
+
+const TOKEN: &str = "fake-oanda-orders-token";
+
+async fn oanda() -> (Arc<FakeOanda>, OandaExecutor) {
+    let fake = Arc::new(FakeOanda::start(42, now(), TOKEN).await);
+    let config = OandaConfig::new(TOKEN)
+        .base_url(fake.uri())
+        .account_id(ACCOUNT)
+        .requests_per_second(1000.0)
+        .retries(
+            2,
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(5),
+        );
+    let executor = OandaExecutor::new(config, Arc::new(ManualClock::new(now()))).unwrap();
+    (fake, executor)
+}
+
+order_executor_contract!(simulated_paper_desk, || async {
+    let broker = SimulatedBroker::new(42, Arc::new(ManualClock::new(now())));
+    let counter = broker.clone();
+    Subject::new(
+        Arc::new(broker),
+        "USDJPY".parse().unwrap(),
+        now(),
+        move || usize::try_from(counter.orders_placed()).unwrap(),
+    )
+});
+
+order_executor_contract!(oanda_on_fake_server, || async {
+    let (fake, executor) = oanda().await;
+    let counter = Arc::clone(&fake);
+    Subject::new(
+        Arc::new(executor),
+        "USDJPY".parse().unwrap(),
+        now(),
+        move || counter.orders_created(),
+    )
+    .with_guard(fake)
+});
+
+fn order(n: &str, side: Side) -> Order {
+    Order::new(
+        OrderId::new(&format!("o-{n}")).unwrap(),
+        ClientOrderId::new(&format!("c-{n}")).unwrap(),
+        "EURUSD".parse().unwrap(),
+        side,
+        OrderType::Market,
+        Quantity::new(Decimal::from(2500)).unwrap(),
+        now(),
+    )
+}
+
+#[tokio::test]
+async fn oanda_outcomes_carry_oandas_reason_codes() {
+    let (fake, executor) = oanda().await;
+    fake.set_market_halted(true);
+    let e = executor.submit(&order("halted", Side::Buy)).await.unwrap();
+    assert!(
+        matches!(&e.outcome, ExecutionOutcome::Rejected { code, .. } if code == "MARKET_HALTED"),
+        "{:?}",
+        e.outcome
+    );
+    // Looked up later: the same.
+    assert_eq!(
+        executor.lookup(&e.client_order_id).await.unwrap(),
+        Some(e.clone())
+    );
+    fake.set_market_halted(false);
+    fake.reject_next("INSUFFICIENT_MARGIN");
+    let e = executor.submit(&order("margin", Side::Sell)).await.unwrap();
+    assert!(
+        matches!(&e.outcome, ExecutionOutcome::Rejected { code, detail } if code == "INSUFFICIENT_MARGIN" && !detail.is_empty()),
+        "{:?}",
+        e.outcome
+    );
+    let sell = executor.submit(&order("sell", Side::Sell)).await.unwrap();
+    let ExecutionOutcome::Filled(fill) = sell.outcome else {
+        panic!("{:?}", sell.outcome)
+    };
+    assert_eq!(fill.quantity.get(), Decimal::from(2500));
+    // The units went out negative for a sale.
+    let posts: Vec<_> = fake
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    let last: serde_json::Value = serde_json::from_slice(&posts.last().unwrap().body).unwrap();
+    assert_eq!(last["order"]["units"], "-2500");
+    assert_eq!(last["order"]["timeInForce"], "FOK");
+    assert_eq!(last["order"]["clientExtensions"]["id"], "c-sell");
+}
+
+/// The fill happens but its answer is lost: an error (outcome unknown), never a second POST;
+/// the lookup finds the fill, and submitting again returns it without placing anything.
+#[tokio::test]
+async fn a_lost_answer_is_reconciled_by_lookup_and_never_resent() {
+    let (fake, executor) = oanda().await;
+    fake.lose_next_response();
+    let o = order("lost", Side::Buy);
+    let err = executor.submit(&o).await.unwrap_err();
+    assert!(matches!(err, ExecutionError::Unavailable(_)), "{err:?}");
+    assert_eq!(executor.posts(), 1, "never retried");
+    assert_eq!(fake.orders_created(), 1);
+    let found = executor.lookup(o.client_order_id()).await.unwrap().unwrap();
+    assert!(matches!(found.outcome, ExecutionOutcome::Filled(_)));
+    assert_eq!(executor.submit(&o).await.unwrap(), found);
+    assert_eq!(fake.orders_created(), 1, "filled once");
+    assert_eq!(executor.posts(), 1);
+}
+
+#[tokio::test]
+async fn oanda_errors_are_typed_and_never_show_the_token() {
+    let (fake, executor) = oanda().await;
+    let wrong = OandaExecutor::new(
+        OandaConfig::new("revoked-token")
+            .base_url(fake.uri())
+            .account_id(ACCOUNT),
+        Arc::new(ManualClock::new(now())),
+    )
+    .unwrap();
+    let e = wrong.submit(&order("auth", Side::Buy)).await.unwrap_err();
+    assert!(matches!(e, ExecutionError::Unauthorized(_)), "{e:?}");
+    assert!(!e.to_string().contains("revoked-token"));
+    assert!(!format!("{wrong:?}").contains("revoked-token"));
+    assert_eq!(fake.orders_created(), 0);
+    // A 429 on the lookup is waited out (Retry-After), then the order goes.
+    fake.rate_limit_next(1);
+    let e = executor.submit(&order("limited", Side::Buy)).await.unwrap();
+    assert!(matches!(e.outcome, ExecutionOutcome::Filled(_)));
+    fake.set_down(true);
+    let e = executor
+        .submit(&order("down", Side::Buy))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExecutionError::Unavailable(_)), "{e:?}");
+    fake.set_down(false);
+    assert!(
+        OandaExecutor::new(OandaConfig::new(TOKEN), ManualClock::new(now())).is_err(),
+        "an executor needs an account"
+    );
+}
+
+/// The process-order use case on OANDA: the first delivery's POST answer is lost (the order
+/// stays Submitted, the claim kept); after the lease the redelivery reconciles by lookup; a
+/// duplicate delivery later changes nothing. One order at OANDA, one fill.
+#[tokio::test]
+async fn process_order_on_oanda_fills_exactly_once() {
+    let (fake, executor) = oanda().await;
+    let clock = Arc::new(ManualClock::new(now()));
+    let queue = Arc::new(MemoryOrderQueue::default());
+    let store = Arc::new(MemoryOrderStore::default());
+    let reference = LastClose::new(SimulatedBroker::new(42, clock.clone())).clock(clock.clone());
+    let processor = ProcessOrder::new(
+        queue.clone(),
+        store.clone(),
+        MemoryKillSwitch::new(clock.clone()),
+        executor,
+        OrderValidator::with_safe_defaults(OrderLimits::new()),
+    )
+    .clock(clock.clone())
+    .processor("p-1")
+    .lease(std::time::Duration::from_secs(30))
+    .reference_price(reference);
+    let body = r#"{"order_id":"o-e2e","client_order_id":"c-e2e","symbol":"USDJPY","side":"buy","type":"market","quantity":"1000"}"#;
+    fake.lose_next_response();
+    queue.push(body);
+    let first = queue.receive(1, std::time::Duration::ZERO).await.unwrap();
+    let handled = processor.handle(&first[0]).await.unwrap();
+    assert!(matches!(handled, Handled::Deferred(_)), "{handled:?}");
+    let id = OrderId::new("o-e2e").unwrap();
+    assert_eq!(
+        store.get(&id).await.unwrap().unwrap().status(),
+        OrderStatus::Submitted
+    );
+    // The redelivery, after the claim lapsed: reconciled by lookup, no second POST.
+    clock.advance(chrono::Duration::seconds(31));
+    let again = queue.receive(1, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(
+        processor.handle(&again[0]).await.unwrap(),
+        Handled::Done(OrderStatus::Filled)
+    );
+    // A duplicate delivery of the same message.
+    queue.push(body);
+    let dup = queue.receive(1, std::time::Duration::ZERO).await.unwrap();
+    let handled = processor.handle(&dup[0]).await.unwrap();
+    assert!(!matches!(handled, Handled::Deferred(_)), "{handled:?}");
+    assert_eq!(fake.orders_created(), 1, "one order at OANDA");
+    let stored = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status(), OrderStatus::Filled);
+    assert!(stored.fill().is_some());
+}
