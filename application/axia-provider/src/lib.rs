@@ -75,6 +75,7 @@
 
 mod breaker;
 mod provider;
+mod reference;
 mod routing;
 mod stats;
 

@@ -522,6 +522,11 @@ impl OhlcvDataProvider {
         lock(&self.inner.stats).clone()
     }
 
+    /// What the provider's clock says now.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
     /// The bars of `request`, from the first sources of its plan that have them.
     ///
     /// Concurrent calls with an identical request share one fetch.

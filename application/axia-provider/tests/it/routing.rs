@@ -325,3 +325,32 @@ async fn analysis_answers_closed_bars_only() {
         .unwrap();
     assert_eq!(r.meta.forming, Some(now()));
 }
+
+/// The provider is a reference price for the order path: the trading plan's newest M1 close,
+/// the broker first.
+#[tokio::test]
+async fn the_last_price_is_the_trading_plans_newest_close() {
+    use axia_domain::ReferencePrice;
+    let mut broker = MockMarketData::new();
+    broker
+        .expect_bars()
+        .times(1)
+        .with(eq(sym()), eq(Timeframe::M1), always())
+        .returning(|s, tf, r| {
+            let t = tf.floor(r.end() - Duration::milliseconds(1));
+            let bar = axia_domain::Bar::new(t, 150.1, 150.2, 150.0, 150.123, 5.0).unwrap();
+            Ok(fetched(
+                OhlcvFrame::from_bars(s.clone(), tf, vec![bar]).unwrap(),
+            ))
+        });
+    let mut cold = MockOhlcvStore::new();
+    cold.expect_get().never();
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
+        .broker(Arc::new(broker))
+        .cold_archive(Arc::new(cold))
+        .without_write_through()
+        .build();
+    let price = p.last_price(&sym()).await.unwrap().unwrap();
+    assert_eq!(price.get(), rust_decimal::Decimal::new(150_123, 3));
+}
