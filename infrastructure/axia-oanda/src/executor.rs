@@ -1,14 +1,15 @@
 //! [`OandaExecutor`]: orders to OANDA v20 behind the [`OrderExecutor`] port, exactly once by
 //! client order id.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
     ClientOrderId, Clock, Execution, ExecutionError, ExecutionOutcome, Fill, Order, OrderExecutor,
-    OrderType, Price, Quantity, Side,
+    OrderType, Price, Quantity, Side, lock,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -23,9 +24,12 @@ use crate::http::{Http, SendError, encode};
 /// while the first order is pending, so a filled market order sent again would fill again.
 /// `submit` first looks the client id up (`GET orders/@{id}`) and returns what it finds
 /// without sending anything; only when OANDA has no such order does it POST (with the id in
-/// `clientExtensions`). A POST is never retried: a lost answer (a timeout, a dropped
-/// connection, a 5xx) is an error whose outcome is unknown, and the caller reconciles with
-/// [`lookup`](OrderExecutor::lookup) (the process-order use case does). Reads are retried on
+/// `clientExtensions`), after noting the account's last transaction id. A POST is never
+/// retried: a lost answer (a timeout, a dropped connection, a 5xx) is an error whose outcome
+/// is unknown, and the caller reconciles with [`lookup`](OrderExecutor::lookup) (the
+/// process-order use case does). A lookup that finds nothing by client id falls back on the
+/// transaction history since that POST (`transactions/sinceid`), for as long as this executor
+/// lives. Reads are retried on
 /// 429 (after `Retry-After`), 5xx and transport failures.
 ///
 /// Outcomes: a fill (also a partial one: the quantity filled) is `Filled` with OANDA's
@@ -39,6 +43,9 @@ pub struct OandaExecutor {
     account: String,
     clock: Arc<dyn Clock>,
     posts: Arc<AtomicU64>,
+    /// Client id -> the account's last transaction id just before its POST: where the
+    /// transaction history is searched when a lookup by client id finds nothing.
+    sent: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl std::fmt::Debug for OandaExecutor {
@@ -72,6 +79,7 @@ impl OandaExecutor {
             account,
             clock: Arc::new(clock),
             posts: Arc::new(AtomicU64::new(0)),
+            sent: Arc::default(),
         })
     }
 
@@ -235,6 +243,88 @@ impl OandaExecutor {
     }
 }
 
+impl OandaExecutor {
+    /// The account's last transaction id (`GET accounts/{id}/summary`).
+    async fn last_transaction_id(&self) -> Result<String, ExecutionError> {
+        let a = self.get("summary").await?;
+        match (a.status, at(&a.body, &["lastTransactionID"]).as_str()) {
+            (200, Some(id)) => Ok(id.to_owned()),
+            (s, _) => Err(ExecutionError::Unavailable(format!(
+                "OANDA account summary: {s}: {}",
+                message(&a.body)
+            ))),
+        }
+    }
+
+    /// What the transactions since this executor's POST of `cid` say: the order's creation,
+    /// then its fill, cancel or reject. `None` when it sent nothing for `cid`, or nothing of
+    /// it is in the history.
+    async fn in_history(&self, cid: &ClientOrderId) -> Result<Option<Execution>, ExecutionError> {
+        let Some(since) = lock(&self.sent).get(cid.as_str()).cloned() else {
+            return Ok(None);
+        };
+        let a = self
+            .get(&format!("transactions/sinceid?id={}", encode(&since)))
+            .await?;
+        if a.status != 200 {
+            return Err(ExecutionError::Unavailable(format!(
+                "OANDA transactions since {since}: {}: {}",
+                a.status,
+                message(&a.body)
+            )));
+        }
+        let txs = at(&a.body, &["transactions"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let of_cid = |t: &&Value| {
+            at(t, &["clientExtensions", "id"]).as_str() == Some(cid.as_str())
+                || at(t, &["clientOrderID"]).as_str() == Some(cid.as_str())
+        };
+        let kind = |t: &Value| at(t, &["type"]).as_str().unwrap_or_default().to_owned();
+        if let Some(reject) = txs
+            .iter()
+            .filter(of_cid)
+            .find(|t| kind(t).ends_with("_REJECT"))
+        {
+            return Ok(Some(Execution {
+                client_order_id: cid.clone(),
+                outcome: rejected(at(reject, &["rejectReason"]).as_str(), "rejected by OANDA"),
+            }));
+        }
+        let Some(create) = txs
+            .iter()
+            .filter(of_cid)
+            .find(|t| kind(t).ends_with("_ORDER"))
+        else {
+            return Ok(None);
+        };
+        let order_id = at(create, &["id"]).as_str().unwrap_or_default().to_owned();
+        let of_order = |t: &&Value| at(t, &["orderID"]).as_str() == Some(order_id.as_str());
+        let outcome = if let Some(fill) = txs
+            .iter()
+            .filter(of_order)
+            .find(|t| kind(t) == "ORDER_FILL")
+        {
+            ExecutionOutcome::Filled(self.fill(fill, &order_id)?)
+        } else if let Some(cancel) = txs
+            .iter()
+            .filter(of_order)
+            .find(|t| kind(t) == "ORDER_CANCEL")
+        {
+            rejected(at(cancel, &["reason"]).as_str(), "cancelled by OANDA")
+        } else {
+            ExecutionOutcome::Accepted {
+                broker_order_id: order_id,
+            }
+        };
+        Ok(Some(Execution {
+            client_order_id: cid.clone(),
+            outcome,
+        }))
+    }
+}
+
 #[async_trait]
 impl OrderExecutor for OandaExecutor {
     async fn submit(&self, order: &Order) -> Result<Execution, ExecutionError> {
@@ -244,6 +334,8 @@ impl OrderExecutor for OandaExecutor {
             return Ok(existing);
         }
         let body = self.body(order)?;
+        let before = self.last_transaction_id().await?;
+        lock(&self.sent).insert(cid.as_str().to_owned(), before);
         self.posts.fetch_add(1, Ordering::Relaxed);
         // Never retried: a lost answer leaves the outcome to `lookup`.
         let a = self
@@ -290,7 +382,9 @@ impl OrderExecutor for OandaExecutor {
             .get(&format!("orders/%40{}", encode(cid.as_str())))
             .await?;
         match a.status {
-            404 => return Ok(None),
+            // Not (yet) visible by client id: if this executor sent it, the transaction
+            // history since then says what became of it.
+            404 => return self.in_history(cid).await,
             200 => {}
             s => {
                 return Err(ExecutionError::Unavailable(format!(

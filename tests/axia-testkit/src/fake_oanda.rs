@@ -46,6 +46,7 @@ struct State {
     market_halted: AtomicBool,
     reject_next: Mutex<Option<String>>,
     lose_next_response: AtomicBool,
+    hide_orders: AtomicBool,
 }
 
 /// Orders by client id and every transaction, as OANDA keeps them.
@@ -254,10 +255,35 @@ impl State {
         let mut book = self.book.lock().unwrap();
         match (req.method.as_str(), rest) {
             ("POST", "orders") => self.create(&mut book, req),
+            ("GET", "summary") => {
+                let last = book.next_id.to_string();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "account": {"id": ACCOUNT, "lastTransactionID": last},
+                    "lastTransactionID": last}))
+            }
+            ("GET", "transactions/sinceid") => {
+                let since: u64 = req
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == "id")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut txs: Vec<(u64, Value)> = book
+                    .transactions
+                    .iter()
+                    .filter_map(|(id, t)| id.parse::<u64>().ok().map(|n| (n, t.clone())))
+                    .filter(|(n, _)| *n > since)
+                    .collect();
+                txs.sort_by_key(|(n, _)| *n);
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "transactions": txs.into_iter().map(|(_, t)| t).collect::<Vec<_>>(),
+                    "lastTransactionID": book.next_id.to_string()}))
+            }
             ("GET", r) if r.starts_with("orders/@") => {
                 let cid = r.trim_start_matches("orders/@");
                 let cid = percent_decode(cid);
-                match book.orders.get(&cid) {
+                let hidden = self.hide_orders.load(Ordering::SeqCst);
+                match book.orders.get(&cid).filter(|_| !hidden) {
                     Some(o) => ResponseTemplate::new(200).set_body_json(
                         json!({"order": o, "lastTransactionID": book.next_id.to_string()}),
                     ),
@@ -294,8 +320,11 @@ impl State {
             .to_owned();
         if let Some(reason) = self.reject_next.lock().unwrap().take() {
             let id = book.id();
+            let tx = json!({"id": id, "type": format!("{kind}_ORDER_REJECT"), "rejectReason": reason,
+                "clientExtensions": {"id": cid}});
+            book.transactions.insert(id.clone(), tx.clone());
             return ResponseTemplate::new(400).set_body_json(json!({
-                "orderRejectTransaction": {"id": id, "type": format!("{kind}_ORDER_REJECT"), "rejectReason": reason},
+                "orderRejectTransaction": tx,
                 "lastTransactionID": id, "errorCode": reason, "errorMessage": format!("The order was rejected: {reason}")}));
         }
         // Only a pending order's client id is refused again: a filled one's is not (as OANDA).
@@ -428,6 +457,7 @@ impl FakeOanda {
             market_halted: AtomicBool::new(false),
             reject_next: Mutex::new(None),
             lose_next_response: AtomicBool::new(false),
+            hide_orders: AtomicBool::new(false),
         });
         Mock::given(path_regex(r"^/v3/instruments/[^/]+/candles$"))
             .respond_with(Candles(Arc::clone(&state)))
@@ -482,6 +512,12 @@ impl FakeOanda {
     /// Applies the next order (it fills) and then answers 503: the response is lost.
     pub fn lose_next_response(&self) {
         self.state.lose_next_response.store(true, Ordering::SeqCst);
+    }
+
+    /// Answers 404 to every lookup by client id while `hidden` (an order not yet visible
+    /// that way), so only the transaction history tells what became of it.
+    pub fn hide_orders(&self, hidden: bool) {
+        self.state.hide_orders.store(hidden, Ordering::SeqCst);
     }
 
     /// Orders created so far (a refused or rejected one is not created).

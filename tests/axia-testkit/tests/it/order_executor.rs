@@ -134,6 +134,44 @@ async fn a_lost_answer_is_reconciled_by_lookup_and_never_resent() {
     assert_eq!(executor.posts(), 1);
 }
 
+/// A lost answer, and an order OANDA does not (yet) show by client id: the transaction
+/// history since the POST tells what became of it; nothing is sent twice.
+#[tokio::test]
+async fn the_transaction_history_is_the_fallback_of_a_lookup() {
+    let (fake, executor) = oanda().await;
+    fake.hide_orders(true);
+    fake.lose_next_response();
+    let o = order("hidden", Side::Buy);
+    assert!(executor.submit(&o).await.is_err());
+    let found = executor.lookup(o.client_order_id()).await.unwrap().unwrap();
+    let ExecutionOutcome::Filled(fill) = &found.outcome else {
+        panic!("{:?}", found.outcome)
+    };
+    assert_eq!(fill.quantity.get(), Decimal::from(2500));
+    assert_eq!(executor.submit(&o).await.unwrap(), found);
+    assert_eq!(fake.orders_created(), 1);
+    assert_eq!(executor.posts(), 1);
+    // A rejected one is found there too.
+    fake.reject_next("MARKET_HALTED");
+    let r = order("hidden-reject", Side::Sell);
+    let first = executor.submit(&r).await.unwrap();
+    let again = executor.lookup(r.client_order_id()).await.unwrap().unwrap();
+    let code = |o: &ExecutionOutcome| match o {
+        ExecutionOutcome::Rejected { code, .. } => code.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(code(&first.outcome), "MARKET_HALTED");
+    assert_eq!(code(&again.outcome), "MARKET_HALTED");
+    // An order this executor never sent is unknown.
+    assert_eq!(
+        executor
+            .lookup(&ClientOrderId::new("c-never-sent").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 #[tokio::test]
 async fn oanda_errors_are_typed_and_never_show_the_token() {
     let (fake, executor) = oanda().await;
