@@ -47,6 +47,7 @@ struct State {
     reject_next: Mutex<Option<String>>,
     lose_next_response: AtomicBool,
     hide_orders: AtomicBool,
+    partial_next: Mutex<Option<u64>>,
 }
 
 /// Orders by client id and every transaction, as OANDA keeps them.
@@ -361,6 +362,23 @@ impl State {
             } else {
                 let tx = book.id();
                 let price = self.price(&symbol);
+                // A partial fill: part of the units, the rest cancelled (as an IOC order is).
+                let filled = match self.partial_next.lock().unwrap().take() {
+                    Some(part) => {
+                        let cancel_id = book.id();
+                        let cancel = json!({"id": cancel_id, "type": "ORDER_CANCEL",
+                            "orderID": order_id, "reason": "INSUFFICIENT_LIQUIDITY", "time": time});
+                        book.transactions.insert(cancel_id, cancel.clone());
+                        answer["orderCancelTransaction"] = cancel;
+                        if units.starts_with('-') {
+                            format!("-{part}")
+                        } else {
+                            part.to_string()
+                        }
+                    }
+                    None => units.to_owned(),
+                };
+                let units = filled.as_str();
                 let fill = json!({"id": tx, "type": "ORDER_FILL", "orderID": order_id,
                     "clientOrderID": cid, "instrument": name, "units": units,
                     "price": price, "fullVWAP": price, "reason": "MARKET_ORDER", "time": time,
@@ -458,6 +476,7 @@ impl FakeOanda {
             reject_next: Mutex::new(None),
             lose_next_response: AtomicBool::new(false),
             hide_orders: AtomicBool::new(false),
+            partial_next: Mutex::new(None),
         });
         Mock::given(path_regex(r"^/v3/instruments/[^/]+/candles$"))
             .respond_with(Candles(Arc::clone(&state)))
@@ -518,6 +537,11 @@ impl FakeOanda {
     /// that way), so only the transaction history tells what became of it.
     pub fn hide_orders(&self, hidden: bool) {
         self.state.hide_orders.store(hidden, Ordering::SeqCst);
+    }
+
+    /// Fills only `units` of the next market order and cancels the rest.
+    pub fn partial_fill_next(&self, units: u64) {
+        *self.state.partial_next.lock().unwrap() = Some(units);
     }
 
     /// Orders created so far (a refused or rejected one is not created).

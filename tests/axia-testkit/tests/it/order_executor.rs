@@ -98,6 +98,17 @@ async fn oanda_outcomes_carry_oandas_reason_codes() {
         "{:?}",
         e.outcome
     );
+    // A partial fill is a fill of what was filled.
+    fake.partial_fill_next(1000);
+    let part = executor.submit(&order("partial", Side::Buy)).await.unwrap();
+    let ExecutionOutcome::Filled(partial) = &part.outcome else {
+        panic!("{:?}", part.outcome)
+    };
+    assert_eq!(partial.quantity.get(), Decimal::from(1000));
+    assert_eq!(
+        executor.lookup(&part.client_order_id).await.unwrap(),
+        Some(part.clone())
+    );
     let sell = executor.submit(&order("sell", Side::Sell)).await.unwrap();
     let ExecutionOutcome::Filled(fill) = sell.outcome else {
         panic!("{:?}", sell.outcome)
