@@ -42,6 +42,7 @@ mod secrets;
 mod symbol;
 mod time;
 mod timeframe;
+mod url;
 mod validation;
 
 pub use accumulate::{BarAccumulator, BarValues};
@@ -86,6 +87,7 @@ pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
 pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};
 pub use timeframe::{Timeframe, TimeframeError};
+pub use url::path_segment;
 pub use validation::{
     DropReason, DroppedBar, RawBar, ValidationReport, ValidationRules, validate_bars,
     validate_bars_with,

@@ -9,14 +9,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axia_domain::{
     ClientOrderId, Clock, Execution, ExecutionError, ExecutionOutcome, Fill, Order, OrderExecutor,
-    OrderType, Price, Quantity, Side, lock,
+    OrderType, Price, Quantity, Side, lock, path_segment,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::OandaConfig;
-use crate::http::{Http, SendError, encode};
+use crate::http::{Http, SendError};
 
 /// OANDA v20 orders behind the [`OrderExecutor`] port.
 ///
@@ -90,7 +90,7 @@ impl OandaExecutor {
     }
 
     fn path(&self, tail: &str) -> String {
-        format!("accounts/{}/{tail}", encode(&self.account))
+        format!("accounts/{}/{tail}", path_segment(&self.account))
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, ExecutionError> {
@@ -146,7 +146,9 @@ impl OandaExecutor {
 
     /// The execution a transaction records: a fill, or the cancel's reason.
     async fn transaction(&self, id: &str) -> Result<Value, ExecutionError> {
-        let a = self.get(&format!("transactions/{}", encode(id))).await?;
+        let a = self
+            .get(&format!("transactions/{}", path_segment(id)))
+            .await?;
         if a.status == 200 {
             Ok(at(&a.body, &["transaction"]).clone())
         } else {
@@ -264,7 +266,7 @@ impl OandaExecutor {
             return Ok(None);
         };
         let a = self
-            .get(&format!("transactions/sinceid?id={}", encode(&since)))
+            .get(&format!("transactions/sinceid?id={}", path_segment(&since)))
             .await?;
         if a.status != 200 {
             return Err(ExecutionError::Unavailable(format!(
@@ -379,7 +381,7 @@ impl OrderExecutor for OandaExecutor {
 
     async fn lookup(&self, cid: &ClientOrderId) -> Result<Option<Execution>, ExecutionError> {
         let a = self
-            .get(&format!("orders/%40{}", encode(cid.as_str())))
+            .get(&format!("orders/%40{}", path_segment(cid.as_str())))
             .await?;
         match a.status {
             // Not (yet) visible by client id: if this executor sent it, the transaction

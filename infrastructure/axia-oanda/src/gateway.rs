@@ -7,12 +7,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axia_domain::{
     Clock, DailyAlignment, FetchedBars, MarketData, MarketDataError, OhlcvFrame, Symbol, TimeRange,
-    Timeframe, ValidationReport, ValidationRules, validate_bars_with,
+    Timeframe, ValidationReport, ValidationRules, path_segment, validate_bars_with,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::OandaConfig;
-use crate::http::{Http, SendError, encode, error_message};
+use crate::http::{Http, SendError, error_message};
 use crate::parse::{self, Row};
 
 /// The most candles one request returns.
@@ -106,7 +106,7 @@ impl OandaGateway {
         symbol: &Symbol,
         query: &[(&str, String)],
     ) -> Result<parse::Page, MarketDataError> {
-        let path = format!("instruments/{}/candles", encode(instrument));
+        let path = format!("instruments/{}/candles", path_segment(instrument));
         let mut attempt = 0;
         loop {
             self.requests.fetch_add(1, Ordering::Relaxed);

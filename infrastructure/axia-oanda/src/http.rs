@@ -112,16 +112,3 @@ pub(crate) fn error_message(body: &[u8]) -> String {
         })
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(120).collect())
 }
-
-/// Percent-encodes a path segment (an instrument, an account, a client id with `@` or `/`).
-pub(crate) fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}

@@ -58,20 +58,6 @@ impl std::fmt::Debug for YahooGateway {
     }
 }
 
-/// Percent-encodes a ticker for a URL path segment (`^N225` to `%5EN225`).
-fn encode_ticker(ticker: &str) -> String {
-    ticker
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'=') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 impl YahooGateway {
     /// A gateway; `clock` says what "now" is for Yahoo's look-back limits and for dropping
     /// bars from the future.
@@ -200,7 +186,7 @@ impl YahooGateway {
         let url = format!(
             "{}/v8/finance/chart/{}",
             self.config.base_url,
-            encode_ticker(ticker)
+            axia_domain::path_segment(ticker)
         );
         let query = [
             (
@@ -445,8 +431,8 @@ mod tests {
         assert_eq!(c.ticker_of(&"AAPL".parse().unwrap()), "AAPL");
         assert_eq!(c.ticker_of(&"BRK.B".parse().unwrap()), "BRK-B");
         assert_eq!(c.ticker_of(&"USDJPY=X".parse().unwrap()), "USDJPY=X");
-        assert_eq!(encode_ticker("^N225"), "%5EN225");
-        assert_eq!(encode_ticker("M&M.NS"), "M%26M.NS");
-        assert_eq!(encode_ticker("7203.T"), "7203.T");
+        assert_eq!(axia_domain::path_segment("^N225"), "%5EN225");
+        assert_eq!(axia_domain::path_segment("M&M.NS"), "M%26M.NS");
+        assert_eq!(axia_domain::path_segment("7203.T"), "7203.T");
     }
 }
