@@ -87,7 +87,7 @@ pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
 pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};
 pub use timeframe::{Timeframe, TimeframeError};
-pub use url::path_segment;
+pub use url::{path_segment, percent_encode};
 pub use validation::{
     DropReason, DroppedBar, RawBar, ValidationReport, ValidationRules, validate_bars,
     validate_bars_with,

@@ -219,15 +219,7 @@ impl Objects for S3Objects {
 /// Percent-encodes an object key for `x-amz-copy-source` (keys hold `=`; `/` stays).
 #[cfg(feature = "s3")]
 fn encode_key(key: &str) -> String {
-    key.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    axia_domain::percent_encode(key, b"/")
 }
 
 // ---------------------------------------------------------------------------------------------
