@@ -233,16 +233,24 @@ fn values_hold(c: &OhlcvColumns) -> bool {
         })
 }
 
+/// True when the first and the last open time are in range (all are, when they increase).
+fn in_range(ts: &[i64]) -> bool {
+    match (ts.first(), ts.last()) {
+        (Some(&first), Some(&last)) => check_time(first).is_ok() && check_time(last).is_ok(),
+        _ => true,
+    }
+}
+
 /// True when the open times are in range, strictly increasing and aligned to `grid`.
 fn times_hold(grid: Grid, ts: &[i64]) -> bool {
     /// Every time a multiple of `LEN` (a constant, so the remainder is a multiplication).
     fn multiples<const LEN: i64>(ts: &[i64]) -> bool {
         ts.iter().fold(true, |ok, &t| ok & (t.rem_euclid(LEN) == 0))
     }
-    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+    if ts.is_empty() {
         return true;
-    };
-    let in_range = check_time(first).is_ok() && check_time(last).is_ok();
+    }
+    let in_range = in_range(ts);
     let increasing = ts
         .windows(2)
         .fold(true, |ok, w| ok & matches!(w, [a, b] if b > a));
@@ -465,6 +473,50 @@ impl OhlcvFrame {
         grid: Grid,
         cols: OhlcvColumns,
     ) -> Result<Self, FrameError> {
+        Self::checked(symbol, grid, cols, true, true)
+    }
+
+    /// A frame from columns whose **values** the caller has established by construction (every
+    /// price finite and above zero, `low <= open, close <= high`, every volume finite and not
+    /// negative), such as a decoder whose format cannot express anything else; the lengths and
+    /// the times are checked here, and debug builds check the values too. Values that break
+    /// them make a frame that answers wrongly, never one that panics.
+    ///
+    /// # Errors
+    /// [`FrameError`] naming the first bar that breaks a checked invariant.
+    pub fn from_columns_with_valid_values(
+        symbol: Symbol,
+        grid: Grid,
+        cols: OhlcvColumns,
+    ) -> Result<Self, FrameError> {
+        Self::checked(symbol, grid, cols, cfg!(debug_assertions), true)
+    }
+
+    /// A frame from columns whose values **and times** the caller has established by
+    /// construction (the values as for [`OhlcvFrame::from_columns_with_valid_values`]; the
+    /// times strictly increasing and on `grid`); only the lengths and the range of the first
+    /// and last times are checked here, and debug builds check everything. Columns that break the invariants make a frame that
+    /// answers wrongly, never one that panics.
+    ///
+    /// # Errors
+    /// [`FrameError`] for columns of different lengths or times out of range (and, in debug
+    /// builds, any invariant).
+    pub fn from_valid_columns(
+        symbol: Symbol,
+        grid: Grid,
+        cols: OhlcvColumns,
+    ) -> Result<Self, FrameError> {
+        let debug = cfg!(debug_assertions);
+        Self::checked(symbol, grid, cols, debug, debug)
+    }
+
+    fn checked(
+        symbol: Symbol,
+        grid: Grid,
+        cols: OhlcvColumns,
+        check_values: bool,
+        check_times: bool,
+    ) -> Result<Self, FrameError> {
         let n = cols.timestamps.len();
         if [&cols.open, &cols.high, &cols.low, &cols.close, &cols.volume]
             .iter()
@@ -481,7 +533,12 @@ impl OhlcvFrame {
         }
         // One branch-free pass over the columns; only a frame that fails it is walked row by
         // row, to name the first bad bar.
-        if !(values_hold(&cols) && times_hold(grid, &cols.timestamps)) {
+        let times_ok = if check_times {
+            times_hold(grid, &cols.timestamps)
+        } else {
+            in_range(&cols.timestamps)
+        };
+        if !((!check_values || values_hold(&cols)) && times_ok) {
             let mut previous: Option<i64> = None;
             let rows = cols
                 .timestamps

@@ -20,6 +20,7 @@ use tokio::sync::OnceCell;
 
 use crate::codec::{self, DecodeError};
 use crate::config::{Endpoint, RedisCacheConfig, scrub};
+use crate::memo::DecodedMemo;
 
 /// Writes `ARGV[2]` with TTL `ARGV[3]` ms if the value's SHA-1 is still `ARGV[1]` (`""` for an
 /// absent key), then publishes `ARGV[5]` on channel `ARGV[4]`. Returns 1 when written, 0 when
@@ -73,6 +74,9 @@ pub struct CacheCounters {
     pub corrupt: u64,
     /// Writes that had to retry because another writer changed the key.
     pub write_conflicts: u64,
+    /// Reads answered from the decoded copy of the same bytes read before, without decoding
+    /// ([`RedisCacheConfig::decoded_memo_bytes`]).
+    pub reused: u64,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +85,7 @@ struct Counters {
     misses: AtomicU64,
     corrupt: AtomicU64,
     write_conflicts: AtomicU64,
+    reused: AtomicU64,
 }
 
 /// A connection of either kind, usable wherever redis wants a connection.
@@ -144,6 +149,9 @@ enum Connector {
 /// - Redis down, at start or mid-run, gives [`StoreError::Unavailable`] or
 ///   [`StoreError::Timeout`] within the configured timeouts (about 200 ms by default); the
 ///   connection comes back by itself when Redis does.
+/// - A read of a value whose bytes equal the last ones this handle read or wrote under the key
+///   returns a copy of their decoded frame instead of decoding again
+///   ([`RedisCacheConfig::decoded_memo_bytes`], [`CacheCounters::reused`]).
 /// - Works on a standalone server and on Redis Cluster ([`RedisCacheConfig::cluster`]) alike.
 ///
 /// The handle is cheap to clone; clones share the connection and counters.
@@ -156,6 +164,7 @@ pub struct RedisBarCache {
     counters: Arc<Counters>,
     cas: Arc<Script>,
     cad: Arc<Script>,
+    memo: Arc<DecodedMemo>,
 }
 
 impl std::fmt::Debug for RedisBarCache {
@@ -251,6 +260,7 @@ impl RedisBarCache {
                 Connector::Cluster(Arc::new((client, OnceCell::new())))
             }
         };
+        let config_memo = config.decoded_memo_bytes;
         Ok(Self {
             connector,
             config: Arc::new(config),
@@ -259,6 +269,7 @@ impl RedisBarCache {
             counters: Arc::default(),
             cas: Arc::new(Script::new(COMPARE_AND_SET)),
             cad: Arc::new(Script::new(COMPARE_AND_DELETE)),
+            memo: Arc::new(DecodedMemo::new(config_memo)),
         })
     }
 
@@ -324,6 +335,7 @@ impl RedisBarCache {
             misses: c.misses.load(Ordering::Relaxed),
             corrupt: c.corrupt.load(Ordering::Relaxed),
             write_conflicts: c.write_conflicts.load(Ordering::Relaxed),
+            reused: c.reused.load(Ordering::Relaxed),
         }
     }
 
@@ -421,12 +433,21 @@ impl RedisBarCache {
         let raw = self.read_raw(&key).await?;
         let frame = match &raw {
             None => OhlcvFrame::empty(symbol.clone(), timeframe),
-            Some(bytes) => match codec::decode(bytes, symbol, timeframe) {
-                Ok(f) => f,
-                Err(e) => {
-                    self.discard_corrupt(&key, bytes, &e).await;
-                    OhlcvFrame::empty(symbol.clone(), timeframe)
+            Some(bytes) => match self.memo.get(&key, bytes) {
+                Some(f) => {
+                    self.counters.reused.fetch_add(1, Ordering::Relaxed);
+                    f
                 }
+                None => match codec::decode(bytes, symbol, timeframe) {
+                    Ok(f) => {
+                        self.memo.put(&key, bytes, &f);
+                        f
+                    }
+                    Err(e) => {
+                        self.discard_corrupt(&key, bytes, &e).await;
+                        OhlcvFrame::empty(symbol.clone(), timeframe)
+                    }
+                },
             },
         };
         Ok((frame, raw))
@@ -492,6 +513,8 @@ impl RedisBarCache {
                 .map(|b| sha1_smol::Sha1::from(b).digest().to_string())
                 .unwrap_or_default();
             let value = codec::encode(&kept);
+            // What this write stores is `kept`, exactly: the next read of it needs no decode.
+            let remembered = value.clone();
             let ttl = self.config.ttl.ttl_millis(now);
             let cas = Arc::clone(&self.cas);
             let (k, ch) = (key.clone(), channel.clone());
@@ -508,6 +531,7 @@ impl RedisBarCache {
                 })
                 .await?;
             if written == 1 {
+                self.memo.put(&key, &remembered, &kept);
                 let member = format!("{symbol}:{timeframe}");
                 let indexed: Result<i64, _> = self
                     .query(redis::cmd("SADD").arg(self.index_key()).arg(member).clone())

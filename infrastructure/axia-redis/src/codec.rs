@@ -24,7 +24,7 @@
 //!
 //! 1 440 M1 bars of a 3-decimal FX pair take about 9 KB (version 2: 59 KB).
 
-use axia_domain::{DailyAlignment, FrameError, OhlcvColumns, OhlcvFrame, Symbol, Timeframe};
+use axia_domain::{DailyAlignment, FrameError, Grid, OhlcvColumns, OhlcvFrame, Symbol, Timeframe};
 use serde::{Deserialize, Serialize};
 
 /// The version written in every value.
@@ -436,53 +436,90 @@ struct Column<'a> {
 }
 
 impl Column<'_> {
-    /// The `n` values, each width decoded in its own tight loop.
-    fn values(&self, n: usize) -> Vec<u64> {
+    /// Appends the `n` values, each read by `f` from its `width`-byte slot, in one tight loop
+    /// per width (the loop the compiler vectorises).
+    fn extend_into<T: Copy>(&self, out: &mut Vec<T>, n: usize, f: impl Fn(u64) -> T) {
         let base = self.base;
         match self.width {
-            0 => vec![base; n],
-            1 => self
-                .bytes
-                .iter()
-                .map(|&b| u64::from(b).wrapping_add(base))
-                .collect(),
-            2 => self
-                .bytes
-                .chunks_exact(2)
-                .map(|c| {
-                    c.try_into()
-                        .map_or(0, |b| u64::from(u16::from_le_bytes(b)))
-                        .wrapping_add(base)
-                })
-                .collect(),
-            4 => self
-                .bytes
-                .chunks_exact(4)
-                .map(|c| {
-                    c.try_into()
-                        .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
-                        .wrapping_add(base)
-                })
-                .collect(),
-            _ => self
-                .bytes
-                .chunks_exact(8)
-                .map(|c| {
-                    c.try_into()
-                        .map_or(0, u64::from_le_bytes)
-                        .wrapping_add(base)
-                })
-                .collect(),
+            0 => out.extend(std::iter::repeat_n(f(base), n)),
+            1 => out.extend(
+                self.bytes
+                    .iter()
+                    .map(|&b| f(u64::from(b).wrapping_add(base))),
+            ),
+            2 => out.extend(self.bytes.chunks_exact(2).map(|c| {
+                let v = c.try_into().map_or(0, |b| u64::from(u16::from_le_bytes(b)));
+                f(v.wrapping_add(base))
+            })),
+            4 => out.extend(self.bytes.chunks_exact(4).map(|c| {
+                let v = c.try_into().map_or(0, |b| u64::from(u32::from_le_bytes(b)));
+                f(v.wrapping_add(base))
+            })),
+            _ => out.extend(self.bytes.chunks_exact(8).map(|c| {
+                let v = c.try_into().map_or(0, u64::from_le_bytes);
+                f(v.wrapping_add(base))
+            })),
         }
     }
 }
 
-/// An integer of `10^-d` units as the closest f64 (exact for |units| < 2^53; a larger one,
-/// only in a corrupted value, is still finite and caught by the frame's checks if wrong).
-fn price_of(units: i64, scale: f64) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
-    let u = units as f64;
-    u / scale
+/// True when the open times of `m + 1` bars from `t0` by the minute gaps in `gaps` are, by
+/// the column's form alone, strictly increasing and on `grid` (up to H1 on an unshifted grid:
+/// `t0` on it, every gap at least one minute and a whole number of bars), with no sum able to
+/// overflow. Otherwise the frame's own checks decide.
+fn times_by_construction(grid: Grid, t0: i64, gaps: &Column<'_>, m: usize) -> bool {
+    let Some(len) = grid.timeframe().fixed_millis() else {
+        return false;
+    };
+    if grid.is_shifted() || len > 3_600_000 || !grid.is_aligned_millis(t0) || gaps.base == 0 {
+        return false;
+    }
+    // The largest gap the column can hold, times the gaps, must fit after `t0`.
+    let widest = match gaps.width {
+        0 => Some(0u64),
+        1 => Some(0xff),
+        2 => Some(0xffff),
+        4 => Some(0xffff_ffff),
+        _ => None,
+    };
+    let fits = widest
+        .and_then(|w| gaps.base.checked_add(w))
+        .and_then(|g| i64::try_from(g).ok())
+        .and_then(|g| g.checked_mul(MINUTE_MS))
+        .and_then(|g| g.checked_mul(i64::try_from(m).ok()?))
+        .and_then(|span| t0.checked_add(span))
+        .is_some();
+    let bar_minutes = (len / MINUTE_MS).cast_unsigned();
+    let whole_bars = bar_minutes <= 1 || {
+        let mut minutes = Vec::with_capacity(m);
+        gaps.extend_into(&mut minutes, m, |d| d);
+        minutes
+            .iter()
+            .fold(true, |ok, &d| ok & (d % bar_minutes == 0))
+    };
+    fits && whole_bars
+}
+
+/// The bits of `col`'s values at or above bit 52, or-ed together: 0 when every value is in
+/// [0, 2^52).
+fn high_bits(col: &[i64]) -> u64 {
+    col.iter().fold(0, |acc, &x| acc | x.cast_unsigned()) >> 52
+}
+
+/// 2^52 as an f64.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+
+/// `units` in [0, 2^52) as its exact f64: the integer put in the mantissa of 2^52, less 2^52
+/// (a conversion the compiler packs two or four at a time, unlike `as f64` of an i64).
+fn small_exact(units: i64) -> f64 {
+    f64::from_bits(units.cast_unsigned() | TWO_52.to_bits()) - TWO_52
+}
+
+/// Exact integer-valued f64 of `units` (every stored price is below 2^53 units; a larger one,
+/// only in a forged value, is still finite).
+#[allow(clippy::cast_precision_loss)]
+const fn exact(units: i64) -> f64 {
+    units as f64
 }
 
 fn decode_v3(
@@ -510,6 +547,30 @@ fn decode_v3(
             wire.alignment
         )));
     };
+    let body = body_columns(&wire, timeframe.aligned(alignment))?;
+    let (cols, grid) = (body.cols, body.grid);
+    if body.values_valid && body.times_valid {
+        OhlcvFrame::from_valid_columns(symbol.clone(), grid, cols)
+    } else if body.values_valid {
+        OhlcvFrame::from_columns_with_valid_values(symbol.clone(), grid, cols)
+    } else {
+        OhlcvFrame::from_columns_on(symbol.clone(), grid, cols)
+    }
+    .map(|f| f.with_forming(wire.forming))
+    .map_err(DecodeError::Invalid)
+}
+
+/// The columns of a version 3 body, and what their form alone establishes.
+struct Body {
+    cols: OhlcvColumns,
+    grid: Grid,
+    /// Every value holds the frame's invariants.
+    values_valid: bool,
+    /// The times are strictly increasing and on the grid.
+    times_valid: bool,
+}
+
+fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
     let n = wire.bars as usize;
     // A count far beyond what the body could hold (a corrupted header) is refused before
     // anything is allocated for it: even all-equal columns take a few bytes per column.
@@ -523,43 +584,88 @@ fn decode_v3(
         bytes: wire.body,
         at: 0,
     };
-    let overflow = || DecodeError::Malformed("value overflow".into());
+    let m = n.saturating_sub(1);
     let mut cols = OhlcvColumns::with_capacity(n);
-    let minutes = r.view(n.saturating_sub(1))?.values(n.saturating_sub(1));
+    // The open times: the gaps in minutes, then a running sum from `t0`. Wrapping: a forged
+    // gap that overflows makes the times decrease, which the frame's checks refuse.
+    let gaps = r.view(m)?;
+    let times_valid = n > 0 && times_by_construction(grid, wire.t0, &gaps, m);
     if n > 0 {
-        let mut t = wire.t0;
-        cols.timestamps.push(t);
-        for d in minutes {
-            t = i64::try_from(d)
-                .ok()
-                .and_then(|d| d.checked_mul(MINUTE_MS))
-                .and_then(|d| t.checked_add(d))
-                .ok_or_else(overflow)?;
-            cols.timestamps.push(t);
+        cols.timestamps.push(wire.t0);
+        gaps.extend_into(&mut cols.timestamps, m, |d| {
+            d.cast_signed().wrapping_mul(MINUTE_MS)
+        });
+        let mut t = 0i64;
+        for slot in &mut cols.timestamps {
+            t = t.wrapping_add(*slot);
+            *slot = t;
         }
     }
+    // Whether every value holds the frame's invariants, established while decoding.
+    let mut values_valid = false;
     if (0..=MAX_DECIMALS).contains(&wire.price_decimals) {
         let scale = pow10(wire.price_decimals);
-        let closes = r.view(n.saturating_sub(1))?.values(n.saturating_sub(1));
-        let opens = r.view(n)?.values(n);
-        let above = r.view(n)?.values(n);
-        let below = r.view(n)?.values(n);
+        // The four columns as integer units first (the zigzag and the frame of reference
+        // undone in vectorised loops), then one pass that rebuilds the prices as exact
+        // integer-valued f64, then the packed divisions.
+        let mut closes = Vec::with_capacity(n);
+        if n > 0 {
+            closes.push(0);
+        }
+        r.view(m)?.extend_into(&mut closes, m, unzigzag);
+        let mut opens = Vec::with_capacity(n);
+        r.view(n)?.extend_into(&mut opens, n, unzigzag);
+        let mut above = Vec::with_capacity(n);
+        r.view(n)?.extend_into(&mut above, n, u64::cast_signed);
+        let mut below = Vec::with_capacity(n);
+        r.view(n)?.extend_into(&mut below, n, u64::cast_signed);
         // A value that passed its checksum was written by `encode`: the integers are as it
-        // computed them. Wrapping arithmetic keeps a forged one from panicking; the frame's
-        // checks still refuse whatever it does not hold.
+        // computed them. Wrapping arithmetic keeps a forged one from panicking, and each bar
+        // is checked in units: `0 < low <= open, close <= high < 2^53` there makes every
+        // price exact and finite, and the divisions (monotonic) keep the order.
         let mut close = wire.first_close;
-        let mut prev_close = close;
-        let gaps = std::iter::once(0).chain(closes);
-        for (((gap, o), a), b) in gaps.zip(opens).zip(above).zip(below) {
-            close = close.wrapping_add(unzigzag(gap));
-            let open = prev_close.wrapping_add(unzigzag(o));
-            let high = open.max(close).wrapping_add(a.cast_signed());
-            let low = open.min(close).wrapping_sub(b.cast_signed());
-            cols.open.push(price_of(open, scale));
-            cols.high.push(price_of(high, scale));
-            cols.low.push(price_of(low, scale));
-            cols.close.push(price_of(close, scale));
-            prev_close = close;
+        for c in &mut closes {
+            close = close.wrapping_add(*c);
+            *c = close;
+        }
+        // The first bar's open is a delta from its own close, every other one from the
+        // previous close.
+        if let (Some(o), Some(&c)) = (opens.first_mut(), closes.first()) {
+            *o = c.wrapping_add(*o);
+        }
+        if let Some(rest) = opens.get_mut(1..) {
+            for (o, &c) in rest.iter_mut().zip(&closes) {
+                *o = c.wrapping_add(*o);
+            }
+        }
+        // Distances beyond the body below 2^52 (so not negative) …
+        let deltas_small = (high_bits(&above) | high_bits(&below)) == 0;
+        // … become the highs and the lows, in place.
+        for ((a, &o), &c) in above.iter_mut().zip(&opens).zip(&closes) {
+            *a = o.max(c).wrapping_add(*a);
+        }
+        for ((b, &o), &c) in below.iter_mut().zip(&opens).zip(&closes) {
+            *b = o.min(c).wrapping_sub(*b);
+        }
+        let (highs, lows) = (above, below);
+        // Every price in [0, 2^52) units means no sum wrapped, so `low <= open, close <=
+        // high` holds; with every low above zero, each bar holds the frame's invariants.
+        values_valid = deltas_small
+            && (high_bits(&opens) | high_bits(&closes) | high_bits(&highs) | high_bits(&lows)) == 0
+            && lows.iter().fold(true, |ok, &l| ok & (l != 0));
+        let columns = [
+            (&opens, &mut cols.open),
+            (&highs, &mut cols.high),
+            (&lows, &mut cols.low),
+            (&closes, &mut cols.close),
+        ];
+        for (units, col) in columns {
+            if values_valid {
+                // Packed: the conversion and the division, two or four prices at a time.
+                col.extend(units.iter().map(|&u| small_exact(u) / scale));
+            } else {
+                col.extend(units.iter().map(|&u| exact(u) / scale));
+            }
         }
     } else if wire.price_decimals == -1 {
         cols.open = r.f64s(n)?;
@@ -573,12 +679,12 @@ fn decode_v3(
         )));
     }
     if wire.integral_volume {
-        // Below 2^53 when written; a larger one is still a finite volume.
+        // Below 2^53 when written; any u64 is a finite volume of at least zero.
         #[allow(clippy::cast_precision_loss)]
-        cols.volume
-            .extend(r.view(n)?.values(n).into_iter().map(|v| v as f64));
+        r.view(n)?.extend_into(&mut cols.volume, n, |v| v as f64);
     } else {
         cols.volume = r.f64s(n)?;
+        values_valid = false;
     }
     if r.at != wire.body.len() {
         return Err(DecodeError::Malformed(format!(
@@ -586,9 +692,12 @@ fn decode_v3(
             wire.body.len() - r.at
         )));
     }
-    OhlcvFrame::from_columns_on(symbol.clone(), timeframe.aligned(alignment), cols)
-        .map(|f| f.with_forming(wire.forming))
-        .map_err(DecodeError::Invalid)
+    Ok(Body {
+        cols,
+        grid,
+        values_valid,
+        times_valid,
+    })
 }
 
 /// Encodes `frame` as version 2 (every column f64), as axia wrote before version 3: for
@@ -1032,6 +1141,120 @@ mod tests {
                 Err(_) => {}
                 Ok(g) => prop_assert_eq!(g, f, "a corrupted value was read as other bars"),
             }
+        }
+    }
+
+    /// A column laid out as `put_column` does, with any width, base and bytes.
+    fn arb_column(count: usize) -> impl Strategy<Value = Vec<u8>> {
+        // Mostly the narrow columns `encode` writes, with the edges a forger would try.
+        (
+            prop_oneof![3 => Just(0u8), 4 => Just(1), 2 => Just(2), 1 => Just(4), 1 => Just(8)],
+            prop_oneof![
+                8 => 0u64..300,
+                1 => (1u64 << 52) - 3..(1u64 << 52) + 3,
+                1 => (1u64 << 63) - 3..(1u64 << 63) + 3,
+                1 => any::<u64>(),
+            ],
+        )
+            .prop_flat_map(move |(width, base)| {
+                prop::collection::vec(any::<u8>(), count * usize::from(width)).prop_map(
+                    move |bytes| {
+                        let mut out = vec![width];
+                        put_leb128(&mut out, base);
+                        out.extend(bytes);
+                        out
+                    },
+                )
+            })
+    }
+
+    /// Forged version 3 values: any header, any columns, a correct checksum.
+    fn arb_forged() -> impl Strategy<Value = (Vec<u8>, Timeframe)> {
+        (
+            proptest::sample::select(Timeframe::ALL.to_vec()),
+            0u8..2,
+            0usize..24,
+            prop_oneof![
+                4 => (0i64..1_000).prop_map(|h| 1_767_571_200_000 + h * 3_600_000),
+                2 => (0i64..1_000_000).prop_map(|m| 1_767_571_200_000 + m * 60_000),
+                1 => any::<i64>()
+            ],
+            prop_oneof![4 => 1i64..10_000_000, 1 => any::<i64>()],
+            0i8..=MAX_DECIMALS,
+        )
+            .prop_flat_map(|(tf, alignment, n, t0, first_close, decimals)| {
+                let m = n.saturating_sub(1);
+                (
+                    Just((tf, alignment, n, t0, first_close, decimals)),
+                    (arb_column(m), arb_column(m), arb_column(n)),
+                    (arb_column(n), arb_column(n), arb_column(n)),
+                )
+            })
+            .prop_map(|((tf, alignment, n, t0, first_close, decimals), a, b)| {
+                let mut body = Vec::new();
+                for col in [a.0, a.1, a.2, b.0, b.1, b.2] {
+                    body.extend(col);
+                }
+                let mut wire = WireV3 {
+                    version: 3,
+                    symbol: "USDJPY",
+                    timeframe: tf.as_str(),
+                    alignment,
+                    forming: false,
+                    bars: u32::try_from(n).unwrap(),
+                    t0,
+                    price_decimals: decimals,
+                    first_close,
+                    integral_volume: true,
+                    crc: 0,
+                    body: &body,
+                };
+                wire.crc = wire.checksum();
+                (rmp_serde::to_vec(&wire).unwrap(), tf)
+            })
+    }
+
+    #[test]
+    fn values_written_by_encode_need_no_second_check() {
+        for tf in [Timeframe::M1, Timeframe::M5, Timeframe::H1] {
+            let opens: Vec<i64> = (0..50)
+                .map(|i| 1_767_571_200_000 + i * tf.max_millis())
+                .collect();
+            let f = on_grid(&frame(tf, &opens, 150.0), 3);
+            let bytes = encode(&f);
+            let wire: WireV3<'_> = rmp_serde::from_slice(&bytes).unwrap();
+            let body = body_columns(&wire, f.timeframe().aligned(f.alignment())).unwrap();
+            assert!(body.values_valid && body.times_valid, "{tf}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// What the decoder takes as established without the frame's checks holds: forged
+        /// bodies (a correct checksum over any columns) that it calls valid pass those checks.
+        #[test]
+        fn what_the_form_establishes_holds((bytes, tf) in arb_forged()) {
+            let wire: WireV3<'_> = rmp_serde::from_slice(&bytes).unwrap();
+            let grid = tf.aligned(alignment_of(wire.alignment).unwrap());
+            let Ok(body) = body_columns(&wire, grid) else {
+                return Ok(());
+            };
+            let n = body.cols.timestamps.len();
+            if body.values_valid {
+                let mut cols = body.cols.clone();
+                cols.timestamps = (0..n as i64).map(|i| i * 60_000).collect();
+                prop_assert!(OhlcvFrame::from_columns(sym(), Timeframe::M1, cols).is_ok());
+            }
+            if body.times_valid {
+                // Increasing and on the grid (the range of the first and last is checked by
+                // the frame, and the others lie between them).
+                let ts = &body.cols.timestamps;
+                prop_assert!(ts.windows(2).all(|w| w[0] < w[1]), "{ts:?}");
+                prop_assert!(ts.iter().all(|&t| grid.is_aligned_millis(t)), "{ts:?}");
+            }
+            // And decode itself never panics on them.
+            let _ = decode(&bytes, &sym(), tf);
         }
     }
 }

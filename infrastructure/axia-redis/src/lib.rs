@@ -26,6 +26,7 @@ pub mod codec;
 mod config;
 mod features;
 mod lease;
+mod memo;
 mod updates;
 
 pub use cache::{CacheCounters, RedisBarCache, UpdateMessage};

@@ -623,3 +623,46 @@ async fn values_written_in_version_2_are_read_then_rewritten_in_the_current_vers
         .unwrap();
     assert_eq!(merged, old.merge(&newer).unwrap());
 }
+
+#[tokio::test]
+async fn an_unchanged_value_is_decoded_once_and_any_change_is_seen() {
+    let ns = namespace();
+    let config = RedisCacheConfig::new(redis_url()).namespace(ns.clone());
+    let reader = cache_with(config.clone(), clock());
+    let writer = cache_with(config.clone(), clock());
+    let no_memo = cache_with(config.decoded_memo_bytes(0), clock());
+    let (s, tf) = (sym("USDJPY"), Timeframe::M1);
+    let first = frame("USDJPY", tf, noon() - Span::hours(2), 90, 150.0);
+    writer.save(&first).await.unwrap();
+    // The first read decodes; the next ones of the same bytes reuse it, and equal it.
+    for i in 0..3 {
+        assert_eq!(reader.get(&s, tf, all_time()).await.unwrap(), first);
+        assert_eq!(reader.counters().reused, i);
+    }
+    // A value another handle changed (a revised forming bar: same length, other bytes) is
+    // decoded afresh.
+    let revised = frame("USDJPY", tf, noon() - Span::hours(2), 90, 150.5).with_forming(true);
+    writer.save(&revised).await.unwrap();
+    let seen = reader.get(&s, tf, all_time()).await.unwrap();
+    assert_eq!(seen, revised);
+    assert_eq!(
+        seen.forming().map(|b| b.time()),
+        revised.last().map(|b| b.time())
+    );
+    assert_eq!(reader.counters().reused, 2);
+    // So is one changed behind the library's back, byte for byte (garbage is a miss).
+    let mut con = raw().await;
+    let key = reader.key(&s, tf);
+    let _: () = con.set(&key, b"not a value".as_slice()).await.unwrap();
+    assert!(reader.get(&s, tf, all_time()).await.unwrap().is_empty());
+    // The writer's own next read reuses what it wrote, without decoding.
+    writer.save(&first).await.unwrap();
+    let before = writer.counters().reused;
+    assert_eq!(writer.get(&s, tf, all_time()).await.unwrap(), first);
+    assert_eq!(writer.counters().reused, before + 1);
+    // Turned off, nothing is reused.
+    for _ in 0..2 {
+        assert_eq!(no_memo.get(&s, tf, all_time()).await.unwrap(), first);
+    }
+    assert_eq!(no_memo.counters().reused, 0);
+}
