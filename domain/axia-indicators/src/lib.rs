@@ -123,11 +123,12 @@ pub trait Indicator: Clone + fmt::Debug + Send + Sync {
     /// Adds a closed bar and returns the value after it (`None` during the warm-up).
     ///
     /// # Errors
-    /// [`IndicatorError::NonFinite`]; the state is unchanged.
+    /// [`NonFinite`] (a small error, so that checking costs the hot path next to nothing;
+    /// it converts into [`IndicatorError::NonFinite`]); the state is unchanged.
     #[inline]
-    fn update(&mut self, x: Self::Input) -> Result<Option<Self::Output>, IndicatorError> {
+    fn update(&mut self, x: Self::Input) -> Result<Option<Self::Output>, NonFinite> {
         if !x.is_finite() {
-            return Err(non_finite(&x));
+            return Err(NonFinite);
         }
         Ok(self.step(x))
     }
@@ -135,21 +136,36 @@ pub trait Indicator: Clone + fmt::Debug + Send + Sync {
     /// The value if `x` (a forming bar) were the next closed bar; the state is unchanged.
     ///
     /// # Errors
-    /// [`IndicatorError::NonFinite`].
-    fn peek(&self, x: Self::Input) -> Result<Option<Self::Output>, IndicatorError> {
+    /// [`NonFinite`].
+    fn peek(&self, x: Self::Input) -> Result<Option<Self::Output>, NonFinite> {
         self.clone().update(x)
+    }
+}
+
+/// A NaN or infinite input, refused by [`Indicator::update`] and [`Indicator::peek`]; the
+/// state is unchanged. Converts into [`IndicatorError::NonFinite`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("non-finite input")]
+pub struct NonFinite;
+
+impl From<NonFinite> for IndicatorError {
+    fn from(e: NonFinite) -> Self {
+        Self::NonFinite(e.to_string())
     }
 }
 
 /// Feeds `inputs` through `indicator` one [`Indicator::update`] at a time: the value after each.
 ///
 /// # Errors
-/// The first input's [`IndicatorError`].
+/// [`IndicatorError::NonFinite`] naming the first refused input.
 pub fn batch<I: Indicator>(
     mut indicator: I,
     inputs: impl IntoIterator<Item = I::Input>,
 ) -> Result<Vec<Option<I::Output>>, IndicatorError> {
-    inputs.into_iter().map(|x| indicator.update(x)).collect()
+    inputs
+        .into_iter()
+        .map(|x| indicator.update(x).map_err(|_| non_finite(&x)))
+        .collect()
 }
 
 /// The error of a non-finite input, made out of line (the hot path only tests).
@@ -182,6 +198,16 @@ fn check_period(
 #[allow(clippy::cast_precision_loss)]
 const fn as_f64(n: usize) -> f64 {
     n as f64
+}
+
+/// Wilder's smoothing `(previous * (n - 1) + x) / n` as the factors of `previous * keep + x *
+/// take`: `((n - 1) / n, 1 / n)`, so an update is a multiplication and an addition away from
+/// the next (TA-Lib's form adds a division to that chain). Within an ulp or two of TA-Lib's
+/// form per update, and the smoothing shrinks old differences by `(n - 1) / n` each time, so
+/// they never build up.
+fn wilder(period: usize) -> (f64, f64) {
+    let n = as_f64(period);
+    ((n - 1.0) / n, 1.0 / n)
 }
 
 /// Running sums are recomputed from their window every this many periods: between two, the
@@ -228,6 +254,19 @@ impl Ring {
         }
     }
 
+    /// Puts `x` in place of the oldest value of a full ring and returns that value: the
+    /// steady-state path, a load, a store and a wrap.
+    #[inline]
+    fn replace(&mut self, x: f64) -> f64 {
+        let old = self
+            .buf
+            .get_mut(self.pos)
+            .map_or(0.0, |slot| std::mem::replace(slot, x));
+        let next = self.pos + 1;
+        self.pos = if next == self.buf.len() { 0 } else { next };
+        old
+    }
+
     /// The values, oldest first.
     fn iter(&self) -> impl Iterator<Item = f64> + '_ {
         let (newer, older) = self.buf.split_at(self.pos);
@@ -240,12 +279,16 @@ impl Ring {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sma {
     period: usize,
+    /// `1 / period`: a multiplication per value instead of a division (within an ulp of
+    /// TA-Lib's quotient).
+    inv_period: f64,
     /// The newest `period - 1` values.
     window: Ring,
     /// Their sum, kept by adding each new value less the one leaving, and re-summed from the
-    /// window every `RESUM_PERIODS * period` updates so it never drifts.
+    /// window every `RESUM_PERIODS` turns of the window (about `RESUM_PERIODS * period` updates) so it never drifts.
     partial: f64,
-    since_resum: usize,
+    /// Turns of the window left until the next re-sum.
+    turns_left: usize,
     value: Option<f64>,
 }
 
@@ -262,11 +305,20 @@ impl Sma {
     fn unchecked(period: usize) -> Self {
         Self {
             period,
+            inv_period: 1.0 / as_f64(period),
             window: Ring::new(period - 1),
             partial: 0.0,
-            since_resum: 0,
+            turns_left: RESUM_PERIODS,
             value: None,
         }
+    }
+
+    /// Inlined: a call in the update loop, even one rarely taken, would keep the running
+    /// state in memory instead of registers.
+    #[inline]
+    fn resum(&mut self) {
+        self.turns_left = RESUM_PERIODS;
+        self.partial = self.window.iter().sum();
     }
 }
 
@@ -285,16 +337,16 @@ impl Indicator for Sma {
             self.partial += x;
             return None;
         }
-        let total = self.partial + x;
-        let mean = total / as_f64(self.period);
-        let oldest = self.window.push(x).unwrap_or(0.0);
-        self.since_resum += 1;
-        if self.since_resum >= RESUM_PERIODS * self.period {
-            self.since_resum = 0;
-            self.partial = self.window.iter().sum();
-        } else {
-            // One addition on the chain from update to update.
-            self.partial += x - oldest;
+        let mean = (self.partial + x) * self.inv_period;
+        let oldest = self.window.replace(x);
+        // One addition on the chain from update to update.
+        self.partial += x - oldest;
+        // Counted per turn of the window, not per update: one test of a value at hand.
+        if self.window.pos == 0 {
+            self.turns_left -= 1;
+            if self.turns_left == 0 {
+                self.resum();
+            }
         }
         self.value = Some(mean);
         self.value
@@ -306,11 +358,15 @@ impl Indicator for Sma {
 }
 
 /// Exponential moving average, `k = 2 / (period + 1)`, seeded by the SMA of the first `period`
-/// values. Lookback `period - 1`.
+/// values. Lookback `period - 1`. Each update is `previous * (1 - k) + x * k`, TA-Lib's
+/// `(x - previous) * k + previous` rearranged so that one multiplication and one addition
+/// (not three operations) separate an update from the next; the two differ by an ulp or two.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ema {
     period: usize,
     k: f64,
+    /// `1 - k`.
+    keep: f64,
     seen: usize,
     seed_sum: f64,
     value: Option<f64>,
@@ -330,6 +386,7 @@ impl Ema {
         Self {
             period,
             k: 2.0 / (as_f64(period) + 1.0),
+            keep: 1.0 - 2.0 / (as_f64(period) + 1.0),
             seen: 0,
             seed_sum: 0.0,
             value: None,
@@ -347,12 +404,8 @@ impl Indicator for Ema {
 
     fn step(&mut self, x: f64) -> Option<f64> {
         self.value = match self.value {
-            Some(prev) => Some(((x - prev) * self.k) + prev),
-            None => {
-                self.seed_sum += x;
-                self.seen += 1;
-                (self.seen == self.period).then(|| self.seed_sum / as_f64(self.period))
-            }
+            Some(prev) => Some(prev * self.keep + x * self.k),
+            None => self.seed(x),
         };
         self.value
     }
@@ -362,11 +415,34 @@ impl Indicator for Ema {
     }
 }
 
+impl Ema {
+    /// One update in TA-Lib's own form, `(x - previous) * k + previous`: for MACD, whose
+    /// difference of two EMAs cancels most of their digits and so magnifies an ulp of either
+    /// twenty thousand times on FX prices.
+    #[inline]
+    fn step_exact(&mut self, x: f64) -> Option<f64> {
+        self.value = match self.value {
+            Some(prev) => Some(((x - prev) * self.k) + prev),
+            None => self.seed(x),
+        };
+        self.value
+    }
+
+    /// A warm-up update: the seed, once `period` values are in.
+    fn seed(&mut self, x: f64) -> Option<f64> {
+        self.seed_sum += x;
+        self.seen += 1;
+        (self.seen == self.period).then(|| self.seed_sum / as_f64(self.period))
+    }
+}
+
 /// Relative strength index with Wilder's smoothing, seeded by the mean gain and loss of the
 /// first `period` changes; 0 when there was neither gain nor loss. Lookback `period`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rsi {
     period: usize,
+    /// [`wilder`] of the period.
+    smoothing: (f64, f64),
     previous: Option<f64>,
     changes: usize,
     gain: f64,
@@ -383,6 +459,7 @@ impl Rsi {
         check_period("RSI", "period", period, 2, "2 to 100000")?;
         Ok(Self {
             period,
+            smoothing: wilder(period),
             previous: None,
             changes: 0,
             gain: 0.0,
@@ -413,28 +490,25 @@ impl Indicator for Rsi {
     fn step(&mut self, x: f64) -> Option<f64> {
         let previous = self.previous.replace(x)?;
         let change = x - previous;
-        let n = as_f64(self.period);
+        let (up, down) = (change.max(0.0), (-change).max(0.0));
         if self.changes < self.period {
-            if change < 0.0 {
-                self.loss -= change;
-            } else {
-                self.gain += change;
-            }
+            self.gain += up;
+            self.loss += down;
             self.changes += 1;
             if self.changes < self.period {
                 return None;
             }
+            let n = as_f64(self.period);
+            self.gain /= n;
+            self.loss /= n;
         } else {
-            self.loss *= n - 1.0;
-            self.gain *= n - 1.0;
-            if change < 0.0 {
-                self.loss -= change;
-            } else {
-                self.gain += change;
-            }
+            // Wilder: `(previous * (n - 1) + change) / n`, as `previous * (n - 1) / n +
+            // change / n`: a multiplication and an addition on each chain instead of a
+            // division too.
+            let (keep, take) = self.smoothing;
+            self.gain = self.gain * keep + up * take;
+            self.loss = self.loss * keep + down * take;
         }
-        self.loss /= n;
-        self.gain /= n;
         self.value = Some(Self::of(self.gain, self.loss));
         self.value
     }
@@ -518,15 +592,15 @@ impl Indicator for Macd {
 
     #[inline]
     fn step(&mut self, x: f64) -> Option<MacdValue> {
-        let slow = self.slow.step(x);
+        let slow = self.slow.step_exact(x);
         let fast = if self.seen >= self.fast_skip {
-            self.fast.step(x)
+            self.fast.step_exact(x)
         } else {
             None
         };
         self.seen = self.seen.saturating_add(1);
         let macd = fast? - slow?;
-        let signal = self.signal.step(macd)?;
+        let signal = self.signal.step_exact(macd)?;
         self.value = Some(MacdValue {
             macd,
             signal,
@@ -555,18 +629,21 @@ pub struct Bands {
 /// deviations. Lookback `period - 1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bollinger {
-    sma: Sma,
+    period: usize,
     k: f64,
+    /// `1 / period`.
+    inv_period: f64,
     /// The last `period` values.
     window: Ring,
-    /// Sums of `x - anchor` and of its square over the window; the anchor is moved to the
-    /// window's mean, and both sums recomputed, every `RESUM_PERIODS / 4 * period` updates
-    /// (FX prices move little against their spread in that time, so the sums never cancel
-    /// much).
+    /// Sums of `x - anchor` and of its square over the window; the middle band is `anchor +
+    /// s1 / period`. The anchor is moved to the window's mean, and both sums recomputed,
+    /// every `RESUM_PERIODS / 4 * period` updates (FX prices move little against their spread
+    /// in that time, so the sums never cancel much, unlike a running sum of squares).
     anchor: f64,
     s1: f64,
     s2: f64,
-    since_anchor: usize,
+    /// Updates left until the anchor moves.
+    until_anchor: usize,
     value: Option<Bands>,
 }
 
@@ -596,14 +673,41 @@ impl Bollinger {
 
     fn unchecked(period: usize, k: f64) -> Self {
         Self {
-            sma: Sma::unchecked(period),
+            period,
             k,
+            inv_period: 1.0 / as_f64(period),
             window: Ring::new(period),
             anchor: 0.0,
             s1: 0.0,
             s2: 0.0,
-            since_anchor: 0,
+            until_anchor: RESUM_PERIODS / 4 * period,
             value: None,
+        }
+    }
+
+    /// Moves the anchor to the window's mean and recomputes both sums from the window
+    /// (inlined, like [`Sma`]'s re-sum).
+    #[inline]
+    fn reanchor(&mut self) {
+        self.until_anchor = RESUM_PERIODS / 4 * self.period;
+        self.anchor += self.s1 * self.inv_period;
+        let anchor = self.anchor;
+        (self.s1, self.s2) = self.window.iter().fold((0.0, 0.0), |(a, b), v| {
+            let d = v - anchor;
+            (a + d, b + d * d)
+        });
+    }
+
+    fn bands(&self) -> Bands {
+        let mean = self.s1 * self.inv_period;
+        let variance = self.s2 * self.inv_period - mean * mean;
+        let sigma = if variance > 0.0 { variance.sqrt() } else { 0.0 };
+        let middle = self.anchor + mean;
+        let width = self.k * sigma;
+        Bands {
+            upper: middle + width,
+            middle,
+            lower: middle - width,
         }
     }
 }
@@ -613,48 +717,33 @@ impl Indicator for Bollinger {
     type Output = Bands;
 
     fn lookback(&self) -> usize {
-        self.sma.period - 1
+        self.period - 1
     }
 
     #[inline]
     fn step(&mut self, x: f64) -> Option<Bands> {
-        let period = self.sma.period;
-        if self.window.len == 0 {
-            self.anchor = x;
-        }
-        let d = x - self.anchor;
-        match self.window.push(x) {
-            Some(old) => {
-                let old = old - self.anchor;
-                self.s1 += d - old;
-                self.s2 += d * d - old * old;
+        if !self.window.is_full() {
+            if self.window.len == 0 {
+                self.anchor = x;
             }
-            None => {
-                self.s1 += d;
-                self.s2 += d * d;
+            let d = x - self.anchor;
+            self.window.push(x);
+            self.s1 += d;
+            self.s2 += d * d;
+            if !self.window.is_full() {
+                return None;
+            }
+        } else {
+            let d = x - self.anchor;
+            let old = self.window.replace(x) - self.anchor;
+            self.s1 += d - old;
+            self.s2 += (d - old) * (d + old);
+            self.until_anchor -= 1;
+            if self.until_anchor == 0 {
+                self.reanchor();
             }
         }
-        let middle = self.sma.step(x)?;
-        self.since_anchor += 1;
-        if self.since_anchor >= RESUM_PERIODS / 4 * period {
-            self.since_anchor = 0;
-            self.anchor = middle;
-            let (s1, s2) = self.window.iter().fold((0.0, 0.0), |(a, b), v| {
-                let d = v - middle;
-                (a + d, b + d * d)
-            });
-            (self.s1, self.s2) = (s1, s2);
-        }
-        let n = as_f64(period);
-        let mean = self.s1 / n;
-        let variance = self.s2 / n - mean * mean;
-        let sigma = if variance > 0.0 { variance.sqrt() } else { 0.0 };
-        let width = self.k * sigma;
-        self.value = Some(Bands {
-            upper: middle + width,
-            middle,
-            lower: middle - width,
-        });
+        self.value = Some(self.bands());
         self.value
     }
 
@@ -668,6 +757,8 @@ impl Indicator for Bollinger {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Atr {
     period: usize,
+    /// [`wilder`] of the period.
+    smoothing: (f64, f64),
     previous_close: Option<f64>,
     ranges: usize,
     seed_sum: f64,
@@ -683,6 +774,7 @@ impl Atr {
         check_period("ATR", "period", period, 1, "1 to 100000")?;
         Ok(Self {
             period,
+            smoothing: wilder(period),
             previous_close: None,
             ranges: 0,
             seed_sum: 0.0,
@@ -712,7 +804,10 @@ impl Indicator for Atr {
         }
         let n = as_f64(self.period);
         self.value = match self.value {
-            Some(prev) => Some(((prev * (n - 1.0)) + tr) / n),
+            Some(prev) => {
+                let (keep, take) = self.smoothing;
+                Some(prev * keep + tr * take)
+            }
             None => {
                 self.seed_sum += tr;
                 self.ranges += 1;

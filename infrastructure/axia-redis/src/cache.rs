@@ -518,27 +518,67 @@ impl RedisBarCache {
             let ttl = self.config.ttl.ttl_millis(now);
             let cas = Arc::clone(&self.cas);
             let (k, ch) = (key.clone(), channel.clone());
+            let (index, member) = (self.index_key(), format!("{symbol}:{timeframe}"));
             let written: i64 = self
                 .io(|mut c| async move {
-                    cas.key(k)
-                        .arg(expected)
-                        .arg(value)
-                        .arg(ttl)
-                        .arg(ch)
-                        .arg(message)
-                        .invoke_async(&mut c)
-                        .await
+                    match c {
+                        // One round trip: the compare-and-set and the index entry together.
+                        // Adding the entry whatever the script decides is right: a lost race
+                        // means another writer stored the series.
+                        Conn::Single(_) => {
+                            let mut pipe = redis::pipe();
+                            pipe.cmd("EVALSHA")
+                                .arg(cas.get_hash())
+                                .arg(1)
+                                .arg(&k)
+                                .arg(&expected)
+                                .arg(&value)
+                                .arg(ttl)
+                                .arg(&ch)
+                                .arg(&message)
+                                .cmd("SADD")
+                                .arg(&index)
+                                .arg(&member)
+                                .ignore();
+                            match pipe.query_async::<(i64,)>(&mut c).await {
+                                Ok((w,)) => Ok(w),
+                                // A server that does not hold the script yet (a restart, a
+                                // flush): load it, then the same round trip again.
+                                Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                                    cas.prepare_invoke().load_async(&mut c).await?;
+                                    pipe.query_async::<(i64,)>(&mut c).await.map(|(w,)| w)
+                                }
+                                Err(e) => Err(e),
+                            }
+                        }
+                        // A cluster keeps the index in another slot: two round trips.
+                        Conn::Cluster(_) => {
+                            let w: i64 = cas
+                                .key(&k)
+                                .arg(&expected)
+                                .arg(&value)
+                                .arg(ttl)
+                                .arg(&ch)
+                                .arg(&message)
+                                .invoke_async(&mut c)
+                                .await?;
+                            if w == 1 {
+                                let indexed: Result<i64, _> = redis::cmd("SADD")
+                                    .arg(&index)
+                                    .arg(&member)
+                                    .query_async(&mut c)
+                                    .await;
+                                if let Err(e) = indexed {
+                                    tracing::warn!(key = k, error = %e, "written, but not added to the namespace index");
+                                }
+                            }
+                            Ok(w)
+                        }
+                    }
                 })
                 .await?;
             if written == 1 {
                 self.memo.put(&key, &remembered, &kept);
-                let member = format!("{symbol}:{timeframe}");
-                let indexed: Result<i64, _> = self
-                    .query(redis::cmd("SADD").arg(self.index_key()).arg(member).clone())
-                    .await;
-                if let Err(e) = indexed {
-                    tracing::warn!(key, error = %e, "written, but not added to the namespace index");
-                }
                 return Ok(kept.len());
             }
             self.counters

@@ -198,7 +198,7 @@ pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
     let integral_volume = c
         .volume
         .iter()
-        .all(|v| v.fract() == 0.0 && (0.0..EXACT_INT).contains(v));
+        .all(|v| (0.0..EXACT_INT).contains(v) && round_fast(*v) == *v);
     if integral_volume {
         // Whole and below 2^53: exact as u64.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -280,9 +280,21 @@ fn pow10(d: i8) -> f64 {
     10f64.powi(i32::from(d))
 }
 
+/// `x` rounded to a whole number (ties to even) when `|x| < 2^52`, else `x`: adding and taking
+/// away 2^52 leaves no fraction bits. Two additions, where `f64::round` is a library call on
+/// CPUs the build does not assume SSE4.1 of.
+fn round_fast(x: f64) -> f64 {
+    let a = x.abs();
+    if a < TWO_52 {
+        ((a + TWO_52) - TWO_52).copysign(x)
+    } else {
+        x
+    }
+}
+
 /// `p` in units of `10^-d` when that is exact: the integer decodes back to `p` bit for bit.
 fn units(p: f64, scale: f64) -> Option<i64> {
-    let u = (p * scale).round();
+    let u = round_fast(p * scale);
     #[allow(clippy::cast_possible_truncation, clippy::float_cmp)]
     (u.abs() < EXACT_INT && u / scale == p).then_some(u as i64)
 }
@@ -321,9 +333,26 @@ fn put_column(body: &mut Vec<u8>, values: &[u64]) {
     };
     body.push(width);
     put_leb128(body, base);
-    for v in values {
-        let bytes = (v - base).to_le_bytes();
-        body.extend_from_slice(bytes.get(..usize::from(width)).unwrap_or(&bytes));
+    // One loop per width, each a fixed-size copy (the span bounds every value: no truncation).
+    #[allow(clippy::cast_possible_truncation)]
+    match width {
+        0 => {}
+        1 => body.extend(values.iter().map(|v| (v - base) as u8)),
+        2 => {
+            for v in values {
+                body.extend_from_slice(&((v - base) as u16).to_le_bytes());
+            }
+        }
+        4 => {
+            for v in values {
+                body.extend_from_slice(&((v - base) as u32).to_le_bytes());
+            }
+        }
+        _ => {
+            for v in values {
+                body.extend_from_slice(&(v - base).to_le_bytes());
+            }
+        }
     }
 }
 

@@ -123,6 +123,66 @@ pub(crate) struct BarsBody {
     pub provenance: ProvenanceDto,
 }
 
+/// The bars of a page as one array per field (`format=columns`), index for index.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub(crate) struct BarColumns {
+    /// Open times, UNIX seconds, oldest first.
+    pub time: Vec<i64>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+    pub volume: Vec<f64>,
+}
+
+impl BarColumns {
+    fn of(bars: &[BarDto]) -> Self {
+        Self {
+            time: bars.iter().map(|b| b.time).collect(),
+            open: bars.iter().map(|b| b.open).collect(),
+            high: bars.iter().map(|b| b.high).collect(),
+            low: bars.iter().map(|b| b.low).collect(),
+            close: bars.iter().map(|b| b.close).collect(),
+            volume: bars.iter().map(|b| b.volume).collect(),
+        }
+    }
+}
+
+/// A page with its bars as columns (`format=columns`): the fields of [`BarsBody`], with
+/// `columns` in place of `bars`. The forming bar, if any, is the last one (`forming` holds its
+/// time).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub(crate) struct ColumnsBody<'a> {
+    pub symbol: &'a str,
+    pub timeframe: &'a str,
+    pub instrument: &'a InstrumentDto,
+    pub columns: BarColumns,
+    pub forming: Option<i64>,
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+    pub start: i64,
+    pub end: i64,
+    pub provenance: &'a ProvenanceDto,
+}
+
+impl<'a> ColumnsBody<'a> {
+    fn of(body: &'a BarsBody) -> Self {
+        Self {
+            symbol: &body.symbol,
+            timeframe: &body.timeframe,
+            instrument: &body.instrument,
+            columns: BarColumns::of(&body.bars),
+            forming: body.forming,
+            truncated: body.truncated,
+            next_before: body.next_before,
+            start: body.start,
+            end: body.end,
+            provenance: &body.provenance,
+        }
+    }
+}
+
 /// A page and what its caching depends on.
 pub(crate) struct Page {
     pub body: BarsBody,
@@ -142,7 +202,7 @@ pub(crate) struct Page {
         ("limit" = Option<usize>, Query, description = "Bars at most, counted back from the newest bar in the window: default 1000, maximum 50000. More bars than that set `truncated` and `next_before`"),
         ("before" = Option<i64>, Query, description = "Exclusive cursor, UNIX seconds: the `next_before` of the previous page"),
         ("use_case" = Option<String>, Query, description = "chart (default), trading or analysis: which sources the provider asks first"),
-        ("format" = Option<String>, Query, description = "json (default) or csv (time,open,high,low,close,volume,forming with RFC 3339 times)"),
+        ("format" = Option<String>, Query, description = "json (default), columns (the same page with `columns`, one array per field, in place of `bars`: half the bytes) or csv (time,open,high,low,close,volume,forming with RFC 3339 times)"),
     ),
     responses(
         (status = 200, description = "A page of bars, oldest first, with its provenance; a strong ETag", body = BarsBody),
@@ -416,6 +476,10 @@ fn respond(page: Page, format: Format, headers: &HeaderMap) -> Response {
     let (bytes, content_type) = match format {
         Format::Json => (
             serde_json::to_vec(&body).unwrap_or_default(),
+            "application/json",
+        ),
+        Format::Columns => (
+            serde_json::to_vec(&ColumnsBody::of(&body)).unwrap_or_default(),
             "application/json",
         ),
         Format::Csv => (csv(&body).into_bytes(), "text/csv; charset=utf-8"),

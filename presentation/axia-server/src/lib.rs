@@ -175,7 +175,13 @@ impl Api {
             .route("/assets/lightweight-charts.NOTICE", get(pages::notice))
             .route("/assets/lightweight-charts.LICENSE", get(pages::license))
             .fallback(pages::not_found)
-            .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+            // The fastest level: a month of M1 compresses about as well, in a third of the
+            // time the default level takes (the chart's first request waits for it).
+            .layer(
+                tower_http::compression::CompressionLayer::new()
+                    .gzip(true)
+                    .quality(tower_http::CompressionLevel::Fastest),
+            )
             .with_state(self.clone())
     }
 

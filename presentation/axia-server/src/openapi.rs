@@ -20,6 +20,8 @@ use utoipa::OpenApi;
     components(schemas(
         crate::bars::BarsBody,
         crate::bars::BarDto,
+        crate::bars::ColumnsBody,
+        crate::bars::BarColumns,
         crate::bars::InstrumentDto,
         crate::bars::ProvenanceDto,
         crate::bars::AttemptDto,

@@ -11,6 +11,9 @@ use crate::problem::Problem;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     Json,
+    /// JSON with the bars as one array per field (`columns`), about half the bytes of
+    /// `bars` and quicker to parse: what the chart page asks for.
+    Columns,
     Csv,
 }
 
@@ -189,9 +192,10 @@ fn format(s: Option<&str>) -> Result<Format, Problem> {
     match s {
         None => Ok(Format::Json),
         Some(f) if f.eq_ignore_ascii_case("json") => Ok(Format::Json),
+        Some(f) if f.eq_ignore_ascii_case("columns") => Ok(Format::Columns),
         Some(f) if f.eq_ignore_ascii_case("csv") => Ok(Format::Csv),
         Some(f) => Err(Problem::invalid(format!(
-            "format: {:?} is neither json nor csv",
+            "format: {:?} is none of json, columns, csv",
             clip(f)
         ))),
     }

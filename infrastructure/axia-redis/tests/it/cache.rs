@@ -666,3 +666,32 @@ async fn an_unchanged_value_is_decoded_once_and_any_change_is_seen() {
     }
     assert_eq!(no_memo.counters().reused, 0);
 }
+
+#[tokio::test]
+async fn a_write_after_the_server_lost_its_scripts_loads_them_again() {
+    let cache = cache(clock());
+    let (s, tf) = (sym("EURJPY"), Timeframe::M5);
+    let first = frame("EURJPY", tf, noon() - Span::hours(1), 6, 160.0);
+    cache.save(&first).await.unwrap();
+    // A restarted or flushed server holds no script: the compare-and-set's EVALSHA fails
+    // with NOSCRIPT, and the write loads the script and goes through.
+    let mut con = raw().await;
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let second = frame("EURJPY", tf, noon() - Span::minutes(30), 6, 161.0);
+    cache.save(&second).await.unwrap();
+    let got = cache.get(&s, tf, all_time()).await.unwrap();
+    assert_eq!(got, first.merge(&second).unwrap());
+    // Both writes indexed the series once.
+    let members: Vec<String> = con
+        .smembers(format!(
+            "{}ohlcv:index",
+            cache.key(&s, tf).split("ohlcv:").next().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(members, vec!["EURJPY:M5".to_owned()]);
+}

@@ -136,6 +136,64 @@ async fn a_closed_window_is_json_or_csv_with_a_strong_etag_and_304() {
 }
 
 #[tokio::test]
+async fn format_columns_is_the_same_page_as_rows_field_by_field() {
+    let w = World::new();
+    let from = Utc.with_ymd_and_hms(2026, 6, 29, 0, 0, 0).unwrap();
+    w.archive(&weekday_frame(Timeframe::H1, from, noon())).await;
+    // The current hour, forming, in the hot tier.
+    let forming = weekday_frame(Timeframe::H1, noon(), noon() + Duration::hours(1));
+    w.cache.save(&forming.with_forming(true)).await.unwrap();
+    let base = serve(&w.api().build()).await;
+    for query in [
+        "start=2026-06-29T00:00:00Z&limit=10",
+        "start=2026-06-29T00:00:00Z",
+    ] {
+        let url = format!("{base}/api/v1/bars/EURUSD/H1?{query}");
+        let (_, rows_headers, rows) = get(&url).await;
+        let (status, headers, cols) = get(&format!("{url}&format=columns")).await;
+        assert_eq!(status, 200, "{cols}");
+        assert!(cols.get("bars").is_none(), "columns replace bars");
+        let bars = rows["bars"].as_array().unwrap();
+        let c = &cols["columns"];
+        for k in ["time", "open", "high", "low", "close", "volume"] {
+            let col = c[k].as_array().unwrap();
+            assert_eq!(col.len(), bars.len(), "{k}");
+            for (i, b) in bars.iter().enumerate() {
+                assert_eq!(col[i], b[k], "{k} of bar {i}");
+            }
+        }
+        for k in [
+            "symbol",
+            "timeframe",
+            "instrument",
+            "forming",
+            "truncated",
+            "next_before",
+            "start",
+            "end",
+            "provenance",
+        ] {
+            assert_eq!(cols.get(k), rows.get(k), "{k}");
+        }
+        // The forming bar is the last one; `forming` holds its time.
+        assert_eq!(cols["forming"], bars.last().unwrap()["time"]);
+        assert_eq!(bars.last().unwrap()["forming"], true);
+        assert_eq!(headers["content-type"], "application/json");
+        assert_ne!(
+            headers["etag"], rows_headers["etag"],
+            "another representation"
+        );
+        assert_eq!(headers["x-axia-bars"], rows_headers["x-axia-bars"]);
+    }
+    let (status, _, problem) = get(&format!("{base}/api/v1/bars/EURUSD/H1?format=xml")).await;
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("columns"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
 async fn responses_are_gzipped_for_clients_that_accept_it() {
     let w = World::new();
     let day = Utc.with_ymd_and_hms(2026, 6, 22, 0, 0, 0).unwrap();
