@@ -60,6 +60,18 @@ impl DecodedMemo {
             .map(|e| e.frame.clone())
     }
 
+    /// The last value kept under `key` and its frame, whatever their bytes.
+    pub(crate) fn latest(&self, key: &str) -> Option<(Vec<u8>, OhlcvFrame)> {
+        if self.budget == 0 {
+            return None;
+        }
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .entries
+            .get(key)
+            .map(|e| (e.raw.clone(), e.frame.clone()))
+    }
+
     /// Keeps `frame` as the decoding of `raw` under `key`, replacing the key's previous entry.
     pub(crate) fn put(&self, key: &str, raw: &[u8], frame: &OhlcvFrame) {
         let size = Entry::size(key, raw, frame);

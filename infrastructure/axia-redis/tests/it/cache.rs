@@ -695,3 +695,61 @@ async fn a_write_after_the_server_lost_its_scripts_loads_them_again() {
         .unwrap();
     assert_eq!(members, vec!["EURJPY:M5".to_owned()]);
 }
+
+/// Calls of `cmd` the server has answered (client calls and script calls alike).
+async fn calls(con: &mut redis::aio::MultiplexedConnection, cmd: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(con)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{cmd}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_writer_starts_from_what_it_wrote_and_reads_only_when_another_wrote_since() {
+    let server = PrivateRedis::start(&[]).await;
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let config = RedisCacheConfig::new(server.url()).namespace(namespace());
+    let a = cache_with(config.clone(), clock());
+    let b = cache_with(config, clock());
+    let (s, tf) = (sym("USDJPY"), Timeframe::M1);
+    let start = noon() - Span::hours(1);
+    let bar = |i: i64, base: f64| frame("USDJPY", tf, start + Span::minutes(i), 1, base);
+    a.save(&bar(0, 150.0)).await.unwrap();
+    let gets = calls(&mut con, "get").await;
+    let evals = calls(&mut con, "evalsha").await;
+    for i in 1..5 {
+        a.save(&bar(i, 150.0)).await.unwrap();
+    }
+    // Four writes: four compare-and-sets (each script reads the key once), no read of its own.
+    assert_eq!(calls(&mut con, "evalsha").await - evals, 4);
+    assert_eq!(calls(&mut con, "get").await - gets, 4);
+    // Another handle writes; the first one's next write finds its last value gone, reads,
+    // and merges: nothing is lost.
+    b.save(&bar(5, 151.0)).await.unwrap();
+    a.save(&bar(6, 152.0)).await.unwrap();
+    let all = a.get(&s, tf, all_time()).await.unwrap();
+    assert_eq!(all.len(), 7);
+    assert_eq!(
+        all.get(5).unwrap().close(),
+        bar(5, 151.0).get(0).unwrap().close()
+    );
+    assert_eq!(
+        a.counters().write_conflicts,
+        0,
+        "a stale start is not a conflict"
+    );
+    // An expired key is not resurrected from memory: the write starts from nothing.
+    let _: () = redis::cmd("DEL")
+        .arg(a.key(&s, tf))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    a.save(&bar(7, 153.0)).await.unwrap();
+    assert_eq!(a.get(&s, tf, all_time()).await.unwrap().len(), 1);
+}
