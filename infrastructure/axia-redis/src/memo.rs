@@ -47,29 +47,23 @@ impl DecodedMemo {
         }
     }
 
-    /// A copy of the frame decoded from exactly `raw` under `key`, if kept.
-    pub(crate) fn get(&self, key: &str, raw: &[u8]) -> Option<OhlcvFrame> {
+    /// `f` of the entry of `key`, if any (and the memo is on).
+    fn with_entry<R>(&self, key: &str, f: impl FnOnce(&Entry) -> Option<R>) -> Option<R> {
         if self.budget == 0 {
             return None;
         }
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .entries
-            .get(key)
-            .filter(|e| e.raw == raw)
-            .map(|e| e.frame.clone())
+        inner.entries.get(key).and_then(f)
+    }
+
+    /// A copy of the frame decoded from exactly `raw` under `key`, if kept.
+    pub(crate) fn get(&self, key: &str, raw: &[u8]) -> Option<OhlcvFrame> {
+        self.with_entry(key, |e| (e.raw == raw).then(|| e.frame.clone()))
     }
 
     /// The last value kept under `key` and its frame, whatever their bytes.
     pub(crate) fn latest(&self, key: &str) -> Option<(Vec<u8>, OhlcvFrame)> {
-        if self.budget == 0 {
-            return None;
-        }
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .entries
-            .get(key)
-            .map(|e| (e.raw.clone(), e.frame.clone()))
+        self.with_entry(key, |e| Some((e.raw.clone(), e.frame.clone())))
     }
 
     /// Keeps `frame` as the decoding of `raw` under `key`, replacing the key's previous entry.

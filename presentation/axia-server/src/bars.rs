@@ -148,38 +148,30 @@ impl BarColumns {
     }
 }
 
-/// A page with its bars as columns (`format=columns`): the fields of [`BarsBody`], with
-/// `columns` in place of `bars`. The forming bar, if any, is the last one (`forming` holds its
-/// time).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub(crate) struct ColumnsBody<'a> {
-    pub symbol: &'a str,
-    pub timeframe: &'a str,
-    pub instrument: &'a InstrumentDto,
-    pub columns: BarColumns,
-    pub forming: Option<i64>,
-    pub truncated: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_before: Option<i64>,
-    pub start: i64,
-    pub end: i64,
-    pub provenance: &'a ProvenanceDto,
-}
+/// A page with its bars as columns (`format=columns`): the fields of [`BarsBody`], in its
+/// order, with `columns` in place of `bars`. The forming bar, if any, is the last one
+/// (`forming` holds its time).
+pub(crate) struct ColumnsBody<'a>(&'a BarsBody);
 
-impl<'a> ColumnsBody<'a> {
-    fn of(body: &'a BarsBody) -> Self {
-        Self {
-            symbol: &body.symbol,
-            timeframe: &body.timeframe,
-            instrument: &body.instrument,
-            columns: BarColumns::of(&body.bars),
-            forming: body.forming,
-            truncated: body.truncated,
-            next_before: body.next_before,
-            start: body.start,
-            end: body.end,
-            provenance: &body.provenance,
+impl Serialize for ColumnsBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let b = self.0;
+        let mut out = serializer.serialize_struct("ColumnsBody", 10)?;
+        out.serialize_field("symbol", &b.symbol)?;
+        out.serialize_field("timeframe", &b.timeframe)?;
+        out.serialize_field("instrument", &b.instrument)?;
+        out.serialize_field("columns", &BarColumns::of(&b.bars))?;
+        out.serialize_field("forming", &b.forming)?;
+        out.serialize_field("truncated", &b.truncated)?;
+        match b.next_before {
+            Some(cursor) => out.serialize_field("next_before", &cursor)?,
+            None => out.skip_field("next_before")?,
         }
+        out.serialize_field("start", &b.start)?;
+        out.serialize_field("end", &b.end)?;
+        out.serialize_field("provenance", &b.provenance)?;
+        out.end()
     }
 }
 
@@ -479,7 +471,7 @@ fn respond(page: Page, format: Format, headers: &HeaderMap) -> Response {
             "application/json",
         ),
         Format::Columns => (
-            serde_json::to_vec(&ColumnsBody::of(&body)).unwrap_or_default(),
+            serde_json::to_vec(&ColumnsBody(&body)).unwrap_or_default(),
             "application/json",
         ),
         Format::Csv => (csv(&body).into_bytes(), "text/csv; charset=utf-8"),

@@ -20,7 +20,6 @@ use utoipa::OpenApi;
     components(schemas(
         crate::bars::BarsBody,
         crate::bars::BarDto,
-        crate::bars::ColumnsBody,
         crate::bars::BarColumns,
         crate::bars::InstrumentDto,
         crate::bars::ProvenanceDto,
