@@ -465,6 +465,24 @@ struct Column<'a> {
 }
 
 impl Column<'_> {
+    /// The largest value the column can hold, by its base and width (`None` for width 8 or
+    /// beyond `u64`).
+    fn largest(&self) -> Option<u64> {
+        let widest = match self.width {
+            0 => Some(0),
+            1 => Some(0xff),
+            2 => Some(0xffff),
+            4 => Some(0xffff_ffff),
+            _ => None,
+        };
+        widest.and_then(|w| self.base.checked_add(w))
+    }
+
+    /// True when every value the column can hold, by its base and width, is below `limit`.
+    fn fits_below(&self, limit: u64) -> bool {
+        self.largest().is_some_and(|max| max < limit)
+    }
+
     /// Appends the `n` values, each read by `f` from its `width`-byte slot, in one tight loop
     /// per width (the loop the compiler vectorises).
     fn extend_into<T: Copy>(&self, out: &mut Vec<T>, n: usize, f: impl Fn(u64) -> T) {
@@ -504,15 +522,8 @@ fn times_by_construction(grid: Grid, t0: i64, gaps: &Column<'_>, m: usize) -> bo
         return false;
     }
     // The largest gap the column can hold, times the gaps, must fit after `t0`.
-    let widest = match gaps.width {
-        0 => Some(0u64),
-        1 => Some(0xff),
-        2 => Some(0xffff),
-        4 => Some(0xffff_ffff),
-        _ => None,
-    };
-    let fits = widest
-        .and_then(|w| gaps.base.checked_add(w))
+    let fits = gaps
+        .largest()
         .and_then(|g| i64::try_from(g).ok())
         .and_then(|g| g.checked_mul(MINUTE_MS))
         .and_then(|g| g.checked_mul(i64::try_from(m).ok()?))
@@ -537,6 +548,9 @@ fn high_bits(col: &[i64]) -> u64 {
 
 /// 2^52 as an f64.
 const TWO_52: f64 = 4_503_599_627_370_496.0;
+
+/// 2^52 as a count of units.
+const TWO_52_UNITS: u64 = 1 << 52;
 
 /// `units` in [0, 2^52) as its exact f64: the integer put in the mantissa of 2^52, less 2^52
 /// (a conversion the compiler packs two or four at a time, unlike `as f64` of an i64).
@@ -619,7 +633,16 @@ fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
     // gap that overflows makes the times decrease, which the frame's checks refuse.
     let gaps = r.view(m)?;
     let times_valid = n > 0 && times_by_construction(grid, wire.t0, &gaps, m);
-    if n > 0 {
+    if n > 0 && gaps.width == 0 {
+        // Every gap the same (a series with no missing bar): one pass, no gap column.
+        let step = gaps.base.cast_signed().wrapping_mul(MINUTE_MS);
+        let mut t = wire.t0;
+        cols.timestamps.extend((0..n).map(|_| {
+            let open = t;
+            t = t.wrapping_add(step);
+            open
+        }));
+    } else if n > 0 {
         cols.timestamps.push(wire.t0);
         gaps.extend_into(&mut cols.timestamps, m, |d| {
             d.cast_signed().wrapping_mul(MINUTE_MS)
@@ -644,10 +667,7 @@ fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
         r.view(m)?.extend_into(&mut closes, m, unzigzag);
         let mut opens = Vec::with_capacity(n);
         r.view(n)?.extend_into(&mut opens, n, unzigzag);
-        let mut above = Vec::with_capacity(n);
-        r.view(n)?.extend_into(&mut above, n, u64::cast_signed);
-        let mut below = Vec::with_capacity(n);
-        r.view(n)?.extend_into(&mut below, n, u64::cast_signed);
+        let (above, below) = (r.view(n)?, r.view(n)?);
         // A value that passed its checksum was written by `encode`: the integers are as it
         // computed them. Wrapping arithmetic keeps a forged one from panicking, and each bar
         // is checked in units: `0 < low <= open, close <= high < 2^53` there makes every
@@ -667,34 +687,58 @@ fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
                 *o = c.wrapping_add(*o);
             }
         }
-        // Distances beyond the body below 2^52 (so not negative) …
-        let deltas_small = (high_bits(&above) | high_bits(&below)) == 0;
-        // … become the highs and the lows, in place.
-        for ((a, &o), &c) in above.iter_mut().zip(&opens).zip(&closes) {
-            *a = o.max(c).wrapping_add(*a);
-        }
-        for ((b, &o), &c) in below.iter_mut().zip(&opens).zip(&closes) {
-            *b = o.min(c).wrapping_sub(*b);
-        }
-        let (highs, lows) = (above, below);
-        // Every price in [0, 2^52) units means no sum wrapped, so `low <= open, close <=
-        // high` holds; with every low above zero, each bar holds the frame's invariants.
-        values_valid = deltas_small
-            && (high_bits(&opens) | high_bits(&closes) | high_bits(&highs) | high_bits(&lows)) == 0
-            && lows.iter().fold(true, |ok, &l| ok & (l != 0));
-        let columns = [
-            (&opens, &mut cols.open),
-            (&highs, &mut cols.high),
-            (&lows, &mut cols.low),
-            (&closes, &mut cols.close),
-        ];
-        for (units, col) in columns {
-            if values_valid {
-                // Packed: the conversion and the division, two or four prices at a time.
-                col.extend(units.iter().map(|&u| small_exact(u) / scale));
-            } else {
-                col.extend(units.iter().map(|&u| exact(u) / scale));
-            }
+        // Every open, close and distance beyond the body in [0, 2^52) units (the distances'
+        // columns say so by their base and width alone): each is an exact f64, and so are the
+        // highs and lows made from them (below 2^53), built with packed f64 max/min (SSE2 has
+        // no 64-bit integer compare). With every low above zero, each bar then holds the
+        // frame's invariants, and the divisions (monotonic, and a positive whole number of
+        // units stays positive) keep them.
+        let small = above.fits_below(TWO_52_UNITS)
+            && below.fits_below(TWO_52_UNITS)
+            && (high_bits(&opens) | high_bits(&closes)) == 0;
+        if small {
+            let exact_opens: Vec<f64> = opens.iter().map(|&u| small_exact(u)).collect();
+            let exact_closes: Vec<f64> = closes.iter().map(|&u| small_exact(u)).collect();
+            let distance = |col: &Column<'_>| {
+                let mut out = Vec::with_capacity(n);
+                col.extend_into(&mut out, n, |v| small_exact(v.cast_signed()));
+                out
+            };
+            let (above, below) = (distance(&above), distance(&below));
+            let bodies = || exact_opens.iter().zip(&exact_closes);
+            cols.high.extend(
+                bodies()
+                    .zip(&above)
+                    .map(|((&o, &c), &a)| (o.max(c) + a) / scale),
+            );
+            cols.low.extend(
+                bodies()
+                    .zip(&below)
+                    .map(|((&o, &c), &b)| (o.min(c) - b) / scale),
+            );
+            cols.open.extend(exact_opens.iter().map(|&u| u / scale));
+            cols.close.extend(exact_closes.iter().map(|&u| u / scale));
+            values_valid = cols.low.iter().fold(true, |ok, &l| ok & (l > 0.0));
+        } else {
+            // Only a forged value gets here: wrapping integer arithmetic, then the frame's
+            // own checks.
+            let units = |col: &Column<'_>| {
+                let mut out = Vec::with_capacity(n);
+                col.extend_into(&mut out, n, u64::cast_signed);
+                out
+            };
+            let (above, below) = (units(&above), units(&below));
+            let rows = || opens.iter().zip(&closes);
+            let highs = rows()
+                .zip(&above)
+                .map(|((&o, &c), &a)| o.max(c).wrapping_add(a));
+            let lows = rows()
+                .zip(&below)
+                .map(|((&o, &c), &b)| o.min(c).wrapping_sub(b));
+            cols.high.extend(highs.map(|u| exact(u) / scale));
+            cols.low.extend(lows.map(|u| exact(u) / scale));
+            cols.open.extend(opens.iter().map(|&u| exact(u) / scale));
+            cols.close.extend(closes.iter().map(|&u| exact(u) / scale));
         }
     } else if wire.price_decimals == -1 {
         cols.open = r.f64s(n)?;
@@ -1254,6 +1298,16 @@ mod tests {
             let wire: WireV3<'_> = rmp_serde::from_slice(&bytes).unwrap();
             let body = body_columns(&wire, f.timeframe().aligned(f.alignment())).unwrap();
             assert!(body.values_valid && body.times_valid, "{tf}");
+            // A series with no missing bar (equal gaps) reads back exactly, and so does one
+            // with a gap.
+            assert_eq!(decode(&bytes, f.symbol(), tf).unwrap(), f, "{tf}");
+            let early = frame(tf, &opens[..10], 150.0);
+            let gapped = on_grid(&early, 3).merge(&f.last_n(30)).unwrap();
+            assert_eq!(
+                decode(&encode(&gapped), f.symbol(), tf).unwrap(),
+                gapped,
+                "{tf}"
+            );
         }
     }
 
