@@ -77,6 +77,21 @@ async fn pubsub_clients() -> usize {
     list.lines().filter(|l| !l.trim().is_empty()).count()
 }
 
+/// [`pubsub_clients`] once it holds still for 200 ms (at most 5 s): the subscription of an
+/// earlier test's server closes a moment after that test ends, and Redis counts it until then.
+async fn settled_pubsub_clients() -> usize {
+    let mut last = pubsub_clients().await;
+    for _ in 0..25 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = pubsub_clients().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 #[tokio::test]
 async fn a_write_through_the_hot_tier_arrives_on_a_websocket() {
     let _one = SOCKETS.lock().await;
@@ -147,7 +162,7 @@ async fn two_hundred_sockets_share_one_redis_subscription() {
         .unwrap();
     let api = w.api().build();
     let base = serve(&api).await;
-    let before = pubsub_clients().await;
+    let before = settled_pubsub_clients().await;
     let mut sockets = Vec::new();
     for _ in 0..200 {
         let mut ws = connect(&base, "/ws/bars/EURUSD/M1").await;
