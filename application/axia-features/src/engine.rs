@@ -369,6 +369,35 @@ impl FeatureEngine {
         symbol: &Symbol,
         timeframe: Timeframe,
     ) -> Result<Refreshed, FeatureError> {
+        self.bring_up_to_date(symbol, timeframe, None).await
+    }
+
+    /// Brings a series up to date from bars a writer has just stored, without reading them:
+    /// `tail` is the series as stored from `tail`'s first bar on (the tail of the hot tier's
+    /// update message; its newest bar labelled forming when it forms). The closed bars newer
+    /// than the newest one applied are applied and their values published, then the forming
+    /// bar's. A series not running yet is warmed up from history instead (which holds these
+    /// bars), and so is one whose newest applied bar the tail contradicts (changed, or gone
+    /// from a range the tail covers).
+    ///
+    /// The caller answers for continuity: every bar stored between the newest one applied and
+    /// `tail` came in an earlier tail (the hot tier's update feed guarantees it while its
+    /// connection holds); after a gap in what it was given, it calls
+    /// [`refresh`](FeatureEngine::refresh).
+    ///
+    /// # Errors
+    /// [`FeatureError`]; the series is rebuilt from history on its next call.
+    pub async fn update(&self, tail: &OhlcvFrame) -> Result<Refreshed, FeatureError> {
+        self.bring_up_to_date(tail.symbol(), tail.timeframe(), Some(tail))
+            .await
+    }
+
+    async fn bring_up_to_date(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        tail: Option<&OhlcvFrame>,
+    ) -> Result<Refreshed, FeatureError> {
         let cell = Arc::clone(
             lock(&self.series)
                 .entry((symbol.clone(), timeframe))
@@ -377,7 +406,7 @@ impl FeatureEngine {
         let mut guard = cell.lock().await;
         let now = self.clock.now();
         let result = match guard.take() {
-            Some(series) => self.advance(series, now).await,
+            Some(series) => self.advance(series, now, tail).await,
             None => self.warm_up(symbol, timeframe, now, None).await,
         };
         match result {
@@ -526,18 +555,28 @@ impl FeatureEngine {
         &self,
         mut series: Series,
         now: DateTime<Utc>,
+        tail: Option<&OhlcvFrame>,
     ) -> Result<(Series, Refreshed), FeatureError> {
-        let from = series.last.map_or(series.start_ms, |b| b.time_millis());
-        let frame = self
-            .read(&series.symbol, series.timeframe, from, now)
-            .await?;
+        let frame = match tail {
+            Some(t) => t.clone(),
+            None => {
+                let from = series.last.map_or(series.start_ms, |b| b.time_millis());
+                self.read(&series.symbol, series.timeframe, from, now)
+                    .await?
+            }
+        };
         let (closed, forming) = split(&frame, now);
         if let Some(last) = series.last {
-            let changed = closed
+            let held = closed
                 .iter()
                 .chain(forming)
-                .find(|b| b.time() == last.time())
-                .is_some_and(|b| b != last);
+                .find(|b| b.time() == last.time());
+            // A tail covering the newest applied bar must hold it as it was applied.
+            let covered = tail.is_some() && frame.first().is_some_and(|b| b.time() <= last.time());
+            let changed = match held {
+                Some(b) => b != last,
+                None => covered,
+            };
             if changed {
                 tracing::info!(symbol = %series.symbol, timeframe = %series.timeframe, bar = %last.time(), "a closed bar changed after its values were published; rebuilding from history");
                 return self

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
-    Backoff, Clock, DatasetInfo, OhlcvFrame, OhlcvStore, StoreError, StoreHealth, StoreInfo,
-    Symbol, TimeRange, Timeframe,
+    Backoff, Clock, DailyAlignment, DatasetInfo, FrameError, OhlcvColumns, OhlcvFrame, OhlcvStore,
+    StoreError, StoreHealth, StoreInfo, Symbol, TimeRange, Timeframe,
 };
 use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -46,9 +46,16 @@ return 0
 /// The message published on `{namespace}ohlcv:{SYMBOL}:{TF}:updates` after each successful write.
 ///
 /// JSON, for subscribers in any language:
-/// `{"symbol":"USDJPY","timeframe":"H1","newest_open_ms":1767600000000,"bars":24,"forming_open_ms":1767600000000}`
+/// `{"symbol":"USDJPY","timeframe":"H1","newest_open_ms":1767600000000,"bars":24,"forming_open_ms":1767600000000,"alignment":"utc_midnight","tail":[{"time_ms":1767600000000,"open":157.201,"high":157.25,"low":157.18,"close":157.22,"volume":1520.0}]}`
 /// (`forming_open_ms` is `null` when the newest bar is closed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `tail` is the series as stored after the write from the oldest bar the write brought on
+/// (through the newest bar), when that is at most [`UpdateMessage::MAX_TAIL`] bars, so a
+/// subscriber follows the series from the messages alone; it is absent when the write changed
+/// more (then read the series). A write that only trimmed old bars sends an empty tail.
+/// Messages of one subscription arrive in the order the writes happened; a subscriber that
+/// lost its connection may have missed some and must read the series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateMessage {
     /// The series.
     pub symbol: Symbol,
@@ -61,6 +68,65 @@ pub struct UpdateMessage {
     /// The forming bar's open time (the newest bar's), when it is forming.
     #[serde(default)]
     pub forming_open_ms: Option<i64>,
+    /// Where the series' daily bars start.
+    #[serde(default)]
+    pub alignment: DailyAlignment,
+    /// The stored bars from the oldest one the write brought on (see above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<Vec<TailBar>>,
+}
+
+/// A bar of [`UpdateMessage::tail`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TailBar {
+    /// Open time, epoch milliseconds.
+    pub time_ms: i64,
+    /// Open.
+    pub open: f64,
+    /// High.
+    pub high: f64,
+    /// Low.
+    pub low: f64,
+    /// Close.
+    pub close: f64,
+    /// Volume.
+    pub volume: f64,
+}
+
+impl UpdateMessage {
+    /// The most bars a message's tail carries.
+    pub const MAX_TAIL: usize = 64;
+
+    /// The tail as a frame of the series (its newest bar labelled forming when the message
+    /// says so); `None` when the message has no tail.
+    ///
+    /// # Errors
+    /// [`FrameError`] when the bars break a frame's invariants (a message not written by
+    /// axia).
+    pub fn tail_frame(&self) -> Option<Result<OhlcvFrame, FrameError>> {
+        let tail = self.tail.as_ref()?;
+        let mut cols = OhlcvColumns::with_capacity(tail.len());
+        for b in tail {
+            cols.timestamps.push(b.time_ms);
+            cols.open.push(b.open);
+            cols.high.push(b.high);
+            cols.low.push(b.low);
+            cols.close.push(b.close);
+            cols.volume.push(b.volume);
+        }
+        Some(
+            OhlcvFrame::from_columns_on(
+                self.symbol.clone(),
+                self.timeframe.aligned(self.alignment),
+                cols,
+            )
+            .map(|f| {
+                let forming = self.forming_open_ms.is_some()
+                    && f.last().map(|b| b.time_millis()) == self.forming_open_ms;
+                f.with_forming(forming)
+            }),
+        )
+    }
 }
 
 /// Counters of what the cache has seen since it was built.
@@ -513,12 +579,33 @@ impl RedisBarCache {
             if matches!(change, Change::Trim) && raw.is_some() && kept.len() == changed.len() {
                 return Ok(kept.len()); // nothing to trim
             }
+            // The stored bars from the oldest incoming one on: all a subscriber needs.
+            let tail = match change {
+                Change::Merge(f) => f.first_time().map(|from| kept.keep_since(from)),
+                Change::Replace(_) => Some(kept.clone()),
+                Change::Trim => Some(kept.last_n(0)),
+            }
+            .filter(|t| t.len() <= UpdateMessage::MAX_TAIL)
+            .map(|t| {
+                t.iter()
+                    .map(|b| TailBar {
+                        time_ms: b.time_millis(),
+                        open: b.open(),
+                        high: b.high(),
+                        low: b.low(),
+                        close: b.close(),
+                        volume: b.volume(),
+                    })
+                    .collect()
+            });
             let message = serde_json::to_string(&UpdateMessage {
                 symbol: symbol.clone(),
                 timeframe,
                 newest_open_ms: newest.time_millis(),
                 bars: kept.len(),
                 forming_open_ms: kept.forming_millis(),
+                alignment: kept.alignment(),
+                tail,
             })
             .unwrap_or_default();
             let expected = raw.unwrap_or_default();

@@ -29,18 +29,21 @@ use crate::RedisBarCache;
 /// KEYS: latest, stream. ARGV: bar ms, forming (0/1), maxlen, channel, message, name, value, …
 const PUBLISH: &str = r"
 local bar = tonumber(ARGV[1])
-local cur = redis.call('HGET', KEYS[1], '_bar_open_ms')
+local head = redis.call('HMGET', KEYS[1], '_bar_open_ms', '_forming')
+local cur = tonumber(head[1])
 local latest = 0
-if (not cur) or tonumber(cur) < bar then
+if (not cur) or cur < bar then
   latest = 1
-elseif tonumber(cur) == bar then
+elseif cur == bar then
   -- The same bar again: a change only if its values differ (a replay changes nothing).
-  if redis.call('HGET', KEYS[1], '_forming') ~= ARGV[2]
-      or redis.call('HLEN', KEYS[1]) ~= 2 + (#ARGV - 5) / 2 then
+  if head[2] ~= ARGV[2] or redis.call('HLEN', KEYS[1]) ~= 2 + (#ARGV - 5) / 2 then
     latest = 1
   else
-    for i = 6, #ARGV, 2 do
-      if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then latest = 1 break end
+    local names = {}
+    for i = 6, #ARGV, 2 do names[#names + 1] = ARGV[i] end
+    local held = redis.call('HMGET', KEYS[1], unpack(names))
+    for j = 1, #names do
+      if held[j] ~= ARGV[5 + 2 * j] then latest = 1 break end
     end
   end
 end
@@ -50,11 +53,11 @@ if latest == 1 then
 end
 local appended = 0
 if ARGV[2] == '0' then
-  local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-  local last = -1
-  if top[1] then last = tonumber(string.match(top[1][1], '^(%d+)')) end
-  if last < bar then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], ARGV[1] .. '-0', unpack(ARGV, 6))
+  -- Redis refuses an id at or below the stream's newest: a replay appends nothing.
+  local r = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], ARGV[1] .. '-0', unpack(ARGV, 6))
+  if type(r) == 'table' and r.err then
+    if not string.find(r.err, 'equal or smaller', 1, true) then return redis.error_reply(r.err) end
+  else
     appended = 1
   end
 end

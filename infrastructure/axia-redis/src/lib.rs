@@ -29,7 +29,7 @@ mod lease;
 mod memo;
 mod updates;
 
-pub use cache::{CacheCounters, RedisBarCache, UpdateMessage};
+pub use cache::{CacheCounters, RedisBarCache, TailBar, UpdateMessage};
 pub use config::{RedisCacheConfig, TtlPolicy, redact_url};
 pub use features::RedisFeatureStore;
 pub use lease::Lease;

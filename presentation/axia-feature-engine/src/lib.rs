@@ -3,21 +3,26 @@
 //! [`FeatureEngine`](axia_features::FeatureEngine).
 //!
 //! - One Redis subscription for every series (the hot tier's update feed); one task per series,
-//!   so a slow series never holds up another; messages that arrive while a series refreshes
-//!   are coalesced into one more refresh (each refresh reads every bar since the last one
-//!   applied, so nothing is skipped).
-//! - Redis pub/sub is at most once: after every (re)subscription, and every `resync` interval,
-//!   every series is refreshed anyway.
+//!   so a slow series never holds up another.
+//! - A message that carries the stored bars (its tail: every live write of a few bars) is
+//!   applied as it is, in order, without reading the series
+//!   ([`FeatureEngine::update`](axia_features::FeatureEngine::update)). A message without
+//!   one, a tail that does not parse, or more than [`Runner::MAX_PENDING`] messages waiting
+//!   for one series, make the series refresh instead (a read of every bar since the last one
+//!   applied, so nothing is skipped); messages that arrive while it refreshes are coalesced.
+//! - Redis pub/sub is at most once, but a subscription's messages arrive in order and are lost
+//!   only with its connection: after every (re)subscription, and every `resync` interval,
+//!   every series is refreshed from history anyway.
 //! - Shutdown stops taking messages, lets every refresh in flight finish, and returns.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axia_domain::{Backoff, Symbol, Timeframe};
-use axia_features::FeatureEngine;
+use axia_domain::{Backoff, OhlcvFrame, Symbol, Timeframe, lock};
+use axia_features::{FeatureEngine, FeatureError, Refreshed};
 use axia_redis::RedisBarCache;
 use tokio::sync::{Notify, watch};
 
@@ -34,6 +39,8 @@ pub struct RunCounters {
     pub errors: AtomicU64,
     /// Closed bars whose values were appended to the store's history.
     pub appended: AtomicU64,
+    /// Messages applied from the bars they carried, without reading the series.
+    pub applied_tails: AtomicU64,
 }
 
 impl RunCounters {
@@ -88,27 +95,30 @@ impl Runner {
         Arc::clone(&self.counters)
     }
 
+    /// Messages waiting for one series beyond which it refreshes from history instead.
+    pub const MAX_PENDING: usize = 32;
+
     /// Runs until `shutdown` completes, then waits for the refreshes in flight.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let (stop, stopped) = watch::channel(false);
-        let mut workers: HashMap<(Symbol, Timeframe), Arc<Notify>> = HashMap::new();
+        let mut workers: HashMap<(Symbol, Timeframe), Arc<Slot>> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
         for (symbol, tf) in &self.series {
             if workers.contains_key(&(symbol.clone(), *tf)) {
                 continue;
             }
-            let notify = Arc::new(Notify::new());
-            workers.insert((symbol.clone(), *tf), Arc::clone(&notify));
+            let slot = Arc::new(Slot::default());
+            workers.insert((symbol.clone(), *tf), Arc::clone(&slot));
             tasks.spawn(worker(
                 self.engine.clone(),
                 symbol.clone(),
                 *tf,
-                notify,
+                slot,
                 stopped.clone(),
                 Arc::clone(&self.counters),
             ));
         }
-        let notify_all = || workers.values().for_each(|n| n.notify_one());
+        let refresh_all = || workers.values().for_each(|s| s.push(None));
         tokio::pin!(shutdown);
         let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         let mut failures = 0u32;
@@ -133,19 +143,27 @@ impl Runner {
             RunCounters::bump(&self.counters.subscriptions, 1);
             tracing::info!(series = workers.len(), "following the hot tier's updates");
             // Whatever was published while not subscribed.
-            notify_all();
+            refresh_all();
             let mut resync =
                 tokio::time::interval_at(tokio::time::Instant::now() + self.resync, self.resync);
             resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     () = &mut shutdown => break 'subscribe,
-                    _ = resync.tick() => notify_all(),
+                    _ = resync.tick() => refresh_all(),
                     m = feed.next() => match m {
                         Some(m) => {
-                            if let Some(n) = workers.get(&(m.symbol, m.timeframe)) {
+                            if let Some(slot) = workers.get(&(m.symbol.clone(), m.timeframe)) {
                                 RunCounters::bump(&self.counters.messages, 1);
-                                n.notify_one();
+                                let tail = match m.tail_frame() {
+                                    Some(Ok(t)) => Some(t),
+                                    Some(Err(e)) => {
+                                        tracing::warn!(symbol = %m.symbol, timeframe = %m.timeframe, error = %e, "an update message whose bars do not form a series; refreshing from history");
+                                        None
+                                    }
+                                    None => None,
+                                };
+                                slot.push(tail);
                             }
                         }
                         None => {
@@ -162,12 +180,48 @@ impl Runner {
     }
 }
 
-/// One series: a refresh per wake-up (wake-ups while refreshing coalesce into one).
+/// What waits for one series' worker: a refresh from history, then tails to apply in order.
+#[derive(Default)]
+struct Pending {
+    refresh: bool,
+    tails: Vec<OhlcvFrame>,
+}
+
+#[derive(Default)]
+struct Slot {
+    pending: Mutex<Pending>,
+    notify: Notify,
+}
+
+impl Slot {
+    /// Queues a tail, or (`None`) a refresh, which makes the tails before it moot: it reads
+    /// what they carried.
+    fn push(&self, tail: Option<OhlcvFrame>) {
+        {
+            let mut p = lock(&self.pending);
+            match tail {
+                Some(t) if p.tails.len() < Runner::MAX_PENDING => p.tails.push(t),
+                // Too many waiting, or a message without bars: read them all instead.
+                _ => {
+                    p.tails.clear();
+                    p.refresh = true;
+                }
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    fn take(&self) -> Pending {
+        std::mem::take(&mut *lock(&self.pending))
+    }
+}
+
+/// One series: on each wake-up, a refresh if one is due, then the tails in order.
 async fn worker(
     engine: FeatureEngine,
     symbol: Symbol,
     timeframe: Timeframe,
-    notify: Arc<Notify>,
+    slot: Arc<Slot>,
     mut stopped: watch::Receiver<bool>,
     counters: Arc<RunCounters>,
 ) {
@@ -175,18 +229,29 @@ async fn worker(
         tokio::select! {
             biased;
             _ = stopped.changed() => return,
-            () = notify.notified() => {}
+            () = slot.notify.notified() => {}
         }
-        match engine.refresh(&symbol, timeframe).await {
-            Ok(r) => {
-                RunCounters::bump(&counters.refreshes, 1);
-                RunCounters::bump(&counters.appended, r.appended as u64);
-            }
-            // Logged by the engine.
-            Err(_) => RunCounters::bump(&counters.errors, 1),
+        let pending = slot.take();
+        if pending.refresh {
+            count(engine.refresh(&symbol, timeframe).await, &counters);
+        }
+        for tail in &pending.tails {
+            count(engine.update(tail).await, &counters);
+            RunCounters::bump(&counters.applied_tails, 1);
         }
         if *stopped.borrow() {
             return;
         }
+    }
+}
+
+fn count(r: Result<Refreshed, FeatureError>, counters: &RunCounters) {
+    match r {
+        Ok(r) => {
+            RunCounters::bump(&counters.refreshes, 1);
+            RunCounters::bump(&counters.appended, r.appended as u64);
+        }
+        // Logged by the engine.
+        Err(_) => RunCounters::bump(&counters.errors, 1),
     }
 }

@@ -220,3 +220,99 @@ async fn a_store_failure_rebuilds_the_series_and_loses_no_bar() {
     assert!(r.warmed_up);
     assert_eq!((r.closed, r.appended, r.forming), (3, 2, true));
 }
+
+#[tokio::test]
+async fn tails_are_applied_without_reading_and_publish_what_history_gives() {
+    let minutes: Vec<i64> = (0..80).map(|i| i * 5).collect();
+    let closes = walk(80, 11);
+    let all = frame(&minutes, &closes);
+    let at = |m: i64| t0() + Duration::minutes(m);
+    let clock = Arc::new(ManualClock::new(at(201)));
+    // What the history holds; a bar is corrected later in the test.
+    let held = Arc::new(Mutex::new(all.clone()));
+    let mut history = MockBarHistory::new();
+    let (h, c) = (Arc::clone(&held), Arc::clone(&clock));
+    history
+        .expect_bars()
+        .times(2)
+        .returning(move |_, _, r| Ok(lock(&h).slice(r).with_forming_at(c.now())));
+    let mut store = MockFeatureStore::new();
+    store.expect_latest().times(1).returning(|_, _| Ok(None));
+    let published = Arc::new(Mutex::new(Vec::<FeatureSnapshot>::new()));
+    let p = Arc::clone(&published);
+    store.expect_publish().returning(move |s| {
+        lock(&p).push(s.clone());
+        Ok(if s.forming {
+            FeaturePublished::Forming
+        } else {
+            FeaturePublished::Appended
+        })
+    });
+    let engine = FeatureEngine::new(history, store)
+        .clock(Arc::clone(&clock))
+        .config(config());
+    assert!(
+        engine
+            .refresh(&eurusd(), Timeframe::M5)
+            .await
+            .unwrap()
+            .warmed_up
+    );
+    lock(&published).clear();
+
+    // Each write: the bar that just closed and the new forming one, as the hot tier's
+    // message carries them. No read: the history mock allows only one more call.
+    let anchoring = config().anchoring_for(Timeframe::M5);
+    for m in (205..=300).step_by(5) {
+        clock.set(at(m + 1));
+        let tail = all
+            .slice(TimeRange::new(at(m - 5), at(m + 1)).unwrap())
+            .with_forming(true);
+        let r = engine.update(&tail).await.unwrap();
+        assert!(!r.warmed_up);
+        assert_eq!((r.closed, r.forming), (1, true));
+        let sent = std::mem::take(&mut *lock(&published));
+        let closed_ms = at(m - 5).timestamp_millis();
+        let from = DateTime::from_timestamp_millis(anchoring.start_for(closed_ms)).unwrap();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].bar_open, at(m - 5));
+        assert_eq!(
+            sent[0].values,
+            folded(&all.slice(TimeRange::new(from, at(m - 4)).unwrap())),
+            "the values of {m} - 5 are those recomputed from its anchor"
+        );
+        assert!(sent[1].forming && sent[1].bar_open == at(m));
+        // The same tail again (a replay) publishes the forming bar's values only.
+        let again = engine.update(&tail).await.unwrap();
+        assert_eq!((again.closed, again.forming), (0, true));
+        lock(&published).clear();
+    }
+
+    // A tail whose copy of the newest applied bar differs (a late correction): the series
+    // is rebuilt from history (the second and last read).
+    let last_closed = 295;
+    let corrected = {
+        let mut b = OhlcvFrame::builder(eurusd(), Timeframe::M5, 1);
+        let t = at(last_closed).timestamp_millis();
+        b.push(t, 1.2, 1.2004, 1.1997, 1.2, 10.0).unwrap();
+        all.slice(TimeRange::new(at(0), at(last_closed)).unwrap())
+            .merge(&b.finish())
+            .unwrap()
+    };
+    *lock(&held) = corrected.clone();
+    clock.set(at(last_closed + 6));
+    let r = engine.update(&corrected.last_n(1)).await.unwrap();
+    assert!(r.warmed_up, "rebuilt from history");
+    let sent = lock(&published).clone();
+    let fixed = sent
+        .iter()
+        .find(|s| s.bar_open == at(last_closed))
+        .expect("the corrected bar's values");
+    let from =
+        DateTime::from_timestamp_millis(anchoring.start_for(at(last_closed).timestamp_millis()))
+            .unwrap();
+    assert_eq!(
+        fixed.values,
+        folded(&corrected.slice(TimeRange::new(from, at(last_closed + 1)).unwrap()))
+    );
+}

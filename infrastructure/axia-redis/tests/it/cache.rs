@@ -460,20 +460,32 @@ async fn a_subscriber_receives_the_update_message_and_the_forming_bar_is_labelle
         assert_eq!(msg.get_channel_name(), channel);
         serde_json::from_slice(msg.get_payload_bytes()).unwrap()
     };
+    let first = next().await;
     assert_eq!(
-        next().await,
-        UpdateMessage {
-            symbol: sym("GBPJPY"),
-            timeframe: Timeframe::M5,
-            newest_open_ms: newest.time_millis(),
-            bars: 12,
-            forming_open_ms: Some(newest.time_millis()),
-        }
+        (
+            &first.symbol,
+            first.timeframe,
+            first.newest_open_ms,
+            first.bars,
+            first.forming_open_ms
+        ),
+        (
+            &sym("GBPJPY"),
+            Timeframe::M5,
+            newest.time_millis(),
+            12,
+            Some(newest.time_millis())
+        )
     );
     let held = cache
         .get(&sym("GBPJPY"), Timeframe::M5, all_time())
         .await
         .unwrap();
+    assert_eq!(
+        first.tail_frame().unwrap().unwrap(),
+        held,
+        "the message carries the bars as stored, the forming one labelled"
+    );
     assert_eq!(
         held.forming(),
         Some(newest),
@@ -495,6 +507,11 @@ async fn a_subscriber_receives_the_update_message_and_the_forming_bar_is_labelle
         .unwrap();
     let update = next().await;
     assert_eq!((update.bars, update.forming_open_ms), (12, None));
+    let tail = update.tail_frame().unwrap().unwrap();
+    assert_eq!(
+        (tail.len(), tail.forming(), tail.last()),
+        (1, None, Some(closed))
+    );
     let held = cache
         .get(&sym("GBPJPY"), Timeframe::M5, all_time())
         .await
@@ -752,4 +769,90 @@ async fn a_writer_starts_from_what_it_wrote_and_reads_only_when_another_wrote_si
         .unwrap();
     a.save(&bar(7, 153.0)).await.unwrap();
     assert_eq!(a.get(&s, tf, all_time()).await.unwrap().len(), 1);
+}
+
+/// Random writes into one series: after each, the message's tail is the stored series from
+/// the oldest bar written on, so applying the tails in order rebuilds what Redis holds.
+#[tokio::test]
+async fn update_tails_replayed_in_order_rebuild_the_stored_series() {
+    let clock = clock();
+    let cache = cache(Arc::clone(&clock));
+    let symbol = sym("EURGBP");
+    let mut feed = cache.updates().await.unwrap();
+    let mut rebuilt = OhlcvFrame::empty(symbol.clone(), Timeframe::M1);
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next_random = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let start = noon() - Span::minutes(80);
+    let mut with_tail = 0;
+    for round in 0..80 {
+        // A few bars somewhere in the last 80 minutes (some rewrite stored ones), the newest
+        // now and then still forming.
+        let n = 1 + next_random(5) as usize;
+        let at = start + Span::minutes(next_random(76) as i64);
+        let base = 0.85 + next_random(100) as f64 * 1e-4;
+        let mut written = frame("EURGBP", Timeframe::M1, at, n, base);
+        if round % 4 == 3 {
+            written = written.with_forming(true);
+        }
+        cache.save(&written).await.unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(5), feed.next())
+            .await
+            .expect("a message")
+            .expect("the feed");
+        let held = cache.get(&symbol, Timeframe::M1, all_time()).await.unwrap();
+        let Some(tail) = message.tail_frame() else {
+            // More than a message carries from the oldest bar written on: read the series.
+            assert!(held.keep_since(written.first_time().unwrap()).len() > UpdateMessage::MAX_TAIL);
+            rebuilt = held;
+            continue;
+        };
+        let tail = tail.unwrap();
+        with_tail += 1;
+        assert!(tail.first_time() >= written.first_time());
+        // The stored series: what came before the tail, then the tail.
+        let before = rebuilt
+            .closed()
+            .slice(TimeRange::new(start - Span::days(1), tail.first_time().unwrap()).unwrap());
+        rebuilt = before.merge(&tail).unwrap();
+        assert_eq!(
+            rebuilt.closed(),
+            held.closed(),
+            "round {round}: the tails rebuild the stored closed bars"
+        );
+        assert_eq!(rebuilt.forming(), held.forming(), "round {round}");
+    }
+    assert!(
+        with_tail > 40,
+        "most writes carry their tail: {with_tail} of 80"
+    );
+}
+
+#[tokio::test]
+async fn a_write_of_many_bars_sends_no_tail_and_a_trim_an_empty_one() {
+    let clock = clock();
+    let cache = cache(Arc::clone(&clock));
+    let mut feed = cache.updates().await.unwrap();
+    let many = frame(
+        "AUDCAD",
+        Timeframe::M1,
+        noon() - Span::hours(2),
+        UpdateMessage::MAX_TAIL + 1,
+        0.9,
+    );
+    cache.save(&many).await.unwrap();
+    let m = feed.next().await.unwrap();
+    assert_eq!(
+        (m.bars, m.tail.is_none()),
+        (UpdateMessage::MAX_TAIL + 1, true)
+    );
+    // A day later every bar but the newest is past the retention: the trim drops them.
+    clock.set(noon() + Span::hours(30));
+    assert_eq!(cache.cleanup().await.unwrap(), 1);
+    let m = feed.next().await.unwrap();
+    assert_eq!((m.bars, m.tail.as_ref().map(Vec::len)), (1, Some(0)));
 }

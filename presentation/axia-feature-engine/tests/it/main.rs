@@ -205,6 +205,11 @@ async fn a_bar_written_through_the_hot_tier_reaches_the_feature_store_once() {
     // One closed bar through the hot tier: the hash, one stream entry, one message.
     w.close_bar(0).await;
     until("the new bar's values", async || w.stream_len().await == 2).await;
+    assert_eq!(
+        RunCounters::get(&counters.applied_tails),
+        1,
+        "applied from the bars the hot tier's message carried"
+    );
     let message: String = messages.next().await.unwrap().get_payload().unwrap();
     assert!(
         message.contains(&format!("\"bar_open_ms\":{}", noon().timestamp_millis())),
