@@ -107,13 +107,18 @@ test("30 days of M1: as many candles as the API returns, live, no page error", a
     first: window.__axia.candles.data()[0].time,
     last: window.__axia.candles.data().at(-1).time,
     totalMs: window.__axia.totalMs,
+    allMs: window.__axia.allMs,
     fetchMs: window.__axia.fetchMs,
     drawMs: window.__axia.drawMs,
+    visibleTo: window.__axia.chart.timeScale().getVisibleRange().to,
   }));
   figures.m1_30_days = { bars: state.bars, time_to_chart_ms: state.totalMs,
-    fetch_ms: state.fetchMs, draw_ms: state.drawMs };
-  console.log(`30 days of M1: ${state.bars} candles drawn ${state.totalMs.toFixed(0)} ms after ` +
-    `navigation start (bars parsed at ${state.fetchMs.toFixed(0)} ms, drawn ${state.drawMs.toFixed(0)} ms later)`);
+    all_bars_ms: state.allMs, fetch_ms: state.fetchMs, draw_ms: state.drawMs };
+  console.log(`30 days of M1: the chart drawn ${state.totalMs.toFixed(0)} ms after navigation ` +
+    `start (bars parsed at ${state.fetchMs.toFixed(0)} ms, the newest 2,000 drawn ` +
+    `${state.drawMs.toFixed(0)} ms later), all ${state.bars} candles ${state.allMs.toFixed(0)} ms`);
+  // The first paint showed the newest bars; adding the older ones kept them in view.
+  assert.equal(state.visibleTo, state.last, "the newest bar stays in view");
   assert.ok(state.bars > 20_000, `30 days of M1 hold over 20,000 bars, got ${state.bars}`);
   const api = await (await fetch(
     `${BASE}/api/v1/bars/USDJPY/M1?start=${state.first}&end=${state.last}&limit=50000`)).json();
@@ -152,11 +157,12 @@ test("scrolling left loads older bars", async () => {
     bars: window.__axia.candles.data().length,
     first: window.__axia.candles.data()[0].time,
     totalMs: window.__axia.totalMs,
+    allMs: window.__axia.allMs,
     fetchMs: window.__axia.fetchMs,
     drawMs: window.__axia.drawMs,
   }));
   figures.h1_30_days = { bars: start.bars, time_to_chart_ms: start.totalMs,
-    fetch_ms: start.fetchMs, draw_ms: start.drawMs };
+    all_bars_ms: start.allMs, fetch_ms: start.fetchMs, draw_ms: start.drawMs };
   console.log(`30 days of H1: ${start.bars} candles drawn ${start.totalMs.toFixed(0)} ms after ` +
     `navigation start (bars parsed at ${start.fetchMs.toFixed(0)} ms, drawn ${start.drawMs.toFixed(0)} ms later)`);
   assert.equal(await page.evaluate(() => window.__axia.olderLoads), 0, "nothing older before a scroll");
