@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
-    Backoff, Clock, DailyAlignment, DatasetInfo, FrameError, OhlcvColumns, OhlcvFrame, OhlcvStore,
-    StoreError, StoreHealth, StoreInfo, Symbol, TimeRange, Timeframe,
+    Backoff, Clock, DailyAlignment, DatasetInfo, FrameError, OhlcvFrame, OhlcvStore, StoreError,
+    StoreHealth, StoreInfo, Symbol, TimeRange, Timeframe,
 };
 use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -105,27 +105,18 @@ impl UpdateMessage {
     /// axia).
     pub fn tail_frame(&self) -> Option<Result<OhlcvFrame, FrameError>> {
         let tail = self.tail.as_ref()?;
-        let mut cols = OhlcvColumns::with_capacity(tail.len());
-        for b in tail {
-            cols.timestamps.push(b.time_ms);
-            cols.open.push(b.open);
-            cols.high.push(b.high);
-            cols.low.push(b.low);
-            cols.close.push(b.close);
-            cols.volume.push(b.volume);
-        }
-        Some(
-            OhlcvFrame::from_columns_on(
-                self.symbol.clone(),
-                self.timeframe.aligned(self.alignment),
-                cols,
-            )
-            .map(|f| {
-                let forming = self.forming_open_ms.is_some()
-                    && f.last().map(|b| b.time_millis()) == self.forming_open_ms;
-                f.with_forming(forming)
-            }),
-        )
+        let build = || {
+            let mut b = OhlcvFrame::builder(self.symbol.clone(), self.timeframe, tail.len())
+                .aligned(self.alignment)?;
+            for t in tail {
+                b.push(t.time_ms, t.open, t.high, t.low, t.close, t.volume)?;
+            }
+            let f = b.finish();
+            let forming = self.forming_open_ms.is_some()
+                && f.last().map(|b| b.time_millis()) == self.forming_open_ms;
+            Ok(f.with_forming(forming))
+        };
+        Some(build())
     }
 }
 
