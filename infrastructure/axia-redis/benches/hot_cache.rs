@@ -257,7 +257,7 @@ async fn main() {
         best[0]
     );
     println!(
-        "   version 2 ({} bytes): decode {:.1} ns/bar (best batch of 30, alternating with version 3)",
+        "   version 2 ({} bytes): decode {:.1} ns/bar (best batch of 30, alternating with the current version)",
         v2.len(),
         best[1]
     );

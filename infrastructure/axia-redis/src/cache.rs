@@ -22,11 +22,32 @@ use crate::codec::{self, DecodeError};
 use crate::config::{Endpoint, RedisCacheConfig, scrub};
 use crate::memo::DecodedMemo;
 
+/// Moves the staged value `KEYS[2]` to the series key `KEYS[1]`, with TTL `ARGV[2]` ms, if the
+/// key's bytes 4..19 (a version 4 value's write token, [`codec::TOKEN_RANGE`]) still are
+/// `ARGV[1]` (`""` for an absent key), then publishes `ARGV[4]` on channel `ARGV[3]`. Returns 1
+/// when written, 0 when another writer got there first (the staged value is dropped), -1 when
+/// the staged value is gone. Only the token and the message pass through Lua, whatever the
+/// value's size: Redis 7.0's Lua copies and hashes every byte of every argument, so a 10 KB
+/// value through a script cost 40 us of Redis time, through `SET` 1 us.
+const COMMIT_STAGED: &str = r"
+if redis.call('GETRANGE', KEYS[1], 4, 19) ~= ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+if redis.pcall('RENAME', KEYS[2], KEYS[1]).err then return -1 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+";
+
+/// How long a staged value lives if its commit never runs (a connection lost between the two).
+const STAGE_TTL_MS: u64 = 30_000;
+
 /// Writes `ARGV[2]` with TTL `ARGV[3]` ms if the key still holds exactly `ARGV[1]` (`""` for an
 /// absent key), then publishes `ARGV[5]` on channel `ARGV[4]`. Returns 1 when written, 0 when
-/// another writer got there first. The writer sends back the bytes it read rather than a
-/// digest of them: Redis's Lua interns every string, so the comparison is a hash of a sample
-/// and one `memcmp`, where a SHA-1 on each side cost about 50 us a write of a day of M1.
+/// another writer got there first. Used when the writer read a value of a version before 4
+/// (no write token): the whole value it read, the whole new value and the stored one pass
+/// through Lua.
 const COMPARE_AND_SET: &str = r"
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return 0 end
@@ -42,6 +63,35 @@ local current = redis.call('GET', KEYS[1])
 if current and redis.sha1hex(current) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
+
+/// One write's arguments.
+struct Write {
+    key: String,
+    stage: String,
+    value: Vec<u8>,
+    ttl: i64,
+    channel: String,
+    message: String,
+    index: String,
+    member: String,
+}
+
+fn is_no_script(e: &RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}
+
+/// Adds a written series to the namespace index on a cluster (another slot: its own round
+/// trip); a failure is logged, the series is written.
+async fn index_in_cluster(c: &mut Conn, w: &Write) {
+    let indexed: Result<i64, _> = redis::cmd("SADD")
+        .arg(&w.index)
+        .arg(&w.member)
+        .query_async(c)
+        .await;
+    if let Err(e) = indexed {
+        tracing::warn!(key = w.key, error = %e, "written, but not added to the namespace index");
+    }
+}
 
 /// The message published on `{namespace}ohlcv:{SYMBOL}:{TF}:updates` after each successful write.
 ///
@@ -201,8 +251,12 @@ enum Connector {
 ///   within the retention (24 h) and at least the newest one, sets the TTL from the
 ///   [`TtlPolicy`](crate::TtlPolicy) and publishes an [`UpdateMessage`]. The merge is an
 ///   optimistic compare-and-set: the write goes through only if the key still holds the value the
-///   writer read (compared byte for byte in a Lua script), otherwise it re-reads and retries, so
-///   concurrent writers never lose each other's bars.
+///   writer read, otherwise it re-reads and retries, so concurrent writers never lose each
+///   other's bars. Each value carries a token unique to its write ([`codec::token_of`]); the
+///   new value is staged under its own key (`{namespace}ohlcv:stage:{<key>}:<token>`, same
+///   hash slot, 30 s TTL) and a script renames it over the series key if the key still holds
+///   the token read, so the value itself never passes through Lua. A value of an earlier
+///   version (no token) is compared byte for byte instead.
 /// - Redis down, at start or mid-run, gives [`StoreError::Unavailable`] or
 ///   [`StoreError::Timeout`] within the configured timeouts (about 200 ms by default); the
 ///   connection comes back by itself when Redis does.
@@ -219,6 +273,7 @@ pub struct RedisBarCache {
     secrets: Arc<[String]>,
     clock: Arc<dyn Clock>,
     counters: Arc<Counters>,
+    commit: Arc<Script>,
     cas: Arc<Script>,
     cad: Arc<Script>,
     memo: Arc<DecodedMemo>,
@@ -324,6 +379,7 @@ impl RedisBarCache {
             secrets,
             clock,
             counters: Arc::default(),
+            commit: Arc::new(Script::new(COMMIT_STAGED)),
             cas: Arc::new(Script::new(COMPARE_AND_SET)),
             cad: Arc::new(Script::new(COMPARE_AND_DELETE)),
             memo: Arc::new(DecodedMemo::new(config_memo)),
@@ -560,7 +616,7 @@ impl RedisBarCache {
             let changed = match change {
                 Change::Replace(f) => f.clone(),
                 Change::Merge(f) => stored.merge(f)?,
-                Change::Trim => stored,
+                Change::Trim => stored.clone(),
             };
             let now = self.clock.now();
             let kept = self.retain(&changed, now);
@@ -599,72 +655,36 @@ impl RedisBarCache {
                 tail,
             })
             .unwrap_or_default();
-            let expected = raw.unwrap_or_default();
-            let value = codec::encode(&kept);
+            // A write that changes no bar stores the very bytes it read, token included (the TTL
+            // and the message as for any write): a rerun leaves the key byte for byte as it
+            // was. A token reappears only this way, under a commit that found it in the key,
+            // so equal tokens still mean equal values.
+            let value = match &raw {
+                Some(b) if kept == stored && codec::token_of(b).is_some() => b.clone(),
+                _ => codec::encode(&kept),
+            };
             // What this write stores is `kept`, exactly: the next read of it needs no decode.
             let remembered = value.clone();
-            let ttl = self.config.ttl.ttl_millis(now);
-            let cas = Arc::clone(&self.cas);
-            let (k, ch) = (key.clone(), channel.clone());
-            let (index, member) = (self.index_key(), format!("{symbol}:{timeframe}"));
-            let written: i64 = self
-                .io(|mut c| async move {
-                    match c {
-                        // One round trip: the compare-and-set and the index entry together.
-                        // Adding the entry whatever the script decides is right: a lost race
-                        // means another writer stored the series.
-                        Conn::Single(_) => {
-                            let mut pipe = redis::pipe();
-                            pipe.cmd("EVALSHA")
-                                .arg(cas.get_hash())
-                                .arg(1)
-                                .arg(&k)
-                                .arg(&expected)
-                                .arg(&value)
-                                .arg(ttl)
-                                .arg(&ch)
-                                .arg(&message)
-                                .cmd("SADD")
-                                .arg(&index)
-                                .arg(&member)
-                                .ignore();
-                            match pipe.query_async::<(i64,)>(&mut c).await {
-                                Ok((w,)) => Ok(w),
-                                // A server that does not hold the script yet (a restart, a
-                                // flush): load it, then the same round trip again.
-                                Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                                    cas.prepare_invoke().load_async(&mut c).await?;
-                                    pipe.query_async::<(i64,)>(&mut c).await.map(|(w,)| w)
-                                }
-                                Err(e) => Err(e),
-                            }
-                        }
-                        // A cluster keeps the index in another slot: two round trips.
-                        Conn::Cluster(_) => {
-                            let w: i64 = cas
-                                .key(&k)
-                                .arg(&expected)
-                                .arg(&value)
-                                .arg(ttl)
-                                .arg(&ch)
-                                .arg(&message)
-                                .invoke_async(&mut c)
-                                .await?;
-                            if w == 1 {
-                                let indexed: Result<i64, _> = redis::cmd("SADD")
-                                    .arg(&index)
-                                    .arg(&member)
-                                    .query_async(&mut c)
-                                    .await;
-                                if let Err(e) = indexed {
-                                    tracing::warn!(key = k, error = %e, "written, but not added to the namespace index");
-                                }
-                            }
-                            Ok(w)
-                        }
-                    }
-                })
-                .await?;
+            let write = Write {
+                stage: self.stage_key(&key, &value),
+                key: key.clone(),
+                value,
+                ttl: self.config.ttl.ttl_millis(now),
+                channel: channel.clone(),
+                message,
+                index: self.index_key(),
+                member: format!("{symbol}:{timeframe}"),
+            };
+            // The token of what was read (empty when nothing was); a value of an earlier
+            // version has none and is compared whole.
+            let token = match &raw {
+                None => Some(Vec::new()),
+                Some(b) => codec::token_of(b).map(|t| t.to_vec()),
+            };
+            let written = match token {
+                Some(token) => self.commit_staged(write, token).await?,
+                None => self.compare_and_set(write, raw.unwrap_or_default()).await?,
+            };
             if written == 1 {
                 self.memo.put(&key, &remembered, &kept);
                 return Ok(kept.len());
@@ -683,6 +703,137 @@ impl RedisBarCache {
             .await;
         }
         Err(StoreError::Conflict(key))
+    }
+
+    /// Where a write stages its value: beside the series key in its hash slot (the hash tag
+    /// is the series key, which holds no braces: namespaces and symbols cannot), named by
+    /// the value's token.
+    fn stage_key(&self, key: &str, value: &[u8]) -> String {
+        let token: String = codec::token_of(value)
+            .unwrap_or_default()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{}ohlcv:stage:{{{key}}}:{token}", self.prefix())
+    }
+
+    /// Stages the value and commits it if the key still holds `token` ([`COMMIT_STAGED`]); one
+    /// round trip on a standalone server (with the index entry). Returns the script's answer.
+    async fn commit_staged(&self, w: Write, token: Vec<u8>) -> Result<i64, StoreError> {
+        let commit = Arc::clone(&self.commit);
+        self.io(|mut c| async move {
+            let stage_ms = STAGE_TTL_MS;
+            match c {
+                // Adding the index entry whatever the script decides is right: a lost race
+                // means another writer stored the series.
+                Conn::Single(_) => {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("SET")
+                        .arg(&w.stage)
+                        .arg(&w.value)
+                        .arg("PX")
+                        .arg(stage_ms)
+                        .ignore()
+                        .cmd("EVALSHA")
+                        .arg(commit.get_hash())
+                        .arg(2)
+                        .arg(&w.key)
+                        .arg(&w.stage)
+                        .arg(&token)
+                        .arg(w.ttl)
+                        .arg(&w.channel)
+                        .arg(&w.message)
+                        .cmd("SADD")
+                        .arg(&w.index)
+                        .arg(&w.member)
+                        .ignore();
+                    match pipe.query_async::<(i64,)>(&mut c).await {
+                        Ok((r,)) => Ok(r),
+                        // A server that does not hold the script yet (a restart, a flush):
+                        // load it, then the same round trip again (the value is staged anew).
+                        Err(e) if is_no_script(&e) => {
+                            commit.prepare_invoke().load_async(&mut c).await?;
+                            pipe.query_async::<(i64,)>(&mut c).await.map(|(r,)| r)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                // A cluster keeps the index in another slot: its own round trip.
+                Conn::Cluster(_) => {
+                    let () = redis::cmd("SET")
+                        .arg(&w.stage)
+                        .arg(&w.value)
+                        .arg("PX")
+                        .arg(stage_ms)
+                        .query_async(&mut c)
+                        .await?;
+                    let r: i64 = commit
+                        .key(&w.key)
+                        .key(&w.stage)
+                        .arg(&token)
+                        .arg(w.ttl)
+                        .arg(&w.channel)
+                        .arg(&w.message)
+                        .invoke_async(&mut c)
+                        .await?;
+                    if r == 1 {
+                        index_in_cluster(&mut c, &w).await;
+                    }
+                    Ok(r)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Writes the value if the key still holds exactly `expected` ([`COMPARE_AND_SET`]): for a
+    /// key that held a value of a version before 4.
+    async fn compare_and_set(&self, w: Write, expected: Vec<u8>) -> Result<i64, StoreError> {
+        let cas = Arc::clone(&self.cas);
+        self.io(|mut c| async move {
+            match c {
+                Conn::Single(_) => {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("EVALSHA")
+                        .arg(cas.get_hash())
+                        .arg(1)
+                        .arg(&w.key)
+                        .arg(&expected)
+                        .arg(&w.value)
+                        .arg(w.ttl)
+                        .arg(&w.channel)
+                        .arg(&w.message)
+                        .cmd("SADD")
+                        .arg(&w.index)
+                        .arg(&w.member)
+                        .ignore();
+                    match pipe.query_async::<(i64,)>(&mut c).await {
+                        Ok((r,)) => Ok(r),
+                        Err(e) if is_no_script(&e) => {
+                            cas.prepare_invoke().load_async(&mut c).await?;
+                            pipe.query_async::<(i64,)>(&mut c).await.map(|(r,)| r)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Conn::Cluster(_) => {
+                    let r: i64 = cas
+                        .key(&w.key)
+                        .arg(&expected)
+                        .arg(&w.value)
+                        .arg(w.ttl)
+                        .arg(&w.channel)
+                        .arg(&w.message)
+                        .invoke_async(&mut c)
+                        .await?;
+                    if r == 1 {
+                        index_in_cluster(&mut c, &w).await;
+                    }
+                    Ok(r)
+                }
+            }
+        })
+        .await
     }
 
     /// One PING round trip, timed: what a health check reports.

@@ -1,7 +1,12 @@
 //! The value format: columnar, versioned msgpack.
 //!
-//! A value is a msgpack array whose first element is its schema version. Version 3 (written):
-//! `[3, symbol, timeframe, alignment, forming, bars, t0, price_decimals, integral_volume, body]`:
+//! A value is a msgpack array whose first element is its schema version. Version 4 (written):
+//! `[4, token, symbol, timeframe, alignment, forming, bars, t0, price_decimals, first_close,
+//! integral_volume, crc, body]`:
+//! - `token` (bin, 16 bytes) is unique to the write that stored the value, always at bytes
+//!   4..20 of the value ([`TOKEN_RANGE`]): a writer checks that a key still holds the value
+//!   it read by comparing those 16 bytes (`GETRANGE`), not the whole value;
+//! - `crc` is the CRC-32 of every other field (the token included);
 //! - `alignment` (u8) is the series' daily alignment (0: UTC midnight, 1: New York close);
 //! - `forming` (bool) says the newest bar is forming: written before its period ended, so its
 //!   values are provisional ([`OhlcvFrame::forming`]);
@@ -18,9 +23,10 @@
 //! - volumes: varints when every volume is a whole number below 2^53 (`integral_volume`),
 //!   otherwise little-endian f64.
 //!
-//! Versions 1 and 2 (`[version, symbol, timeframe, t0, deltas, open, high, low, close, volume,
-//! forming]`, every column f64; version 1 without `forming`) are still read; a reader that
-//! meets another version treats the value as a miss.
+//! Version 3 is version 4 without the token (`[3, symbol, …]`, the CRC over the same fields).
+//! Versions 1, 2 and 3 are still read (versions 1 and 2: `[version, symbol, timeframe, t0,
+//! deltas, open, high, low, close, volume, forming]`, every column f64; version 1 without
+//! `forming`); a reader that meets another version treats the value as a miss.
 //!
 //! 1 440 M1 bars of a 3-decimal FX pair take about 9 KB (version 2: 59 KB).
 
@@ -28,7 +34,56 @@ use axia_domain::{DailyAlignment, FrameError, Grid, OhlcvColumns, OhlcvFrame, Sy
 use serde::{Deserialize, Serialize};
 
 /// The version written in every value.
-pub const SCHEMA_VERSION: u8 = 3;
+pub const SCHEMA_VERSION: u8 = 4;
+
+/// The bytes of a version 4 value that hold its write token: after the array header (one
+/// byte), the version (one byte) and the token's bin header (two bytes).
+pub const TOKEN_RANGE: std::ops::Range<usize> = 4..20;
+
+/// A write token's length in bytes.
+pub const TOKEN_LEN: usize = 16;
+
+/// A write token: unique to one encoding (a random per-process half and a counter).
+pub type Token = [u8; TOKEN_LEN];
+
+/// A token no other encoding in any process gets: 8 bytes drawn once per process from the
+/// standard library's randomly keyed hasher (with the process id and the time), and an
+/// 8-byte counter.
+#[must_use]
+pub fn new_token() -> Token {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish()
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut token = [0; TOKEN_LEN];
+    let (a, b) = token.split_at_mut(8);
+    a.copy_from_slice(&seed.to_le_bytes());
+    b.copy_from_slice(&n.to_le_bytes());
+    token
+}
+
+/// The write token of a version 4 value, read from its first bytes; `None` for a value of an
+/// earlier version (or not a value at all).
+#[must_use]
+pub fn token_of(bytes: &[u8]) -> Option<Token> {
+    match bytes {
+        // fixarray, version 4, bin8 of 16 bytes
+        [0x90..=0x9f, 4, 0xc4, 16, rest @ ..] => rest.get(..TOKEN_LEN)?.try_into().ok(),
+        _ => None,
+    }
+}
 
 /// The oldest version still read.
 const OLDEST_READ: u8 = 1;
@@ -41,6 +96,68 @@ const MAX_DECIMALS: i8 = 12;
 /// 2^53: integers up to it are exact in an f64.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
+/// Version 4: version 3 with the write token after the version.
+#[derive(Serialize, Deserialize)]
+struct WireV4<'a> {
+    version: u8,
+    #[serde(borrow, with = "serde_bytes")]
+    token: &'a [u8],
+    symbol: &'a str,
+    timeframe: &'a str,
+    alignment: u8,
+    forming: bool,
+    bars: u32,
+    t0: i64,
+    price_decimals: i8,
+    first_close: i64,
+    integral_volume: bool,
+    crc: u32,
+    #[serde(borrow, with = "serde_bytes")]
+    body: &'a [u8],
+}
+
+impl<'a> WireV4<'a> {
+    fn new(token: &'a [u8], w: WireV3<'a>) -> Self {
+        Self {
+            version: 4,
+            token,
+            symbol: w.symbol,
+            timeframe: w.timeframe,
+            alignment: w.alignment,
+            forming: w.forming,
+            bars: w.bars,
+            t0: w.t0,
+            price_decimals: w.price_decimals,
+            first_close: w.first_close,
+            integral_volume: w.integral_volume,
+            crc: w.crc,
+            body: w.body,
+        }
+    }
+
+    /// The token, and the rest as version 3's fields (with `version` 4).
+    const fn split(self) -> (&'a [u8], WireV3<'a>) {
+        (
+            self.token,
+            WireV3 {
+                version: self.version,
+                symbol: self.symbol,
+                timeframe: self.timeframe,
+                alignment: self.alignment,
+                forming: self.forming,
+                bars: self.bars,
+                t0: self.t0,
+                price_decimals: self.price_decimals,
+                first_close: self.first_close,
+                integral_volume: self.integral_volume,
+                crc: self.crc,
+                body: self.body,
+            },
+        )
+    }
+}
+
+/// Version 3, and the fields version 4 shares with it.
 #[derive(Serialize, Deserialize)]
 struct WireV3<'a> {
     version: u8,
@@ -169,11 +286,22 @@ fn leb128_values(bytes: &[u8]) -> Result<Vec<u64>, DecodeError> {
     Ok(out)
 }
 
-/// Encodes `frame` (version 3). Frames hold minute-aligned, increasing timestamps, so the
-/// deltas are exact; prices and volumes are compact integers when they are exact decimals and
-/// whole numbers, bit-exact f64 otherwise.
+/// Encodes `frame` (version 4, with a [`new_token`]). Frames hold minute-aligned, increasing
+/// timestamps, so the deltas are exact; prices and volumes are compact integers when they are
+/// exact decimals and whole numbers, bit-exact f64 otherwise.
 #[must_use]
 pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
+    encode_with(frame, Some(&new_token()))
+}
+
+/// Encodes `frame` as version 3 (version 4 without the write token), as axia wrote before
+/// version 4: for migration tests and the benchmark.
+#[must_use]
+pub fn encode_version_3(frame: &OhlcvFrame) -> Vec<u8> {
+    encode_with(frame, None)
+}
+
+fn encode_with(frame: &OhlcvFrame, token: Option<&Token>) -> Vec<u8> {
     let c = frame.columns();
     let n = c.timestamps.len();
     let mut body = Vec::with_capacity(n * 8 + 64);
@@ -208,7 +336,7 @@ pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
         body.extend(c.volume.iter().flat_map(|v| v.to_le_bytes()));
     }
     let mut wire = WireV3 {
-        version: SCHEMA_VERSION,
+        version: 3,
         symbol: frame.symbol().as_str(),
         timeframe: frame.timeframe().as_str(),
         alignment: alignment_code(frame.alignment()),
@@ -221,17 +349,28 @@ pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
         crc: 0,
         body: &body,
     };
-    wire.crc = wire.checksum();
     // Serializing numbers, strings and byte slices into a Vec cannot fail.
-    rmp_serde::to_vec(&wire).unwrap_or_default()
+    match token {
+        None => {
+            wire.crc = wire.checksum(&[]);
+            rmp_serde::to_vec(&wire)
+        }
+        Some(token) => {
+            wire.crc = wire.checksum(token);
+            rmp_serde::to_vec(&WireV4::new(token, wire))
+        }
+    }
+    .unwrap_or_default()
 }
 
 /// CRC-32 of every field but itself: a value changed anywhere (a flipped bit, a torn write)
 /// is refused rather than read as other bars.
 impl WireV3<'_> {
-    /// The CRC-32 of every field but the CRC itself.
-    fn checksum(&self) -> u32 {
+    /// The CRC-32 of every field but the CRC itself, and of version 4's `token` (empty for
+    /// version 3).
+    fn checksum(&self, token: &[u8]) -> u32 {
         checksum(
+            token,
             self.symbol,
             self.timeframe,
             [
@@ -248,8 +387,9 @@ impl WireV3<'_> {
     }
 }
 
-fn checksum(symbol: &str, timeframe: &str, fields: [u64; 7], body: &[u8]) -> u32 {
+fn checksum(token: &[u8], symbol: &str, timeframe: &str, fields: [u64; 7], body: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
+    h.update(token);
     h.update(symbol.as_bytes());
     h.update(&[0]);
     h.update(timeframe.as_bytes());
@@ -565,23 +705,42 @@ const fn exact(units: i64) -> f64 {
     units as f64
 }
 
-fn decode_v3(
+/// The fields of a version 3 or 4 value (`version` says which), and its write token (empty
+/// for version 3).
+fn parse_compact(bytes: &[u8], version: u8) -> Result<(&[u8], WireV3<'_>), DecodeError> {
+    let malformed = |e: rmp_serde::decode::Error| DecodeError::Malformed(e.to_string());
+    let (token, wire) = if version == 4 {
+        let w: WireV4<'_> = rmp_serde::from_slice(bytes).map_err(malformed)?;
+        if w.token.len() != TOKEN_LEN {
+            return Err(DecodeError::Malformed(format!(
+                "a token of {} bytes",
+                w.token.len()
+            )));
+        }
+        w.split()
+    } else {
+        (&[][..], rmp_serde::from_slice(bytes).map_err(malformed)?)
+    };
+    if wire.version != version {
+        return Err(DecodeError::Malformed("header and body disagree".into()));
+    }
+    Ok((token, wire))
+}
+
+fn decode_compact(
     bytes: &[u8],
+    version: u8,
     symbol: &Symbol,
     timeframe: Timeframe,
 ) -> Result<OhlcvFrame, DecodeError> {
-    let wire: WireV3<'_> =
-        rmp_serde::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if wire.version != 3 {
-        return Err(DecodeError::Malformed("header and body disagree".into()));
-    }
+    let (token, wire) = parse_compact(bytes, version)?;
     if wire.symbol != symbol.as_str() || wire.timeframe != timeframe.as_str() {
         return Err(DecodeError::WrongSeries(format!(
             "{} {}",
             wire.symbol, wire.timeframe
         )));
     }
-    if wire.checksum() != wire.crc {
+    if wire.checksum(token) != wire.crc {
         return Err(DecodeError::Malformed("checksum mismatch".into()));
     }
     let Some(alignment) = alignment_of(wire.alignment) else {
@@ -832,8 +991,8 @@ pub fn decode(
     if !(OLDEST_READ..=SCHEMA_VERSION).contains(&version) {
         return Err(DecodeError::UnknownVersion(version));
     }
-    if version == 3 {
-        return decode_v3(bytes, symbol, timeframe);
+    if version >= 3 {
+        return decode_compact(bytes, version, symbol, timeframe);
     }
     let wire: Wire<'_> =
         rmp_serde::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
@@ -1002,6 +1161,34 @@ mod tests {
         }
 
         #[test]
+        fn version_3_values_are_still_read(f in arb_frame(), decimals in 0u32..6, forming in any::<bool>()) {
+            let f = on_grid(&f.with_forming(forming), decimals);
+            let v3 = encode_version_3(&f);
+            prop_assert_eq!(v3[1], 3);
+            prop_assert_eq!(token_of(&v3), None);
+            prop_assert_eq!(decode(&v3, f.symbol(), f.timeframe()).unwrap(), f);
+        }
+
+        /// Every encoding carries its own token at the fixed place, covered by the checksum:
+        /// the same bars encoded twice differ only there.
+        #[test]
+        fn each_value_has_its_own_token_at_a_fixed_place(f in arb_frame(), decimals in 0u32..6) {
+            let f = on_grid(&f, decimals);
+            let (a, b) = (encode(&f), encode(&f));
+            let (ta, tb) = (token_of(&a).unwrap(), token_of(&b).unwrap());
+            prop_assert_ne!(ta, tb);
+            prop_assert_eq!(&a[TOKEN_RANGE], &ta[..]);
+            prop_assert_eq!(&b[TOKEN_RANGE], &tb[..]);
+            prop_assert_eq!(&a[..TOKEN_RANGE.start], &b[..TOKEN_RANGE.start]);
+            prop_assert_eq!(decode(&a, f.symbol(), f.timeframe()).unwrap(), f.clone());
+            prop_assert_eq!(decode(&b, f.symbol(), f.timeframe()).unwrap(), f.clone());
+            // A token changed in place is a corrupt value, not another good one.
+            let mut c = a.clone();
+            c[TOKEN_RANGE.start] ^= 1;
+            prop_assert!(matches!(decode(&c, f.symbol(), f.timeframe()), Err(DecodeError::Malformed(_))));
+        }
+
+        #[test]
         fn version_1_values_are_still_read(f in arb_frame()) {
             let back = decode(&encode_v1(&f), f.symbol(), f.timeframe()).unwrap();
             prop_assert_eq!(back, f);
@@ -1111,6 +1298,7 @@ mod tests {
         };
         let wire = WireV3 {
             crc: checksum(
+                &[],
                 "USDJPY",
                 "M1",
                 [
@@ -1175,7 +1363,7 @@ mod tests {
         fn prices_on_a_tick_grid_are_compact_and_exact(f in arb_frame(), decimals in 0u32..9, forming in any::<bool>()) {
             let f = on_grid(&f.with_forming(forming), decimals);
             let bytes = encode(&f);
-            let wire: WireV3<'_> = rmp_serde::from_slice(&bytes).unwrap();
+            let (_, wire) = parse_compact(&bytes, bytes[1]).unwrap();
             prop_assert!(wire.price_decimals >= 0 && wire.price_decimals <= decimals as i8, "{}", wire.price_decimals);
             prop_assert!(wire.integral_volume);
             let back = decode(&bytes, f.symbol(), f.timeframe()).unwrap();
@@ -1282,7 +1470,7 @@ mod tests {
                     crc: 0,
                     body: &body,
                 };
-                wire.crc = wire.checksum();
+                wire.crc = wire.checksum(&[]);
                 (rmp_serde::to_vec(&wire).unwrap(), tf)
             })
     }
@@ -1295,7 +1483,7 @@ mod tests {
                 .collect();
             let f = on_grid(&frame(tf, &opens, 150.0), 3);
             let bytes = encode(&f);
-            let wire: WireV3<'_> = rmp_serde::from_slice(&bytes).unwrap();
+            let (_, wire) = parse_compact(&bytes, bytes[1]).unwrap();
             let body = body_columns(&wire, f.timeframe().aligned(f.alignment())).unwrap();
             assert!(body.values_valid && body.times_valid, "{tf}");
             // A series with no missing bar (equal gaps) reads back exactly, and so does one
@@ -1318,7 +1506,7 @@ mod tests {
         /// bodies (a correct checksum over any columns) that it calls valid pass those checks.
         #[test]
         fn what_the_form_establishes_holds((bytes, tf) in arb_forged()) {
-            let wire: WireV3<'_> = rmp_serde::from_slice(&bytes).unwrap();
+            let (_, wire) = parse_compact(&bytes, bytes[1]).unwrap();
             let grid = tf.aligned(alignment_of(wire.alignment).unwrap());
             let Ok(body) = body_columns(&wire, grid) else {
                 return Ok(());

@@ -355,6 +355,25 @@ async fn concurrent_writers_of_disjoint_bars_all_survive() {
         all,
         frame("USDJPY", Timeframe::M1, start, writers * per, 150.0)
     );
+    // Every staged value was committed or dropped: none is left behind, whichever writer
+    // won each race.
+    assert_eq!(stage_keys(&cache).await, Vec::<String>::new());
+}
+
+/// The staged values of `cache`'s namespace still in Redis.
+async fn stage_keys(cache: &RedisBarCache) -> Vec<String> {
+    let key = cache.key(&sym("USDJPY"), Timeframe::M1);
+    let prefix = key.split("ohlcv:").next().unwrap();
+    let mut con = raw().await;
+    let mut iter: redis::AsyncIter<String> = con
+        .scan_match(format!("{prefix}ohlcv:stage:*"))
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    while let Some(k) = iter.next_item().await {
+        found.push(k.unwrap());
+    }
+    found
 }
 
 #[tokio::test]
@@ -370,13 +389,34 @@ async fn incoming_bars_win_and_resaving_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(got, expected);
+    let key = cache.key(&sym("EURJPY"), Timeframe::M30);
+    let mut con = raw().await;
+    let before: Vec<u8> = con.get(&key).await.unwrap();
+    // Saving bars the key already holds changes nothing, byte for byte (token included),
+    // from this handle and from a fresh one that has to read the value first.
     cache.save(&b).await.unwrap();
+    let fresh = cache_with(
+        RedisCacheConfig::new(redis_url())
+            .namespace(key.split("ohlcv:").next().unwrap().trim_end_matches(':')),
+        clock(),
+    );
+    fresh.save(&b).await.unwrap();
+    let after: Vec<u8> = con.get(&key).await.unwrap();
+    assert_eq!(after, before);
     assert_eq!(
         cache
             .get(&sym("EURJPY"), Timeframe::M30, all_time())
             .await
             .unwrap(),
         expected
+    );
+    // A change is a new value with a new token.
+    let c = frame("EURJPY", Timeframe::M30, noon() - Span::hours(1), 1, 162.0);
+    cache.save(&c).await.unwrap();
+    let changed: Vec<u8> = con.get(&key).await.unwrap();
+    assert_ne!(
+        axia_redis::codec::token_of(&changed),
+        axia_redis::codec::token_of(&before)
     );
 }
 
@@ -613,32 +653,58 @@ async fn one_feed_carries_every_series_updates_of_its_namespace_only() {
 }
 
 #[tokio::test]
-async fn values_written_in_version_2_are_read_then_rewritten_in_the_current_version() {
-    let cache = cache(clock());
-    let key = cache.key(&sym("EURJPY"), Timeframe::M15);
-    // What an axia before version 3 left in Redis.
-    let old = frame("EURJPY", Timeframe::M15, noon() - Span::hours(3), 12, 162.0);
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut con = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = con
-        .set(&key, axia_redis::codec::encode_version_2(&old))
-        .await
-        .unwrap();
-    let back = cache
-        .get(&sym("EURJPY"), Timeframe::M15, all_time())
-        .await
-        .unwrap();
-    assert_eq!(back, old, "read as it was");
-    // A write merges into it and stores the current version.
-    let newer = frame("EURJPY", Timeframe::M15, noon(), 1, 162.5);
-    cache.save(&newer).await.unwrap();
-    let raw: Vec<u8> = con.get(&key).await.unwrap();
-    assert_eq!(raw.get(1), Some(&axia_redis::codec::SCHEMA_VERSION));
-    let merged = cache
-        .get(&sym("EURJPY"), Timeframe::M15, all_time())
-        .await
-        .unwrap();
-    assert_eq!(merged, old.merge(&newer).unwrap());
+async fn values_of_earlier_versions_are_read_then_rewritten_in_the_current_version() {
+    use axia_redis::codec;
+    type Encode = fn(&OhlcvFrame) -> Vec<u8>;
+    let encoders: [(u8, Encode); 2] = [(2, codec::encode_version_2), (3, codec::encode_version_3)];
+    for (version, encode) in encoders {
+        let cache = cache(clock());
+        let key = cache.key(&sym("EURJPY"), Timeframe::M15);
+        // What an earlier axia left in Redis (version 3: prices on the instrument's tick).
+        let old = frame("EURJPY", Timeframe::M15, noon() - Span::hours(3), 12, 162.0);
+        let client = redis::Client::open(redis_url()).unwrap();
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = con.set(&key, encode(&old)).await.unwrap();
+        let stored: Vec<u8> = con.get(&key).await.unwrap();
+        assert_eq!(stored.get(1), Some(&version));
+        let back = cache
+            .get(&sym("EURJPY"), Timeframe::M15, all_time())
+            .await
+            .unwrap();
+        assert_eq!(back, old, "version {version}: read as it was");
+        // A write merges into it (compared whole: the value has no token) and stores the
+        // current version, with a token.
+        let newer = frame("EURJPY", Timeframe::M15, noon(), 1, 162.5);
+        cache.save(&newer).await.unwrap();
+        let raw: Vec<u8> = con.get(&key).await.unwrap();
+        assert_eq!(raw.get(1), Some(&codec::SCHEMA_VERSION));
+        assert!(codec::token_of(&raw).is_some());
+        let merged = cache
+            .get(&sym("EURJPY"), Timeframe::M15, all_time())
+            .await
+            .unwrap();
+        assert_eq!(merged, old.merge(&newer).unwrap(), "version {version}");
+        // A value of an earlier version written behind the writer's back after that is not
+        // overwritten blindly: the token it expects is gone, so it reads and merges.
+        let other = frame("EURJPY", Timeframe::M15, noon() - Span::hours(6), 2, 161.0);
+        let _: () = con.set(&key, encode(&other)).await.unwrap();
+        let last = frame(
+            "EURJPY",
+            Timeframe::M15,
+            noon() + Span::minutes(15),
+            1,
+            162.7,
+        );
+        cache.save(&last).await.unwrap();
+        assert_eq!(
+            cache
+                .get(&sym("EURJPY"), Timeframe::M15, all_time())
+                .await
+                .unwrap(),
+            other.merge(&last).unwrap(),
+            "version {version}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -738,18 +804,43 @@ async fn a_writer_starts_from_what_it_wrote_and_reads_only_when_another_wrote_si
     let start = noon() - Span::hours(1);
     let bar = |i: i64, base: f64| frame("USDJPY", tf, start + Span::minutes(i), 1, base);
     a.save(&bar(0, 150.0)).await.unwrap();
-    let gets = calls(&mut con, "get").await;
-    let evals = calls(&mut con, "evalsha").await;
+    let count = |con: &mut redis::aio::MultiplexedConnection| {
+        let mut con = con.clone();
+        async move {
+            let mut n = Vec::new();
+            for cmd in ["get", "getrange", "evalsha", "set", "rename"] {
+                n.push(calls(&mut con, cmd).await);
+            }
+            n
+        }
+    };
+    let before = count(&mut con).await;
     for i in 1..5 {
         a.save(&bar(i, 150.0)).await.unwrap();
     }
-    // Four writes: four compare-and-sets (each script reads the key once), no read of its own.
-    assert_eq!(calls(&mut con, "evalsha").await - evals, 4);
-    assert_eq!(calls(&mut con, "get").await - gets, 4);
+    // Four writes: four values staged (SET) and four commits, each reading the key's 16
+    // token bytes (GETRANGE), never the value, and renaming the staged value over it; no
+    // read of its own.
+    let after = count(&mut con).await;
+    let delta: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    assert_eq!(
+        delta,
+        vec![0, 4, 4, 4, 4],
+        "get, getrange, evalsha, set, rename"
+    );
     // Another handle writes; the first one's next write finds its last value gone, reads,
     // and merges: nothing is lost.
     b.save(&bar(5, 151.0)).await.unwrap();
+    let refused = calls(&mut con, "del").await;
     a.save(&bar(6, 152.0)).await.unwrap();
+    // Its first commit was refused and dropped the value it had staged.
+    assert_eq!(calls(&mut con, "del").await - refused, 1);
+    let staged: Vec<String> = redis::cmd("KEYS")
+        .arg("*ohlcv:stage:*")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(staged, Vec::<String>::new(), "nothing left staged");
     let all = a.get(&s, tf, all_time()).await.unwrap();
     assert_eq!(all.len(), 7);
     assert_eq!(
