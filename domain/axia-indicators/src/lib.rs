@@ -282,14 +282,15 @@ pub struct Sma {
     /// `1 / period`: a multiplication per value instead of a division (within an ulp of
     /// TA-Lib's quotient).
     inv_period: f64,
-    /// The newest `period - 1` values.
+    /// The newest `period` values.
     window: Ring,
     /// Their sum, kept by adding each new value less the one leaving, and re-summed from the
-    /// window every `RESUM_PERIODS` turns of the window (about `RESUM_PERIODS * period` updates) so it never drifts.
-    partial: f64,
+    /// window every `RESUM_PERIODS` turns of the window (about `RESUM_PERIODS * period`
+    /// updates) so it never drifts. The value is `sum / period` once the window is full:
+    /// nothing else is stored per update.
+    sum: f64,
     /// Turns of the window left until the next re-sum.
     turns_left: usize,
-    value: Option<f64>,
 }
 
 impl Sma {
@@ -306,19 +307,10 @@ impl Sma {
         Self {
             period,
             inv_period: 1.0 / as_f64(period),
-            window: Ring::new(period - 1),
-            partial: 0.0,
+            window: Ring::new(period),
+            sum: 0.0,
             turns_left: RESUM_PERIODS,
-            value: None,
         }
-    }
-
-    /// Inlined: a call in the update loop, even one rarely taken, would keep the running
-    /// state in memory instead of registers.
-    #[inline]
-    fn resum(&mut self) {
-        self.turns_left = RESUM_PERIODS;
-        self.partial = self.window.iter().sum();
     }
 }
 
@@ -334,26 +326,33 @@ impl Indicator for Sma {
     fn step(&mut self, x: f64) -> Option<f64> {
         if !self.window.is_full() {
             self.window.push(x);
-            self.partial += x;
-            return None;
+            self.sum += x;
+            return self.value();
         }
-        let mean = (self.partial + x) * self.inv_period;
-        let oldest = self.window.replace(x);
-        // One addition on the chain from update to update.
-        self.partial += x - oldest;
-        // Counted per turn of the window, not per update: one test of a value at hand.
-        if self.window.pos == 0 {
+        // The steady state: the oldest value out, the new one in; one addition on the chain
+        // from update to update.
+        let w = &mut self.window;
+        let slot = w
+            .buf
+            .get_mut(w.pos)
+            .map_or(0.0, |s| std::mem::replace(s, x));
+        self.sum += x - slot;
+        w.pos += 1;
+        if w.pos == w.buf.len() {
+            // A turn of the window: the only branch of the steady state that is ever taken,
+            // once every `period` updates; the re-sum once every `RESUM_PERIODS` turns.
+            w.pos = 0;
             self.turns_left -= 1;
             if self.turns_left == 0 {
-                self.resum();
+                self.turns_left = RESUM_PERIODS;
+                self.sum = w.buf.iter().sum();
             }
         }
-        self.value = Some(mean);
-        self.value
+        Some(self.sum * self.inv_period)
     }
 
     fn value(&self) -> Option<f64> {
-        self.value
+        self.window.is_full().then_some(self.sum * self.inv_period)
     }
 }
 
