@@ -195,6 +195,15 @@ async fn main() {
     let n = 1_000;
     let rounds = 10;
     let mut s = setup(&url, n).await;
+    let mut stats = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let (before, cpu_before) = (
+        commandstats(&mut stats).await,
+        main_thread_cpu(&mut stats).await,
+    );
     let mut total = Duration::ZERO;
     for m in 0..rounds {
         s.clock.set(noon() + chrono::Duration::minutes(m + 1));
@@ -226,6 +235,73 @@ async fn main() {
         bars / total.as_secs_f64(),
         total.as_secs_f64() * 1e3 / rounds as f64
     );
+    // What Redis spent meanwhile (the whole server: run it alone): the CPU of its main
+    // thread, and the calls by command (a script's time includes the calls it makes, which
+    // are also counted under their own names).
+    let cpu = main_thread_cpu(&mut stats).await - cpu_before;
+    let after = commandstats(&mut stats).await;
+    let mut spent: Vec<(String, u64, u64)> = after
+        .iter()
+        .map(|(cmd, &(calls, usec))| {
+            let (c0, u0) = before.get(cmd).copied().unwrap_or((0, 0));
+            (cmd.clone(), calls - c0, usec - u0)
+        })
+        .filter(|(_, calls, _)| *calls > 0)
+        .collect();
+    spent.sort_by_key(|(_, _, usec)| std::cmp::Reverse(*usec));
+    println!(
+        "   Redis main thread CPU: {:.1} us a bar update ({:.0} % of a core over the run); calls a bar x us a call: {}",
+        cpu * 1e6 / bars,
+        cpu * 100.0 / total.as_secs_f64(),
+        spent
+            .iter()
+            .take(8)
+            .map(|(cmd, calls, u)| format!(
+                "{cmd} {:.2} x {:.1}",
+                *calls as f64 / bars,
+                *u as f64 / (*calls).max(1) as f64
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     s.stop.send(()).unwrap();
     s.task.await.unwrap();
+}
+
+/// CPU seconds (user + system) of Redis's main thread so far (`INFO cpu`).
+async fn main_thread_cpu(con: &mut redis::aio::MultiplexedConnection) -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(con)
+        .await
+        .unwrap();
+    info.lines()
+        .filter_map(|l| {
+            let (k, v) = l.trim().split_once(':')?;
+            k.ends_with("_main_thread").then(|| v.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// `INFO commandstats`: calls and microseconds per command.
+async fn commandstats(
+    con: &mut redis::aio::MultiplexedConnection,
+) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(con)
+        .await
+        .unwrap();
+    info.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let field = |k: &str| -> Option<u64> {
+                rest.split(',')
+                    .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))?
+                    .parse()
+                    .ok()
+            };
+            Some((name.to_owned(), (field("calls")?, field("usec")?)))
+        })
+        .collect()
 }
