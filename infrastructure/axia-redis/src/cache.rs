@@ -76,6 +76,14 @@ struct Write {
     member: String,
 }
 
+/// What a write's commit checks the key still holds.
+enum Guard {
+    /// The token of the value read (empty when the key was absent).
+    Token(Vec<u8>),
+    /// The whole value read: one of a version before 4, which has no token.
+    Whole(Vec<u8>),
+}
+
 fn is_no_script(e: &RedisError) -> bool {
     e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
@@ -681,10 +689,11 @@ impl RedisBarCache {
                 None => Some(Vec::new()),
                 Some(b) => codec::token_of(b).map(|t| t.to_vec()),
             };
-            let written = match token {
-                Some(token) => self.commit_staged(write, token).await?,
-                None => self.compare_and_set(write, raw.unwrap_or_default()).await?,
+            let guard = match token {
+                Some(token) => Guard::Token(token),
+                None => Guard::Whole(raw.unwrap_or_default()),
             };
+            let written = self.commit(write, guard).await?;
             if written == 1 {
                 self.memo.put(&key, &remembered, &kept);
                 return Ok(kept.len());
@@ -717,32 +726,39 @@ impl RedisBarCache {
         format!("{}ohlcv:stage:{{{key}}}:{token}", self.prefix())
     }
 
-    /// Stages the value and commits it if the key still holds `token` ([`COMMIT_STAGED`]); one
-    /// round trip on a standalone server (with the index entry). Returns the script's answer.
-    async fn commit_staged(&self, w: Write, token: Vec<u8>) -> Result<i64, StoreError> {
-        let commit = Arc::clone(&self.commit);
+    /// Commits a write if the key still holds what the writer read: by its token (the value
+    /// staged, then [`COMMIT_STAGED`]) or, for a value of a version before 4, whole
+    /// ([`COMPARE_AND_SET`]). One round trip on a standalone server, with the index entry.
+    /// Returns the script's answer.
+    async fn commit(&self, w: Write, guard: Guard) -> Result<i64, StoreError> {
+        let script = Arc::clone(match guard {
+            Guard::Token(_) => &self.commit,
+            Guard::Whole(_) => &self.cas,
+        });
         self.io(|mut c| async move {
-            let stage_ms = STAGE_TTL_MS;
+            let stage = || {
+                let mut set = redis::cmd("SET");
+                set.arg(&w.stage).arg(&w.value).arg("PX").arg(STAGE_TTL_MS);
+                set
+            };
+            let invocation = {
+                let mut i = script.key(&w.key);
+                match &guard {
+                    Guard::Token(token) => i.key(&w.stage).arg(token),
+                    Guard::Whole(expected) => i.arg(expected).arg(&w.value),
+                };
+                i.arg(w.ttl).arg(&w.channel).arg(&w.message);
+                i
+            };
             match c {
                 // Adding the index entry whatever the script decides is right: a lost race
                 // means another writer stored the series.
                 Conn::Single(_) => {
                     let mut pipe = redis::pipe();
-                    pipe.cmd("SET")
-                        .arg(&w.stage)
-                        .arg(&w.value)
-                        .arg("PX")
-                        .arg(stage_ms)
-                        .ignore()
-                        .cmd("EVALSHA")
-                        .arg(commit.get_hash())
-                        .arg(2)
-                        .arg(&w.key)
-                        .arg(&w.stage)
-                        .arg(&token)
-                        .arg(w.ttl)
-                        .arg(&w.channel)
-                        .arg(&w.message)
+                    if matches!(guard, Guard::Token(_)) {
+                        pipe.add_command(stage()).ignore();
+                    }
+                    pipe.invoke_script(&invocation)
                         .cmd("SADD")
                         .arg(&w.index)
                         .arg(&w.member)
@@ -750,9 +766,9 @@ impl RedisBarCache {
                     match pipe.query_async::<(i64,)>(&mut c).await {
                         Ok((r,)) => Ok(r),
                         // A server that does not hold the script yet (a restart, a flush):
-                        // load it, then the same round trip again (the value is staged anew).
+                        // load it, then the same round trip again (the value staged anew).
                         Err(e) if is_no_script(&e) => {
-                            commit.prepare_invoke().load_async(&mut c).await?;
+                            script.prepare_invoke().load_async(&mut c).await?;
                             pipe.query_async::<(i64,)>(&mut c).await.map(|(r,)| r)
                         }
                         Err(e) => Err(e),
@@ -760,72 +776,10 @@ impl RedisBarCache {
                 }
                 // A cluster keeps the index in another slot: its own round trip.
                 Conn::Cluster(_) => {
-                    let () = redis::cmd("SET")
-                        .arg(&w.stage)
-                        .arg(&w.value)
-                        .arg("PX")
-                        .arg(stage_ms)
-                        .query_async(&mut c)
-                        .await?;
-                    let r: i64 = commit
-                        .key(&w.key)
-                        .key(&w.stage)
-                        .arg(&token)
-                        .arg(w.ttl)
-                        .arg(&w.channel)
-                        .arg(&w.message)
-                        .invoke_async(&mut c)
-                        .await?;
-                    if r == 1 {
-                        index_in_cluster(&mut c, &w).await;
+                    if matches!(guard, Guard::Token(_)) {
+                        let () = stage().query_async(&mut c).await?;
                     }
-                    Ok(r)
-                }
-            }
-        })
-        .await
-    }
-
-    /// Writes the value if the key still holds exactly `expected` ([`COMPARE_AND_SET`]): for a
-    /// key that held a value of a version before 4.
-    async fn compare_and_set(&self, w: Write, expected: Vec<u8>) -> Result<i64, StoreError> {
-        let cas = Arc::clone(&self.cas);
-        self.io(|mut c| async move {
-            match c {
-                Conn::Single(_) => {
-                    let mut pipe = redis::pipe();
-                    pipe.cmd("EVALSHA")
-                        .arg(cas.get_hash())
-                        .arg(1)
-                        .arg(&w.key)
-                        .arg(&expected)
-                        .arg(&w.value)
-                        .arg(w.ttl)
-                        .arg(&w.channel)
-                        .arg(&w.message)
-                        .cmd("SADD")
-                        .arg(&w.index)
-                        .arg(&w.member)
-                        .ignore();
-                    match pipe.query_async::<(i64,)>(&mut c).await {
-                        Ok((r,)) => Ok(r),
-                        Err(e) if is_no_script(&e) => {
-                            cas.prepare_invoke().load_async(&mut c).await?;
-                            pipe.query_async::<(i64,)>(&mut c).await.map(|(r,)| r)
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-                Conn::Cluster(_) => {
-                    let r: i64 = cas
-                        .key(&w.key)
-                        .arg(&expected)
-                        .arg(&w.value)
-                        .arg(w.ttl)
-                        .arg(&w.channel)
-                        .arg(&w.message)
-                        .invoke_async(&mut c)
-                        .await?;
+                    let r: i64 = invocation.invoke_async(&mut c).await?;
                     if r == 1 {
                         index_in_cluster(&mut c, &w).await;
                     }
