@@ -685,13 +685,11 @@ impl RedisBarCache {
             };
             // The token of what was read (empty when nothing was); a value of an earlier
             // version has none and is compared whole.
-            let token = match &raw {
-                None => Some(Vec::new()),
-                Some(b) => codec::token_of(b).map(|t| t.to_vec()),
-            };
-            let guard = match token {
-                Some(token) => Guard::Token(token),
-                None => Guard::Whole(raw.unwrap_or_default()),
+            let guard = match raw {
+                None => Guard::Token(Vec::new()),
+                Some(b) => {
+                    codec::token_of(&b).map_or(Guard::Whole(b), |t| Guard::Token(t.to_vec()))
+                }
             };
             let written = self.commit(write, guard).await?;
             if written == 1 {
