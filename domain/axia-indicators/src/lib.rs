@@ -282,7 +282,7 @@ pub struct Sma {
     /// `1 / period`: a multiplication per value instead of a division (within an ulp of
     /// TA-Lib's quotient).
     inv_period: f64,
-    /// The newest `period` values.
+    /// The newest `period` values (zeros in the slots the warm-up has not reached).
     window: Ring,
     /// Their sum, kept by adding each new value less the one leaving, and re-summed from the
     /// window every `RESUM_PERIODS` turns of the window (about `RESUM_PERIODS * period`
@@ -309,7 +309,8 @@ impl Sma {
             inv_period: 1.0 / as_f64(period),
             window: Ring::new(period),
             sum: 0.0,
-            turns_left: RESUM_PERIODS,
+            // The turn that ends the warm-up, then `RESUM_PERIODS` more.
+            turns_left: RESUM_PERIODS + 1,
         }
     }
 }
@@ -324,13 +325,9 @@ impl Indicator for Sma {
 
     #[inline]
     fn step(&mut self, x: f64) -> Option<f64> {
-        if !self.window.is_full() {
-            self.window.push(x);
-            self.sum += x;
-            return self.value();
-        }
-        // The steady state: the oldest value out, the new one in; one addition on the chain
-        // from update to update.
+        // The warm-up and the steady state alike: the slot's value out (0 until the window's
+        // first turn, and `x - 0.0` is `x`), the new one in; one addition on the chain from
+        // update to update, and no branch but the turn of the window.
         let w = &mut self.window;
         let slot = w
             .buf
@@ -339,16 +336,17 @@ impl Indicator for Sma {
         self.sum += x - slot;
         w.pos += 1;
         if w.pos == w.buf.len() {
-            // A turn of the window: the only branch of the steady state that is ever taken,
-            // once every `period` updates; the re-sum once every `RESUM_PERIODS` turns.
+            // A turn of the window, once every `period` updates (the first ends the warm-up);
+            // the re-sum once every `RESUM_PERIODS` turns after it.
             w.pos = 0;
+            w.len = w.buf.len();
             self.turns_left -= 1;
             if self.turns_left == 0 {
                 self.turns_left = RESUM_PERIODS;
                 self.sum = w.buf.iter().sum();
             }
         }
-        Some(self.sum * self.inv_period)
+        self.value()
     }
 
     fn value(&self) -> Option<f64> {

@@ -824,8 +824,13 @@ fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
             closes.push(0);
         }
         r.view(m)?.extend_into(&mut closes, m, unzigzag);
+        let opens_col = r.view(n)?;
+        // Every open at the previous close (the first bar's at its own close): a series with
+        // no gap between bars, as a feed that opens each bar at the last price writes it. The
+        // open column is then the close column one bar later, with no division of its own.
+        let opens_at_previous_close = opens_col.width == 0 && opens_col.base == 0;
         let mut opens = Vec::with_capacity(n);
-        r.view(n)?.extend_into(&mut opens, n, unzigzag);
+        opens_col.extend_into(&mut opens, n, unzigzag);
         let (above, below) = (r.view(n)?, r.view(n)?);
         // A value that passed its checksum was written by `encode`: the integers are as it
         // computed them. Wrapping arithmetic keeps a forged one from panicking, and each bar
@@ -875,8 +880,15 @@ fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
                     .zip(&below)
                     .map(|((&o, &c), &b)| (o.min(c) - b) / scale),
             );
-            cols.open.extend(exact_opens.iter().map(|&u| u / scale));
             cols.close.extend(exact_closes.iter().map(|&u| u / scale));
+            match (opens_at_previous_close, cols.close.split_last()) {
+                (true, Some((_, earlier))) => {
+                    // The same integers give the same quotients.
+                    cols.open.extend(cols.close.first());
+                    cols.open.extend_from_slice(earlier);
+                }
+                _ => cols.open.extend(exact_opens.iter().map(|&u| u / scale)),
+            }
             values_valid = cols.low.iter().fold(true, |ok, &l| ok & (l > 0.0));
         } else {
             // Only a forged value gets here: wrapping integer arithmetic, then the frame's
@@ -911,9 +923,16 @@ fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
         )));
     }
     if wire.integral_volume {
-        // Below 2^53 when written; any u64 is a finite volume of at least zero.
-        #[allow(clippy::cast_precision_loss)]
-        r.view(n)?.extend_into(&mut cols.volume, n, |v| v as f64);
+        // Below 2^53 when written; any u64 is a finite volume of at least zero. Below 2^52
+        // (what the column's base and width show of every real volume), the conversion the
+        // compiler packs; `as f64` of a u64 is a sequence of its own on x86-64.
+        let volumes = r.view(n)?;
+        if volumes.fits_below(TWO_52_UNITS) {
+            volumes.extend_into(&mut cols.volume, n, |v| small_exact(v.cast_signed()));
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            volumes.extend_into(&mut cols.volume, n, |v| v as f64);
+        }
     } else {
         cols.volume = r.f64s(n)?;
         values_valid = false;
@@ -1368,6 +1387,28 @@ mod tests {
             prop_assert!(wire.integral_volume);
             let back = decode(&bytes, f.symbol(), f.timeframe()).unwrap();
             // Bit-exact, not just equal.
+            for (a, b) in back.iter().zip(f.iter()) {
+                for (x, y) in [(a.open(), b.open()), (a.high(), b.high()), (a.low(), b.low()), (a.close(), b.close()), (a.volume(), b.volume())] {
+                    prop_assert_eq!(x.to_bits(), y.to_bits());
+                }
+            }
+            prop_assert_eq!(back, f);
+        }
+
+        #[test]
+        fn gapless_series_are_exact(f in arb_frame(), decimals in 0u32..9, forming in any::<bool>()) {
+            // Every open at the previous close, the first at its own close (the open column
+            // is then one bar behind the closes, with no division of its own).
+            let f = on_grid(&f.with_forming(forming), decimals);
+            let mut prev = None;
+            let bars: Vec<Bar> = f.iter().map(|b| {
+                let open = prev.unwrap_or(b.close());
+                prev = Some(b.close());
+                Bar::new(b.time(), open, b.high().max(open), b.low().min(open), b.close(), b.volume()).unwrap()
+            }).collect();
+            let f = OhlcvFrame::from_bars(f.symbol().clone(), f.timeframe(), bars).unwrap().with_forming(forming);
+            let bytes = encode(&f);
+            let back = decode(&bytes, f.symbol(), f.timeframe()).unwrap();
             for (a, b) in back.iter().zip(f.iter()) {
                 for (x, y) in [(a.open(), b.open()), (a.high(), b.high()), (a.low(), b.low()), (a.close(), b.close()), (a.volume(), b.volume())] {
                     prop_assert_eq!(x.to_bits(), y.to_bits());
