@@ -307,10 +307,13 @@ impl Sma {
         Self {
             period,
             inv_period: 1.0 / as_f64(period),
-            window: Ring::new(period),
+            // From the second slot: see `step`.
+            window: Ring {
+                pos: 1,
+                ..Ring::new(period)
+            },
             sum: 0.0,
-            // The turn that ends the warm-up, then `RESUM_PERIODS` more.
-            turns_left: RESUM_PERIODS + 1,
+            turns_left: RESUM_PERIODS,
         }
     }
 }
@@ -327,17 +330,15 @@ impl Indicator for Sma {
     fn step(&mut self, x: f64) -> Option<f64> {
         // The warm-up and the steady state alike: the slot's value out (0 until the window's
         // first turn, and `x - 0.0` is `x`), the new one in; one addition on the chain from
-        // update to update, and no branch but the turn of the window.
+        // update to update. The slot's bounds check is the check for the turn of the window.
         let w = &mut self.window;
-        let slot = w
-            .buf
-            .get_mut(w.pos)
-            .map_or(0.0, |s| std::mem::replace(s, x));
-        self.sum += x - slot;
-        w.pos += 1;
-        if w.pos == w.buf.len() {
-            // A turn of the window, once every `period` updates (the first ends the warm-up);
-            // the re-sum once every `RESUM_PERIODS` turns after it.
+        let old = if let Some(slot) = w.buf.get_mut(w.pos) {
+            std::mem::replace(slot, x)
+        } else {
+            // Past the last slot: a turn of the window, once every `period` updates. The
+            // window started at its second slot, so the first turn is the `period`-th
+            // update, which fills the first slot and ends the warm-up. Once every
+            // `RESUM_PERIODS` turns the sum is recomputed from the window first.
             w.pos = 0;
             w.len = w.buf.len();
             self.turns_left -= 1;
@@ -345,7 +346,10 @@ impl Indicator for Sma {
                 self.turns_left = RESUM_PERIODS;
                 self.sum = w.buf.iter().sum();
             }
-        }
+            w.buf.first_mut().map_or(0.0, |s| std::mem::replace(s, x))
+        };
+        self.sum += x - old;
+        w.pos += 1;
         self.value()
     }
 
@@ -400,11 +404,20 @@ impl Indicator for Ema {
     }
 
     fn step(&mut self, x: f64) -> Option<f64> {
-        self.value = match self.value {
-            Some(prev) => Some(prev * self.keep + x * self.k),
-            None => self.seed(x),
-        };
-        self.value
+        self.step_weighted(x, x * self.k)
+    }
+
+    /// As the provided method, with the check made on `x * k`, which is finite exactly when
+    /// `x` is (`0 < k < 1`): the product is then made before the branch, off the chain from
+    /// update to update, which stays one multiplication and one addition. (Made after it, the
+    /// compiler packs both multiplications into one and puts two shuffles on that chain.)
+    #[inline]
+    fn update(&mut self, x: f64) -> Result<Option<f64>, NonFinite> {
+        let weighted = x * self.k;
+        if !weighted.is_finite() {
+            return Err(NonFinite);
+        }
+        Ok(self.step_weighted(x, weighted))
     }
 
     fn value(&self) -> Option<f64> {
@@ -413,6 +426,16 @@ impl Indicator for Ema {
 }
 
 impl Ema {
+    /// One update, given `x * k`.
+    #[inline]
+    fn step_weighted(&mut self, x: f64, weighted: f64) -> Option<f64> {
+        self.value = match self.value {
+            Some(prev) => Some(prev * self.keep + weighted),
+            None => self.seed(x),
+        };
+        self.value
+    }
+
     /// One update in TA-Lib's own form, `(x - previous) * k + previous`: for MACD, whose
     /// difference of two EMAs cancels most of their digits and so magnifies an ulp of either
     /// twenty thousand times on FX prices.

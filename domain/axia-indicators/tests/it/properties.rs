@@ -102,6 +102,9 @@ proptest! {
         let revised = xs[xs.len() - 1] + f64::from(r) * 1e-5;
         streaming_properties(&Sma::new(20).unwrap(), &xs, forming, revised, f64::NAN)?;
         streaming_properties(&Ema::new(20).unwrap(), &xs, forming, revised, f64::INFINITY)?;
+        // EMA checks its weighted input (`x * k`), which must refuse exactly what `x` would.
+        streaming_properties(&Ema::new(5).unwrap(), &xs, forming, revised, f64::NAN)?;
+        streaming_properties(&Ema::new(5).unwrap(), &xs, forming, revised, f64::NEG_INFINITY)?;
         streaming_properties(&Rsi::new(14).unwrap(), &xs, forming, revised, f64::NAN)?;
         streaming_properties(&Macd::standard(), &xs, forming, revised, f64::NEG_INFINITY)?;
         streaming_properties(&Bollinger::standard(), &xs, forming, revised, f64::NAN)?;
