@@ -826,8 +826,8 @@ fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
         r.view(m)?.extend_into(&mut closes, m, unzigzag);
         let opens_col = r.view(n)?;
         // Every open at the previous close (the first bar's at its own close): a series with
-        // no gap between bars, as a feed that opens each bar at the last price writes it. The
-        // open column is then the close column one bar later, with no division of its own.
+        // no gap between bars, as a feed that opens each bar at the last price writes it. Each
+        // open is then the previous bar's close, already divided: no division of its own.
         let opens_at_previous_close = opens_col.width == 0 && opens_col.base == 0;
         let mut opens = Vec::with_capacity(n);
         opens_col.extend_into(&mut opens, n, unzigzag);
