@@ -812,34 +812,76 @@ impl Indicator for Atr {
     }
 
     fn step(&mut self, b: Hlc) -> Option<f64> {
-        let pc = self.previous_close.replace(b.close)?;
-        let mut tr = b.high - b.low;
-        let up = (pc - b.high).abs();
-        if up > tr {
-            tr = up;
-        }
-        let down = (pc - b.low).abs();
-        if down > tr {
-            tr = down;
-        }
-        let n = as_f64(self.period);
-        self.value = match self.value {
-            Some(prev) => {
-                let (keep, take) = self.smoothing;
-                Some(prev * keep + tr * take)
-            }
-            None => {
-                self.seed_sum += tr;
-                self.ranges += 1;
-                (self.ranges == self.period).then(|| self.seed_sum / n)
-            }
+        let Some(pc) = self.previous_close else {
+            // The first bar: no true range yet, only its close.
+            self.previous_close = Some(b.close);
+            return None;
         };
-        self.value
+        let tr = true_range(pc, b);
+        self.advance(b.close, tr, tr * self.smoothing.1)
+    }
+
+    /// As the provided method, with the check made on the weighted true range, which is finite
+    /// exactly when the high and the low are (the previous close is: it passed this check),
+    /// or else on the bar itself: a true range beyond f64's range comes of finite prices,
+    /// which are taken as before. The product is then made before the branch, off the chain
+    /// from update to update (made after it, the compiler packs both multiplications into one
+    /// and puts two shuffles on that chain, as it did for [`Ema`]).
+    #[inline]
+    fn update(&mut self, b: Hlc) -> Result<Option<f64>, NonFinite> {
+        let Some(pc) = self.previous_close else {
+            if !b.is_finite() {
+                return Err(NonFinite);
+            }
+            self.previous_close = Some(b.close);
+            return Ok(None);
+        };
+        let tr = true_range(pc, b);
+        let weighted = tr * self.smoothing.1;
+        // In this order: the bar itself is looked at only when the first check fails.
+        let checked = weighted.is_finite() && b.close.is_finite();
+        if !checked && !b.is_finite() {
+            return Err(NonFinite);
+        }
+        Ok(self.advance(b.close, tr, weighted))
     }
 
     fn value(&self) -> Option<f64> {
         self.value
     }
+}
+
+impl Atr {
+    /// One true range in, given `tr * take`; `close` becomes the previous close.
+    #[inline]
+    fn advance(&mut self, close: f64, tr: f64, weighted: f64) -> Option<f64> {
+        self.previous_close = Some(close);
+        self.value = match self.value {
+            Some(prev) => Some(prev * self.smoothing.0 + weighted),
+            None => {
+                self.seed_sum += tr;
+                self.ranges += 1;
+                (self.ranges == self.period).then(|| self.seed_sum / as_f64(self.period))
+            }
+        };
+        self.value
+    }
+}
+
+/// The true range of a bar after a close `pc`: the greatest of high - low, |pc - high| and
+/// |pc - low|.
+#[inline]
+fn true_range(pc: f64, b: Hlc) -> f64 {
+    let mut tr = b.high - b.low;
+    let up = (pc - b.high).abs();
+    if up > tr {
+        tr = up;
+    }
+    let down = (pc - b.low).abs();
+    if down > tr {
+        tr = down;
+    }
+    tr
 }
 
 /// An indicator fed bars with their open times (epoch milliseconds): a bar with the same time

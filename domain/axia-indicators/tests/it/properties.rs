@@ -249,4 +249,37 @@ proptest! {
         prop_assert!(set.update(bad).is_err());
         prop_assert!(set == before);
     }
+
+    /// ATR checks its weighted true range (finite exactly when the high and the low are) and
+    /// its close, then, only when that fails, the bar: it must refuse exactly the bars with a
+    /// NaN or an infinity, at any point of its warm-up or after, and take a bar of finite
+    /// prices whose true range is beyond f64's as the feature set's path takes it.
+    #[test]
+    fn atr_refuses_exactly_the_non_finite_bars(
+        xs in closes(),
+        at in 0usize..160,
+        which in 0usize..3,
+        bad in prop::sample::select(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY]),
+    ) {
+        let hlc = bars(&xs);
+        let at = at % hlc.len();
+        let mut atr = Atr::new(3).unwrap();
+        for b in &hlc[..at] {
+            atr.update(*b).unwrap();
+        }
+        let mut b = hlc[at];
+        match which {
+            0 => b.high = bad,
+            1 => b.low = bad,
+            _ => b.close = bad,
+        }
+        let before = atr.clone();
+        prop_assert_eq!(atr.update(b), Err(NonFinite));
+        prop_assert!(atr == before);
+        prop_assert_eq!(atr.update(hlc[at]), before.clone().update(hlc[at]));
+        let huge = Hlc { high: f64::MAX, low: -f64::MAX, close: 0.0 };
+        let mut stepped = atr.clone();
+        prop_assert_eq!(atr.update(huge), Ok(stepped.step(huge)));
+        prop_assert!(atr == stepped);
+    }
 }
