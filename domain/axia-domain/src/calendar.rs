@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, 
 use chrono_tz::America::New_York;
 use chrono_tz::Tz;
 
-use crate::TimeRange;
+use crate::{ExchangeDays, TimeRange};
 
 /// When a market trades.
 ///
@@ -145,7 +145,8 @@ pub fn default_calendar(symbol: &crate::Symbol) -> std::sync::Arc<dyn MarketCale
         .calendar()
 }
 
-/// An exchange open on weekdays during fixed local sessions (holidays not modelled).
+/// An exchange open on weekdays during fixed local sessions, on the days its
+/// [`ExchangeDays`] say it trades (its holidays closed, its early closes short).
 ///
 /// ```
 /// use axia_domain::{MarketCalendar, SessionCalendar};
@@ -160,19 +161,43 @@ pub fn default_calendar(symbol: &crate::Symbol) -> std::sync::Arc<dyn MarketCale
 pub struct SessionCalendar {
     tz: Tz,
     sessions: Vec<(NaiveTime, NaiveTime)>,
+    days: ExchangeDays,
 }
 
+/// The longest run of days an exchange stays closed (Tokyo's ten-day Golden Week of 2019, its
+/// New Year with a weekend), with room to spare: how far [`SessionCalendar::next_open`] looks.
+const MAX_CLOSED_DAYS: usize = 16;
+
 impl SessionCalendar {
-    /// Sessions `[start, end)` in local time of `tz`, Monday to Friday. Empty or reversed
+    /// Sessions `[start, end)` in local time of `tz`, Monday to Friday, every weekday
+    /// ([`ExchangeDays::Weekdays`]; see [`SessionCalendar::with_days`]). Empty or reversed
     /// sessions are ignored; sessions are kept in start order.
     #[must_use]
     pub fn new(tz: Tz, sessions: impl IntoIterator<Item = (NaiveTime, NaiveTime)>) -> Self {
         let mut sessions: Vec<_> = sessions.into_iter().filter(|(s, e)| s < e).collect();
         sessions.sort();
-        Self { tz, sessions }
+        Self {
+            tz,
+            sessions,
+            days: ExchangeDays::Weekdays,
+        }
     }
 
-    /// The Tokyo Stock Exchange: 09:00-11:30 and 12:30-15:30 JST.
+    /// The same sessions on the days `days` say the exchange trades.
+    #[must_use]
+    pub const fn with_days(mut self, days: ExchangeDays) -> Self {
+        self.days = days;
+        self
+    }
+
+    /// The days it trades.
+    #[must_use]
+    pub const fn days(&self) -> ExchangeDays {
+        self.days
+    }
+
+    /// The Tokyo Stock Exchange: 09:00-11:30 and 12:30-15:30 JST (12:30-15:00 before
+    /// 2024-11-05), on its trading days ([`ExchangeDays::Tse`]).
     #[must_use]
     pub fn tokyo() -> Self {
         let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
@@ -180,21 +205,36 @@ impl SessionCalendar {
             chrono_tz::Asia::Tokyo,
             [(hm(9, 0), hm(11, 30)), (hm(12, 30), hm(15, 30))],
         )
+        .with_days(ExchangeDays::Tse)
+    }
+
+    /// The New York Stock Exchange and Nasdaq: 09:30-16:00 New York time (13:00 on early-close
+    /// days), on their trading days ([`ExchangeDays::Nyse`]).
+    #[must_use]
+    pub fn new_york() -> Self {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+        Self::new(chrono_tz::America::New_York, [(hm(9, 30), hm(16, 0))])
+            .with_days(ExchangeDays::Nyse)
     }
 
     fn sessions_on(
         &self,
         date: NaiveDate,
     ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
-        let weekday = !matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+        let open = !self.days.is_closed(date);
+        // An early close ends the sessions that reach past it and drops those after it.
+        let close = self.days.close_on(date);
         self.sessions
             .iter()
-            .filter(move |_| weekday)
-            .map(move |&(s, e)| {
-                (
-                    local_to_utc(self.tz, date, s),
-                    local_to_utc(self.tz, date, e),
-                )
+            .filter(move |_| open)
+            .filter_map(move |&(s, e)| {
+                let e = close.map_or(e, |c| e.min(c));
+                (s < e).then(|| {
+                    (
+                        local_to_utc(self.tz, date, s),
+                        local_to_utc(self.tz, date, e),
+                    )
+                })
             })
     }
 }
@@ -207,7 +247,7 @@ impl MarketCalendar for SessionCalendar {
 
     fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
         let mut date = t.with_timezone(&self.tz).date_naive();
-        for _ in 0..8 {
+        for _ in 0..MAX_CLOSED_DAYS {
             for (s, e) in self.sessions_on(date) {
                 if s <= t && t < e {
                     return t;
@@ -375,11 +415,63 @@ mod tests {
         assert_eq!(tse.next_open(utc(2026, 3, 6, 7, 0)), utc(2026, 3, 9, 0, 0));
     }
 
+    #[test]
+    fn new_york_skips_holidays_and_closes_early() {
+        let nyse = SessionCalendar::new_york();
+        // Good Friday 2026-04-03 (EDT, UTC-4): closed all day; Thursday's close reopens Monday.
+        assert!(!nyse.is_open(utc(2026, 4, 3, 15, 0)));
+        assert_eq!(
+            nyse.next_open(utc(2026, 4, 2, 20, 0)),
+            utc(2026, 4, 6, 13, 30)
+        );
+        // Thanksgiving 2026-11-26 (EST, UTC-5) closed; the day after closes at 13:00.
+        assert!(!nyse.is_open(utc(2026, 11, 26, 15, 0)));
+        assert_eq!(
+            nyse.next_open(utc(2026, 11, 25, 21, 0)),
+            utc(2026, 11, 27, 14, 30)
+        );
+        assert!(nyse.is_open(utc(2026, 11, 27, 17, 59)));
+        assert!(!nyse.is_open(utc(2026, 11, 27, 18, 0)));
+        assert_eq!(
+            nyse.next_close(utc(2026, 11, 27, 15, 0)),
+            utc(2026, 11, 27, 18, 0)
+        );
+        // An ordinary day is open until 16:00.
+        assert_eq!(
+            nyse.next_close(utc(2026, 11, 30, 15, 0)),
+            utc(2026, 11, 30, 21, 0)
+        );
+        // The configured sessions on every weekday, when asked for.
+        let every_weekday = SessionCalendar::new_york().with_days(ExchangeDays::Weekdays);
+        assert!(every_weekday.is_open(utc(2026, 4, 3, 15, 0)));
+    }
+
+    #[test]
+    fn tokyo_skips_golden_week_and_new_year_and_kept_its_old_close() {
+        let tse = SessionCalendar::tokyo();
+        // 2019: closed from Saturday 04-27 to Monday 05-06; before 2024-11-05 the day ends at
+        // 15:00 JST (06:00 UTC).
+        assert_eq!(
+            tse.next_close(utc(2019, 4, 26, 5, 0)),
+            utc(2019, 4, 26, 6, 0)
+        );
+        assert_eq!(tse.next_open(utc(2019, 4, 26, 6, 0)), utc(2019, 5, 7, 0, 0));
+        // Closed on December 31 and January 1 - 3: from Tuesday 2025-12-30 to Monday 01-05.
+        assert_eq!(
+            tse.next_open(utc(2025, 12, 30, 7, 0)),
+            utc(2026, 1, 5, 0, 0)
+        );
+        // The afternoon session's end moved from 15:00 to 15:30 on 2024-11-05.
+        assert!(!tse.is_open(utc(2024, 11, 1, 6, 10)));
+        assert!(tse.is_open(utc(2024, 11, 5, 6, 10)));
+    }
+
     proptest! {
         #[test]
-        fn open_and_close_bracket_every_instant(ms in 1_577_836_800_000i64..2_082_758_400_000i64) {
+        fn open_and_close_bracket_every_instant(ms in 946_684_800_000i64..2_082_758_400_000i64) {
             let t = DateTime::from_timestamp_millis(ms).unwrap();
-            let cals: [&dyn MarketCalendar; 2] = [&FxCalendar, &SessionCalendar::tokyo()];
+            let cals: [&dyn MarketCalendar; 3] =
+                [&FxCalendar, &SessionCalendar::tokyo(), &SessionCalendar::new_york()];
             for cal in cals {
                 let o = cal.next_open(t);
                 prop_assert!(o >= t && cal.is_open(o));

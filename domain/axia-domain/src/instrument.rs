@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use chrono::NaiveTime;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -216,28 +215,25 @@ pub enum VolumeKind {
 pub enum TradingHours {
     /// The FX week: Sunday 17:00 to Friday 17:00 New York time ([`FxCalendar`]).
     FxWeek,
-    /// The Tokyo Stock Exchange: 09:00-11:30 and 12:30-15:30 JST on weekdays.
+    /// The Tokyo Stock Exchange: 09:00-11:30 and 12:30-15:30 JST on its trading days
+    /// ([`SessionCalendar::tokyo`]).
     Tokyo,
-    /// The New York exchanges: 09:30-16:00 New York time on weekdays.
+    /// The New York exchanges: 09:30-16:00 New York time on their trading days
+    /// ([`SessionCalendar::new_york`]).
     NewYork,
     /// Always open (crypto, tests).
     AlwaysOpen,
 }
 
 impl TradingHours {
-    /// The calendar of these hours (holidays not modelled).
+    /// The calendar of these hours: the FX week (its holidays not modelled: brokers quote
+    /// through them), or an exchange's sessions on its trading days ([`crate::ExchangeDays`]).
     #[must_use]
     pub fn calendar(self) -> Arc<dyn MarketCalendar> {
         match self {
             Self::FxWeek => Arc::new(FxCalendar),
             Self::Tokyo => Arc::new(SessionCalendar::tokyo()),
-            Self::NewYork => {
-                let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
-                Arc::new(SessionCalendar::new(
-                    chrono_tz::America::New_York,
-                    [(hm(9, 30), hm(16, 0))],
-                ))
-            }
+            Self::NewYork => Arc::new(SessionCalendar::new_york()),
             Self::AlwaysOpen => Arc::new(AlwaysOpen),
         }
     }

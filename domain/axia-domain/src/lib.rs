@@ -30,6 +30,7 @@ mod backoff;
 mod bar;
 mod calendar;
 mod clock;
+mod exchange_days;
 mod frame;
 mod instrument;
 mod killswitch;
@@ -54,6 +55,7 @@ pub use calendar::{
     ny_close_on,
 };
 pub use clock::{ManualClock, SystemClock};
+pub use exchange_days::ExchangeDays;
 pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame, OhlcvFrameBuilder};
 pub use instrument::{
     AssetClass, Instrument, InstrumentError, InstrumentOverride, InstrumentRegistry,
