@@ -1444,6 +1444,24 @@ mod tests {
         assert_eq!(f.forming().map(|b| b.time()), Some(t(2026, 3, 10, 21, 0)));
     }
 
+    #[test]
+    fn a_holiday_expects_no_bars() {
+        let nyse = crate::SessionCalendar::new_york();
+        let empty = OhlcvFrame::empty(sym(), Timeframe::H1);
+        let day = |d| TimeRange::new(t(2026, 1, d, 0, 0), t(2026, 1, d + 1, 0, 0)).unwrap();
+        // Martin Luther King Jr. Day 2026: nothing expected, so nothing missing.
+        let holiday = empty.completeness(&nyse, day(19));
+        assert_eq!((holiday.expected, holiday.present), (0, 0));
+        assert!(holiday.gaps.is_empty());
+        // The next day: 09:30 - 16:00 EST is 14:30 - 21:00 UTC, seven H1 slots from 14:00.
+        let tuesday = empty.completeness(&nyse, day(20));
+        assert_eq!(tuesday.expected, 7);
+        assert_eq!(
+            tuesday.gaps,
+            vec![TimeRange::new(t(2026, 1, 20, 14, 0), t(2026, 1, 20, 21, 0)).unwrap()]
+        );
+    }
+
     // ---- property tests -----------------------------------------------------------------
 
     /// Compares `completeness` with a walk over every H1 slot, gaps included.
@@ -1451,7 +1469,9 @@ mod tests {
         let start = t(2026, 1, 5, 0, 0) + Duration::minutes(offset_m);
         let range = TimeRange::new(start, start + Duration::hours(len_h)).unwrap();
         let tokyo = crate::SessionCalendar::tokyo();
-        let calendars: [&dyn MarketCalendar; 3] = [&FxCalendar, &tokyo, &AlwaysOpen];
+        // From 2026-01-05 over up to 400 h: Martin Luther King Jr. Day (01-19) closes New York.
+        let new_york = crate::SessionCalendar::new_york();
+        let calendars: [&dyn MarketCalendar; 4] = [&FxCalendar, &tokyo, &new_york, &AlwaysOpen];
         for cal in calendars {
             let c = f.completeness(cal, range);
             let mut expected = 0;
