@@ -28,10 +28,18 @@ use crate::problem::Problem;
 #[derive(Debug, Clone)]
 enum Event {
     /// A series of the hot tier changed.
-    Update(Arc<UpdateMessage>),
+    Update(Arc<Update>),
     /// The subscription was (re)made: messages may have been lost, every socket resends its
     /// tail.
     Resync,
+}
+
+/// One update message and the tail message its series' sockets send for it, made once (by the
+/// first socket to handle it, with one read of the hot tier) and shared by the others.
+#[derive(Debug)]
+struct Update {
+    message: UpdateMessage,
+    tail: tokio::sync::OnceCell<Option<String>>,
 }
 
 /// Messages the channel holds for a socket that has not read them yet; a socket further
@@ -69,6 +77,7 @@ pub struct HubCounters {
     sockets: AtomicU64,
     open: AtomicU64,
     updates: AtomicU64,
+    tail_reads: AtomicU64,
     dropped_slow: AtomicU64,
     resyncs: AtomicU64,
 }
@@ -96,6 +105,13 @@ impl HubCounters {
     #[must_use]
     pub fn updates(&self) -> u64 {
         self.updates.load(Ordering::Relaxed)
+    }
+
+    /// Reads of the hot tier for update messages: one per update of a series that has sockets
+    /// open, however many (they share the tail it gives).
+    #[must_use]
+    pub fn tail_reads(&self) -> u64 {
+        self.tail_reads.load(Ordering::Relaxed)
     }
 
     /// Sockets dropped because a send took longer than the limit.
@@ -150,7 +166,10 @@ async fn run(hub: Arc<HubInner>) {
                 let _ = hub.tx.send(Event::Resync);
                 while let Some(message) = feed.next().await {
                     hub.counters.updates.fetch_add(1, Ordering::Relaxed);
-                    let _ = hub.tx.send(Event::Update(Arc::new(message)));
+                    let _ = hub.tx.send(Event::Update(Arc::new(Update {
+                        message,
+                        tail: tokio::sync::OnceCell::new(),
+                    })));
                 }
                 tracing::warn!("the hot tier's update feed ended; subscribing again");
             }
@@ -253,9 +272,9 @@ async fn session(api: Api, symbol: Symbol, timeframe: Timeframe, socket: WebSock
         }
         tokio::select! {
             event = recv(rx.as_mut()) => match event {
-                Ok(Event::Update(m)) => {
-                    if m.symbol == s.symbol && m.timeframe == s.timeframe {
-                        outgoing = s.tail(Some(&m)).await;
+                Ok(Event::Update(u)) => {
+                    if u.message.symbol == s.symbol && u.message.timeframe == s.timeframe {
+                        outgoing = s.tail(Some(&u)).await;
                     }
                 }
                 Ok(Event::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -297,45 +316,68 @@ async fn recv(
 }
 
 impl Session {
-    /// The tail as a message, `None` when it cannot be read or is what was sent last. After an
-    /// update the hot tier is read (it has just changed); otherwise the provider.
-    async fn tail(&mut self, update: Option<&UpdateMessage>) -> Option<String> {
-        let n = self.api.limits().ws_tail.max(1);
-        let period = chrono::Duration::milliseconds(self.timeframe.max_millis());
-        let now = self.api.now();
-        let newest = update
-            .and_then(|m| DateTime::<Utc>::from_timestamp_millis(m.newest_open_ms))
-            .map_or(now, |t| t.max(now));
-        let span = period * i32::try_from(n).unwrap_or(i32::MAX);
-        let range =
-            TimeRange::new(newest - span, newest + chrono::Duration::milliseconds(1)).ok()?;
-        let frame = match (update, &self.api.inner.hot) {
-            (Some(_), Some(hot)) => hot
-                .get(&self.symbol, self.timeframe, range)
+    /// The tail as a message, `None` when it cannot be read or is what was sent last. For an
+    /// update, the message every socket of the series sends for it (read once); otherwise read
+    /// for this socket.
+    async fn tail(&mut self, update: Option<&Update>) -> Option<String> {
+        let text = match update {
+            Some(u) => u
+                .tail
+                .get_or_init(|| {
+                    read_tail(&self.api, &self.symbol, self.timeframe, Some(&u.message))
+                })
                 .await
-                .ok()?
-                .with_forming_at(now),
-            _ => {
-                self.api
-                    .provider()
-                    .get(OhlcvRequest::new(
-                        self.symbol.clone(),
-                        self.timeframe,
-                        Window::Range(range),
-                        LIVE_USE_CASE,
-                    ))
-                    .await
-                    .ok()?
-                    .frame
-            }
+                .clone()?,
+            None => read_tail(&self.api, &self.symbol, self.timeframe, None).await?,
         };
-        let text = tail_message(&self.symbol, self.timeframe, &frame.last_n(n))?;
         if self.last_sent.as_deref() == Some(text.as_str()) {
             return None;
         }
         self.last_sent = Some(text.clone());
         Some(text)
     }
+}
+
+/// The last bars of a series as a tail message: after an update from the hot tier (it has just
+/// changed), otherwise from the provider.
+async fn read_tail(
+    api: &Api,
+    symbol: &Symbol,
+    timeframe: Timeframe,
+    update: Option<&UpdateMessage>,
+) -> Option<String> {
+    let n = api.limits().ws_tail.max(1);
+    let period = chrono::Duration::milliseconds(timeframe.max_millis());
+    let now = api.now();
+    let newest = update
+        .and_then(|m| DateTime::<Utc>::from_timestamp_millis(m.newest_open_ms))
+        .map_or(now, |t| t.max(now));
+    let span = period * i32::try_from(n).unwrap_or(i32::MAX);
+    let range = TimeRange::new(newest - span, newest + chrono::Duration::milliseconds(1)).ok()?;
+    let frame = match (update, &api.inner.hot) {
+        (Some(_), Some(hot)) => {
+            if let Some(h) = api.hub() {
+                h.counters().tail_reads.fetch_add(1, Ordering::Relaxed);
+            }
+            hot.get(symbol, timeframe, range)
+                .await
+                .ok()?
+                .with_forming_at(now)
+        }
+        _ => {
+            api.provider()
+                .get(OhlcvRequest::new(
+                    symbol.clone(),
+                    timeframe,
+                    Window::Range(range),
+                    LIVE_USE_CASE,
+                ))
+                .await
+                .ok()?
+                .frame
+        }
+    };
+    tail_message(symbol, timeframe, &frame.last_n(n))
 }
 
 fn tail_message(symbol: &Symbol, timeframe: Timeframe, frame: &OhlcvFrame) -> Option<String> {

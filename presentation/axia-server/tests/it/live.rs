@@ -185,6 +185,13 @@ async fn two_hundred_sockets_share_one_redis_subscription() {
     assert_eq!(received.len(), 200);
     let hub = api.hub().unwrap().counters();
     assert_eq!(hub.subscriptions(), 1);
+    // The update's tail was read from Redis once and shared by the 200 sockets.
+    assert_eq!(hub.updates(), 1);
+    assert_eq!(
+        hub.tail_reads(),
+        1,
+        "one read of the hot tier for 200 sockets"
+    );
     assert_eq!(hub.sockets(), 200);
     assert_eq!(hub.open(), 200);
     drop(sockets);
