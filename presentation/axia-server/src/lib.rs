@@ -31,6 +31,7 @@
 //! ```
 
 mod bars;
+mod coding;
 mod live;
 mod openapi;
 mod pages;
@@ -182,6 +183,8 @@ impl Api {
                     .gzip(true)
                     .quality(tower_http::CompressionLevel::Fastest),
             )
+            // Outside the compression: a gzipped body gets its own strong ETag.
+            .layer(axum::middleware::from_fn(coding::etag_per_coding))
             .with_state(self.clone())
     }
 

@@ -229,6 +229,50 @@ async fn responses_are_gzipped_for_clients_that_accept_it() {
     assert_eq!(body["bars"].as_array().unwrap().len(), 500);
 }
 
+/// The gzip and identity bodies are two representations: each has its own strong ETag, and
+/// each revalidates with its own (a 304 carrying the validator the client sent).
+#[tokio::test]
+async fn a_gzipped_body_has_its_own_strong_etag_and_each_revalidates() {
+    let w = World::new();
+    let day = Utc.with_ymd_and_hms(2026, 6, 22, 0, 0, 0).unwrap();
+    w.archive(&weekday_frame(Timeframe::M15, day, noon())).await;
+    let base = serve(&w.api().build()).await;
+    let url = format!(
+        "{base}/api/v1/bars/EURUSD/M15?start=2026-06-22T00:00:00Z&end=2026-06-23T00:00:00Z"
+    );
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let get = |gzip: bool, tag: Option<&str>| {
+        let mut r = raw.get(&url);
+        if gzip {
+            r = r.header("accept-encoding", "gzip");
+        }
+        if let Some(t) = tag {
+            r = r.header("if-none-match", t);
+        }
+        r.send()
+    };
+    let etag = |r: &reqwest::Response| r.headers()["etag"].to_str().unwrap().to_owned();
+    let zipped = get(true, None).await.unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let plain = get(false, None).await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let (gz_tag, id_tag) = (etag(&zipped), etag(&plain));
+    assert!(!id_tag.starts_with("W/") && !gz_tag.starts_with("W/"));
+    assert_eq!(gz_tag, format!("{}-gzip\"", id_tag.trim_end_matches('"')));
+    // Each representation revalidates with its own tag.
+    for (gzip, tag) in [(true, &gz_tag), (false, &id_tag), (true, &id_tag)] {
+        let again = get(gzip, Some(tag)).await.unwrap();
+        assert_eq!(again.status(), 304, "gzip {gzip}, {tag}");
+        assert_eq!(&etag(&again), tag);
+    }
+    // A tag of another body, with or without a coding, does not match.
+    let other = get(true, Some("\"0123abcd-gzip\", \"0123abcd\""))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert_eq!(etag(&other), gz_tag);
+}
+
 /// Three weeks of M15 with weekend holes, read back in pages of 97 with `before` until the
 /// API says there is nothing older: every bar exactly once.
 #[tokio::test]
