@@ -35,7 +35,9 @@ enum Event {
 }
 
 /// One update message and the tail message its series' sockets send for it, made once (by the
-/// first socket to handle it, with one read of the hot tier) and shared by the others.
+/// first socket to handle it, with one read of the hot tier) and shared by the others. A read
+/// that fails is shared too: the series' sockets skip this update and send the next one (or
+/// the tail of a resync), as each did alone before.
 #[derive(Debug)]
 struct Update {
     message: UpdateMessage,
