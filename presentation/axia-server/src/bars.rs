@@ -476,7 +476,10 @@ fn respond(page: Page, format: Format, headers: &HeaderMap) -> Response {
         ),
         Format::Csv => (csv(&body).into_bytes(), "text/csv; charset=utf-8"),
     };
-    let etag = format!("\"{}\"", sha1_smol::Sha1::from(&bytes).digest());
+    let etag = {
+        use sha1::Digest as _;
+        format!("\"{:x}\"", sha1::Sha1::digest(&bytes))
+    };
     let cache = if live || !body.provenance.complete {
         "no-cache"
     } else {
