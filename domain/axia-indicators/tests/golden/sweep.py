@@ -3,7 +3,9 @@
 The per-file golden CSVs hold every value for two sets of periods; this one checks the
 periods in between and at the edges (the shortest each indicator takes, periods longer than
 the series, MACD with far-apart EMAs, bands with no width) with a few values each: TA-Lib's
-lookback, the first values after it (its seeding) and one value in about every 100 bars.
+lookback, the first values after it (its seeding) and one value in about every 100 bars. The
+inputs are the golden files' (EURUSD, USDJPY, a series that starts flat) and an index-like
+series around 38,000 (`index.inputs.csv`, written here).
 
 Run once, after `generate.py`, and commit the CSV; CI reads it and needs no Python:
 
@@ -28,8 +30,33 @@ BB = [(2, 2.0), (3, 0.5), (5, 1.0), (20, 2.0), (20, 0.0), (50, 2.5), (100, 3.0),
 ATR = [1, 2, 3, 7, 14, 28, 100, 1000]
 
 
+def index_like():
+    """Writes `index.inputs.csv`: an index-like series (around 38,000 on a 0.01 tick, larger
+    moves, a flat stretch) that no per-file golden CSV covers, and returns its name."""
+    rng = np.random.default_rng(20261127)
+    n, tick = 1500, 0.01
+    close = [38000.0]
+    for i in range(1, n):
+        close.append(close[-1] + rng.normal(0.0, 25.0) + (900.0 if i == 600 else 0.0))
+    close = np.round(np.array(close) / tick) * tick
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    high = np.round((np.maximum(open_, close) + np.abs(rng.normal(0.0, 15.0, n))) / tick) * tick
+    low = np.round((np.minimum(open_, close) - np.abs(rng.normal(0.0, 15.0, n))) / tick) * tick
+    a, b = 1000, 1040
+    open_[a:b] = high[a:b] = low[a:b] = close[a:b] = close[a]
+    with open(os.path.join(HERE, "index.inputs.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["time", "open", "high", "low", "close"])
+        for i in range(n):
+            w.writerow([1772409600 + 60 * i, *("%.17g" % x[i] for x in (open_, high, low, close))])
+    return "index"
+
+
 def read(name):
-    with open(os.path.join(HERE, f"{name}.default.csv")) as f:
+    path = os.path.join(HERE, f"{name}.default.csv")
+    if not os.path.exists(path):
+        path = os.path.join(HERE, f"{name}.inputs.csv")
+    with open(path) as f:
         rows = list(csv.DictReader(f))
     return {k: np.array([float(r[k]) for r in rows]) for k in ("open", "high", "low", "close")}
 
@@ -75,7 +102,7 @@ with open(os.path.join(HERE, "sweep.csv"), "w", newline="") as f:
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["series", "indicator", "params", "output", "lookback", "index", "value"])
     rows = 0
-    for name in ("eurusd", "usdjpy", "flat_start"):
+    for name in ("eurusd", "usdjpy", "flat_start", index_like()):
         b = read(name)
         n = len(b["close"])
         for ind, params, lb, outs in outputs(b):
