@@ -341,16 +341,50 @@ impl Instrument {
         }
     }
 
-    /// The documented defaults for a symbol no registry knows: an FX pair of known
-    /// currencies as [`Instrument::fx_pair`]; a `.T` symbol a Tokyo stock on a 0.1 yen tick;
-    /// a `^` symbol an index on a 0.01 tick in New York hours; anything else a New York stock
-    /// on a 0.01 tick.
+    /// The documented defaults for a symbol no registry knows:
+    /// - an FX pair of known currencies as [`Instrument::fx_pair`], also when it is written as
+    ///   Yahoo's FX ticker (`EURUSD=X`, or `JPY=X` for dollars in yen) or OANDA's instrument
+    ///   (`EUR_USD`): the pair's precision and the FX week, the symbol itself as that venue's
+    ///   name;
+    /// - a crypto pair in Yahoo's form, `BASE-QUOTE` quoted in USD, USDT, USDC, EUR, GBP, JPY,
+    ///   BTC or ETH (`BTC-USD`): always open, on a `0.00000001` tick (coins trade from
+    ///   thousands down to fractions of a cent: the finest common grid loses no price), volume
+    ///   in units, no lot step;
+    /// - a `.T` symbol a Tokyo stock on a 0.1 yen tick;
+    /// - a `^` symbol an index on a 0.01 tick in New York hours;
+    /// - anything else a New York stock on a 0.01 tick.
     #[must_use]
     pub fn default_for(symbol: &Symbol) -> Self {
         if let Some(fx) = symbol.fx_pair().and_then(|(b, q)| Self::fx_pair(b, q).ok()) {
             return fx;
         }
         let s = symbol.as_str();
+        if let Some(fx) = Self::fx_by_venue_name(symbol) {
+            return fx;
+        }
+        if let Some((base, quote)) = s.split_once('-')
+            && CRYPTO_QUOTES.contains(&quote)
+            && (2..=10).contains(&base.len())
+            && base.bytes().all(|b| b.is_ascii_alphanumeric())
+            && base.bytes().any(|b| b.is_ascii_alphabetic())
+        {
+            return Self {
+                venues: VenueNames {
+                    yahoo: Some(s.to_owned()),
+                    oanda: None,
+                },
+                symbol: symbol.clone(),
+                asset_class: AssetClass::FxPair {
+                    base: base.to_owned(),
+                    quote: quote.to_owned(),
+                },
+                tick: tick_of(8),
+                lot_step: None,
+                volume: VolumeKind::Units,
+                hours: TradingHours::AlwaysOpen,
+                alignment: DailyAlignment::UtcMidnight,
+            };
+        }
         if s.ends_with(".T") {
             Self::equity(symbol.clone(), tick_of(1), TradingHours::Tokyo)
         } else if s.starts_with('^') {
@@ -358,6 +392,33 @@ impl Instrument {
         } else {
             Self::equity(symbol.clone(), tick_of(2), TradingHours::NewYork)
         }
+    }
+
+    /// The FX pair a venue's name stands for (`EURUSD=X`, `JPY=X`, `EUR_USD`), under that name.
+    fn fx_by_venue_name(symbol: &Symbol) -> Option<Self> {
+        let s = symbol.as_str();
+        let known = |c: &str| crate::symbol::is_currency(c);
+        let (base, quote, yahoo) = if let Some(stem) = s.strip_suffix("=X") {
+            match stem.len() {
+                6 => (stem.get(..3)?, stem.get(3..)?, true),
+                3 => ("USD", stem, true),
+                _ => return None,
+            }
+        } else {
+            let (b, q) = s.split_once('_')?;
+            (b, q, false)
+        };
+        if !(known(base) && known(quote)) {
+            return None;
+        }
+        let mut fx = Self::fx_pair(base, quote).ok()?;
+        if yahoo {
+            fx.venues.yahoo = Some(s.to_owned());
+        } else {
+            fx.venues.oanda = Some(s.to_owned());
+        }
+        fx.symbol = symbol.clone();
+        Some(fx)
     }
 
     /// The symbol.
@@ -499,6 +560,9 @@ impl Instrument {
         self
     }
 }
+
+/// What a crypto pair in Yahoo's form (`BTC-USD`) may be quoted in.
+const CRYPTO_QUOTES: [&str; 8] = ["USD", "USDT", "USDC", "EUR", "GBP", "JPY", "BTC", "ETH"];
 
 /// Currencies quoted with 3 decimals rather than 5 (a unit is worth little).
 const BIG_UNIT: [&str; 9] = [
@@ -798,6 +862,48 @@ mod tests {
         assert_eq!(d("^FTSE").asset_class(), &AssetClass::Index);
         assert_eq!(d("IBM").price_decimals(), 2);
         assert_eq!(d("IBM").hours(), TradingHours::NewYork);
+        // The venues' spellings of a pair are that pair, under the name given.
+        for (s, base, quote, decimals) in [
+            ("EURUSD=X", "EUR", "USD", 5),
+            ("usdjpy=x", "USD", "JPY", 3),
+            ("JPY=X", "USD", "JPY", 3),
+            ("GBP_JPY", "GBP", "JPY", 3),
+            ("AUD_NZD", "AUD", "NZD", 5),
+        ] {
+            let i = d(s);
+            assert_eq!(i.symbol().as_str(), s.to_ascii_uppercase(), "{s}");
+            assert_eq!(
+                i.asset_class(),
+                &AssetClass::FxPair {
+                    base: base.into(),
+                    quote: quote.into()
+                },
+                "{s}"
+            );
+            assert_eq!(i.price_decimals(), decimals, "{s}");
+            assert_eq!(i.hours(), TradingHours::FxWeek, "{s}");
+            assert_eq!(i.volume(), VolumeKind::TickCount, "{s}");
+        }
+        assert_eq!(d("EURUSD=X").venues().yahoo.as_deref(), Some("EURUSD=X"));
+        assert_eq!(d("JPY=X").venues().oanda.as_deref(), Some("USD_JPY"));
+        assert_eq!(d("EUR_USD").venues().oanda.as_deref(), Some("EUR_USD"));
+        // Crypto pairs: always open, a grid fine enough for a coin worth a fraction of a cent.
+        for s in ["BTC-USD", "ETH-EUR", "DOGE-USDT", "SHIB-USD"] {
+            let i = d(s);
+            assert_eq!(i.hours(), TradingHours::AlwaysOpen, "{s}");
+            assert_eq!(i.price_decimals(), 8, "{s}");
+            assert_eq!(i.lot_step(), None, "{s}");
+            assert_eq!(i.tick().quantize(0.000_012_34), Some(0.000_012_34), "{s}");
+            assert_eq!(i.venues().yahoo.as_deref(), Some(s), "{s}");
+        }
+        // Not pairs: a share class, unknown codes, a ticker that only looks like one.
+        for s in ["BRK-B", "ABC=X", "EUR_XYZ", "EURUSD=F", "-USD", "X-USD"] {
+            if let Ok(sym) = s.parse::<Symbol>() {
+                let i = Instrument::default_for(&sym);
+                assert_eq!(i.asset_class(), &AssetClass::Equity, "{s}");
+                assert_eq!(i.hours(), TradingHours::NewYork, "{s}");
+            }
+        }
         let _ = r.resolve_reporting(&"USDJPY".parse().unwrap(), |_| reports += 1);
         assert_eq!(reports, 1, "a known symbol is not reported");
     }

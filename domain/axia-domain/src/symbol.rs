@@ -79,6 +79,11 @@ const CURRENCIES: &[&str] = &[
     "TWD", "USD", "XAG", "XAU", "ZAR",
 ];
 
+/// True for a code of [`CURRENCIES`].
+pub(crate) fn is_currency(code: &str) -> bool {
+    CURRENCIES.contains(&code)
+}
+
 impl Symbol {
     /// Validates `s` and makes it canonical (uppercase).
     ///

@@ -1,14 +1,15 @@
 //! The stateless price model.
 
 use axia_domain::{
-    BarAccumulator, BarValues, FrameError, Instrument, InstrumentRegistry, MarketCalendar,
-    OhlcvFrame, Symbol, Tick, TimeRange, Timeframe,
+    AssetClass, BarAccumulator, BarValues, FrameError, Instrument, InstrumentRegistry,
+    MarketCalendar, OhlcvFrame, Symbol, Tick, TimeRange, Timeframe,
 };
 use chrono::{DateTime, Utc};
 
 const MINUTE_MS: i64 = 60_000;
 
-/// Units of each currency per US dollar, the anchor of every simulated FX level.
+/// Units of each currency (and the largest coins) per US dollar, the anchor of every simulated
+/// FX level; a pair of another code starts near one.
 const PER_USD: &[(&str, f64)] = &[
     ("USD", 1.0),
     ("JPY", 150.0),
@@ -41,6 +42,10 @@ const PER_USD: &[(&str, f64)] = &[
     ("RUB", 92.0),
     ("XAU", 0.0005),
     ("XAG", 0.04),
+    ("USDT", 1.0),
+    ("USDC", 1.0),
+    ("BTC", 0.000_011),
+    ("ETH", 0.000_3),
 ];
 
 /// The market calendar the simulated broker trades `symbol` in: the domain's
@@ -83,7 +88,11 @@ impl Model {
         for b in symbol.as_str().bytes() {
             key = splitmix(key ^ u64::from(b));
         }
-        let (base, vol) = match symbol.fx_pair() {
+        let pair = match instrument.asset_class() {
+            AssetClass::FxPair { base, quote } => Some((base.as_str(), quote.as_str())),
+            _ => None,
+        };
+        let (base, vol) = match pair {
             Some((b, q)) => {
                 let per = |c: &str| {
                     PER_USD

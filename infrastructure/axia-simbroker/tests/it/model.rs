@@ -24,7 +24,7 @@ fn range(start: DateTime<Utc>, end: DateTime<Utc>) -> TimeRange {
 
 fn symbols() -> impl Strategy<Value = &'static str> {
     proptest::sample::select(vec![
-        "USDJPY", "EURUSD", "GBPJPY", "XAUUSD", "AAPL", "7203.T",
+        "USDJPY", "EURUSD", "GBPJPY", "XAUUSD", "AAPL", "7203.T", "EURUSD=X", "BTC-USD",
     ])
 }
 
@@ -91,9 +91,9 @@ proptest! {
         let fine = axia_simbroker::generate_for(11, &instrument, Timeframe::M1, range(start, m1_end.max(start)), far).unwrap();
         let expected = if tf == Timeframe::M1 { fine.clone() } else { fine.resample(tf).unwrap() };
         prop_assert_eq!(coarse, expected.slice(r));
-        // Every market here trades Monday to Friday: no daily bar has a weekend trading date
-        // (no Sunday stub for FX).
-        if tf == Timeframe::D1 {
+        // Every market here but crypto trades Monday to Friday: no daily bar has a weekend
+        // trading date (no Sunday stub for FX).
+        if tf == Timeframe::D1 && instrument.hours() != axia_domain::TradingHours::AlwaysOpen {
             for b in expected.slice(r).iter() {
                 let d = ny.date_of(b.time()).weekday();
                 prop_assert!(!matches!(d, chrono::Weekday::Sat | chrono::Weekday::Sun), "{} {}", b.time(), d);
@@ -120,6 +120,9 @@ fn fx_levels_are_realistic_and_the_weekend_is_empty() {
         ("EURJPY", 140.0, 190.0),
         ("GBPUSD", 1.1, 1.45),
         ("GBPJPY", 160.0, 220.0),
+        // The venues' spellings of a pair: the pair.
+        ("USDJPY=X", 120.0, 180.0),
+        ("EUR_USD", 0.9, 1.3),
     ] {
         let f = generate(1, &sym(s), Timeframe::M1, week, now()).unwrap();
         for b in f.iter() {
@@ -174,6 +177,15 @@ fn fx_levels_are_realistic_and_the_weekend_is_empty() {
     )
     .unwrap();
     assert_eq!(aapl.len(), 390);
+    // A crypto pair trades every minute of the week, at a coin's level, on its fine grid.
+    let btc = generate(1, &sym("BTC-USD"), Timeframe::M1, week, now()).unwrap();
+    assert_eq!(btc.len(), 7 * 1440);
+    assert!(
+        btc.iter()
+            .all(|b| (50_000.0..150_000.0).contains(&b.close())),
+        "{:?}",
+        btc.first()
+    );
 }
 
 #[test]
