@@ -861,33 +861,41 @@ fn body_columns(wire: &WireV3<'_>, grid: Grid) -> Result<Body, DecodeError> {
             && below.fits_below(TWO_52_UNITS)
             && (high_bits(&opens) | high_bits(&closes)) == 0;
         if small {
-            let exact_opens: Vec<f64> = opens.iter().map(|&u| small_exact(u)).collect();
-            let exact_closes: Vec<f64> = closes.iter().map(|&u| small_exact(u)).collect();
-            let distance = |col: &Column<'_>| {
+            // Each price column in one pass that converts, combines and divides: the packed
+            // divisions bound these loops, and the conversions run beside them.
+            let raw = |col: &Column<'_>| {
                 let mut out = Vec::with_capacity(n);
-                col.extend_into(&mut out, n, |v| small_exact(v.cast_signed()));
+                col.extend_into(&mut out, n, |v| v);
                 out
             };
-            let (above, below) = (distance(&above), distance(&below));
-            let bodies = || exact_opens.iter().zip(&exact_closes);
+            let (above, below) = (raw(&above), raw(&below));
+            let bodies = || {
+                opens
+                    .iter()
+                    .zip(&closes)
+                    .map(|(&o, &c)| (small_exact(o), small_exact(c)))
+            };
             cols.high.extend(
                 bodies()
                     .zip(&above)
-                    .map(|((&o, &c), &a)| (o.max(c) + a) / scale),
+                    .map(|((o, c), &a)| (o.max(c) + small_exact(a.cast_signed())) / scale),
             );
             cols.low.extend(
                 bodies()
                     .zip(&below)
-                    .map(|((&o, &c), &b)| (o.min(c) - b) / scale),
+                    .map(|((o, c), &b)| (o.min(c) - small_exact(b.cast_signed())) / scale),
             );
-            cols.close.extend(exact_closes.iter().map(|&u| u / scale));
+            cols.close
+                .extend(closes.iter().map(|&u| small_exact(u) / scale));
             match (opens_at_previous_close, cols.close.split_last()) {
                 (true, Some((_, earlier))) => {
                     // The same integers give the same quotients.
                     cols.open.extend(cols.close.first());
                     cols.open.extend_from_slice(earlier);
                 }
-                _ => cols.open.extend(exact_opens.iter().map(|&u| u / scale)),
+                _ => cols
+                    .open
+                    .extend(opens.iter().map(|&u| small_exact(u) / scale)),
             }
             values_valid = cols.low.iter().fold(true, |ok, &l| ok & (l > 0.0));
         } else {
