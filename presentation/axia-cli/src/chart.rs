@@ -21,6 +21,33 @@ pub(crate) fn render_png(
     path: &Path,
     (width, height): (u32, u32),
 ) -> anyhow::Result<()> {
+    check(frame, width, height)?;
+    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+    draw_chart(&root, frame, instrument, (width, height))?;
+    root.present()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// As [`render_png`], into RGB pixels in memory (3 bytes a pixel, rows top to bottom).
+#[cfg(test)]
+fn render_rgb(
+    frame: &OhlcvFrame,
+    instrument: &Instrument,
+    (width, height): (u32, u32),
+) -> anyhow::Result<Vec<u8>> {
+    check(frame, width, height)?;
+    let mut pixels = vec![0; usize::try_from(width * height * 3)?];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        draw_chart(&root, frame, instrument, (width, height))?;
+        root.present().map_err(draw)?;
+    }
+    Ok(pixels)
+}
+
+/// Refuses what cannot be drawn, and loads the embedded font.
+fn check(frame: &OhlcvFrame, width: u32, height: u32) -> anyhow::Result<()> {
     if frame.is_empty() {
         bail!("no bars to draw");
     }
@@ -28,7 +55,15 @@ pub(crate) fn render_png(
         bail!("a chart needs at least 200 x 150 pixels");
     }
     register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
-        .map_err(|_| anyhow::anyhow!("the embedded font does not load"))?;
+        .map_err(|_| anyhow::anyhow!("the embedded font does not load"))
+}
+
+fn draw_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    frame: &OhlcvFrame,
+    instrument: &Instrument,
+    (width, height): (u32, u32),
+) -> anyhow::Result<()> {
     let bars: Vec<_> = frame.iter().collect();
     let n = bars.len();
     let decimals = usize::try_from(instrument.price_decimals()).unwrap_or(5);
@@ -58,8 +93,24 @@ pub(crate) fn render_png(
         },
     );
 
-    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(draw)?;
+    // The label column fits the widest price or volume label as drawn (a coin at 8 decimals
+    // near 90,000 is "90950.00000000"), so no label is cut at the image's edge; both panes
+    // share it, so their index axes line up.
+    let label_style: TextStyle = ("sans-serif", 12).into();
+    let widest = [
+        format!("{:.decimals$}", lo - pad),
+        format!("{:.decimals$}", hi + pad),
+        format!("{:.0}", max_volume * 1.05),
+    ]
+    .iter()
+    .map(|t| {
+        root.estimate_text_size(t, &label_style)
+            .map_or(0, |(w, _)| w)
+    })
+    .max()
+    .unwrap_or(0);
+    let label_area = label_area(widest, width);
     let (upper, lower) = root.split_vertically(height * 3 / 4);
     let x_range = -0.5..(index(n) - 0.5);
     let time_of = |x: &f64| {
@@ -76,7 +127,7 @@ pub(crate) fn render_png(
         .caption(caption, ("sans-serif", 16))
         .margin(8)
         .x_label_area_size(0)
-        .y_label_area_size(80)
+        .y_label_area_size(label_area)
         .build_cartesian_2d(x_range.clone(), (lo - pad)..(hi + pad))
         .map_err(draw)?;
     prices
@@ -88,7 +139,7 @@ pub(crate) fn render_png(
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(draw)?;
-    let plot_width = width.saturating_sub(100);
+    let plot_width = width.saturating_sub(label_area + 20);
     let candle = u32::try_from(usize::try_from(plot_width).unwrap_or(0) * 7 / (10 * n))
         .unwrap_or(1)
         .max(1);
@@ -116,7 +167,7 @@ pub(crate) fn render_png(
     let mut volume = ChartBuilder::on(&lower)
         .margin(8)
         .x_label_area_size(28)
-        .y_label_area_size(80)
+        .y_label_area_size(label_area)
         .build_cartesian_2d(x_range, 0.0..max_volume * 1.05)
         .map_err(draw)?;
     volume
@@ -139,9 +190,13 @@ pub(crate) fn render_png(
             )
         }))
         .map_err(draw)?;
-    root.present()
-        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// The width of the price and volume label column: the widest label, its tick mark and a
+/// margin, at least 80 pixels, at most a third of the image.
+fn label_area(widest_label: u32, width: u32) -> u32 {
+    (widest_label + 16).max(80).min(width / 3)
 }
 
 /// A bar count or index as a coordinate (far below 2^52: exact).
@@ -203,6 +258,57 @@ mod tests {
             bytes.len()
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// `n` hourly bars of `symbol` around `level`, on its instrument's tick.
+    fn frame_of(symbol: &str, level: f64, n: i64) -> (OhlcvFrame, Instrument) {
+        let instrument = Instrument::default_for(&symbol.parse().unwrap());
+        let tick = instrument.tick();
+        let start = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        let bars: Vec<Bar> = (0..n)
+            .map(|i| {
+                let c = tick
+                    .quantize(level * (1.0 + 0.002 * (i as f64 * 0.3).sin()))
+                    .unwrap();
+                let h = tick.quantize(c * 1.0007).unwrap();
+                let l = tick.quantize(c * 0.9993).unwrap();
+                Bar::new(start + Duration::hours(i), c, h, l, c, 1e3 * level).unwrap()
+            })
+            .collect();
+        let frame =
+            OhlcvFrame::from_bars(symbol.parse::<Symbol>().unwrap(), Timeframe::H1, bars).unwrap();
+        (frame, instrument)
+    }
+
+    #[test]
+    fn no_label_is_cut_at_the_left_edge() {
+        // Long labels: a coin at 8 decimals near 90,000, an index near 38,000, a yen pair, a
+        // pair at 5 decimals, a penny-level coin; volumes up to tens of millions.
+        for (symbol, level) in [
+            ("BTC-USD", 90_950.0),
+            ("^N225", 38_000.0),
+            ("USDJPY", 150.0),
+            ("EURUSD", 1.08),
+            ("DOGE-USD", 0.123),
+        ] {
+            let (frame, instrument) = frame_of(symbol, level, 120);
+            let (w, h) = (900, 500);
+            let px = render_rgb(&frame, &instrument, (w, h)).unwrap();
+            // The two leftmost columns stay white: a label wider than its column would be
+            // drawn from x < 0 and show there.
+            let dark: Vec<u32> = (0..h)
+                .filter(|&y| {
+                    (0..2).any(|x| {
+                        let i = usize::try_from((y * w + x) * 3).unwrap();
+                        px[i..i + 3].iter().any(|&c| c < 200)
+                    })
+                })
+                .collect();
+            assert!(
+                dark.is_empty(),
+                "{symbol}: ink at the left edge in rows {dark:?}"
+            );
+        }
     }
 
     #[test]
