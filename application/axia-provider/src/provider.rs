@@ -187,7 +187,7 @@ pub struct Attempt {
     pub source: Role,
     /// What it did.
     pub outcome: Outcome,
-    /// How long it took, milliseconds.
+    /// How long it took, milliseconds to the microsecond ([`axia_domain::millis::measured`]).
     pub latency_ms: f64,
     /// Bars it returned.
     pub bars: usize,
@@ -738,7 +738,7 @@ impl OhlcvDataProvider {
             got.attempts.push(Attempt {
                 source: role,
                 outcome,
-                latency_ms: latency.as_secs_f64() * 1e3,
+                latency_ms: axia_domain::millis::measured(latency),
                 bars,
                 asked,
             });

@@ -2,6 +2,23 @@
 //! `#[serde(with = "axia_domain::millis::std")]` (a `std::time::Duration`),
 //! `axia_domain::millis::chrono` (a `chrono::Duration`) or `axia_domain::millis::opt_chrono`.
 
+/// `d` in milliseconds to the microsecond, as the `f64` nearest that decimal: a measured latency
+/// prints as `1.059`, never `1.0591409999999999` (what `as_secs_f64() * 1e3` gives).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(axia_domain::millis::measured(Duration::from_nanos(1_059_141)), 1.059);
+/// assert_eq!(serde_json::to_string(&axia_domain::millis::measured(Duration::from_millis(250))).unwrap(), "250.0");
+/// ```
+#[must_use]
+#[allow(clippy::cast_precision_loss)]
+pub fn measured(d: ::std::time::Duration) -> f64 {
+    // An integer of microseconds (exact below 2^53, 285 years) over 1,000: one rounding, to
+    // the nearest f64 of a number with three decimals, whose shortest form is those decimals.
+    d.as_micros() as f64 / 1e3
+}
+
 /// A `std::time::Duration` as whole milliseconds (`u64`; sub-millisecond parts are dropped).
 pub mod std {
     use ::std::time::Duration;

@@ -66,7 +66,7 @@ pub(crate) async fn health_redis(State(api): State<Api>, uri: Uri) -> Response {
             StatusCode::OK,
             &RedisHealth {
                 status: "ok",
-                latency_ms: d.as_secs_f64() * 1e3,
+                latency_ms: axia_domain::millis::measured(d),
             },
         ),
         Err(e) => Problem::unavailable(format!("redis: {e}"))

@@ -181,6 +181,10 @@ async fn a_complete_answer_stops_the_chain() {
     assert_eq!(r.meta.attempts.len(), 1);
     assert_eq!(r.meta.attempts[0].outcome, Outcome::Hit);
     assert_eq!(r.meta.bars, 25, "24 closed hours and the forming one");
+    // The measured latency is milliseconds to the microsecond, a clean decimal when printed.
+    let printed = r.meta.attempts[0].latency_ms.to_string();
+    let decimals = printed.split_once('.').map_or(0, |(_, f)| f.len());
+    assert!(decimals <= 3, "latency printed as {printed}");
 }
 
 #[tokio::test]
