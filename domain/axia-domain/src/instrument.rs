@@ -290,7 +290,7 @@ impl Instrument {
         }
         let (base, quote) = (base.to_ascii_uppercase(), quote.to_ascii_uppercase());
         let symbol: Symbol = format!("{base}{quote}").parse().map_err(|_| bad())?;
-        let decimals = if BIG_UNIT.contains(&quote.as_str()) {
+        let decimals = if is_big_unit(&quote) {
             3
         } else if matches!(base.as_str(), "XAU" | "XAG") {
             2
@@ -563,6 +563,11 @@ impl Instrument {
 
 /// What a crypto pair in Yahoo's form (`BTC-USD`) may be quoted in.
 const CRYPTO_QUOTES: [&str; 8] = ["USD", "USDT", "USDC", "EUR", "GBP", "JPY", "BTC", "ETH"];
+
+/// True for a currency quoted with 3 decimals rather than 5 (a unit is worth little).
+pub(crate) fn is_big_unit(code: &str) -> bool {
+    BIG_UNIT.contains(&code)
+}
 
 /// Currencies quoted with 3 decimals rather than 5 (a unit is worth little).
 const BIG_UNIT: [&str; 9] = [

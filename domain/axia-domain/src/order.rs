@@ -792,27 +792,36 @@ impl OrderLimits {
     }
 
     /// The limits axia applies to `symbol` out of the box, so an absurd order is refused even
-    /// with no configuration:
+    /// with no configuration: [`OrderLimits::safe_default_for_instrument`] of its built-in
+    /// instrument (or its default, [`crate::Instrument::default_for`]).
+    #[must_use]
+    pub fn safe_default_for(symbol: &Symbol) -> Self {
+        Self::safe_default_for_instrument(
+            &crate::InstrumentRegistry::shared_builtin().resolve(symbol),
+        )
+    }
+
+    /// The limits axia applies to `instrument` out of the box:
     ///
     /// | instrument | max quantity | max notional (quote currency) |
     /// |---|---|---|
-    /// | FX pair quoted in JPY, HUF, KRW, IDR, INR, RUB, THB, TWD, CZK | 10 000 000 | 2 000 000 000 |
-    /// | other FX pair | 10 000 000 | 20 000 000 |
-    /// | Tokyo stock (`.T`) | 1 000 000 | 3 000 000 000 |
-    /// | any other symbol | 1 000 000 | 20 000 000 |
+    /// | currency pair quoted in JPY, HUF, KRW, IDR, INR, RUB, THB, TWD, CZK | 10 000 000 | 2 000 000 000 |
+    /// | other currency pair (crypto pairs too) | 10 000 000 | 20 000 000 |
+    /// | trading in Tokyo hours (priced in yen) | 1 000 000 | 3 000 000 000 |
+    /// | anything else | 1 000 000 | 20 000 000 |
     ///
-    /// A price deviation of 10 % from the reference price is the most a limit or stop price may
-    /// stray. Configuration overrides any of them.
+    /// So a pair keeps its limits under a venue's spelling (`EURUSD=X`, `EUR_USD`). A price
+    /// deviation of 10 % from the reference price is the most a limit or stop price may stray.
+    /// Configuration overrides any of them.
     #[must_use]
-    pub fn safe_default_for(symbol: &Symbol) -> Self {
-        const BIG_UNIT: [&str; 9] = [
-            "JPY", "HUF", "KRW", "IDR", "INR", "RUB", "THB", "TWD", "CZK",
-        ];
-        let (max_qty, max_notional) = match symbol.fx_pair() {
-            Some((_, quote)) if BIG_UNIT.contains(&quote) => (10_000_000, 2_000_000_000),
-            Some(_) => (10_000_000, 20_000_000),
-            None if symbol.as_str().ends_with(".T") => (1_000_000, 3_000_000_000_i64),
-            None => (1_000_000, 20_000_000),
+    pub fn safe_default_for_instrument(instrument: &crate::Instrument) -> Self {
+        let (max_qty, max_notional) = match instrument.asset_class() {
+            crate::AssetClass::FxPair { quote, .. } if crate::instrument::is_big_unit(quote) => {
+                (10_000_000, 2_000_000_000)
+            }
+            crate::AssetClass::FxPair { .. } => (10_000_000, 20_000_000),
+            _ if instrument.hours() == crate::TradingHours::Tokyo => (1_000_000, 3_000_000_000_i64),
+            _ => (1_000_000, 20_000_000),
         };
         Self {
             max_quantity: Quantity::new(Decimal::from(max_qty)).ok(),
@@ -842,7 +851,8 @@ impl OrderLimits {
 ///
 /// The limits of a symbol are, limit by limit: its own ([`OrderValidator::symbol_limits`]),
 /// else the ones for every symbol, else (with [`OrderValidator::with_safe_defaults`]) the
-/// instrument's safe defaults ([`OrderLimits::safe_default_for`]).
+/// instrument's safe defaults ([`OrderLimits::safe_default_for_instrument`], of the
+/// validator's instruments when it has them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderValidator {
     limits: OrderLimits,
@@ -903,7 +913,11 @@ impl OrderValidator {
             .unwrap_or_default()
             .or(&self.limits);
         if self.safe_defaults {
-            l = l.or(&OrderLimits::safe_default_for(symbol));
+            let instrument = self.instruments.as_ref().map_or_else(
+                || crate::InstrumentRegistry::shared_builtin().resolve(symbol),
+                |r| r.resolve(symbol),
+            );
+            l = l.or(&OrderLimits::safe_default_for_instrument(&instrument));
         }
         l
     }
@@ -1154,6 +1168,42 @@ mod tests {
         old.as_object_mut().unwrap().remove("history");
         let back: Order = serde_json::from_value(old).unwrap();
         assert!(back.history().is_empty());
+    }
+
+    #[test]
+    fn safe_defaults_follow_the_instrument_not_the_spelling() {
+        let limits = |s: &str| OrderLimits::safe_default_for(&s.parse().unwrap());
+        let q = |n: i64| Quantity::new(Decimal::from(n)).ok();
+        for (s, qty, notional) in [
+            ("USDJPY", 10_000_000, 2_000_000_000),
+            ("USDJPY=X", 10_000_000, 2_000_000_000),
+            ("GBP_JPY", 10_000_000, 2_000_000_000),
+            ("EURUSD", 10_000_000, 20_000_000),
+            ("EURUSD=X", 10_000_000, 20_000_000),
+            ("BTC-USD", 10_000_000, 20_000_000),
+            ("7203.T", 1_000_000, 3_000_000_000_i64),
+            ("AAPL", 1_000_000, 20_000_000),
+        ] {
+            let l = limits(s);
+            assert_eq!(l.max_quantity, q(qty), "{s}");
+            assert_eq!(l.max_notional, Some(Decimal::from(notional)), "{s}");
+        }
+        // The validator's own instruments decide: an override to a yen-quoted pair.
+        let mut r = crate::InstrumentRegistry::builtin();
+        let s: Symbol = "ABCD".parse().unwrap();
+        r.override_with(
+            &s,
+            &serde_json::from_str(
+                r#"{"asset_class": {"kind": "fx_pair", "base": "ABC", "quote": "JPY"}}"#,
+            )
+            .unwrap(),
+        );
+        let v = OrderValidator::with_safe_defaults(OrderLimits::new())
+            .instruments(std::sync::Arc::new(r));
+        assert_eq!(
+            v.limits_for(&s).max_notional,
+            Some(Decimal::from(2_000_000_000))
+        );
     }
 
     #[test]
