@@ -358,33 +358,10 @@ impl Instrument {
         if let Some(fx) = symbol.fx_pair().and_then(|(b, q)| Self::fx_pair(b, q).ok()) {
             return fx;
         }
+        if let Some(pair) = Self::fx_by_venue_name(symbol).or_else(|| Self::crypto_pair(symbol)) {
+            return pair;
+        }
         let s = symbol.as_str();
-        if let Some(fx) = Self::fx_by_venue_name(symbol) {
-            return fx;
-        }
-        if let Some((base, quote)) = s.split_once('-')
-            && CRYPTO_QUOTES.contains(&quote)
-            && (2..=10).contains(&base.len())
-            && base.bytes().all(|b| b.is_ascii_alphanumeric())
-            && base.bytes().any(|b| b.is_ascii_alphabetic())
-        {
-            return Self {
-                venues: VenueNames {
-                    yahoo: Some(s.to_owned()),
-                    oanda: None,
-                },
-                symbol: symbol.clone(),
-                asset_class: AssetClass::FxPair {
-                    base: base.to_owned(),
-                    quote: quote.to_owned(),
-                },
-                tick: tick_of(8),
-                lot_step: None,
-                volume: VolumeKind::Units,
-                hours: TradingHours::AlwaysOpen,
-                alignment: DailyAlignment::UtcMidnight,
-            };
-        }
         if s.ends_with(".T") {
             Self::equity(symbol.clone(), tick_of(1), TradingHours::Tokyo)
         } else if s.starts_with('^') {
@@ -392,6 +369,31 @@ impl Instrument {
         } else {
             Self::equity(symbol.clone(), tick_of(2), TradingHours::NewYork)
         }
+    }
+
+    /// A crypto pair in Yahoo's form (`BTC-USD`): see [`Instrument::default_for`].
+    fn crypto_pair(symbol: &Symbol) -> Option<Self> {
+        let s = symbol.as_str();
+        let (base, quote) = s.split_once('-')?;
+        let coin = (2..=10).contains(&base.len())
+            && base.bytes().all(|b| b.is_ascii_alphanumeric())
+            && base.bytes().any(|b| b.is_ascii_alphabetic());
+        (coin && CRYPTO_QUOTES.contains(&quote)).then(|| Self {
+            venues: VenueNames {
+                yahoo: Some(s.to_owned()),
+                oanda: None,
+            },
+            symbol: symbol.clone(),
+            asset_class: AssetClass::FxPair {
+                base: base.to_owned(),
+                quote: quote.to_owned(),
+            },
+            tick: tick_of(8),
+            lot_step: None,
+            volume: VolumeKind::Units,
+            hours: TradingHours::AlwaysOpen,
+            alignment: DailyAlignment::UtcMidnight,
+        })
     }
 
     /// The FX pair a venue's name stands for (`EURUSD=X`, `JPY=X`, `EUR_USD`), under that name.
