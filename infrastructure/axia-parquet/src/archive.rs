@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::format;
-use crate::layout::{Partition, object_key, parse_key, partitions_for, prefix_slash, series_dir};
+use crate::layout::{
+    Partition, legacy_series_dir, object_key, parse_key, partitions_for, prefix_slash, series_dir,
+};
 #[cfg(feature = "s3")]
 use crate::objects::S3Objects;
 use crate::objects::{Expect, LocalObjects, Objects, Put, Tag};
@@ -91,6 +93,10 @@ const CONFLICT_BACKOFF: Backoff =
 const QUARANTINE: &str = "quarantine";
 /// How a quarantined file's name ends (never `.parquet`: readers must not take it for data).
 const QUARANTINE_SUFFIX: &str = ".damaged";
+/// Where a partition of the legacy layout goes once its bars are in the current one.
+const SUPERSEDED: &str = "superseded";
+/// How a superseded file's name ends (never `.parquet`).
+const SUPERSEDED_SUFFIX: &str = ".superseded";
 
 /// The cold tier: every bar kept forever as hive-partitioned Parquet
 /// ([`layout`](crate::layout), [`format`](crate::format)) in an S3 bucket or a local directory.
@@ -121,6 +127,11 @@ const QUARANTINE_SUFFIX: &str = ".damaged";
 ///   [`StoreError::Corrupt`]) and never deleted: [`BarArchive::quarantine`] moves it to
 ///   `{prefix}quarantine/ohlcv/symbol=…/timeframe=…/{partition}.{found}.damaged`, outside
 ///   the data tree, and the partition can then be rebuilt from a source.
+/// - A series whose symbol holds `=` (`USDJPY=X`) lives under `symbol=USDJPY%3DX`, which hive
+///   readers decode back to the symbol. Partitions an earlier version wrote under the raw
+///   `symbol=USDJPY=X` are merged into place the first time a process reads, saves or lists
+///   the series (one listing per series and process), and the old files kept under
+///   `{prefix}superseded/…`, outside the data tree.
 #[derive(Debug, Clone)]
 pub struct ParquetArchive {
     objects: Arc<dyn Objects>,
@@ -134,6 +145,9 @@ pub struct ParquetArchive {
     verify_writes: bool,
     /// Where each series' daily bars start ([`ParquetArchive::instruments`]).
     instruments: Arc<InstrumentRegistry>,
+    /// Series whose legacy folder this process has emptied (only symbols holding `=` have
+    /// one; see [`layout`](crate::layout)).
+    adopted: Arc<std::sync::Mutex<HashSet<(Symbol, Timeframe)>>>,
 }
 
 /// Why a stored partition was not read.
@@ -220,6 +234,7 @@ impl ParquetArchive {
             write_attempts: 10,
             verify_writes: false,
             instruments: Arc::new(InstrumentRegistry::shared_builtin().clone()),
+            adopted: Arc::default(),
         }
     }
 
@@ -384,6 +399,7 @@ impl ParquetArchive {
         timeframe: Timeframe,
         range: TimeRange,
     ) -> Result<Loaded, StoreError> {
+        self.adopt_legacy(symbol, timeframe).await?;
         let alignment = self.alignment_of(symbol);
         let parts = partitions_for(timeframe, alignment, range);
         // Past a few partitions one listing is cheaper than a request per possible partition
@@ -456,6 +472,7 @@ impl ParquetArchive {
         symbol: &Symbol,
         timeframe: Timeframe,
     ) -> Result<Vec<PartitionInfo>, StoreError> {
+        self.adopt_legacy(symbol, timeframe).await?;
         let dir = format!("{}/", series_dir(&self.prefix, symbol, timeframe));
         let alignment = self.alignment_of(symbol);
         let mut out = Vec::new();
@@ -561,6 +578,94 @@ impl ParquetArchive {
         }
     }
 
+    /// Moves a series' partitions out of the legacy folder (a symbol holding `=` written raw,
+    /// which hive readers split wrongly) into the current one, once per series and process:
+    /// each legacy partition's bars are merged into the current partition (written like any
+    /// save), then the legacy file moves to `{prefix}superseded/…` (kept, outside `ohlcv/`),
+    /// only if it is still the version that was merged. A damaged legacy file goes to
+    /// quarantine as the current partition's would. A file rewritten meanwhile (by a process of
+    /// an earlier version) stays, and the next process looks at the series again.
+    async fn adopt_legacy(&self, symbol: &Symbol, timeframe: Timeframe) -> Result<(), StoreError> {
+        let Some(dir) = legacy_series_dir(&self.prefix, symbol, timeframe) else {
+            return Ok(());
+        };
+        let series = (symbol.clone(), timeframe);
+        if self.adopted.lock().is_ok_and(|done| done.contains(&series)) {
+            return Ok(());
+        }
+        let alignment = self.alignment_of(symbol);
+        let mut complete = true;
+        for o in self.list_objects(&format!("{dir}/")).await? {
+            let Some((s, tf, name)) = parse_key(&self.prefix, &o.key) else {
+                continue;
+            };
+            let Some(range) = partition_range(tf, alignment, &name) else {
+                continue;
+            };
+            if s != *symbol || tf != timeframe {
+                continue;
+            }
+            let Some((bytes, tag)) = self.get_object(&o.key).await? else {
+                continue; // moved meanwhile by another process
+            };
+            let p = Partition { name, range };
+            let current = self.key(symbol, timeframe, &p);
+            let mut damaged = false;
+            let target = match self.decode(&o.key, bytes, symbol, timeframe, range).await {
+                Ok(frame) => {
+                    if !frame.is_empty() {
+                        self.save_partition(current, range, frame, false).await?;
+                    }
+                    self.superseded_key(&o.key, Utc::now())
+                }
+                Err(Unreadable::Refused(e)) => return Err(e),
+                // Its bars are missing either way; in quarantine it is listed with the
+                // series' other damaged files and no longer breaks a scan of the tree.
+                Err(Unreadable::Damaged(d)) => {
+                    tracing::error!(
+                        object = d.object,
+                        reason = d.reason,
+                        "damaged partition in the legacy layout: moved to quarantine"
+                    );
+                    damaged = true;
+                    self.quarantine_key(&current, Utc::now())
+                }
+            };
+            let Some(target) = target else {
+                continue;
+            };
+            match self.objects.rename(&o.key, &target, &tag).await? {
+                Put::Written => {
+                    if damaged {
+                        bump(&self.counters.quarantined);
+                    }
+                    tracing::info!(
+                        from = self.objects.locate(&o.key),
+                        to = self.objects.locate(&target),
+                        "partition moved from the legacy layout"
+                    );
+                }
+                // Rewritten meanwhile by a process of an earlier version: the next one merges
+                // it again.
+                Put::Conflict => complete = false,
+            }
+        }
+        if complete && let Ok(mut done) = self.adopted.lock() {
+            done.insert(series);
+        }
+        Ok(())
+    }
+
+    fn superseded_key(&self, key: &str, at: DateTime<Utc>) -> Option<String> {
+        let rest = key.strip_prefix(&self.prefix)?;
+        let stem = rest.strip_suffix(".parquet")?;
+        Some(format!(
+            "{}{SUPERSEDED}/{stem}.{}{SUPERSEDED_SUFFIX}",
+            self.prefix,
+            at.format("%Y%m%dT%H%M%S%.3fZ")
+        ))
+    }
+
     fn quarantine_key(&self, key: &str, found_at: DateTime<Utc>) -> Option<String> {
         let rest = key.strip_prefix(&self.prefix)?;
         let stem = rest.strip_suffix(".parquet")?;
@@ -631,6 +736,7 @@ impl OhlcvStore for ParquetArchive {
                 right: frame.alignment(),
             }));
         }
+        self.adopt_legacy(symbol, timeframe).await?;
         let parts = partitions_for(timeframe, alignment, span);
         let existing = if parts.len() > LIST_FIRST_ABOVE {
             Some(self.existing(symbol, timeframe).await?)

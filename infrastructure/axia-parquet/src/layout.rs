@@ -2,6 +2,11 @@
 //!
 //! `{prefix}/ohlcv/symbol={SYMBOL}/timeframe={TF}/{partition}.parquet`, hive-style, so polars,
 //! DuckDB and Athena read the tree directly with `symbol` and `timeframe` as partition columns.
+//! A folder name holds exactly one `=`: the `=` of a symbol (Yahoo's `USDJPY=X`) is written
+//! `%3D` ([`hive_value`]), which those readers decode back (a raw one made polars and DuckDB
+//! drop the `symbol` column of that folder and refuse the tree as a whole). Folders an earlier
+//! version wrote with a raw `=` ([`legacy_series_dir`]) are moved into place by the archive the
+//! first time it touches the series.
 //! A partition holds the bars that **open** in one UTC period, sized per timeframe so files are
 //! neither tiny nor huge:
 //!
@@ -101,13 +106,40 @@ pub fn partitions_for(
     out
 }
 
-/// The folder of a series: `{prefix}/ohlcv/symbol={SYMBOL}/timeframe={TF}`.
+/// A symbol as a hive partition value: `=` (the only character a symbol may hold that hive
+/// readers split on) as `%3D`, everything else as it is. A symbol never holds `%`, so the
+/// encoding is unambiguous.
+#[must_use]
+pub fn hive_value(symbol: &Symbol) -> std::borrow::Cow<'_, str> {
+    let s = symbol.as_str();
+    if s.contains('=') {
+        std::borrow::Cow::Owned(s.replace('=', "%3D"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// The folder of a series: `{prefix}/ohlcv/symbol={SYMBOL}/timeframe={TF}`, the symbol as
+/// [`hive_value`] writes it.
 #[must_use]
 pub fn series_dir(prefix: &str, symbol: &Symbol, timeframe: Timeframe) -> String {
     format!(
-        "{}ohlcv/symbol={symbol}/timeframe={timeframe}",
-        prefix_slash(prefix)
+        "{}ohlcv/symbol={}/timeframe={timeframe}",
+        prefix_slash(prefix),
+        hive_value(symbol)
     )
+}
+
+/// Where versions before the `%3D` encoding kept a series whose symbol holds `=` (the symbol
+/// as it is); `None` for every other symbol, whose folder never changed.
+#[must_use]
+pub fn legacy_series_dir(prefix: &str, symbol: &Symbol, timeframe: Timeframe) -> Option<String> {
+    symbol.as_str().contains('=').then(|| {
+        format!(
+            "{}ohlcv/symbol={symbol}/timeframe={timeframe}",
+            prefix_slash(prefix)
+        )
+    })
 }
 
 /// The object key of a partition.
@@ -136,7 +168,8 @@ pub fn prefix_slash(prefix: &str) -> String {
     }
 }
 
-/// Parses an object key back into its series and partition name, if it is one of ours.
+/// Parses an object key back into its series and partition name, if it is one of ours (in
+/// the current layout or, for a symbol holding `=`, the legacy one).
 #[must_use]
 pub fn parse_key(prefix: &str, key: &str) -> Option<(Symbol, Timeframe, String)> {
     let rest = key
@@ -145,6 +178,10 @@ pub fn parse_key(prefix: &str, key: &str) -> Option<(Symbol, Timeframe, String)>
     let (symbol, rest) = rest.split_once("/timeframe=")?;
     let (tf, file) = rest.split_once('/')?;
     let name = file.strip_suffix(".parquet")?;
+    if name.contains('/') {
+        return None;
+    }
+    let symbol = symbol.replace("%3D", "=").replace("%3d", "=");
     Some((symbol.parse().ok()?, tf.parse().ok()?, name.to_owned()))
 }
 
@@ -263,5 +300,45 @@ mod tests {
             None
         );
         assert_eq!(parse_key("other", &key), None);
+    }
+
+    /// What a hive reader needs of every folder name: exactly one `=`, the value decoding back
+    /// to the symbol; and every key parses back to its series, whatever the symbol.
+    #[test]
+    fn every_symbol_makes_folders_hive_readers_split_right() {
+        let p = partition_at(Timeframe::M1, UTC, utc(2026, 3, 4, 10, 0));
+        for raw in [
+            "USDJPY", "USDJPY=X", "JPY=X", "EURUSD=X", "A=B=C", "^N225", "BRK-B", "BRK.B", "AT&T",
+            "EUR_USD", "BTC-USD", "7203.T",
+        ] {
+            let s: Symbol = raw.parse().unwrap();
+            for prefix in ["", "cold", "a=b/c"] {
+                let key = object_key(prefix, &s, Timeframe::M1, &p);
+                let ours = key.strip_prefix(&prefix_slash(prefix)).unwrap();
+                let dirs: Vec<&str> = ours.split('/').collect();
+                assert_eq!(dirs.len(), 4, "{key}");
+                for d in &dirs[1..3] {
+                    assert_eq!(d.matches('=').count(), 1, "{key}");
+                }
+                let value = dirs[1].strip_prefix("symbol=").unwrap();
+                assert_eq!(value.replace("%3D", "="), raw, "{key}");
+                assert_eq!(
+                    parse_key(prefix, &key),
+                    Some((s.clone(), Timeframe::M1, "2026-03-04".into())),
+                    "{key}"
+                );
+                let legacy = legacy_series_dir(prefix, &s, Timeframe::M1);
+                assert_eq!(legacy.is_some(), raw.contains('='), "{raw}");
+                if let Some(dir) = legacy {
+                    assert_ne!(dir, series_dir(prefix, &s, Timeframe::M1));
+                    // The legacy layout still parses, so listings recognise it.
+                    let old = format!("{dir}/2026-03-04.parquet");
+                    assert_eq!(
+                        parse_key(prefix, &old),
+                        Some((s.clone(), Timeframe::M1, "2026-03-04".into()))
+                    );
+                }
+            }
+        }
     }
 }

@@ -29,6 +29,7 @@ on_both_backends!(
     a_bar_at_2359_lands_in_its_utc_day,
     coverage_lists_the_stored_partitions,
     a_new_york_close_series_is_laid_out_by_trading_date_and_never_mixed,
+    the_legacy_layout_of_a_symbol_holding_equals_is_moved_into_place,
 );
 
 fn all() -> TimeRange {
@@ -428,6 +429,129 @@ async fn only_data_files_are_in_the_tree(a: ParquetArchive, p: Place) {
         assert_eq!(df.height(), f.len());
         assert!(df.column("symbol").is_ok() && df.column("timeframe").is_ok());
     }
+}
+
+/// Symbols a hive reader would split wrongly if written raw (`symbol=USDJPY=X`: polars and
+/// DuckDB then drop the folder's `symbol` column and refuse the tree) read back as columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_symbol_reads_back_as_a_hive_column_in_polars() {
+    let (a, p) = local().await;
+    let Place::Dir(root) = &p else { unreachable!() };
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap();
+    let symbols = [
+        "USDJPY=X", "JPY=X", "EURUSD", "^N225", "BRK-B", "AT&T", "EUR_USD",
+    ];
+    for (i, s) in symbols.iter().enumerate() {
+        a.save(&bars(s, Timeframe::H1, start, 10 + i, 100.0))
+            .await
+            .unwrap();
+    }
+    use polars::prelude::*;
+    let df = LazyFrame::scan_parquet(
+        PlRefPath::new(root.join("ohlcv").display().to_string()),
+        ScanArgsParquet {
+            hive_options: HiveOptions::new_enabled(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .group_by([col("symbol"), col("timeframe")])
+    .agg([len().alias("bars")])
+    .collect()
+    .unwrap();
+    let mut got: Vec<(String, String, u32)> = (0..df.height())
+        .map(|i| {
+            let row = df.get_row(i).unwrap().0;
+            let text = |v: &AnyValue| v.get_str().map(str::to_owned).unwrap();
+            let n = row[2].try_extract::<u32>().unwrap();
+            (text(&row[0]), text(&row[1]), n)
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String, u32)> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((*s).to_owned(), "H1".to_owned(), 10 + i as u32))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// An archive written before `=` was encoded keeps a series like `USDJPY=X` under the raw
+/// `symbol=USDJPY=X`: the first touch merges it into place, keeps the old files outside the
+/// data tree, and loses no bar.
+async fn the_legacy_layout_of_a_symbol_holding_equals_is_moved_into_place(
+    a: ParquetArchive,
+    p: Place,
+) {
+    let s = sym("USDJPY=X");
+    let tf = Timeframe::M15;
+    let day1 = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap();
+    let full = bars("USDJPY=X", tf, day1, 3 * 96, 150.0);
+    // Another process writes three days in the current layout...
+    let writer = p.archive();
+    writer.save(&full).await.unwrap();
+    let part = |i: i64| partition_at(tf, DailyAlignment::UtcMidnight, day1 + Duration::days(i));
+    let key = |i: i64| writer.key(&s, tf, &part(i));
+    let legacy = |i: i64| key(i).replace("%3D", "=");
+    assert!(
+        key(0).contains("/symbol=USDJPY%3DX/timeframe=M15/"),
+        "{}",
+        key(0)
+    );
+    // ...which is then turned into what an earlier version left: the first day only in the
+    // legacy folder, the second in both (the current file with its first half only), the
+    // third in the current folder only.
+    for i in [0, 1] {
+        let bytes = p.read(&key(i)).await.unwrap();
+        p.write(&legacy(i), &bytes).await;
+        p.remove(&key(i)).await;
+    }
+    // And a fourth day the earlier version left damaged.
+    p.write(&legacy(3), b"not parquet").await;
+    writer
+        .save(
+            &full.slice(
+                TimeRange::new(day1 + Duration::days(1), day1 + Duration::hours(36)).unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+
+    // Four days are read without listing the series: the first read lists only the legacy
+    // folder, and the next one lists nothing.
+    let days = TimeRange::new(day1, day1 + Duration::days(4)).unwrap();
+    assert_eq!(a.get(&s, tf, days).await.unwrap(), full);
+    assert_eq!(a.counters().lists, 1);
+    assert_eq!(a.get(&s, tf, days).await.unwrap(), full);
+    assert_eq!(a.get(&s, tf, all()).await.unwrap(), full);
+    assert_eq!(a.counters().lists, 2, "the legacy folder is looked at once");
+    let data = p.files_under("ohlcv").await;
+    assert_eq!(data.len(), 3, "{data:?}");
+    assert!(
+        data.iter().all(|f| f.contains("symbol=USDJPY%3DX/")),
+        "{data:?}"
+    );
+    let kept = p.files_under("superseded").await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept.iter().all(|f| f.ends_with(".superseded")), "{kept:?}");
+    let damaged = a.quarantined(&s, tf).await.unwrap();
+    assert_eq!(damaged.len(), 1, "{damaged:?}");
+    assert!(
+        damaged[0].original.ends_with("/2026-03-05.parquet"),
+        "{damaged:?}"
+    );
+    // A process of the new version that only lists the series sees every partition.
+    let names: Vec<String> = p
+        .archive()
+        .coverage(&s, tf)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["2026-03-02", "2026-03-03", "2026-03-04"]);
 }
 
 /// The registry with `symbol` aligned to the New York close.

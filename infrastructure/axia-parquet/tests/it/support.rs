@@ -87,6 +87,14 @@ impl Place {
         }
     }
 
+    /// Another archive over the same objects (as another process would open it).
+    pub fn archive(&self) -> ParquetArchive {
+        match self {
+            Self::Dir(root) => ParquetArchive::local(root),
+            Self::Bucket(client, bucket) => ParquetArchive::s3(client.clone(), bucket, "cold"),
+        }
+    }
+
     /// Writes raw bytes over an object.
     pub async fn write(&self, key: &str, bytes: &[u8]) {
         match self {
