@@ -245,7 +245,8 @@ pub(crate) async fn chart(
     let html = CHART_HTML
         .replace(
             "{{TITLE}}",
-            &format!("{} {}", symbol.as_str(), timeframe.as_str()),
+            // `&` (`AT&T`) is the one character a symbol may hold that HTML gives a meaning.
+            &html_escape(&format!("{} {}", symbol.as_str(), timeframe.as_str())),
         )
         .replace("{{CONFIG}}", &config)
         .replace("{{NOTICE}}", &html_escape(LWC_NOTICE));

@@ -151,6 +151,23 @@ test("a bar written to the hot tier appears on the chart", async () => {
   await page.close();
 });
 
+test("symbols holding ^, = and & chart and go live (their URLs encoded)", async () => {
+  for (const symbol of ["^N225", "USDJPY=X", "AT&T"]) {
+    const { page, problems } = await openChart(encodeURIComponent(symbol), "M5", 2);
+    await page.waitForFunction(() => window.__axia.status === "live", null, { timeout: 10_000 });
+    const before = await page.evaluate(() => window.__axia.candles.data().at(-1));
+    assert.ok(before, `${symbol}: candles on the chart`);
+    const close = Number((before.close * 1.01).toFixed(2));
+    await putBar(symbol, "M5", close);
+    await page.waitForFunction((c) => window.__axia.candles.data().at(-1).close === c, close,
+      { timeout: 10_000 });
+    assert.equal(await page.textContent("h1"), `${symbol} M5`);
+    assert.equal(await page.title(), `${symbol} M5 · axia`);
+    assert.deepEqual(problems, [], symbol);
+    await page.close();
+  }
+});
+
 test("scrolling left loads older bars", async () => {
   const { page, problems } = await openChart("USDJPY", "H1", 30);
   const start = await page.evaluate(() => ({

@@ -590,3 +590,35 @@ async fn the_chart_page_and_its_vendored_assets() {
         .unwrap();
     assert!(notice.contains("TradingView, Inc."));
 }
+
+/// A symbol holding `&` is escaped in the page's markup, and one holding `^` or `=` reaches
+/// the page however the client encoded it.
+#[tokio::test]
+async fn the_chart_page_escapes_and_decodes_symbols() {
+    let w = World::new();
+    let api = w.api().limits(Limits::default()).build();
+    let base = serve(&api).await;
+    for (path, symbol, title) in [
+        ("AT%26T", "AT&T", "AT&amp;T M5"),
+        ("AT&T", "AT&T", "AT&amp;T M5"),
+        ("%5EN225", "^N225", "^N225 M5"),
+        ("USDJPY%3DX", "USDJPY=X", "USDJPY=X M5"),
+        ("USDJPY=X", "USDJPY=X", "USDJPY=X M5"),
+    ] {
+        let page = reqwest::get(format!("{base}/chart/{path}/M5"))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains(&format!("<title>{title} ")), "{path}");
+        assert!(html.contains(&format!("<h1>{title}</h1>")), "{path}");
+        assert!(
+            html.contains(&format!("\"symbol\":\"{symbol}\"")),
+            "{path}: the page's config holds the symbol itself"
+        );
+        let bars = reqwest::get(format!("{base}/api/v1/bars/{path}/M5?limit=5"))
+            .await
+            .unwrap();
+        assert_eq!(bars.status(), 200, "{path}");
+    }
+}
