@@ -657,22 +657,22 @@ impl ParquetArchive {
     }
 
     fn superseded_key(&self, key: &str, at: DateTime<Utc>) -> Option<String> {
-        let rest = key.strip_prefix(&self.prefix)?;
-        let stem = rest.strip_suffix(".parquet")?;
-        Some(format!(
-            "{}{SUPERSEDED}/{stem}.{}{SUPERSEDED_SUFFIX}",
-            self.prefix,
-            at.format("%Y%m%dT%H%M%S%.3fZ")
-        ))
+        self.aside_key(key, SUPERSEDED, at, SUPERSEDED_SUFFIX)
     }
 
     fn quarantine_key(&self, key: &str, found_at: DateTime<Utc>) -> Option<String> {
+        self.aside_key(key, QUARANTINE, found_at, QUARANTINE_SUFFIX)
+    }
+
+    /// Where a partition's file is kept outside the data tree: `{prefix}{area}/{its path}`,
+    /// stamped with `at` and ending in `suffix` (never `.parquet`).
+    fn aside_key(&self, key: &str, area: &str, at: DateTime<Utc>, suffix: &str) -> Option<String> {
         let rest = key.strip_prefix(&self.prefix)?;
         let stem = rest.strip_suffix(".parquet")?;
         Some(format!(
-            "{}{QUARANTINE}/{stem}.{}{QUARANTINE_SUFFIX}",
+            "{}{area}/{stem}.{}{suffix}",
             self.prefix,
-            found_at.format("%Y%m%dT%H%M%S%.3fZ")
+            at.format("%Y%m%dT%H%M%S%.3fZ")
         ))
     }
 }
