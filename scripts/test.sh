@@ -56,3 +56,7 @@ PY2
   echo "consumer (redis, s3)"
   AXIA_CONSUMER_ARCHIVE="s3://${consumer_bucket}/bars" cargo run --locked -q --features redis,s3
 )
+
+# The archive as analysts read it: DuckDB and polars (Python) over a tree the collector wrote.
+echo "analyst readers (DuckDB, polars)"
+scripts/analyst-test.sh
