@@ -7,6 +7,9 @@
 //! drop the `symbol` column of that folder and refuse the tree as a whole). Folders an earlier
 //! version wrote with a raw `=` ([`legacy_series_dir`]) are moved into place by the archive the
 //! first time it touches the series.
+//! Those readers infer a partition column's type from its values: a tree whose symbols are all
+//! digits (Tokyo codes such as `7203`) reads `symbol` as an integer unless told otherwise
+//! (DuckDB `hive_types = {'symbol': VARCHAR}`, polars `hive_schema`).
 //! A partition holds the bars that **open** in one UTC period, sized per timeframe so files are
 //! neither tiny nor huge:
 //!
