@@ -352,7 +352,10 @@ impl Instrument {
     ///   in units, no lot step;
     /// - a `.T` symbol a Tokyo stock on a 0.1 yen tick;
     /// - a `^` symbol an index on a 0.01 tick in New York hours;
-    /// - anything else a New York stock on a 0.01 tick.
+    /// - anything else a New York stock on a `0.0001` tick: the finest increment US equities
+    ///   quote in (sub-dollar stocks, SEC Rule 612), so an unregistered penny stock is not
+    ///   rounded to the cent (a price under half a cent would become zero); register a stock to
+    ///   show it on a coarser tick, as the built-in registry does for the large caps.
     #[must_use]
     pub fn default_for(symbol: &Symbol) -> Self {
         if let Some(fx) = symbol.fx_pair().and_then(|(b, q)| Self::fx_pair(b, q).ok()) {
@@ -367,7 +370,7 @@ impl Instrument {
         } else if s.starts_with('^') {
             Self::index(symbol.clone(), tick_of(2), TradingHours::NewYork)
         } else {
-            Self::equity(symbol.clone(), tick_of(2), TradingHours::NewYork)
+            Self::equity(symbol.clone(), tick_of(4), TradingHours::NewYork)
         }
     }
 
@@ -867,7 +870,11 @@ mod tests {
         assert_eq!(d("1301.T").hours(), TradingHours::Tokyo);
         assert_eq!(d("1301.T").price_decimals(), 1);
         assert_eq!(d("^FTSE").asset_class(), &AssetClass::Index);
-        assert_eq!(d("IBM").price_decimals(), 2);
+        // A stock no registry knows: the finest US quoting increment (sub-dollar stocks).
+        assert_eq!(d("IBM").price_decimals(), 4);
+        assert_eq!(d("SNDL").tick().quantize(0.0042), Some(0.0042));
+        // The registered large caps keep the cent.
+        assert_eq!(r.resolve(&"AAPL".parse().unwrap()).price_decimals(), 2);
         assert_eq!(d("IBM").hours(), TradingHours::NewYork);
         // The venues' spellings of a pair are that pair, under the name given.
         for (s, base, quote, decimals) in [

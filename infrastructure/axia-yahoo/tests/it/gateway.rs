@@ -180,6 +180,52 @@ async fn one_malformed_value_costs_one_bar() {
     assert_eq!(kept, [t0, t0 + 7 * 300, t0 + 8 * 300, t0 + 9 * 300]);
 }
 
+/// A stock no registry knows, trading under a dollar: its prices keep their sub-cent digits
+/// (Yahoo sends them as binary32-looking doubles), and one under half a cent is not rounded
+/// to zero and dropped.
+#[tokio::test]
+async fn an_unregistered_penny_stock_keeps_its_sub_cent_prices() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 16, 0, 0).unwrap();
+    let t0 = (now - Span::hours(1)).timestamp();
+    // (open, high, low, close) as the stock trades them, on its 0.0001 grid.
+    let prices = [
+        (0.4567, 0.4601, 0.4512, 0.4589),
+        (0.4589, 0.4589, 0.4421, 0.4432),
+        (0.0042, 0.0047, 0.0039, 0.0044),
+        (1.2345, 1.2399, 1.2301, 1.2388),
+    ];
+    let rows: Vec<Row> = prices
+        .iter()
+        .enumerate()
+        .map(|(i, &(o, h, l, c))| {
+            // What Yahoo's JSON holds: the price through binary32, printed as a double.
+            let y = |x: f64| Some(f64::from(x as f32));
+            (t0 + i as i64 * 300, y(o), y(h), y(l), y(c), Some(1000.0))
+        })
+        .collect();
+    let server = MockServer::start().await;
+    Mock::given(path("/v8/finance/chart/SNDLX"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "SNDLX",
+            "America/New_York",
+            &rows,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let got = gateway(&server, now)
+        .bars(&sym("SNDLX"), Timeframe::M5, last_hour(now))
+        .await
+        .unwrap();
+    assert!(got.report.dropped.is_empty(), "{:?}", got.report.dropped);
+    let back: Vec<(f64, f64, f64, f64)> = got
+        .frame
+        .iter()
+        .map(|b| (b.open(), b.high(), b.low(), b.close()))
+        .collect();
+    assert_eq!(back, prices);
+}
+
 #[tokio::test]
 async fn the_gateway_declares_how_far_back_it_reaches() {
     let server = MockServer::start().await;
