@@ -274,8 +274,10 @@ fn tick_of(decimals: u32) -> Tick {
 
 impl Instrument {
     /// The currency pair `base``quote`: 3 decimals when quoted in yen (and the other
-    /// big-unit currencies: HUF, KRW, …), 5 otherwise, 2 for metals in dollars; tick volume;
-    /// the FX week; Yahoo `{symbol}=X`, OANDA `{base}_{quote}`.
+    /// big-unit currencies: HUF, KRW, …) and for gold, 5 otherwise (silver included), the
+    /// precision OANDA quotes them in (prices are rounded to the tick on the way in, so a
+    /// coarser tick would lose digits); tick volume; the FX week; Yahoo `{symbol}=X`, OANDA
+    /// `{base}_{quote}`.
     ///
     /// # Errors
     /// [`InstrumentError::BadCurrency`] unless both codes are three ASCII letters.
@@ -290,10 +292,8 @@ impl Instrument {
         }
         let (base, quote) = (base.to_ascii_uppercase(), quote.to_ascii_uppercase());
         let symbol: Symbol = format!("{base}{quote}").parse().map_err(|_| bad())?;
-        let decimals = if is_big_unit(&quote) {
+        let decimals = if is_big_unit(&quote) || base == "XAU" {
             3
-        } else if matches!(base.as_str(), "XAU" | "XAG") {
-            2
         } else {
             5
         };
@@ -832,7 +832,8 @@ mod tests {
             ("EURJPY", 3),
             ("EURUSD", 5),
             ("GBPCHF", 5),
-            ("XAUUSD", 2),
+            ("XAUUSD", 3),
+            ("XAGUSD", 5),
         ] {
             let i = get(s);
             assert_eq!(i.price_decimals(), d, "{s}");
