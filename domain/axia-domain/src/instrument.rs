@@ -273,9 +273,9 @@ fn tick_of(decimals: u32) -> Tick {
 }
 
 impl Instrument {
-    /// The currency pair `base``quote`: 3 decimals when quoted in yen (and the other
-    /// big-unit currencies: HUF, KRW, …) and for gold, 5 otherwise (silver included), the
-    /// precision OANDA quotes them in (prices are rounded to the tick on the way in, so a
+    /// The currency pair `base``quote`: 3 decimals when quoted in yen, HUF, KRW or IDR and for
+    /// gold, 4 in INR, RUB, THB, TWD or CZK, 5 otherwise (silver included): the precision the
+    /// venues quote them in, or finer (prices are rounded to the tick on the way in, so a
     /// coarser tick would lose digits); tick volume; the FX week; Yahoo `{symbol}=X`, OANDA
     /// `{base}_{quote}`.
     ///
@@ -292,7 +292,9 @@ impl Instrument {
         }
         let (base, quote) = (base.to_ascii_uppercase(), quote.to_ascii_uppercase());
         let symbol: Symbol = format!("{base}{quote}").parse().map_err(|_| bad())?;
-        let decimals = if is_big_unit(&quote) || base == "XAU" {
+        let decimals = if FOUR_DECIMALS.contains(&quote.as_str()) {
+            4
+        } else if is_big_unit(&quote) || base == "XAU" {
             3
         } else {
             5
@@ -578,6 +580,10 @@ pub(crate) fn is_big_unit(code: &str) -> bool {
 const BIG_UNIT: [&str; 9] = [
     "JPY", "HUF", "KRW", "IDR", "INR", "RUB", "THB", "TWD", "CZK",
 ];
+
+/// Big-unit currencies whose pairs are quoted to 4 decimals (a dollar is tens of them, not
+/// hundreds): 3 would round the last digit of USD/INR at 83.1925 away.
+const FOUR_DECIMALS: [&str; 5] = ["INR", "RUB", "THB", "TWD", "CZK"];
 
 /// Fields of an [`Instrument`] to change, from configuration
 /// (`[instruments.USDJPY] tick = "0.001"`); unset fields keep the built-in or default value.
@@ -871,6 +877,19 @@ mod tests {
         assert_eq!(d("1301.T").hours(), TradingHours::Tokyo);
         assert_eq!(d("1301.T").price_decimals(), 1);
         assert_eq!(d("^FTSE").asset_class(), &AssetClass::Index);
+        // Pairs in currencies worth little: as finely as they are quoted (USD/INR 83.1925).
+        for (s, decimals) in [
+            ("USDINR", 4),
+            ("EURCZK", 4),
+            ("USDTHB", 4),
+            ("USDHUF", 3),
+            ("USDKRW", 3),
+            ("XAUJPY", 3),
+            ("XAUEUR", 3),
+            ("XAGEUR", 5),
+        ] {
+            assert_eq!(d(s).price_decimals(), decimals, "{s}");
+        }
         // A stock no registry knows: the finest US quoting increment (sub-dollar stocks).
         assert_eq!(d("IBM").price_decimals(), 4);
         assert_eq!(d("SNDL").tick().quantize(0.0042), Some(0.0042));
