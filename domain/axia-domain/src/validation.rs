@@ -134,12 +134,14 @@ impl ValidationRules {
         }
     }
 
-    /// The rules of `instrument`: its tick, its daily alignment, and whole volumes (ticks or
-    /// units).
+    /// The rules of `instrument`: its tick, its daily alignment, and whole volumes where it
+    /// counts ticks or trades in whole lots (shares). An instrument traded in any amount (a
+    /// crypto pair: 0.5234 BTC) may have a fractional volume.
     #[must_use]
     pub const fn for_instrument(instrument: &Instrument) -> Self {
         Self {
-            integral_volume: true,
+            integral_volume: matches!(instrument.volume(), crate::VolumeKind::TickCount)
+                || instrument.lot_step().is_some(),
             tick: Some(instrument.tick()),
             alignment: instrument.alignment(),
         }
@@ -413,6 +415,23 @@ mod tests {
                 reason: DropReason::FractionalVolume
             }]
         );
+    }
+
+    #[test]
+    fn an_instrument_traded_in_any_amount_keeps_fractional_volumes() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+        let t0 = now.timestamp_millis() - 3_600_000;
+        let input = [raw(t0, 2.0, 2.5, 1.5, 2.2, 0.5234)];
+        let kept = |symbol: &str| {
+            let instrument = Instrument::default_for(&symbol.parse().unwrap());
+            let rules = ValidationRules::for_instrument(&instrument);
+            let (frame, _) =
+                validate_bars_with(symbol.parse().unwrap(), Timeframe::M1, input, now, rules);
+            frame.len()
+        };
+        assert_eq!(kept("BTC-USD"), 1, "a coin trades in fractions");
+        assert_eq!(kept("AAPL"), 0, "shares trade whole");
+        assert_eq!(kept("EURUSD"), 0, "ticks are counted");
     }
 
     #[test]
