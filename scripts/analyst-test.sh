@@ -11,22 +11,9 @@ cache_dir="${AXIA_CACHE_DIR:-$HOME/.cache/axia}"
 duckdb_version="2.0.1"
 polars_version="2.1.0"
 venv="$cache_dir/analyst-duckdb-$duckdb_version-polars-$polars_version"
-mkdir -p "$cache_dir"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-if [ ! -f "$venv/.installed" ]; then
-  echo "analyst-test.sh: installing duckdb $duckdb_version and polars $polars_version into $venv" >&2
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv" >&2 2>/dev/null; then
-    rm -rf "$venv"
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >&2
-    python3 -m venv "$venv" >&2
-  fi
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-    "duckdb==$duckdb_version" "polars==$polars_version" >&2
-  touch "$venv/.installed"
-fi
+# shellcheck source=pyvenv.sh
+source scripts/pyvenv.sh
+axia_pyvenv "$venv" "duckdb==$duckdb_version" "polars==$polars_version"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/axia-target}"
 cargo build --locked -q -p axia-collector

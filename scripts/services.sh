@@ -67,19 +67,9 @@ _axia_services() {
   fi
 
   # --- moto ----------------------------------------------------------------------------------
-  if [ ! -f "$venv/.installed" ]; then
-    _axia_log "installing moto $moto_version into $venv"
-    rm -rf "$venv"
-    if ! python3 -m venv "$venv" >&2 2>/dev/null; then
-      rm -rf "$venv"
-      $sudo apt-get update -qq >&2
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >&2
-      python3 -m venv "$venv" >&2
-    fi
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-      "moto[s3,dynamodb,sqs]==$moto_version" flask flask-cors >&2
-    touch "$venv/.installed"
-  fi
+  # shellcheck source=pyvenv.sh
+  source "$scripts_dir/pyvenv.sh"
+  axia_pyvenv "$venv" "moto[s3,dynamodb,sqs]==$moto_version" flask flask-cors
 
   # Up means moto answers and it is the serialized server (scripts/moto_server.py): its
   # responses carry `x-axia-moto: serialized`.
