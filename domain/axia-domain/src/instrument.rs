@@ -353,7 +353,8 @@ impl Instrument {
     ///   thousands down to fractions of a cent: the finest common grid loses no price), volume
     ///   in units, no lot step;
     /// - a `.T` symbol a Tokyo stock on a 0.1 yen tick;
-    /// - a `^` symbol an index on a 0.01 tick in New York hours;
+    /// - a `^` symbol an index on a `0.0001` tick in New York hours (most indices print two
+    ///   decimals, but yields such as `^TNX` print three; the built-in ones are on 0.01);
     /// - anything else a New York stock on a `0.0001` tick: the finest increment US equities
     ///   quote in (sub-dollar stocks, SEC Rule 612), so an unregistered penny stock is not
     ///   rounded to the cent (a price under half a cent would become zero); register a stock to
@@ -370,7 +371,7 @@ impl Instrument {
         if s.ends_with(".T") {
             Self::equity(symbol.clone(), tick_of(1), TradingHours::Tokyo)
         } else if s.starts_with('^') {
-            Self::index(symbol.clone(), tick_of(2), TradingHours::NewYork)
+            Self::index(symbol.clone(), tick_of(4), TradingHours::NewYork)
         } else {
             Self::equity(symbol.clone(), tick_of(4), TradingHours::NewYork)
         }
@@ -877,6 +878,8 @@ mod tests {
         assert_eq!(d("1301.T").hours(), TradingHours::Tokyo);
         assert_eq!(d("1301.T").price_decimals(), 1);
         assert_eq!(d("^FTSE").asset_class(), &AssetClass::Index);
+        assert_eq!(d("^TNX").tick().quantize(4.215), Some(4.215));
+        assert_eq!(r.resolve(&"^GSPC".parse().unwrap()).price_decimals(), 2);
         // Pairs in currencies worth little: as finely as they are quoted (USD/INR 83.1925).
         for (s, decimals) in [
             ("USDINR", 4),
