@@ -217,6 +217,42 @@ impl SessionCalendar {
             .with_days(ExchangeDays::Nyse)
     }
 
+    /// The London Stock Exchange: 08:00-16:30 London time, Monday to Friday (its holidays are
+    /// not modelled: a bank holiday's bars count as missing).
+    #[must_use]
+    pub fn london() -> Self {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+        Self::new(chrono_tz::Europe::London, [(hm(8, 0), hm(16, 30))])
+    }
+
+    /// The continental European exchanges' continuous session (Xetra, Euronext, SIX, Borsa
+    /// Italiana, BME): 09:00-17:30 Central European time, Monday to Friday (holidays not
+    /// modelled).
+    #[must_use]
+    pub fn central_europe() -> Self {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+        Self::new(chrono_tz::Europe::Paris, [(hm(9, 0), hm(17, 30))])
+    }
+
+    /// Hong Kong Exchanges: 09:30-12:00 and 13:00-16:00 Hong Kong time, Monday to Friday
+    /// (holidays not modelled).
+    #[must_use]
+    pub fn hong_kong() -> Self {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+        Self::new(
+            chrono_tz::Asia::Hong_Kong,
+            [(hm(9, 30), hm(12, 0)), (hm(13, 0), hm(16, 0))],
+        )
+    }
+
+    /// The Australian Securities Exchange: 10:00-16:00 Sydney time, Monday to Friday (holidays
+    /// not modelled).
+    #[must_use]
+    pub fn sydney() -> Self {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+        Self::new(chrono_tz::Australia::Sydney, [(hm(10, 0), hm(16, 0))])
+    }
+
     fn sessions_on(
         &self,
         date: NaiveDate,

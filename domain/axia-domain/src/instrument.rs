@@ -223,6 +223,18 @@ pub enum TradingHours {
     NewYork,
     /// Always open (crypto, tests).
     AlwaysOpen,
+    /// The London Stock Exchange: 08:00-16:30 London time on weekdays
+    /// ([`SessionCalendar::london`]).
+    London,
+    /// The continental European exchanges (Xetra, Euronext, SIX, Borsa Italiana, BME):
+    /// 09:00-17:30 Central European time on weekdays ([`SessionCalendar::central_europe`]).
+    CentralEurope,
+    /// Hong Kong Exchanges: 09:30-12:00 and 13:00-16:00 on weekdays
+    /// ([`SessionCalendar::hong_kong`]).
+    HongKong,
+    /// The Australian Securities Exchange: 10:00-16:00 Sydney time on weekdays
+    /// ([`SessionCalendar::sydney`]).
+    Sydney,
 }
 
 impl TradingHours {
@@ -235,6 +247,10 @@ impl TradingHours {
             Self::Tokyo => Arc::new(SessionCalendar::tokyo()),
             Self::NewYork => Arc::new(SessionCalendar::new_york()),
             Self::AlwaysOpen => Arc::new(AlwaysOpen),
+            Self::London => Arc::new(SessionCalendar::london()),
+            Self::CentralEurope => Arc::new(SessionCalendar::central_europe()),
+            Self::HongKong => Arc::new(SessionCalendar::hong_kong()),
+            Self::Sydney => Arc::new(SessionCalendar::sydney()),
         }
     }
 }
@@ -353,6 +369,10 @@ impl Instrument {
     ///   thousands down to fractions of a cent: the finest common grid loses no price), volume
     ///   in units, no lot step;
     /// - a `.T` symbol a Tokyo stock on a 0.1 yen tick;
+    /// - a symbol with another exchange's Yahoo suffix a stock of that exchange, in its hours,
+    ///   on a `0.0001` tick: `.L` London; `.DE` `.F` `.PA` `.AS` `.BR` `.MI` `.MC` `.SW`
+    ///   continental Europe; `.HK` Hong Kong; `.AX` Sydney; `.TO` `.V` Toronto (New York's
+    ///   hours);
     /// - a `^` symbol an index on a `0.0001` tick in New York hours (most indices print two
     ///   decimals, but yields such as `^TNX` print three; the built-in ones are on 0.01);
     /// - anything else a New York stock on a `0.0001` tick: the finest increment US equities
@@ -370,6 +390,8 @@ impl Instrument {
         let s = symbol.as_str();
         if s.ends_with(".T") {
             Self::equity(symbol.clone(), tick_of(1), TradingHours::Tokyo)
+        } else if let Some(hours) = exchange_by_suffix(s) {
+            Self::equity(symbol.clone(), tick_of(4), hours)
         } else if s.starts_with('^') {
             Self::index(symbol.clone(), tick_of(4), TradingHours::NewYork)
         } else {
@@ -569,6 +591,23 @@ impl Instrument {
     }
 }
 
+/// The hours of the exchange a Yahoo suffix names (`VOD.L`, `SAP.DE`), for the exchanges
+/// [`TradingHours`] knows besides Tokyo.
+fn exchange_by_suffix(symbol: &str) -> Option<TradingHours> {
+    let (name, suffix) = symbol.rsplit_once('.')?;
+    if name.is_empty() {
+        return None;
+    }
+    Some(match suffix {
+        "L" => TradingHours::London,
+        "DE" | "F" | "PA" | "AS" | "BR" | "MI" | "MC" | "SW" => TradingHours::CentralEurope,
+        "HK" => TradingHours::HongKong,
+        "AX" => TradingHours::Sydney,
+        "TO" | "V" => TradingHours::NewYork,
+        _ => return None,
+    })
+}
+
 /// What a crypto pair in Yahoo's form (`BTC-USD`) may be quoted in.
 const CRYPTO_QUOTES: [&str; 8] = ["USD", "USDT", "USDC", "EUR", "GBP", "JPY", "BTC", "ETH"];
 
@@ -599,7 +638,8 @@ pub struct InstrumentOverride {
     pub lot_step: Option<Quantity>,
     /// `tick_count` or `units`.
     pub volume: Option<VolumeKind>,
-    /// `fx_week`, `tokyo`, `new_york` or `always_open`.
+    /// `fx_week`, `tokyo`, `new_york`, `london`, `central_europe`, `hong_kong`, `sydney` or
+    /// `always_open`.
     pub hours: Option<TradingHours>,
     /// `utc_midnight` or `new_york_close`.
     pub alignment: Option<DailyAlignment>,
@@ -879,6 +919,31 @@ mod tests {
         assert_eq!(d("1301.T").price_decimals(), 1);
         assert_eq!(d("^FTSE").asset_class(), &AssetClass::Index);
         assert_eq!(d("^TNX").tick().quantize(4.215), Some(4.215));
+        // Other exchanges by their Yahoo suffix: their own hours, prices kept to 0.0001.
+        for (s, hours) in [
+            ("VOD.L", TradingHours::London),
+            ("SAP.DE", TradingHours::CentralEurope),
+            ("MC.PA", TradingHours::CentralEurope),
+            ("NESN.SW", TradingHours::CentralEurope),
+            ("0700.HK", TradingHours::HongKong),
+            ("BHP.AX", TradingHours::Sydney),
+            ("RY.TO", TradingHours::NewYork),
+            ("BRK.B", TradingHours::NewYork),
+        ] {
+            assert_eq!(d(s).hours(), hours, "{s}");
+            assert_eq!(d(s).price_decimals(), 4, "{s}");
+        }
+        // Sessions in each exchange's own time zone: London's opening hour is 08:00 UTC in
+        // winter, 07:00 UTC in summer.
+        use chrono::{DateTime, TimeZone, Utc};
+        let open = |s: &str, t: DateTime<Utc>| d(s).calendar().is_open(t);
+        let utc = |m, d, h, mi| Utc.with_ymd_and_hms(2026, m, d, h, mi, 0).unwrap();
+        assert!(open("VOD.L", utc(1, 7, 8, 0)) && !open("VOD.L", utc(1, 7, 7, 59)));
+        assert!(open("VOD.L", utc(7, 8, 7, 0)) && !open("VOD.L", utc(7, 8, 15, 30)));
+        assert!(open("SAP.DE", utc(1, 7, 16, 29)) && !open("SAP.DE", utc(1, 7, 16, 30)));
+        assert!(!open("0700.HK", utc(1, 7, 4, 30)) && open("0700.HK", utc(1, 7, 5, 0)));
+        assert!(open("BHP.AX", utc(1, 7, 0, 0)) && !open("BHP.AX", utc(1, 7, 5, 0)));
+        assert!(!open("VOD.L", utc(1, 10, 12, 0)), "a Saturday");
         assert_eq!(r.resolve(&"^GSPC".parse().unwrap()).price_decimals(), 2);
         // Pairs in currencies worth little: as finely as they are quoted (USD/INR 83.1925).
         for (s, decimals) in [
