@@ -168,6 +168,11 @@ pub struct SessionCalendar {
 /// New Year with a weekend), with room to spare: how far [`SessionCalendar::next_open`] looks.
 const MAX_CLOSED_DAYS: usize = 16;
 
+/// `h:m` local time, for the sessions below (midnight for an impossible time, which none is).
+fn hm(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
+}
+
 impl SessionCalendar {
     /// Sessions `[start, end)` in local time of `tz`, Monday to Friday, every weekday
     /// ([`ExchangeDays::Weekdays`]; see [`SessionCalendar::with_days`]). Empty or reversed
@@ -200,7 +205,6 @@ impl SessionCalendar {
     /// 2024-11-05), on its trading days ([`ExchangeDays::Tse`]).
     #[must_use]
     pub fn tokyo() -> Self {
-        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
         Self::new(
             chrono_tz::Asia::Tokyo,
             [(hm(9, 0), hm(11, 30)), (hm(12, 30), hm(15, 30))],
@@ -212,7 +216,6 @@ impl SessionCalendar {
     /// days), on their trading days ([`ExchangeDays::Nyse`]).
     #[must_use]
     pub fn new_york() -> Self {
-        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
         Self::new(chrono_tz::America::New_York, [(hm(9, 30), hm(16, 0))])
             .with_days(ExchangeDays::Nyse)
     }
@@ -221,7 +224,6 @@ impl SessionCalendar {
     /// not modelled: a bank holiday's bars count as missing).
     #[must_use]
     pub fn london() -> Self {
-        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
         Self::new(chrono_tz::Europe::London, [(hm(8, 0), hm(16, 30))])
     }
 
@@ -230,7 +232,6 @@ impl SessionCalendar {
     /// modelled).
     #[must_use]
     pub fn central_europe() -> Self {
-        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
         Self::new(chrono_tz::Europe::Paris, [(hm(9, 0), hm(17, 30))])
     }
 
@@ -238,7 +239,6 @@ impl SessionCalendar {
     /// (holidays not modelled).
     #[must_use]
     pub fn hong_kong() -> Self {
-        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
         Self::new(
             chrono_tz::Asia::Hong_Kong,
             [(hm(9, 30), hm(12, 0)), (hm(13, 0), hm(16, 0))],
@@ -249,7 +249,6 @@ impl SessionCalendar {
     /// not modelled).
     #[must_use]
     pub fn sydney() -> Self {
-        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
         Self::new(chrono_tz::Australia::Sydney, [(hm(10, 0), hm(16, 0))])
     }
 
