@@ -611,12 +611,14 @@ fn exchange_by_suffix(symbol: &str) -> Option<TradingHours> {
 /// What a crypto pair in Yahoo's form (`BTC-USD`) may be quoted in.
 const CRYPTO_QUOTES: [&str; 8] = ["USD", "USDT", "USDC", "EUR", "GBP", "JPY", "BTC", "ETH"];
 
-/// True for a currency quoted with 3 decimals rather than 5 (a unit is worth little).
+/// True for a currency a unit of which is worth little (a dollar is tens to thousands of them):
+/// its pairs are quoted to 3 or 4 decimals rather than 5 ([`FOUR_DECIMALS`]), and orders in it
+/// get the yen-like safe limits.
 pub(crate) fn is_big_unit(code: &str) -> bool {
     BIG_UNIT.contains(&code)
 }
 
-/// Currencies quoted with 3 decimals rather than 5 (a unit is worth little).
+/// Currencies a unit of which is worth little; see [`is_big_unit`].
 const BIG_UNIT: [&str; 9] = [
     "JPY", "HUF", "KRW", "IDR", "INR", "RUB", "THB", "TWD", "CZK",
 ];
