@@ -10,8 +10,9 @@ use crate::{ExchangeDays, TimeRange};
 
 /// When a market trades.
 ///
-/// Implementations: [`FxCalendar`] (the 24/5 FX week), [`SessionCalendar`] (an exchange's
-/// weekday sessions, e.g. [`SessionCalendar::tokyo`]), [`AlwaysOpen`].
+/// Implementations: [`FxCalendar`] (the 24/5 FX week), [`CmeGlobexCalendar`] (US futures),
+/// [`SessionCalendar`] (an exchange's weekday sessions, e.g. [`SessionCalendar::tokyo`]),
+/// [`AlwaysOpen`].
 pub trait MarketCalendar: Send + Sync + fmt::Debug {
     /// True when the market is open at `t`.
     fn is_open(&self, t: DateTime<Utc>) -> bool;
@@ -130,6 +131,72 @@ impl MarketCalendar for FxCalendar {
         let days_to_friday =
             (Weekday::Fri.num_days_from_sunday() + 7 - date.weekday().num_days_from_sunday()) % 7;
         date.checked_add_days(chrono::Days::new(u64::from(days_to_friday)))
+            .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
+    }
+}
+
+/// The CME Globex week of most US futures (`ES=F`, `GC=F`, `ZN=F`): open from Sunday 18:00 to
+/// Friday 17:00 New York time, halted every Monday to Thursday from 17:00 to 18:00. Holidays and
+/// the few products on shorter hours (grains, livestock) are not modelled.
+///
+/// ```
+/// use axia_domain::{CmeGlobexCalendar, MarketCalendar};
+/// use chrono::{TimeZone, Utc};
+///
+/// // Wednesday 2026-07-01 (EDT): the daily halt is 21:00 - 22:00 UTC.
+/// let cme = CmeGlobexCalendar;
+/// assert!(cme.is_open(Utc.with_ymd_and_hms(2026, 7, 1, 20, 59, 0).unwrap()));
+/// assert!(!cme.is_open(Utc.with_ymd_and_hms(2026, 7, 1, 21, 30, 0).unwrap()));
+/// assert!(cme.is_open(Utc.with_ymd_and_hms(2026, 7, 1, 22, 0, 0).unwrap()));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CmeGlobexCalendar;
+
+/// Globex reopens at 18:00 New York time, an hour after the 17:00 close.
+const CME_REOPEN: NaiveTime = match NaiveTime::from_hms_opt(18, 0, 0) {
+    Some(t) => t,
+    None => NaiveTime::MIN,
+};
+
+impl MarketCalendar for CmeGlobexCalendar {
+    fn is_open(&self, t: DateTime<Utc>) -> bool {
+        let local = t.with_timezone(&New_York);
+        let time = local.time();
+        match local.weekday() {
+            Weekday::Sat => false,
+            Weekday::Sun => time >= CME_REOPEN,
+            Weekday::Fri => time < NY_CLOSE,
+            _ => time < NY_CLOSE || time >= CME_REOPEN,
+        }
+    }
+
+    fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_open(t) {
+            return t;
+        }
+        let date = t.with_timezone(&New_York).date_naive();
+        // Closed: the daily halt (reopens today at 18:00) or the weekend (Sunday 18:00).
+        let days = match date.weekday() {
+            Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu | Weekday::Sun => 0,
+            Weekday::Fri => 2,
+            Weekday::Sat => 1,
+        };
+        date.checked_add_days(chrono::Days::new(days))
+            .map_or(DateTime::<Utc>::MAX_UTC, |d| {
+                local_to_utc(New_York, d, CME_REOPEN)
+            })
+    }
+
+    fn next_close(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if !self.is_open(t) {
+            return t;
+        }
+        let local = t.with_timezone(&New_York);
+        // Open: before 17:00 it closes today; from 18:00 (Sunday to Thursday), tomorrow.
+        let days = u64::from(local.time() >= CME_REOPEN);
+        local
+            .date_naive()
+            .checked_add_days(chrono::Days::new(days))
             .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
     }
 }
@@ -435,6 +502,66 @@ mod tests {
     }
 
     #[test]
+    fn cme_globex_halts_daily_and_closes_for_the_weekend() {
+        let cme = CmeGlobexCalendar;
+        // Summer (EDT): the halt is 21:00 - 22:00 UTC; Friday 07-03 closes 21:00 UTC, Sunday
+        // 07-05 opens 22:00 UTC.
+        assert!(cme.is_open(utc(2026, 7, 1, 20, 59)));
+        assert!(!cme.is_open(utc(2026, 7, 1, 21, 0)));
+        assert!(!cme.is_open(utc(2026, 7, 1, 21, 59)));
+        assert!(cme.is_open(utc(2026, 7, 1, 22, 0)));
+        assert_eq!(
+            cme.next_open(utc(2026, 7, 1, 21, 10)),
+            utc(2026, 7, 1, 22, 0)
+        );
+        assert_eq!(
+            cme.next_close(utc(2026, 7, 1, 12, 0)),
+            utc(2026, 7, 1, 21, 0)
+        );
+        assert_eq!(
+            cme.next_close(utc(2026, 7, 1, 22, 0)),
+            utc(2026, 7, 2, 21, 0)
+        );
+        assert!(!cme.is_open(utc(2026, 7, 3, 21, 0)), "Friday's close");
+        assert!(
+            !cme.is_open(utc(2026, 7, 3, 22, 30)),
+            "no reopening on Friday"
+        );
+        assert!(!cme.is_open(utc(2026, 7, 5, 21, 59)));
+        assert!(cme.is_open(utc(2026, 7, 5, 22, 0)));
+        assert_eq!(
+            cme.next_open(utc(2026, 7, 3, 21, 0)),
+            utc(2026, 7, 5, 22, 0)
+        );
+        assert_eq!(cme.next_open(utc(2026, 7, 4, 9, 0)), utc(2026, 7, 5, 22, 0));
+        assert_eq!(cme.next_open(utc(2026, 7, 5, 9, 0)), utc(2026, 7, 5, 22, 0));
+        // Thursday evening runs into Friday's close.
+        assert_eq!(
+            cme.next_close(utc(2026, 7, 2, 23, 0)),
+            utc(2026, 7, 3, 21, 0)
+        );
+        // Winter (EST): 22:00 - 23:00 UTC.
+        assert!(cme.is_open(utc(2026, 1, 14, 21, 59)));
+        assert!(!cme.is_open(utc(2026, 1, 14, 22, 0)));
+        assert!(cme.is_open(utc(2026, 1, 14, 23, 0)));
+        // The Sunday clocks go forward (2026-03-08) and back (2026-11-01): 18:00 local.
+        assert_eq!(
+            cme.next_open(utc(2026, 3, 7, 12, 0)),
+            utc(2026, 3, 8, 22, 0)
+        );
+        assert_eq!(
+            cme.next_open(utc(2026, 10, 31, 12, 0)),
+            utc(2026, 11, 1, 23, 0)
+        );
+        // A day of H1 bars on a Wednesday: 23 hours open.
+        let day = TimeRange::new(utc(2026, 7, 1, 0, 0), utc(2026, 7, 2, 0, 0)).unwrap();
+        let open_hours = (0..24)
+            .filter(|h| cme.is_open(day.start() + Duration::hours(*h)))
+            .count();
+        assert_eq!(open_hours, 23);
+    }
+
+    #[test]
     fn tokyo_sessions() {
         let tse = SessionCalendar::tokyo();
         // Monday 2026-03-02: 09:00 JST = 00:00 UTC.
@@ -505,8 +632,12 @@ mod tests {
         #[test]
         fn open_and_close_bracket_every_instant(ms in 946_684_800_000i64..2_082_758_400_000i64) {
             let t = DateTime::from_timestamp_millis(ms).unwrap();
-            let cals: [&dyn MarketCalendar; 3] =
-                [&FxCalendar, &SessionCalendar::tokyo(), &SessionCalendar::new_york()];
+            let cals: [&dyn MarketCalendar; 4] = [
+                &FxCalendar,
+                &CmeGlobexCalendar,
+                &SessionCalendar::tokyo(),
+                &SessionCalendar::new_york(),
+            ];
             for cal in cals {
                 let o = cal.next_open(t);
                 prop_assert!(o >= t && cal.is_open(o));

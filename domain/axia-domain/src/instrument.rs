@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{AlwaysOpen, FxCalendar, MarketCalendar, SessionCalendar};
+use crate::calendar::{AlwaysOpen, CmeGlobexCalendar, FxCalendar, MarketCalendar, SessionCalendar};
 use crate::{DailyAlignment, Quantity, Symbol};
 
 /// The most decimals a tick may have.
@@ -113,6 +113,72 @@ impl Tick {
         self.ticks_in(price).map(|t| self.price_of(t))
     }
 
+    /// `price` on the grid, read as a value the source stored as a 32-bit float (Yahoo's chart
+    /// API sends `2034.1` as `2034.0999755859375`). Where the tick is finer than the float's
+    /// resolution (a `0.0001` tick above 1,024, a `0.00000001` one above 0.25), [`Tick::quantize`]
+    /// would keep that noise: `2034.09997559`. If `price` is exactly a binary32 value, this is
+    /// the grid price with the fewest decimals among those that round to that same binary32
+    /// (the nearest of them to `price` if several): the decimal the source rounded. Otherwise
+    /// (a double that is no binary32, or a tick coarse enough to tell the binary32 values
+    /// apart), [`Tick::quantize`].
+    ///
+    /// It keeps the order of prices, as [`Tick::quantize`] does, among prices that are all
+    /// binary32 values. What the float lost it cannot restore: a coin at 43,210.128 arrives as
+    /// the binary32 value nearest 43,210.13 and comes out 43,210.13, and a price in binary
+    /// fractions finer than the float (a Treasury future's 102.94140625, in 256ths) needs its
+    /// own tick (`0.00390625`), on which plain rounding is exact.
+    ///
+    /// ```
+    /// use axia_domain::Tick;
+    ///
+    /// let fine = Tick::decimal(8)?;
+    /// assert_eq!(fine.quantize(f64::from(2034.1f32)), Some(2034.09997559));
+    /// assert_eq!(fine.quantize_binary32(f64::from(2034.1f32)), Some(2034.1));
+    /// assert_eq!(fine.quantize_binary32(2034.099_975_6), Some(2034.099_975_6)); // no binary32
+    /// let in_256ths: Tick = "0.00390625".parse()?;
+    /// assert_eq!(in_256ths.quantize_binary32(102.941_406_25), Some(102.941_406_25));
+    /// # Ok::<(), axia_domain::InstrumentError>(())
+    /// ```
+    #[must_use]
+    pub fn quantize_binary32(self, price: f64) -> Option<f64> {
+        let plain = self.quantize(price)?;
+        #[allow(clippy::cast_possible_truncation)]
+        let single = price as f32;
+        if f64::from(single) != price || price == 0.0 {
+            return Some(plain);
+        }
+        // The distance to the next binary32 value: with a tick at least that wide, at most one
+        // grid price rounds to `single`, and the nearest one is it if any is.
+        let ulp = f64::from(f32::from_bits(single.to_bits().wrapping_add(1))) - price;
+        if self.value_f64() >= ulp.abs() {
+            return Some(plain);
+        }
+        let pow10 = 10i128.pow(self.scale);
+        let mut q = 1i128;
+        while q <= pow10 {
+            #[allow(clippy::cast_precision_loss)]
+            let m = (price * q as f64).round();
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            if m.abs() < 2f64.powi(62) && (m / q as f64) as f32 == single {
+                // On the grid: a whole number of ticks.
+                #[allow(clippy::cast_possible_truncation)]
+                let units = (m as i128) * (pow10 / q);
+                let per_tick = i128::from(self.units);
+                if units % per_tick == 0 {
+                    let ticks = i64::try_from(units / per_tick).ok()?;
+                    return Some(self.price_of(ticks));
+                }
+            }
+            q *= 10;
+        }
+        Some(plain)
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn value_f64(self) -> f64 {
+        self.units as f64 / self.pow10()
+    }
+
     /// True when `price` is an exact multiple of the tick.
     #[must_use]
     pub fn contains(self, price: Decimal) -> bool {
@@ -195,6 +261,8 @@ pub enum AssetClass {
     Equity,
     /// A market index.
     Index,
+    /// A futures contract (Yahoo's continuous `ES=F`, `GC=F`): volume in contracts.
+    Future,
 }
 
 /// What an instrument's volume counts.
@@ -235,6 +303,9 @@ pub enum TradingHours {
     /// The Australian Securities Exchange: 10:00-16:00 Sydney time on weekdays
     /// ([`SessionCalendar::sydney`]).
     Sydney,
+    /// CME Globex, where most US futures trade: Sunday 18:00 to Friday 17:00 New York time with
+    /// a daily halt from 17:00 to 18:00 ([`CmeGlobexCalendar`]).
+    CmeGlobex,
 }
 
 impl TradingHours {
@@ -251,6 +322,7 @@ impl TradingHours {
             Self::CentralEurope => Arc::new(SessionCalendar::central_europe()),
             Self::HongKong => Arc::new(SessionCalendar::hong_kong()),
             Self::Sydney => Arc::new(SessionCalendar::sydney()),
+            Self::CmeGlobex => Arc::new(CmeGlobexCalendar),
         }
     }
 }
@@ -359,6 +431,16 @@ impl Instrument {
         }
     }
 
+    /// A futures contract trading `hours`, priced on `tick`, volume in contracts, whole
+    /// contracts; its Yahoo ticker is its symbol.
+    #[must_use]
+    pub fn future(symbol: Symbol, tick: Tick, hours: TradingHours) -> Self {
+        Self {
+            asset_class: AssetClass::Future,
+            ..Self::equity(symbol, tick, hours)
+        }
+    }
+
     /// The documented defaults for a symbol no registry knows:
     /// - an FX pair of known currencies as [`Instrument::fx_pair`], also when it is written as
     ///   Yahoo's FX ticker (`EURUSD=X`, or `JPY=X` for dollars in yen) or OANDA's instrument
@@ -373,6 +455,11 @@ impl Instrument {
     ///   on a `0.0001` tick: `.L` London; `.DE` `.F` `.PA` `.AS` `.BR` `.MI` `.MC` `.SW`
     ///   continental Europe; `.HK` Hong Kong; `.AX` Sydney; `.TO` `.V` Toronto (New York's
     ///   hours);
+    /// - a Yahoo futures ticker (`ES=F`, `GC=F`) a future on CME Globex hours
+    ///   ([`TradingHours::CmeGlobex`]), whole contracts, on a `0.00000001` tick, which holds
+    ///   every decimal tick contracts trade in (gold 0.1, the yen 0.0000005); the Treasury
+    ///   futures (`ZT=F`, `Z3N=F`, `ZF=F`, `ZN=F`, `TN=F`, `ZB=F`, `UB=F`), quoted in 32nds and
+    ///   fractions of them, on `0.00390625` (1/256);
     /// - a `^` symbol an index on a `0.0001` tick in New York hours (most indices print two
     ///   decimals, but yields such as `^TNX` print three; the built-in ones are on 0.01);
     /// - anything else a New York stock on a `0.0001` tick: the finest increment US equities
@@ -392,6 +479,16 @@ impl Instrument {
             Self::equity(symbol.clone(), tick_of(1), TradingHours::Tokyo)
         } else if let Some(hours) = exchange_by_suffix(s) {
             Self::equity(symbol.clone(), tick_of(4), hours)
+        } else if let Some(root) = s.strip_suffix("=F").filter(|r| !r.is_empty()) {
+            let tick = if TREASURY_FUTURES.contains(&root) {
+                Tick {
+                    units: 390_625,
+                    scale: 8,
+                }
+            } else {
+                tick_of(8)
+            };
+            Self::future(symbol.clone(), tick, TradingHours::CmeGlobex)
         } else if s.starts_with('^') {
             Self::index(symbol.clone(), tick_of(4), TradingHours::NewYork)
         } else {
@@ -608,6 +705,10 @@ fn exchange_by_suffix(symbol: &str) -> Option<TradingHours> {
     })
 }
 
+/// The roots of CBOT's Treasury futures (`ZN=F`), quoted in 32nds of a point and fractions of
+/// them down to an eighth: every price is a multiple of 1/256.
+const TREASURY_FUTURES: [&str; 7] = ["ZT", "Z3N", "ZF", "ZN", "TN", "ZB", "UB"];
+
 /// What a crypto pair in Yahoo's form (`BTC-USD`) may be quoted in.
 const CRYPTO_QUOTES: [&str; 8] = ["USD", "USDT", "USDC", "EUR", "GBP", "JPY", "BTC", "ETH"];
 
@@ -640,8 +741,8 @@ pub struct InstrumentOverride {
     pub lot_step: Option<Quantity>,
     /// `tick_count` or `units`.
     pub volume: Option<VolumeKind>,
-    /// `fx_week`, `tokyo`, `new_york`, `london`, `central_europe`, `hong_kong`, `sydney` or
-    /// `always_open`.
+    /// `fx_week`, `tokyo`, `new_york`, `london`, `central_europe`, `hong_kong`, `sydney`,
+    /// `cme_globex` or `always_open`.
     pub hours: Option<TradingHours>,
     /// `utc_midnight` or `new_york_close`.
     pub alignment: Option<DailyAlignment>,
@@ -844,6 +945,81 @@ mod tests {
             let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
             prop_assert!(tick.quantize(lo).unwrap() <= tick.quantize(hi).unwrap());
         }
+
+        /// A price `n / q` (a decimal, or a binary fraction down to 1/256) sent through a
+        /// binary32 comes back as a grid price the same binary32 stands for, with no more
+        /// decimals than the price sent, and in the order of the binary32 values.
+        #[test]
+        fn binary32_prices_come_back_as_simple_as_they_were_sent(
+            decimals in prop::sample::select(vec![4u32, 6, 8]),
+            q in prop::sample::select(vec![1i64, 2, 4, 8, 10, 16, 32, 100, 128, 256, 1_000, 10_000]),
+            whole in 0i64..60_000,
+            frac in 0i64..10_000,
+            other in 0.01f64..60_000.0,
+        ) {
+            let tick = Tick::decimal(decimals).unwrap();
+            let n = whole * q + frac % q;
+            let sent = n as f64 / q as f64;
+            prop_assume!(sent > 0.0);
+            let single = sent as f32;
+            let got = tick.quantize_binary32(f64::from(single)).unwrap();
+            prop_assert_eq!(tick.quantize(got), Some(got), "off the grid");
+            let decimals =
+                |x: f64| tick.format(x).parse::<Decimal>().unwrap().normalize().scale();
+            if tick.quantize(sent) == Some(sent) {
+                prop_assert_eq!(got as f32, single, "{} -> {}: another binary32", sent, got);
+                prop_assert!(decimals(got) <= decimals(sent), "{} -> {}: more decimals", sent, got);
+            }
+            let o = f64::from(other as f32);
+            let back = tick.quantize_binary32(o).unwrap();
+            prop_assert_eq!(f64::from(single) <= o, got <= back, "order");
+            prop_assert_eq!(tick.quantize_binary32(got), Some(got), "idempotent");
+        }
+    }
+
+    #[test]
+    fn binary32_noise_is_taken_out_where_the_tick_is_finer_than_the_float() {
+        let b32 = |x: f64| f64::from(x as f32);
+        let fine = Tick::decimal(8).unwrap();
+        let bp = Tick::decimal(4).unwrap();
+        for (tick, price) in [
+            (fine, 43_210.12),   // a coin, ulp 0.0039
+            (fine, 2_034.1),     // gold futures
+            (fine, 0.3),         // ulp 3e-8
+            (fine, 0.006_700_5), // the yen future: the float is fine enough, quantize does it
+            (bp, 8_123.4),       // an index on 0.0001, ulp 0.00098
+            (bp, 5_012.37),      // a stock above 4,096
+            (bp, 156.42),
+        ] {
+            assert_eq!(
+                tick.quantize_binary32(b32(price)),
+                Some(price),
+                "{price} on {tick}"
+            );
+        }
+        // Prices in 256ths on their own tick, which plain rounding keeps exact.
+        let in_256ths: Tick = "0.00390625".parse().unwrap();
+        for price in [102.941_406_25, 110.796_875, 118.031_25] {
+            assert_eq!(
+                in_256ths.quantize_binary32(b32(price)),
+                Some(price),
+                "{price}"
+            );
+        }
+        // Plain rounding keeps the noise there.
+        assert_ne!(bp.quantize(b32(8_123.4)), Some(8_123.4));
+        // A double that is no binary32 is rounded as usual.
+        assert_eq!(
+            fine.quantize_binary32(8_123.400_000_01),
+            Some(8_123.400_000_01)
+        );
+        assert_eq!(fine.quantize_binary32(f64::NAN), None);
+        assert_eq!(fine.quantize_binary32(0.0), Some(0.0));
+        // A tick that is not a power of ten keeps its own grid.
+        let quarter = Tick::new(Decimal::new(25, 2)).unwrap();
+        assert_eq!(quarter.quantize_binary32(b32(5_012.25)), Some(5_012.25));
+        let half_bp = Tick::new(Decimal::new(5, 8)).unwrap();
+        assert_eq!(half_bp.quantize_binary32(b32(43_210.12)), Some(43_210.12));
     }
 
     #[test]
@@ -1000,8 +1176,28 @@ mod tests {
             assert_eq!(i.tick().quantize(0.000_012_34), Some(0.000_012_34), "{s}");
             assert_eq!(i.venues().yahoo.as_deref(), Some(s), "{s}");
         }
+        // Futures by Yahoo's suffix: Globex hours, whole contracts, and a grid that holds
+        // decimal ticks and the 32nds of Treasury futures alike.
+        for s in ["ES=F", "GC=F", "ZT=F", "ZN=F", "6J=F", "EURUSD=F"] {
+            let i = d(s);
+            assert_eq!(i.asset_class(), &AssetClass::Future, "{s}");
+            assert_eq!(i.hours(), TradingHours::CmeGlobex, "{s}");
+            assert_eq!(i.volume(), VolumeKind::Units, "{s}");
+            assert!(i.lot_step().is_some(), "{s}");
+            let treasury = s.starts_with('Z');
+            let prices: &[f64] = if treasury {
+                &[102.941_406_25, 110.796_875, 118.031_25, 125.0]
+            } else {
+                &[5_012.25, 2_034.1, 0.006_700_5, 0.000_000_01]
+            };
+            for &price in prices {
+                assert_eq!(i.tick().quantize(price), Some(price), "{s} {price}");
+            }
+            assert_eq!(i.price_decimals(), 8, "{s}");
+        }
+        assert!(open("GC=F", utc(7, 1, 3, 0)) && !open("GC=F", utc(7, 1, 21, 30)));
         // Not pairs: a share class, unknown codes, a ticker that only looks like one.
-        for s in ["BRK-B", "ABC=X", "EUR_XYZ", "EURUSD=F", "-USD", "X-USD"] {
+        for s in ["BRK-B", "ABC=X", "EUR_XYZ", "=F", "-USD", "X-USD"] {
             if let Ok(sym) = s.parse::<Symbol>() {
                 let i = Instrument::default_for(&sym);
                 assert_eq!(i.asset_class(), &AssetClass::Equity, "{s}");

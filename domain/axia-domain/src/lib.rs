@@ -2,8 +2,8 @@
 //!
 //! - Market data: [`Symbol`], [`Timeframe`], [`Bar`], the columnar [`OhlcvFrame`] and
 //!   [`validate_bars`] for what sources return; [`TimeRange`], [`UseCase`].
-//! - Calendars: [`FxCalendar`] (Sunday 17:00 to Friday 17:00 New York), [`SessionCalendar`],
-//!   [`next_ny_close`].
+//! - Calendars: [`FxCalendar`] (Sunday 17:00 to Friday 17:00 New York), [`CmeGlobexCalendar`]
+//!   (US futures), [`SessionCalendar`], [`next_ny_close`].
 //! - Orders: [`Order`] and its status machine, [`OrderValidator`]; the kill switch
 //!   ([`KillSwitchRecord`], [`KillSwitchChange`], [`KillSwitchAudit`]).
 //! - Ports (traits the adapters implement): [`OhlcvStore`], [`BarArchive`], [`MarketData`], [`OrderStore`],
@@ -51,8 +51,8 @@ pub use alignment::{DailyAlignment, Grid};
 pub use backoff::Backoff;
 pub use bar::{Bar, BarError, Field, MAX_TIME_MILLIS, MIN_TIME_MILLIS};
 pub use calendar::{
-    AlwaysOpen, FxCalendar, MarketCalendar, SessionCalendar, default_calendar, next_ny_close,
-    ny_close_on,
+    AlwaysOpen, CmeGlobexCalendar, FxCalendar, MarketCalendar, SessionCalendar, default_calendar,
+    next_ny_close, ny_close_on,
 };
 pub use clock::{ManualClock, SystemClock};
 pub use exchange_days::ExchangeDays;

@@ -808,6 +808,7 @@ impl OrderLimits {
     /// | currency pair quoted in JPY, HUF, KRW, IDR, INR, RUB, THB, TWD, CZK | 10 000 000 | 2 000 000 000 |
     /// | other currency pair (crypto pairs too) | 10 000 000 | 20 000 000 |
     /// | trading in Tokyo hours (priced in yen) | 1 000 000 | 3 000 000 000 |
+    /// | future (quantity in contracts; notional as quantity x price, the multiplier not known) | 1 000 | 20 000 000 |
     /// | anything else | 1 000 000 | 20 000 000 |
     ///
     /// So a pair keeps its limits under a venue's spelling (`EURUSD=X`, `EUR_USD`). A price
@@ -820,6 +821,7 @@ impl OrderLimits {
                 (10_000_000, 2_000_000_000)
             }
             crate::AssetClass::FxPair { .. } => (10_000_000, 20_000_000),
+            crate::AssetClass::Future => (1_000, 20_000_000),
             _ if instrument.hours() == crate::TradingHours::Tokyo => (1_000_000, 3_000_000_000_i64),
             _ => (1_000_000, 20_000_000),
         };
@@ -1183,6 +1185,7 @@ mod tests {
             ("BTC-USD", 10_000_000, 20_000_000),
             ("7203.T", 1_000_000, 3_000_000_000_i64),
             ("AAPL", 1_000_000, 20_000_000),
+            ("ES=F", 1_000, 20_000_000),
         ] {
             let l = limits(s);
             assert_eq!(l.max_quantity, q(qty), "{s}");

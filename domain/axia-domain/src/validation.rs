@@ -118,6 +118,11 @@ pub struct ValidationRules {
     /// so every tier holds clean values; a price too large for the grid is dropped as
     /// [`DropReason::OffGrid`], one that rounds to zero as [`DropReason::NonPositivePrice`].
     pub tick: Option<Tick>,
+    /// The source stores prices as 32-bit floats (Yahoo's chart API): a bar whose four prices
+    /// are all binary32 values is put on the grid with [`Tick::quantize_binary32`], which takes
+    /// the float's noise out where the tick is finer than the float (`2034.0999755859375` on a
+    /// `0.00000001` tick is `2034.1`); any other bar with [`Tick::quantize`].
+    pub binary32_prices: bool,
     /// Where the series' daily bars start: bars off this grid are dropped as
     /// [`DropReason::Misaligned`], and the frame carries it.
     pub alignment: DailyAlignment,
@@ -130,6 +135,7 @@ impl ValidationRules {
         Self {
             integral_volume: false,
             tick: None,
+            binary32_prices: false,
             alignment: DailyAlignment::UtcMidnight,
         }
     }
@@ -143,6 +149,7 @@ impl ValidationRules {
             integral_volume: matches!(instrument.volume(), crate::VolumeKind::TickCount)
                 || instrument.lot_step().is_some(),
             tick: Some(instrument.tick()),
+            binary32_prices: false,
             alignment: instrument.alignment(),
         }
     }
@@ -158,6 +165,14 @@ impl ValidationRules {
     #[must_use]
     pub const fn tick(mut self, tick: Tick) -> Self {
         self.tick = Some(tick);
+        self
+    }
+
+    /// The source's prices went through 32-bit floats (see
+    /// [`ValidationRules::binary32_prices`]).
+    #[must_use]
+    pub const fn binary32_prices(mut self, on: bool) -> Self {
+        self.binary32_prices = on;
         self
     }
 
@@ -249,7 +264,10 @@ pub fn validate_bars_with(
             drop(DropReason::MissingValue);
             continue;
         };
-        let (o, h, l, c) = match rules.tick.map(|t| quantized(t, [o, h, l, c])) {
+        let (o, h, l, c) = match rules
+            .tick
+            .map(|t| quantized(t, [o, h, l, c], rules.binary32_prices))
+        {
             None => (o, h, l, c),
             Some(Ok([o, h, l, c])) => (o, h, l, c),
             Some(Err(reason)) => {
@@ -303,15 +321,23 @@ pub fn validate_bars_with(
 }
 
 /// The four prices on `tick`'s grid. Rounding to the nearest tick keeps the order of prices,
+/// and so does [`Tick::quantize_binary32`] among binary32 values (used only when all four are),
 /// so `low <= open, close <= high` still holds after it; a price too large for the grid is
 /// [`DropReason::OffGrid`], a non-finite one [`DropReason::MissingValue`].
-fn quantized(tick: Tick, prices: [f64; 4]) -> Result<[f64; 4], DropReason> {
+fn quantized(tick: Tick, prices: [f64; 4], binary32: bool) -> Result<[f64; 4], DropReason> {
+    #[allow(clippy::cast_possible_truncation)]
+    let binary32 = binary32 && prices.iter().all(|&p| f64::from(p as f32) == p);
     let mut out = prices;
     for p in &mut out {
         if !p.is_finite() {
             return Err(DropReason::MissingValue);
         }
-        *p = tick.quantize(*p).ok_or(DropReason::OffGrid)?;
+        let on_grid = if binary32 {
+            tick.quantize_binary32(*p)
+        } else {
+            tick.quantize(*p)
+        };
+        *p = on_grid.ok_or(DropReason::OffGrid)?;
     }
     Ok(out)
 }
@@ -543,6 +569,64 @@ mod tests {
             );
             let reasons: Vec<_> = report.dropped.iter().map(|d| d.reason).collect();
             assert_eq!(reasons, [DropReason::OffGrid, DropReason::FractionalVolume]);
+        }
+
+        /// A source that keeps prices in binary32: where the tick is finer than the float (a
+        /// coin on 0.00000001), a bar of binary32 values loses the float's noise; a bar with
+        /// any other double is rounded as it is, all four prices alike (so their order holds).
+        #[test]
+        fn binary32_sources_lose_the_float_noise_bar_by_bar() {
+            let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+            let t = now.timestamp_millis() - 120_000;
+            let b32 = |x: f64| f64::from(x as f32);
+            let rules = ValidationRules::for_instrument(&crate::Instrument::default_for(
+                &"BTC-USD".parse().unwrap(),
+            ));
+            let bars = [
+                raw(
+                    t,
+                    b32(43_210.12),
+                    b32(43_288.47),
+                    b32(43_190.05),
+                    b32(43_250.99),
+                    1.5,
+                ),
+                // Its low is no binary32: the bar is rounded plainly, noise and all.
+                raw(
+                    t + 60_000,
+                    b32(43_250.99),
+                    b32(43_260.0),
+                    43_201.3,
+                    b32(43_222.18),
+                    2.0,
+                ),
+            ];
+            let prices = |rules: ValidationRules| {
+                let (frame, report) =
+                    validate_bars_with("BTC-USD".parse().unwrap(), Timeframe::M1, bars, now, rules);
+                assert!(report.is_clean(), "{report:?}");
+                frame
+                    .iter()
+                    .map(|b| [b.open(), b.high(), b.low(), b.close()])
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                prices(rules.binary32_prices(true)),
+                [
+                    [43_210.12, 43_288.47, 43_190.05, 43_250.99],
+                    [43_250.988_281_25, 43_260.0, 43_201.3, 43_222.179_687_5],
+                ]
+            );
+            // Without the rule, the noise stays (the first bar as the float has it).
+            assert_eq!(
+                prices(rules)[0],
+                [
+                    43_210.121_093_75,
+                    43_288.468_75,
+                    43_190.050_781_25,
+                    43_250.988_281_25
+                ]
+            );
         }
     }
 }

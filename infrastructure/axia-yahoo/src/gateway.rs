@@ -351,10 +351,10 @@ impl MarketData for YahooGateway {
         if raw.is_empty() {
             return Err(MarketDataError::NoData(range));
         }
-        // Prices onto the instrument's tick grid (Yahoo's values carry float noise such as
-        // 156.41999816894531); Yahoo counts shares (and reports no volume for FX): a
-        // fractional volume is malformed.
-        let rules = ValidationRules::for_instrument(&instrument);
+        // Prices onto the instrument's tick grid: Yahoo's values went through 32-bit floats
+        // (156.41999816894531), which a tick finer than the float cannot take out alone.
+        // Yahoo counts shares (and reports no volume for FX): a fractional volume is malformed.
+        let rules = ValidationRules::for_instrument(&instrument).binary32_prices(true);
         let (frame, report) = validate_bars_with(symbol.clone(), fetch_tf, raw, now, rules);
         if !report.is_clean() {
             tracing::info!(

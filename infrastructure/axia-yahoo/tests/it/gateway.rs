@@ -180,20 +180,15 @@ async fn one_malformed_value_costs_one_bar() {
     assert_eq!(kept, [t0, t0 + 7 * 300, t0 + 8 * 300, t0 + 9 * 300]);
 }
 
-/// A stock no registry knows, trading under a dollar: its prices keep their sub-cent digits
-/// (Yahoo sends them as binary32-looking doubles), and one under half a cent is not rounded
-/// to zero and dropped.
-#[tokio::test]
-async fn an_unregistered_penny_stock_keeps_its_sub_cent_prices() {
+/// Serves `prices` (open, high, low, close) of `ticker`, an instrument no registry knows, as
+/// Yahoo sends them (binary32-looking doubles), and returns what the gateway made of them.
+async fn unregistered_round_trip(
+    ticker: &str,
+    tz: &str,
+    prices: &[(f64, f64, f64, f64)],
+) -> Vec<(f64, f64, f64, f64)> {
     let now = Utc.with_ymd_and_hms(2026, 3, 4, 16, 0, 0).unwrap();
     let t0 = (now - Span::hours(1)).timestamp();
-    // (open, high, low, close) as the stock trades them, on its 0.0001 grid.
-    let prices = [
-        (0.4567, 0.4601, 0.4512, 0.4589),
-        (0.4589, 0.4589, 0.4421, 0.4432),
-        (0.0042, 0.0047, 0.0039, 0.0044),
-        (1.2345, 1.2399, 1.2301, 1.2388),
-    ];
     let rows: Vec<Row> = prices
         .iter()
         .enumerate()
@@ -204,26 +199,92 @@ async fn an_unregistered_penny_stock_keeps_its_sub_cent_prices() {
         })
         .collect();
     let server = MockServer::start().await;
-    Mock::given(path("/v8/finance/chart/SNDLX"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
-            "SNDLX",
-            "America/New_York",
-            &rows,
-        )))
+    let segment = axia_domain::path_segment(ticker);
+    Mock::given(path(format!("/v8/finance/chart/{segment}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(ticker, tz, &rows)))
         .expect(1)
         .mount(&server)
         .await;
     let got = gateway(&server, now)
-        .bars(&sym("SNDLX"), Timeframe::M5, last_hour(now))
+        .bars(&sym(ticker), Timeframe::M5, last_hour(now))
         .await
         .unwrap();
     assert!(got.report.dropped.is_empty(), "{:?}", got.report.dropped);
-    let back: Vec<(f64, f64, f64, f64)> = got
-        .frame
+    got.frame
         .iter()
         .map(|b| (b.open(), b.high(), b.low(), b.close()))
-        .collect();
+        .collect()
+}
+
+/// A stock no registry knows, trading under a dollar: its prices keep their sub-cent digits,
+/// and one under half a cent is not rounded to zero and dropped.
+#[tokio::test]
+async fn an_unregistered_penny_stock_keeps_its_sub_cent_prices() {
+    // As the stock trades them, on its 0.0001 grid.
+    let prices = [
+        (0.4567, 0.4601, 0.4512, 0.4589),
+        (0.4589, 0.4589, 0.4421, 0.4432),
+        (0.0042, 0.0047, 0.0039, 0.0044),
+        (1.2345, 1.2399, 1.2301, 1.2388),
+    ];
+    let back = unregistered_round_trip("SNDLX", "America/New_York", &prices).await;
     assert_eq!(back, prices);
+}
+
+/// Instruments no registry knows come back as they trade, without the noise of the 32-bit
+/// floats Yahoo keeps them in, also where their tick is finer than the float at their price: a
+/// Treasury future in fractions of a 32nd (on 1/256), the yen contract in 0.0000005 and gold in
+/// 0.1 (on 0.00000001), a coin in cents (0.00000001), an index in the thousands and a stock above
+/// 4,096 (0.0001).
+#[tokio::test]
+async fn unregistered_instruments_on_fine_ticks_lose_the_float_noise() {
+    for (ticker, prices) in [
+        (
+            "ZT=F",
+            [
+                (102.941_406_25, 102.953_125, 102.937_5, 102.949_218_75),
+                (102.949_218_75, 102.960_937_5, 102.945_312_5, 102.957_031_25),
+            ],
+        ),
+        (
+            "6J=F",
+            [
+                (0.006_700_5, 0.006_712, 0.006_698_5, 0.006_705),
+                (0.006_705, 0.006_709_5, 0.006_701, 0.006_702_5),
+            ],
+        ),
+        (
+            "GC=F",
+            [
+                (2_034.1, 2_036.5, 2_033.2, 2_035.9),
+                (2_035.9, 2_036.0, 2_031.4, 2_032.7),
+            ],
+        ),
+        (
+            "BTC-USD",
+            [
+                (43_210.12, 43_288.47, 43_190.05, 43_250.99),
+                (43_250.99, 43_260.0, 43_201.31, 43_222.18),
+            ],
+        ),
+        (
+            "^XYZ",
+            [
+                (8_123.4, 8_131.25, 8_119.8, 8_127.15),
+                (8_127.15, 8_140.0, 8_126.6, 8_138.35),
+            ],
+        ),
+        (
+            "NVRX",
+            [
+                (5_012.37, 5_020.0, 5_001.5, 5_018.92),
+                (5_018.92, 5_022.1, 5_010.04, 5_011.11),
+            ],
+        ),
+    ] {
+        let back = unregistered_round_trip(ticker, "America/New_York", &prices).await;
+        assert_eq!(back, prices, "{ticker}");
+    }
 }
 
 #[tokio::test]
