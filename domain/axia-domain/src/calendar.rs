@@ -504,56 +504,79 @@ mod tests {
     #[test]
     fn cme_globex_halts_daily_and_closes_for_the_weekend() {
         let cme = CmeGlobexCalendar;
-        // Summer (EDT): the halt is 21:00 - 22:00 UTC; Friday 07-03 closes 21:00 UTC, Sunday
-        // 07-05 opens 22:00 UTC.
-        assert!(cme.is_open(utc(2026, 7, 1, 20, 59)));
-        assert!(!cme.is_open(utc(2026, 7, 1, 21, 0)));
-        assert!(!cme.is_open(utc(2026, 7, 1, 21, 59)));
-        assert!(cme.is_open(utc(2026, 7, 1, 22, 0)));
-        assert_eq!(
-            cme.next_open(utc(2026, 7, 1, 21, 10)),
-            utc(2026, 7, 1, 22, 0)
-        );
-        assert_eq!(
-            cme.next_close(utc(2026, 7, 1, 12, 0)),
-            utc(2026, 7, 1, 21, 0)
-        );
-        assert_eq!(
-            cme.next_close(utc(2026, 7, 1, 22, 0)),
-            utc(2026, 7, 2, 21, 0)
-        );
-        assert!(!cme.is_open(utc(2026, 7, 3, 21, 0)), "Friday's close");
-        assert!(
-            !cme.is_open(utc(2026, 7, 3, 22, 30)),
-            "no reopening on Friday"
-        );
-        assert!(!cme.is_open(utc(2026, 7, 5, 21, 59)));
-        assert!(cme.is_open(utc(2026, 7, 5, 22, 0)));
-        assert_eq!(
-            cme.next_open(utc(2026, 7, 3, 21, 0)),
-            utc(2026, 7, 5, 22, 0)
-        );
-        assert_eq!(cme.next_open(utc(2026, 7, 4, 9, 0)), utc(2026, 7, 5, 22, 0));
-        assert_eq!(cme.next_open(utc(2026, 7, 5, 9, 0)), utc(2026, 7, 5, 22, 0));
-        // Thursday evening runs into Friday's close.
-        assert_eq!(
-            cme.next_close(utc(2026, 7, 2, 23, 0)),
-            utc(2026, 7, 3, 21, 0)
-        );
-        // Winter (EST): 22:00 - 23:00 UTC.
-        assert!(cme.is_open(utc(2026, 1, 14, 21, 59)));
-        assert!(!cme.is_open(utc(2026, 1, 14, 22, 0)));
-        assert!(cme.is_open(utc(2026, 1, 14, 23, 0)));
-        // The Sunday clocks go forward (2026-03-08) and back (2026-11-01): 18:00 local.
-        assert_eq!(
-            cme.next_open(utc(2026, 3, 7, 12, 0)),
-            utc(2026, 3, 8, 22, 0)
-        );
-        assert_eq!(
-            cme.next_open(utc(2026, 10, 31, 12, 0)),
-            utc(2026, 11, 1, 23, 0)
-        );
-        // A day of H1 bars on a Wednesday: 23 hours open.
+        // (instant, open?): in summer (EDT) the halt is 21:00 - 22:00 UTC, Friday 07-03 closes
+        // at 21:00 UTC and Sunday 07-05 opens at 22:00 UTC; in winter (EST) an hour later.
+        for (t, open) in [
+            (utc(2026, 7, 1, 20, 59), true),
+            (utc(2026, 7, 1, 21, 0), false),
+            (utc(2026, 7, 1, 21, 59), false),
+            (utc(2026, 7, 1, 22, 0), true),
+            (utc(2026, 7, 3, 21, 0), false),  // Friday's close
+            (utc(2026, 7, 3, 22, 30), false), // no reopening on Friday
+            (utc(2026, 7, 5, 21, 59), false),
+            (utc(2026, 7, 5, 22, 0), true),
+            (utc(2026, 1, 14, 21, 59), true),
+            (utc(2026, 1, 14, 22, 0), false),
+            (utc(2026, 1, 14, 23, 0), true),
+        ] {
+            assert_eq!(cme.is_open(t), open, "{t}");
+        }
+        // (instant, next open, next close).
+        for (t, next_open, next_close) in [
+            // In the halt: reopens at 18:00 New York.
+            (
+                utc(2026, 7, 1, 21, 10),
+                utc(2026, 7, 1, 22, 0),
+                utc(2026, 7, 1, 21, 10),
+            ),
+            (
+                utc(2026, 7, 1, 12, 0),
+                utc(2026, 7, 1, 12, 0),
+                utc(2026, 7, 1, 21, 0),
+            ),
+            (
+                utc(2026, 7, 1, 22, 0),
+                utc(2026, 7, 1, 22, 0),
+                utc(2026, 7, 2, 21, 0),
+            ),
+            // Thursday evening runs into Friday's close.
+            (
+                utc(2026, 7, 2, 23, 0),
+                utc(2026, 7, 2, 23, 0),
+                utc(2026, 7, 3, 21, 0),
+            ),
+            // The weekend, from Friday's close to Sunday 18:00.
+            (
+                utc(2026, 7, 3, 21, 0),
+                utc(2026, 7, 5, 22, 0),
+                utc(2026, 7, 3, 21, 0),
+            ),
+            (
+                utc(2026, 7, 4, 9, 0),
+                utc(2026, 7, 5, 22, 0),
+                utc(2026, 7, 4, 9, 0),
+            ),
+            (
+                utc(2026, 7, 5, 9, 0),
+                utc(2026, 7, 5, 22, 0),
+                utc(2026, 7, 5, 9, 0),
+            ),
+            // The Sundays the clocks go forward (2026-03-08) and back (2026-11-01).
+            (
+                utc(2026, 3, 7, 12, 0),
+                utc(2026, 3, 8, 22, 0),
+                utc(2026, 3, 7, 12, 0),
+            ),
+            (
+                utc(2026, 10, 31, 12, 0),
+                utc(2026, 11, 1, 23, 0),
+                utc(2026, 10, 31, 12, 0),
+            ),
+        ] {
+            assert_eq!(cme.next_open(t), next_open, "next open after {t}");
+            assert_eq!(cme.next_close(t), next_close, "next close after {t}");
+        }
+        // A Wednesday of H1 bars: 23 hours open.
         let day = TimeRange::new(utc(2026, 7, 1, 0, 0), utc(2026, 7, 2, 0, 0)).unwrap();
         let open_hours = (0..24)
             .filter(|h| cme.is_open(day.start() + Duration::hours(*h)))
