@@ -9,6 +9,8 @@
 //!   bar updates a second from the first write of a round to the last series' values
 //!   (goal >= 100,000/s). Writer, engine and Redis share the machine's cores: this process
 //!   runs on one thread, Redis on the other core.
+//! - Redis's floor: the fewest plain commands that write both tiers for a bar, pipelined, and
+//!   what they cost Redis's one thread: the bound of any design on one Redis.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -272,6 +274,138 @@ async fn main() {
     );
     s.stop.send(()).unwrap();
     s.task.await.unwrap();
+
+    redis_floor(&url, &mut stats).await;
+}
+
+/// Redis's own floor for the same work: per bar update, the fewest commands that write both
+/// tiers (the series value, its update message, the latest features, the stream entry, the
+/// feature message; no script, so no check of what is there), pipelined 64 bars deep on one
+/// connection, with a subscriber on each kind of message as above. What Redis's main thread
+/// spends a bar bounds any design on one Redis, whatever the client does.
+async fn redis_floor(url: &str, stats: &mut redis::aio::MultiplexedConnection) {
+    let n = 1_000usize;
+    let rounds = 20i64;
+    let ns = format!("bench-floor-{}-", std::process::id());
+    let client = redis::Client::open(url).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.psubscribe(format!("{ns}ohlcv:*")).await.unwrap();
+    pubsub.psubscribe(format!("{ns}feature:*")).await.unwrap();
+    let drained = tokio::spawn(async move {
+        let mut feed = pubsub.into_on_message();
+        let mut count = 0u64;
+        while tokio::time::timeout(Duration::from_secs(2), feed.next())
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            count += 1;
+        }
+        count
+    });
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    // A series' value as the hot tier stores 120 M1 bars (about 1.1 KB), an update message
+    // with a one-bar tail and a feature message as the adapters write them.
+    let value = vec![0x5a_u8; 1_100];
+    let update = r#"{"symbol":"S0000","timeframe":"M1","newest_open_ms":1782907200000,"bars":121,"forming_open_ms":null,"alignment":"utc_midnight","tail":[{"time_ms":1782907200000,"open":1.10234,"high":1.10254,"low":1.10204,"close":1.10234,"volume":10.0}]}"#;
+    let message = r#"{"symbol":"S0000","timeframe":"M1","bar_open_ms":1782907200000,"forming":false,"values":{"atr_14":0.00023,"bb_lower":1.1012,"bb_middle":1.1023,"bb_upper":1.1034,"ema_20":1.10233,"macd":0.000123,"macd_hist":0.000012,"macd_signal":0.000111,"rsi_14":51.234,"sma_20":1.10234}}"#;
+    let values: Vec<(String, String)> = [
+        "atr_14",
+        "bb_lower",
+        "bb_middle",
+        "bb_upper",
+        "ema_20",
+        "macd",
+        "macd_hist",
+        "macd_signal",
+        "rsi_14",
+        "sma_20",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, k)| {
+        (
+            (*k).to_owned(),
+            format!("{:.6}", 1.1 + i as f64 * 0.000_123),
+        )
+    })
+    .collect();
+    let round = |r: i64, series: std::ops::Range<usize>| {
+        let mut pipe = redis::pipe();
+        for i in series {
+            let bar_ms = noon().timestamp_millis() + r * 60_000;
+            let (key, feature) = (
+                format!("{ns}ohlcv:{{S{i:04}:M1}}"),
+                format!("{ns}feature:{{S{i:04}:M1}}"),
+            );
+            pipe.cmd("SET")
+                .arg(&key)
+                .arg(&value)
+                .arg("PX")
+                .arg(86_400_000)
+                .ignore();
+            pipe.cmd("PUBLISH")
+                .arg(format!("{key}:updates"))
+                .arg(update)
+                .ignore();
+            pipe.cmd("HSET")
+                .arg(format!("{feature}:latest"))
+                .arg("_bar_open_ms")
+                .arg(bar_ms)
+                .arg("_forming")
+                .arg(0)
+                .arg(&values)
+                .ignore();
+            pipe.cmd("XADD")
+                .arg(format!("{feature}:stream"))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(1_000)
+                .arg(format!("{bar_ms}-0"))
+                .arg(&values)
+                .ignore();
+            pipe.cmd("PUBLISH")
+                .arg(format!("{feature}:updates"))
+                .arg(message)
+                .ignore();
+        }
+        pipe
+    };
+    let mut bars = 0u64;
+    let mut cpu = 0.0;
+    for r in -1..rounds {
+        let cpu_before = main_thread_cpu(stats).await;
+        for start in (0..n).step_by(64) {
+            let () = round(r, start..(start + 64).min(n))
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+        // The first round makes the keys; the rest are the steady state.
+        if r >= 0 {
+            cpu += main_thread_cpu(stats).await - cpu_before;
+            bars += n as u64;
+        }
+    }
+    let delivered = drained.await.unwrap();
+    let per_bar = cpu * 1e6 / bars as f64;
+    println!(
+        "Redis's floor: the fewest commands that write both tiers (SET, PUBLISH, HSET, XADD, PUBLISH; no script), {bars} bar updates pipelined 64 deep: {per_bar:.1} us of its main thread a bar update, so at most {:.0} bar updates/s with that thread saturated and no client work ({delivered} messages delivered to the two subscribers)",
+        1e6 / per_bar
+    );
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{ns}*"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    for chunk in keys.chunks(500) {
+        let () = redis::cmd("DEL")
+            .arg(chunk)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    }
 }
 
 /// CPU seconds (user + system) of Redis's main thread so far (`INFO cpu`).
