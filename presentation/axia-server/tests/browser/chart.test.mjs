@@ -9,7 +9,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +20,7 @@ import { chromium } from "playwright-core";
 const SERVER = process.env.AXIA_SERVER_BIN;
 const PUT_BAR = process.env.AXIA_PUT_BAR_BIN;
 const REDIS_URL = process.env.REDIS_URL;
+const ASSETS = resolve(dirname(fileURLToPath(import.meta.url)), "../../assets");
 const OUT = resolve(process.env.AXIA_BROWSER_OUT ?? join(dirname(fileURLToPath(import.meta.url)), "../../../../target/browser"));
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const NAMESPACE = `browser-${process.pid}-${Date.now()}`;
@@ -227,4 +229,73 @@ test("the page shows the lost connection and recovers after the server restarts"
   const unexpected = problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket|Failed to load resource/.test(p));
   assert.deepEqual(unexpected, []);
   await page.close();
+});
+
+// What any page pays before its chart shows, on this machine: the same 30 days of H1 drawn by
+// the bare library from bars written into a static page (no request for them, no axia in the
+// path), and an empty page, each to its second animation frame from the navigation's start,
+// medians of fresh browser contexts. A figure beside the page's own, not a goal.
+test("figures: the floor under the time to chart (the bare library, the bars inlined)", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const body = await (await fetch(
+    `${BASE}/api/v1/bars/USDJPY/H1?start=${now - 30 * 86400}&limit=50000`)).json();
+  const bars = body.bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close }));
+  assert.ok(bars.length > 400, `30 days of H1 hold over 400 bars, got ${bars.length}`);
+  const done = "requestAnimationFrame(() => requestAnimationFrame(() => { window.__floor.ms = performance.now(); }));";
+  const pages = {
+    "/empty.html": `<!doctype html><meta charset="utf-8"><title>empty</title><h1>empty</h1>
+<script>window.__floor = { ms: null, bars: 0 }; ${done}</script>`,
+    "/library.html": `<!doctype html><meta charset="utf-8"><title>library</title>
+<style>html, body { margin: 0; height: 100%; } #chart { height: 100%; }</style><div id="chart"></div>
+<script src="/lightweight-charts.js"></script>
+<script>
+window.__floor = { ms: null, bars: 0 };
+const chart = LightweightCharts.createChart(document.getElementById("chart"), { autoSize: true });
+const candles = chart.addSeries(LightweightCharts.CandlestickSeries, {});
+candles.setData(${JSON.stringify(bars)});
+window.__floor.bars = candles.data().length;
+${done}
+</script>`,
+  };
+  const library = readFileSync(join(ASSETS, "lightweight-charts-5.2.1.js"));
+  const statics = createServer((req, res) => {
+    if (req.url === "/lightweight-charts.js") {
+      res.writeHead(200, { "content-type": "text/javascript", "cache-control": "no-cache" });
+      res.end(library);
+    } else if (pages[req.url]) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(pages[req.url]);
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise((r) => statics.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${statics.address().port}`;
+  const median = async (path) => {
+    const ms = [];
+    let drawn = 0;
+    for (let i = 0; i < 5; i++) {
+      const context = await browser.newContext({ viewport: { width: 1200, height: 600 } });
+      const page = await context.newPage();
+      await page.goto(base + path);
+      await page.waitForFunction(() => window.__floor && window.__floor.ms !== null, null, { timeout: 30_000 });
+      const f = await page.evaluate(() => window.__floor);
+      ms.push(f.ms);
+      drawn = f.bars;
+      await context.close();
+    }
+    ms.sort((a, b) => a - b);
+    return { ms: ms[2], drawn };
+  };
+  try {
+    const empty = await median("/empty.html");
+    const library = await median("/library.html");
+    assert.equal(library.drawn, bars.length, "every bar on the bare library's chart");
+    figures.h1_floor = { bars: bars.length, empty_page_ms: empty.ms, library_inline_bars_ms: library.ms };
+    console.log(`the floor for 30 days of H1 (${bars.length} bars): an empty page ${empty.ms.toFixed(0)} ms, ` +
+      `the bare library drawing them from the page itself ${library.ms.toFixed(0)} ms (medians of 5)`);
+  } finally {
+    statics.close();
+  }
 });
