@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The archive as analysts read it. The collector (embedded defaults: the simulated source,
 # offline) fills a fresh archive with symbols a hive reader could split wrongly (`USDJPY=X`,
-# `JPY=X`, `^N225`, `AT&T`) and a plain one; then DuckDB and polars (Python, pinned, from PyPI)
+# `JPY=X`, `GC=F`, `^N225`, `AT&T`, `BTC-USD`) and a plain one; then DuckDB and polars (Python, pinned, from PyPI)
 # each scan the whole tree with hive partitioning, and their bars per series must equal what
 # the collector reports it archived. Installs what it needs; run by scripts/test.sh.
 set -euo pipefail
@@ -21,7 +21,7 @@ archive="$(mktemp -d)"
 trap 'rm -rf "$archive"' EXIT
 # Only the flags decide: no Redis, no settings from the environment.
 env -u REDIS_URL -u AXIA_ARCHIVE -u AXIA_SOURCE -u AXIA_SYMBOLS -u AXIA_TIMEFRAMES \
-  "$CARGO_TARGET_DIR/debug/axia-collector" --symbols 'USDJPY=X,JPY=X,^N225,AT&T,EURUSD' \
+  "$CARGO_TARGET_DIR/debug/axia-collector" --symbols 'USDJPY=X,JPY=X,GC=F,^N225,AT&T,BTC-USD,EURUSD' \
   --timeframes H1,M15 --archive "$archive/tree" --json \
   backfill --from 2026-03-02 --to 2026-03-13 > "$archive/report.json"
 
@@ -36,7 +36,7 @@ tree, report = sys.argv[1], sys.argv[2]
 with open(report) as f:
     tasks = json.load(f)["tasks"]
 want = {(t["symbol"], t["timeframe"]): t["archived"] for t in tasks}
-assert len(want) == 10 and all(n > 0 for n in want.values()), want
+assert len(want) == 14 and all(n > 0 for n in want.values()), want
 
 duck = {
     (s, tf): n
