@@ -78,6 +78,26 @@ struct Model {
     vol: f64,
 }
 
+/// The grid the simulator quotes on: the instrument's tick, or, where that tick is a decimal
+/// finer than seven significant digits at the series' level (a coin or a future on the
+/// `0.00000001` catch-all), the decimal of seven significant digits, as venues quote them (a
+/// coin near 90,000 in cents). Every price on it is also on the instrument's grid.
+fn quote_grid(tick: Tick, base: f64) -> Tick {
+    // 7 significant digits: 10^(floor(log10(base)) - 6).
+    #[allow(clippy::cast_possible_truncation)]
+    let decimals = 6 - base.log10().floor() as i32;
+    let Ok(decimals) = u32::try_from(decimals) else {
+        return tick;
+    };
+    // A multiple of the tick only when the tick is itself a power of ten.
+    let power_of_ten = Tick::decimal(tick.decimals()).is_ok_and(|t| t == tick);
+    if power_of_ten && decimals < tick.decimals() {
+        Tick::decimal(decimals).unwrap_or(tick)
+    } else {
+        tick
+    }
+}
+
 /// (period in minutes, amplitude as a fraction of the per-minute volatility unit)
 const OCTAVES: [(i64, f64); 4] = [(15, 2.0), (240, 5.0), (4_320, 14.0), (28_800, 40.0)];
 
@@ -107,7 +127,7 @@ impl Model {
         Self {
             key,
             log_base: base.ln(),
-            tick: instrument.tick(),
+            tick: quote_grid(instrument.tick(), base),
             vol,
         }
     }

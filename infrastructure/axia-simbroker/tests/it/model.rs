@@ -177,7 +177,8 @@ fn fx_levels_are_realistic_and_the_weekend_is_empty() {
     )
     .unwrap();
     assert_eq!(aapl.len(), 390);
-    // A crypto pair trades every minute of the week, at a coin's level, on its fine grid.
+    // A crypto pair trades every minute of the week, at a coin's level, quoted in cents as
+    // venues quote it (its tick, 0.00000001, is a catch-all grid).
     let btc = generate(1, &sym("BTC-USD"), Timeframe::M1, week, now()).unwrap();
     assert_eq!(btc.len(), 7 * 1440);
     assert!(
@@ -186,6 +187,17 @@ fn fx_levels_are_realistic_and_the_weekend_is_empty() {
         "{:?}",
         btc.first()
     );
+    let cents = axia_domain::Tick::decimal(2).unwrap();
+    assert!(
+        btc.iter().all(|b| [b.open(), b.high(), b.low(), b.close()]
+            .into_iter()
+            .all(|p| cents.quantize(p) == Some(p))),
+        "{:?}",
+        btc.first()
+    );
+    // Prices on an instrument's own grid stay there: a pair's 0.001 is not coarsened.
+    let jpy = generate(1, &sym("USDJPY"), Timeframe::M1, week, now()).unwrap();
+    assert!(jpy.iter().any(|b| (b.close() * 100.0).fract().abs() > 1e-6));
 }
 
 #[test]

@@ -170,6 +170,28 @@ test("symbols holding ^, = and & chart and go live (their URLs encoded)", async 
   }
 });
 
+test("a coin on a catch-all tick shows the decimals its bars use, more when a bar needs them", async () => {
+  // BTC-USD's tick is 0.00000001; the simulator quotes it in cents, as venues do.
+  const { page, problems } = await openChart("BTC-USD", "M5", 2);
+  await page.waitForFunction(() => window.__axia.status === "live", null, { timeout: 10_000 });
+  assert.equal(await page.evaluate(() => window.__axia.candles.options().priceFormat.precision), 2);
+  assert.match(await page.textContent("#info"), /close \d+\.\d{2}(?!\d)/);
+  const before = await page.evaluate(() => window.__axia.candles.data().at(-1));
+  const close = Number((before.close + 0.125).toFixed(3));
+  await putBar("BTC-USD", "M5", close);
+  await page.waitForFunction((c) => window.__axia.candles.data().at(-1).close === c, close,
+    { timeout: 10_000 });
+  assert.equal(await page.evaluate(() => window.__axia.candles.options().priceFormat.precision), 3);
+  assert.match(await page.textContent("#info"), new RegExp(`close ${close.toFixed(3)}`));
+  await page.screenshot({ path: join(OUT, "chart-btcusd-m5.png") });
+  // A pair keeps its tick's decimals whatever its bars use.
+  const fx = await openChart("EURUSD", "M5", 2);
+  assert.equal(await fx.page.evaluate(() => window.__axia.candles.options().priceFormat.precision), 5);
+  assert.deepEqual([...problems, ...fx.problems], []);
+  await page.close();
+  await fx.page.close();
+});
+
 test("scrolling left loads older bars", async () => {
   const { page, problems } = await openChart("USDJPY", "H1", 30);
   const start = await page.evaluate(() => ({
