@@ -179,6 +179,43 @@ impl Tick {
         self.units as f64 / self.pow10()
     }
 
+    /// Ticks of up to this many decimals are quote conventions and always shown in full
+    /// ([`Tick::shown_decimals`]).
+    pub const SHOWN_IN_FULL: u32 = 5;
+
+    /// The decimals to show `prices` with: the tick's, unless the tick is a catch-all grid
+    /// finer than venues quote in (over [`Tick::SHOWN_IN_FULL`] decimals: a coin's or a
+    /// future's `0.00000001`); there, as many as the prices use, at least 2, so a coin quoted
+    /// in cents prints `43210.12`, not `43210.12000000`. Every price printed with them reads
+    /// back exactly. The chart page applies the same rule to the bars it holds.
+    ///
+    /// ```
+    /// use axia_domain::Tick;
+    ///
+    /// let coin = Tick::decimal(8)?;
+    /// assert_eq!(coin.shown_decimals([43_210.12, 43_210.5]), 2);
+    /// assert_eq!(coin.shown_decimals([0.000_012_34]), 8);
+    /// assert_eq!(Tick::decimal(5)?.shown_decimals([1.1]), 5);
+    /// # Ok::<(), axia_domain::InstrumentError>(())
+    /// ```
+    #[must_use]
+    pub fn shown_decimals(self, prices: impl IntoIterator<Item = f64>) -> u32 {
+        if self.scale <= Self::SHOWN_IN_FULL {
+            return self.scale;
+        }
+        let on = |p: f64, d: u32| Self::decimal(d).is_ok_and(|t| t.quantize(p) == Some(p));
+        let mut need = 2;
+        for p in prices {
+            while need < self.scale && !on(p, need) {
+                need += 1;
+            }
+            if need == self.scale {
+                break;
+            }
+        }
+        need
+    }
+
     /// True when `price` is an exact multiple of the tick.
     #[must_use]
     pub fn contains(self, price: Decimal) -> bool {
@@ -974,6 +1011,30 @@ mod tests {
             let back = tick.quantize_binary32(o).unwrap();
             prop_assert_eq!(f64::from(single) <= o, got <= back, "order");
             prop_assert_eq!(tick.quantize_binary32(got), Some(got), "idempotent");
+        }
+    }
+
+    proptest! {
+        /// Prices shown with `shown_decimals` read back exactly, and one decimal fewer would
+        /// not do (unless at the floor of 2); a tick of up to 5 decimals is shown in full.
+        #[test]
+        fn shown_decimals_are_the_fewest_that_print_every_price_exactly(
+            decimals in 0u32..=10,
+            used in 0u32..=10,
+            cents in prop::collection::vec(1i64..100_000_000, 1..20),
+        ) {
+            let tick = Tick::decimal(decimals).unwrap();
+            let grid = Tick::decimal(used.min(decimals)).unwrap();
+            let prices: Vec<f64> = cents.iter().map(|&n| grid.price_of(n)).collect();
+            let shown = tick.shown_decimals(prices.iter().copied());
+            if decimals <= Tick::SHOWN_IN_FULL {
+                prop_assert_eq!(shown, decimals);
+            } else {
+                prop_assert!((2..=decimals).contains(&shown));
+                let fits = |d: u32| prices.iter().all(|&p| format!("{p:.*}", d as usize).parse::<f64>().unwrap() == p);
+                prop_assert!(fits(shown), "{:?} at {}", prices, shown);
+                prop_assert!(shown == 2 || !fits(shown - 1), "{:?}: {} would do", prices, shown - 1);
+            }
         }
     }
 

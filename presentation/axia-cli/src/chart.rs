@@ -66,7 +66,13 @@ fn draw_chart<DB: DrawingBackend>(
 ) -> anyhow::Result<()> {
     let bars: Vec<_> = frame.iter().collect();
     let n = bars.len();
-    let decimals = usize::try_from(instrument.price_decimals()).unwrap_or(5);
+    let decimals = usize::try_from(
+        instrument.tick().shown_decimals(
+            bars.iter()
+                .flat_map(|b| [b.open(), b.high(), b.low(), b.close()]),
+        ),
+    )
+    .unwrap_or(5);
     let (lo, hi) = bars
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), b| {

@@ -196,13 +196,22 @@ struct OhlcvArgs {
     common: CommonArgs,
 }
 
-/// Prints the bars at the instrument's precision (table and CSV: exactly its decimals; JSON:
-/// numbers on its tick grid, and `price_decimals` to format them with).
+/// Prints the bars at the instrument's precision (table and CSV: its decimals, or for a
+/// catch-all tick the ones the bars use, [`axia_domain::Tick::shown_decimals`]; JSON: numbers
+/// on its tick grid, and the tick's `price_decimals`).
 fn print(resp: &OhlcvResponse, format: Format, instrument: &Instrument) -> anyhow::Result<()> {
     let m = &resp.meta;
     let forming = resp.frame.forming_millis();
     let tick = instrument.tick();
-    let px = |p: f64| tick.format(p);
+    let shown = usize::try_from(
+        tick.shown_decimals(
+            resp.frame
+                .iter()
+                .flat_map(|b| [b.open(), b.high(), b.low(), b.close()]),
+        ),
+    )
+    .unwrap_or(8);
+    let px = |p: f64| format!("{p:.shown$}");
     match format {
         Format::Json => {
             let bars: Vec<_> = resp.frame.iter().collect();

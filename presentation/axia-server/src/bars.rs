@@ -528,10 +528,22 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// `time,open,high,low,close,volume,forming`, RFC 3339 times, prices at the instrument's
-/// precision.
+/// precision ([`axia_domain::Tick::shown_decimals`]: a catch-all tick's as many as the bars
+/// use).
 fn csv(body: &BarsBody) -> String {
     use std::fmt::Write as _;
-    let decimals = usize::try_from(body.instrument.decimals).unwrap_or(8);
+    let decimals =
+        body.instrument
+            .tick
+            .parse::<axia_domain::Tick>()
+            .map_or(body.instrument.decimals, |t| {
+                t.shown_decimals(
+                    body.bars
+                        .iter()
+                        .flat_map(|b| [b.open, b.high, b.low, b.close]),
+                )
+            });
+    let decimals = usize::try_from(decimals).unwrap_or(8);
     let mut out = String::with_capacity(64 * (body.bars.len() + 1));
     out.push_str("time,open,high,low,close,volume,forming\n");
     for b in &body.bars {

@@ -183,12 +183,15 @@ fn an_instrument_on_the_new_york_close_gets_five_daily_bars_a_week() {
 #[test]
 fn prices_print_at_each_instruments_precision() {
     let dir = tmp("precision");
-    // Each when its market is open: Tokyo's afternoon session is 03:30-06:30 UTC.
-    for (symbol, decimals, at) in [
-        ("USDJPY", 3, "2026-03-04T15:00:00Z"),
-        ("EURUSD", 5, "2026-03-04T15:00:00Z"),
-        ("AAPL", 2, "2026-03-04T16:00:00Z"),
-        ("7203.T", 1, "2026-03-04T06:00:00Z"),
+    // Each when its market is open: Tokyo's afternoon session is 03:30-06:30 UTC. (symbol,
+    // decimals printed, the tick's decimals): a coin's catch-all tick (0.00000001) prints the
+    // decimals its prices use, the cents the simulator quotes it in.
+    for (symbol, decimals, tick_decimals, at) in [
+        ("USDJPY", 3, 3, "2026-03-04T15:00:00Z"),
+        ("EURUSD", 5, 5, "2026-03-04T15:00:00Z"),
+        ("AAPL", 2, 2, "2026-03-04T16:00:00Z"),
+        ("7203.T", 1, 1, "2026-03-04T06:00:00Z"),
+        ("BTC-USD", 2, 8, "2026-03-07T12:00:00Z"),
     ] {
         let out = axia(
             &[
@@ -242,7 +245,7 @@ fn prices_print_at_each_instruments_precision() {
             &dir,
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["instrument"]["price_decimals"], decimals, "{symbol}");
+        assert_eq!(v["instrument"]["price_decimals"], tick_decimals, "{symbol}");
         // JSON numbers are the clean grid values: no float noise in their shortest form.
         for bar in v["bars"].as_array().unwrap() {
             for field in ["open", "high", "low", "close"] {

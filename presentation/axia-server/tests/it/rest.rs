@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::sync::Arc;
 
-use axia_domain::{FeatureSnapshot, FeatureStore, OhlcvStore, Timeframe};
+use axia_domain::{Bar, FeatureSnapshot, FeatureStore, OhlcvFrame, OhlcvStore, Symbol, Timeframe};
 use axia_memory::MemoryFeatureStore;
 use axia_provider::OhlcvDataProvider;
 use axia_redis::{RedisBarCache, RedisCacheConfig};
@@ -620,5 +620,58 @@ async fn the_chart_page_escapes_and_decodes_symbols() {
             .await
             .unwrap();
         assert_eq!(bars.status(), 200, "{path}");
+    }
+}
+
+/// A coin on its catch-all tick (0.00000001) in CSV: as many decimals as its prices use (its
+/// cents here), every price reading back exactly, where the tick's eight printed noise zeros.
+#[tokio::test]
+async fn csv_prints_a_coin_with_the_decimals_its_prices_use() {
+    let w = World::new();
+    let coin: Symbol = "BTC-USD".parse().unwrap();
+    let day = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    let bars: Vec<Bar> = (0..6)
+        .map(|h| {
+            let c = 90_950.12 + f64::from(h) * 3.5;
+            Bar::new(
+                day + Duration::hours(i64::from(h)),
+                c,
+                c + 10.25,
+                c - 7.5,
+                c,
+                1.5,
+            )
+            .unwrap()
+        })
+        .collect();
+    w.archive(&OhlcvFrame::from_bars(coin, Timeframe::H1, bars.clone()).unwrap())
+        .await;
+    let base = serve(&w.api().build()).await;
+    let text = reqwest::get(format!(
+        "{base}/api/v1/bars/BTC-USD/H1?start=2026-06-30T00:00:00Z&end=2026-06-30T05:00:00Z&format=csv"
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    for (row, bar) in rows.iter().zip(&bars) {
+        for (cell, price) in row[1..5]
+            .iter()
+            .zip([bar.open(), bar.high(), bar.low(), bar.close()])
+        {
+            assert_eq!(
+                cell.split_once('.').map(|(_, f)| f.len()),
+                Some(2),
+                "{text}"
+            );
+            assert_eq!(cell.parse::<f64>().unwrap(), price);
+        }
     }
 }
