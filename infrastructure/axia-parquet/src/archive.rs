@@ -876,36 +876,47 @@ impl BarArchive for ParquetArchive {
         symbol: &Symbol,
         timeframe: Timeframe,
     ) -> Result<Vec<QuarantinedFile>, StoreError> {
-        let dir = format!(
-            "{}{QUARANTINE}/{}/",
-            self.prefix,
-            series_dir("", symbol, timeframe)
+        // The series' quarantine folder, and for a symbol holding `=` the one versions before
+        // the `%3D` encoding wrote (the symbol as it is), with the folder its files came from.
+        let folders = std::iter::once((
+            series_dir("", symbol, timeframe),
+            series_dir(&self.prefix, symbol, timeframe),
+        ))
+        .chain(
+            legacy_series_dir("", symbol, timeframe).zip(legacy_series_dir(
+                &self.prefix,
+                symbol,
+                timeframe,
+            )),
         );
         let mut out = Vec::new();
-        for o in self.list_objects(&dir).await? {
-            // `{partition}.{found}.damaged`
-            let Some(file) = o.key.rsplit('/').next() else {
-                continue;
-            };
-            let Some((partition, found)) = file
-                .strip_suffix(QUARANTINE_SUFFIX)
-                .and_then(|f| f.split_once('.'))
-            else {
-                continue;
-            };
-            let Ok(found_at) = chrono::NaiveDateTime::parse_from_str(found, "%Y%m%dT%H%M%S%.3fZ")
-            else {
-                continue;
-            };
-            out.push(QuarantinedFile {
-                object: self.objects.locate(&o.key),
-                original: self.objects.locate(&format!(
-                    "{}/{partition}.parquet",
-                    series_dir(&self.prefix, symbol, timeframe)
-                )),
-                found_at: found_at.and_utc(),
-                bytes: o.bytes,
-            });
+        for (quarantined, came_from) in folders {
+            let dir = format!("{}{QUARANTINE}/{quarantined}/", self.prefix);
+            for o in self.list_objects(&dir).await? {
+                // `{partition}.{found}.damaged`
+                let Some(file) = o.key.rsplit('/').next() else {
+                    continue;
+                };
+                let Some((partition, found)) = file
+                    .strip_suffix(QUARANTINE_SUFFIX)
+                    .and_then(|f| f.split_once('.'))
+                else {
+                    continue;
+                };
+                let Ok(found_at) =
+                    chrono::NaiveDateTime::parse_from_str(found, "%Y%m%dT%H%M%S%.3fZ")
+                else {
+                    continue;
+                };
+                out.push(QuarantinedFile {
+                    object: self.objects.locate(&o.key),
+                    original: self
+                        .objects
+                        .locate(&format!("{came_from}/{partition}.parquet")),
+                    found_at: found_at.and_utc(),
+                    bytes: o.bytes,
+                });
+            }
         }
         out.sort_by_key(|q| q.found_at);
         Ok(out)

@@ -508,8 +508,13 @@ async fn the_legacy_layout_of_a_symbol_holding_equals_is_moved_into_place(
         p.write(&legacy(i), &bytes).await;
         p.remove(&key(i)).await;
     }
-    // And a fourth day the earlier version left damaged.
+    // And a fourth day the earlier version left damaged, and a fifth it had quarantined
+    // itself, in its own quarantine folder.
     p.write(&legacy(3), b"not parquet").await;
+    let old_quarantine = legacy(4)
+        .replacen("ohlcv/", "quarantine/ohlcv/", 1)
+        .replace(".parquet", ".20260301T120000.000Z.damaged");
+    p.write(&old_quarantine, b"damaged before").await;
     writer
         .save(
             &full.slice(
@@ -536,10 +541,18 @@ async fn the_legacy_layout_of_a_symbol_holding_equals_is_moved_into_place(
     let kept = p.files_under("superseded").await;
     assert_eq!(kept.len(), 2, "{kept:?}");
     assert!(kept.iter().all(|f| f.ends_with(".superseded")), "{kept:?}");
+    // Both quarantined files are listed, the earlier version's first (found first) with the
+    // folder it came from, then the one moved aside now.
     let damaged = a.quarantined(&s, tf).await.unwrap();
-    assert_eq!(damaged.len(), 1, "{damaged:?}");
+    assert_eq!(damaged.len(), 2, "{damaged:?}");
     assert!(
-        damaged[0].original.ends_with("/2026-03-05.parquet"),
+        damaged[0]
+            .original
+            .ends_with("symbol=USDJPY=X/timeframe=M15/2026-03-06.parquet"),
+        "{damaged:?}"
+    );
+    assert!(
+        damaged[1].original.ends_with("/2026-03-05.parquet"),
         "{damaged:?}"
     );
     // A process of the new version that only lists the series sees every partition.
