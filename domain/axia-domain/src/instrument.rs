@@ -115,7 +115,7 @@ impl Tick {
 
     /// `price` on the grid, read as a value the source stored as a 32-bit float (Yahoo's chart
     /// API sends `2034.1` as `2034.0999755859375`). Where the tick is finer than the float's
-    /// resolution (a `0.0001` tick above 1,024, a `0.00000001` one above 0.25), [`Tick::quantize`]
+    /// resolution (a `0.0001` tick from 1,024, a `0.00000001` one from 0.125), [`Tick::quantize`]
     /// would keep that noise: `2034.09997559`. If `price` is exactly a binary32 value, this is
     /// the grid price with the fewest decimals among those that round to that same binary32
     /// (the nearest of them to `price` if several): the decimal the source rounded. Otherwise
