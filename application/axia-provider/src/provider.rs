@@ -760,9 +760,12 @@ impl OhlcvDataProvider {
             range
         };
         let calendar = (self.inner.calendar)(&req.symbol);
-        // A short window that starts more than 24 h ago is out of the hot tier's reach: the
-        // plan follows how far back the window reaches from now, not only its length.
-        let reach = req.window.length().max(now - range.start());
+        // The plan follows how far back the window reaches from now, from the first instant
+        // its calendar lets a bar exist in it: a short window that starts more than 24 h ago is
+        // out of the hot tier's reach, and a day that starts in a closure (Monday morning's
+        // last 24 h reach into the weekend) is within it when the market opened since.
+        let from = calendar.next_open(range.start()).min(range.end());
+        let reach = req.window.length().min(range.end() - from).max(now - from);
         let steps: Vec<Step> = plan(req.use_case, reach)
             .iter()
             .copied()

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, 
 use chrono_tz::America::New_York;
 use chrono_tz::Tz;
 
-use crate::{ExchangeDays, TimeRange};
+use crate::{DailyAlignment, ExchangeDays, TimeRange};
 
 /// When a market trades.
 ///
@@ -26,6 +26,58 @@ pub trait MarketCalendar: Send + Sync + fmt::Debug {
     /// True when the market is open at some instant of `range`.
     fn is_open_during(&self, range: TimeRange) -> bool {
         !range.is_empty() && self.next_open(range.start()) < range.end()
+    }
+
+    /// The start of the trading day that holds `t`, the day a session is counted in. By default
+    /// 00:00 UTC of `t`'s date; the FX week and CME Globex start theirs at 17:00 New York (the
+    /// trading date of the close that ends it), an exchange at midnight in its own time zone.
+    fn trading_day_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        DailyAlignment::UtcMidnight.day_start(t.date_naive())
+    }
+
+    /// Where a window that ends at `end` (exclusive) starts when it holds the last `days`
+    /// trading days: the start of the `days`-th most recent trading day
+    /// ([`trading_day_start`](Self::trading_day_start)) in which the market is open before
+    /// `end`, the current day counting once it has traded. Days without trading (weekends,
+    /// holidays) are not counted, so on a Sunday, or on a Monday before the open, the last two
+    /// days of a New York stock are Thursday's and Friday's sessions.
+    ///
+    /// `days` of 0 gives `end`. The walk looks back at most `2 × days + 31` days (no market
+    /// closes for longer than it trades); a calendar that never opens gives where it stopped.
+    ///
+    /// ```
+    /// use axia_domain::{MarketCalendar, SessionCalendar};
+    /// use chrono::{TimeZone, Utc};
+    ///
+    /// // Sunday 2026-11-15, 12:00 UTC: New York's last two sessions were Thursday's and Friday's.
+    /// let sunday = Utc.with_ymd_and_hms(2026, 11, 15, 12, 0, 0).unwrap();
+    /// let start = SessionCalendar::new_york().trading_days_start(sunday, 2);
+    /// assert_eq!(start, Utc.with_ymd_and_hms(2026, 11, 12, 5, 0, 0).unwrap()); // midnight in New York
+    /// ```
+    fn trading_days_start(&self, end: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        if days == 0 {
+            return end;
+        }
+        let Some(last) = end.checked_sub_signed(Duration::milliseconds(1)) else {
+            return end;
+        };
+        let mut day = self.trading_day_start(last);
+        let mut day_end = end;
+        let mut counted = 0;
+        for _ in 0..u64::from(days).saturating_mul(2).saturating_add(31) {
+            if TimeRange::new(day, day_end).is_ok_and(|r| self.is_open_during(r)) {
+                counted += 1;
+                if counted == days {
+                    break;
+                }
+            }
+            let Some(before) = day.checked_sub_signed(Duration::milliseconds(1)) else {
+                break;
+            };
+            day_end = day;
+            day = self.trading_day_start(before);
+        }
+        day
     }
 }
 
@@ -96,6 +148,12 @@ pub fn next_ny_close(t: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
 }
 
+/// The start of the New York trading date that holds `t`: 17:00 New York the day before.
+fn ny_trading_day_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let alignment = DailyAlignment::NewYorkClose;
+    alignment.day_start(alignment.date_of(t))
+}
+
 /// The FX week: open from Sunday 17:00 to Friday 17:00 America/New_York, around the clock in
 /// between. Holidays are not modelled. DST is handled through the IANA time zone database.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,6 +178,10 @@ impl MarketCalendar for FxCalendar {
         let days_to_sunday = (7 - date.weekday().num_days_from_sunday()) % 7;
         date.checked_add_days(chrono::Days::new(u64::from(days_to_sunday)))
             .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
+    }
+
+    fn trading_day_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        ny_trading_day_start(t)
     }
 
     fn next_close(&self, t: DateTime<Utc>) -> DateTime<Utc> {
@@ -159,6 +221,10 @@ const CME_REOPEN: NaiveTime = match NaiveTime::from_hms_opt(18, 0, 0) {
 };
 
 impl MarketCalendar for CmeGlobexCalendar {
+    fn trading_day_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        ny_trading_day_start(t)
+    }
+
     fn is_open(&self, t: DateTime<Utc>) -> bool {
         let local = t.with_timezone(&New_York);
         let time = local.time();
@@ -342,6 +408,14 @@ impl SessionCalendar {
 }
 
 impl MarketCalendar for SessionCalendar {
+    fn trading_day_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        local_to_utc(
+            self.tz,
+            t.with_timezone(&self.tz).date_naive(),
+            NaiveTime::MIN,
+        )
+    }
+
     fn is_open(&self, t: DateTime<Utc>) -> bool {
         let date = t.with_timezone(&self.tz).date_naive();
         self.sessions_on(date).any(|(s, e)| s <= t && t < e)
@@ -651,7 +725,136 @@ mod tests {
         assert!(tse.is_open(utc(2024, 11, 5, 6, 10)));
     }
 
+    /// Every calendar the trading-day rules are checked on.
+    fn every_calendar() -> Vec<Box<dyn MarketCalendar>> {
+        vec![
+            Box::new(FxCalendar),
+            Box::new(CmeGlobexCalendar),
+            Box::new(AlwaysOpen),
+            Box::new(SessionCalendar::tokyo()),
+            Box::new(SessionCalendar::new_york()),
+            Box::new(SessionCalendar::london()),
+            Box::new(SessionCalendar::hong_kong()),
+            Box::new(SessionCalendar::sydney()),
+        ]
+    }
+
+    /// The trading days with open time in `[start, end)`, found forwards: every open interval
+    /// (`next_open` to `next_close`), sampled at its start, hourly, and at its last instant in
+    /// the window (a trading day is at least 23 hours long, so none is skipped).
+    fn trading_days_in(
+        cal: &dyn MarketCalendar,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> std::collections::BTreeSet<DateTime<Utc>> {
+        let mut days = std::collections::BTreeSet::new();
+        let mut t = start;
+        while t < end {
+            let open = cal.next_open(t);
+            if open >= end {
+                break;
+            }
+            let close = cal.next_close(open).min(end);
+            let mut s = open;
+            while s < close {
+                days.insert(cal.trading_day_start(s));
+                s += Duration::hours(1);
+            }
+            days.insert(cal.trading_day_start(close - Duration::milliseconds(1)));
+            t = close;
+        }
+        days
+    }
+
+    #[test]
+    fn the_last_trading_days_skip_weekends_and_holidays() {
+        let nyse = SessionCalendar::new_york();
+        // Sunday 2026-11-15 and Monday 2026-11-16 before the open (14:30 UTC): Thursday and
+        // Friday, from New York's midnight (05:00 UTC in November).
+        let thursday = utc(2026, 11, 12, 5, 0);
+        for now in [
+            utc(2026, 11, 15, 12, 0),
+            utc(2026, 11, 16, 6, 0),
+            utc(2026, 11, 16, 14, 29),
+        ] {
+            assert_eq!(nyse.trading_days_start(now, 2), thursday, "{now}");
+            assert_eq!(
+                nyse.trading_days_start(now, 1),
+                utc(2026, 11, 13, 5, 0),
+                "{now}"
+            );
+        }
+        // Monday once open: Monday counts.
+        assert_eq!(
+            nyse.trading_days_start(utc(2026, 11, 16, 14, 31), 1),
+            utc(2026, 11, 16, 5, 0)
+        );
+        assert_eq!(
+            nyse.trading_days_start(utc(2026, 11, 16, 14, 31), 2),
+            utc(2026, 11, 13, 5, 0)
+        );
+        // Friday 2026-11-27 after Thanksgiving (Thursday closed): Friday and Wednesday.
+        assert_eq!(
+            nyse.trading_days_start(utc(2026, 11, 27, 20, 0), 2),
+            utc(2026, 11, 25, 5, 0)
+        );
+        // The FX week on Sunday, and on Monday 2026-11-16 06:00 UTC (Monday's trading date
+        // opened on Sunday at 22:00 UTC): Thursday's and Friday's dates, or Friday's and Monday's.
+        assert_eq!(
+            FxCalendar.trading_days_start(utc(2026, 11, 15, 12, 0), 2),
+            utc(2026, 11, 11, 22, 0)
+        );
+        assert_eq!(
+            FxCalendar.trading_days_start(utc(2026, 11, 16, 6, 0), 2),
+            utc(2026, 11, 12, 22, 0)
+        );
+        // Tokyo over New Year: closed from 12-31 to 01-03.
+        assert_eq!(
+            SessionCalendar::tokyo().trading_days_start(utc(2027, 1, 3, 12, 0), 1),
+            utc(2026, 12, 29, 15, 0)
+        );
+        // Always open: calendar days, from 00:00 UTC.
+        assert_eq!(
+            AlwaysOpen.trading_days_start(utc(2026, 11, 15, 12, 0), 2),
+            utc(2026, 11, 14, 0, 0)
+        );
+        assert_eq!(
+            nyse.trading_days_start(utc(2026, 11, 15, 12, 0), 0),
+            utc(2026, 11, 15, 12, 0)
+        );
+    }
+
     proptest! {
+        #[test]
+        fn a_trading_day_starts_at_or_before_its_instants_and_is_its_own_start(
+            ms in 946_684_800_000i64..2_082_758_400_000i64,
+        ) {
+            let t = DateTime::from_timestamp_millis(ms).unwrap();
+            for cal in every_calendar() {
+                let day = cal.trading_day_start(t);
+                prop_assert!(day <= t && t - day < Duration::hours(25), "{cal:?} {t} {day}");
+                prop_assert_eq!(cal.trading_day_start(day), day, "{:?} {}", cal, t);
+            }
+        }
+
+        #[test]
+        fn the_last_n_trading_days_hold_n_days_with_trading(
+            ms in 946_684_800_000i64..2_082_758_400_000i64,
+            days in 0u32..12,
+        ) {
+            let end = DateTime::from_timestamp_millis(ms).unwrap();
+            for cal in every_calendar() {
+                let start = cal.trading_days_start(end, days);
+                prop_assert!(start <= end);
+                let found = trading_days_in(cal.as_ref(), start, end);
+                prop_assert_eq!(found.len(), days as usize, "{:?} at {} from {}", cal, end, start);
+                if days > 0 {
+                    // It starts at the first of them: no closed day ahead of it.
+                    prop_assert_eq!(found.first().copied(), Some(start), "{:?} at {}", cal, end);
+                }
+            }
+        }
+
         #[test]
         fn open_and_close_bracket_every_instant(ms in 946_684_800_000i64..2_082_758_400_000i64) {
             let t = DateTime::from_timestamp_millis(ms).unwrap();

@@ -59,3 +59,38 @@ impl Clock for ManualClock {
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 }
+
+/// The system's clock moved to start at a given instant: it shows `start` when made and runs
+/// at the system's speed from there. For a server or a demo run "as of" another time (a
+/// weekend, a Monday before the open) whose clock must still move.
+///
+/// ```
+/// use axia_domain::{Clock, ShiftedClock};
+/// use chrono::{TimeZone, Utc};
+///
+/// let sunday = Utc.with_ymd_and_hms(2026, 11, 15, 12, 0, 0).unwrap();
+/// let clock = ShiftedClock::starting_at(sunday);
+/// let now = clock.now();
+/// assert!(now >= sunday && now - sunday < chrono::Duration::seconds(60));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ShiftedClock {
+    offset: Duration,
+}
+
+impl ShiftedClock {
+    /// A clock that shows `start` now.
+    #[must_use]
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self {
+            offset: start.signed_duration_since(Utc::now()),
+        }
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        let now = Utc::now();
+        now.checked_add_signed(self.offset).unwrap_or(now)
+    }
+}

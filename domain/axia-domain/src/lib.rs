@@ -54,7 +54,7 @@ pub use calendar::{
     AlwaysOpen, CmeGlobexCalendar, FxCalendar, MarketCalendar, SessionCalendar, default_calendar,
     next_ny_close, ny_close_on,
 };
-pub use clock::{ManualClock, SystemClock};
+pub use clock::{ManualClock, ShiftedClock, SystemClock};
 pub use exchange_days::ExchangeDays;
 pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame, OhlcvFrameBuilder};
 pub use instrument::{

@@ -6,12 +6,15 @@
 //!
 //! The bar opens at the start of the current period (it is the forming bar) with the given
 //! close; open, high and low follow from the bar already there, if any. `AXIA_NAMESPACE` picks
-//! the hot tier's namespace (default `axia`, the binaries' default).
+//! the hot tier's namespace (default `axia`, the binaries' default); `AXIA_AT` (RFC 3339) puts
+//! the bar in the period of that instant instead of now's (for a server run with `--at`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use axia_domain::{Bar, Clock, OhlcvFrame, OhlcvStore, Symbol, SystemClock, Timeframe};
+use axia_domain::{
+    Bar, Clock, ManualClock, OhlcvFrame, OhlcvStore, Symbol, SystemClock, Timeframe,
+};
 use axia_redis::{RedisBarCache, RedisCacheConfig};
 
 async fn run() -> Result<String, String> {
@@ -25,9 +28,16 @@ async fn run() -> Result<String, String> {
     let url = std::env::var("REDIS_URL").map_err(|_| "REDIS_URL is not set".to_owned())?;
     let namespace = std::env::var("AXIA_NAMESPACE").unwrap_or_else(|_| "axia".to_owned());
     let config = RedisCacheConfig::new(url).namespace(namespace);
-    let clock = Arc::new(SystemClock);
-    let cache = RedisBarCache::new(config, Arc::clone(&clock)).map_err(|e| e.to_string())?;
-    let open_time = timeframe.floor(clock.now());
+    let now = match std::env::var("AXIA_AT") {
+        Ok(at) => chrono::DateTime::parse_from_rfc3339(&at)
+            .map_err(|e| format!("AXIA_AT {at:?}: {e}"))?
+            .with_timezone(&chrono::Utc),
+        Err(_) => SystemClock.now(),
+    };
+    // The hot tier keeps the last 24 h of its clock's now: the bar's.
+    let clock = Arc::new(ManualClock::new(now));
+    let cache = RedisBarCache::new(config, clock).map_err(|e| e.to_string())?;
+    let open_time = timeframe.floor(now);
     let range =
         axia_domain::TimeRange::new(open_time, open_time + chrono::Duration::milliseconds(1))
             .map_err(|e| e.to_string())?;

@@ -189,7 +189,8 @@ pub(crate) struct Page {
     params(
         ("symbol" = String, Path, description = "e.g. USDJPY, 7203.T, ^GSPC (letters, digits, `.`, `-`, `^`, `=`, `_`)"),
         ("timeframe" = String, Path, description = "M1, M5, M15, M30, H1, H4, D1, W1, MN1"),
-        ("start" = Option<String>, Query, description = "Inclusive, RFC 3339 or UNIX seconds. Without it the search reaches back as far as `limit` needs (weekends and holidays skipped)"),
+        ("start" = Option<String>, Query, description = "Inclusive, RFC 3339 or UNIX seconds. Without it (and without `days`) the search reaches back as far as `limit` needs (weekends and holidays skipped)"),
+        ("days" = Option<u32>, Query, description = "1 to 3660, in place of `start`: the last `days` trading days up to the end, counted on the instrument's calendar (weekends and holidays do not count: on a Sunday, `days=2` of a New York stock is Thursday's and Friday's sessions)"),
         ("end" = Option<String>, Query, description = "Inclusive, RFC 3339 or UNIX seconds; default (and at most) now, the forming bar included"),
         ("limit" = Option<usize>, Query, description = "Bars at most, counted back from the newest bar in the window: default 1000, maximum 50000. More bars than that set `truncated` and `next_before`"),
         ("before" = Option<i64>, Query, description = "Exclusive cursor, UNIX seconds: the `next_before` of the previous page"),
@@ -246,9 +247,10 @@ pub(crate) async fn market_data(
             .parse()
             .map_err(|e| Problem::invalid(format!("symbol: {e}")))?;
         let q = params::query::<RawMarketDataQuery>(raw.as_deref())?.parse()?;
-        let start = api.now() - Duration::days(q.days);
+        let start = api.now() - Duration::days(i64::from(q.days));
         let query = BarsQuery {
             start: Some(start),
+            days: None,
             end: None,
             limit: api.limits().max_bars,
             before: None,
@@ -284,7 +286,12 @@ pub(crate) async fn page(
     let limit_i32 = i32::try_from(q.limit).unwrap_or(i32::MAX);
     let reach = period * limit_i32;
     let epoch = DateTime::<Utc>::UNIX_EPOCH;
-    let floor = match q.start {
+    let start = match (q.start, q.days) {
+        (Some(s), _) => Some(s),
+        (None, Some(days)) => Some(instrument.calendar().trading_days_start(end, days)),
+        (None, None) => None,
+    };
+    let floor = match start {
         Some(s) => s,
         None => end - (reach * 64).max(Duration::days(14)),
     }
@@ -297,7 +304,7 @@ pub(crate) async fn page(
                 &instrument,
                 empty(&symbol, timeframe, floor)?,
                 q.limit,
-                q.start.is_none(),
+                start.is_none(),
             ),
             live: false,
             timing: Vec::new(),
@@ -338,7 +345,7 @@ pub(crate) async fn page(
             &instrument,
             answer,
             q.limit,
-            q.start.is_none(),
+            start.is_none(),
         ),
         live,
         timing,

@@ -57,7 +57,7 @@ pub use problem::Problem;
 pub struct Limits {
     /// Bars per page when `limit` is not given (default 1,000).
     pub default_bars: usize,
-    /// The largest `limit` taken (default 50,000: 30 days of M1 is about 31,700 bars).
+    /// The largest `limit` taken (default 50,000: 30 trading days of an FX pair's M1 are 43,200 bars).
     pub max_bars: usize,
     /// Bars a WebSocket sends on connect and on a resync (default 2: the bar that just closed
     /// and the forming one).

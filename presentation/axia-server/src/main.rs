@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use axia_config::{CommonArgs, Settings, Wiring};
-use axia_domain::{Clock, FeatureStore, SystemClock};
+use axia_domain::{Clock, FeatureStore, ShiftedClock, SystemClock};
 use axia_server::Api;
 use clap::Parser;
 
@@ -22,12 +22,25 @@ struct Args {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve as of this instant (RFC 3339): the clock starts there and runs at real speed. For
+    /// demos and tests of a market state (a weekend, a Monday before the open); default now.
+    #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 instant: {e}"))
 }
 
 async fn run(args: Args) -> Result<(), String> {
     let config_error = |e: axia_config::ConfigError| format!("configuration error: {e}");
     let settings = Settings::load(&args.common.overrides()).map_err(config_error)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = match args.at {
+        Some(t) => Arc::new(ShiftedClock::starting_at(t)),
+        None => Arc::new(SystemClock),
+    };
     let wiring = Wiring::build(&settings, Arc::clone(&clock))
         .await
         .map_err(config_error)?;
@@ -47,6 +60,7 @@ async fn run(args: Args) -> Result<(), String> {
     tracing::info!(
         listen = %local,
         hot = wiring.hot.is_some(),
+        at = ?args.at,
         "axia-server started: open http://{local}/chart/USDJPY/H1"
     );
     axum::serve(listener, api.router())

@@ -33,6 +33,7 @@ pub(crate) fn series(symbol: &str, timeframe: &str) -> Result<(Symbol, Timeframe
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBarsQuery {
     start: Option<String>,
+    days: Option<String>,
     end: Option<String>,
     limit: Option<String>,
     before: Option<String>,
@@ -53,8 +54,10 @@ pub(crate) struct RawMarketDataQuery {
 /// A parsed bars query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BarsQuery {
-    /// Inclusive; `None`: as far back as `limit` reaches.
+    /// Inclusive; `None`: as far back as `limit` reaches (or `days`).
     pub start: Option<DateTime<Utc>>,
+    /// The last `days` trading days up to the end, in place of `start`.
+    pub days: Option<u32>,
     /// Inclusive; `None`: now (the live edge).
     pub end: Option<DateTime<Utc>>,
     pub limit: usize,
@@ -98,8 +101,15 @@ impl RawBarsQuery {
                 s.to_rfc3339()
             )));
         }
+        let days = self.days.as_deref().map(days).transpose()?;
+        if start.is_some() && days.is_some() {
+            return Err(Problem::invalid(
+                "days: give either start or days, not both".to_owned(),
+            ));
+        }
         Ok(BarsQuery {
             start,
+            days,
             end,
             limit: limit(self.limit.as_deref(), limits)?,
             before,
@@ -112,13 +122,24 @@ impl RawBarsQuery {
 /// The parsed seed query: a timeframe (default H1) and a number of days (default 30).
 pub(crate) struct MarketDataQuery {
     pub timeframe: Timeframe,
-    pub days: i64,
+    pub days: u32,
     pub use_case: UseCase,
     pub format: Format,
 }
 
-/// The longest `days` the seed's path takes.
-pub(crate) const MAX_DAYS: i64 = 3_660;
+/// The most `days` a query takes (ten years).
+pub(crate) const MAX_DAYS: u32 = 3_660;
+
+/// A number of days from 1 to [`MAX_DAYS`].
+fn days(d: &str) -> Result<u32, Problem> {
+    match d.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
+        _ => Err(Problem::invalid(format!(
+            "days: {:?} is not a whole number from 1 to {MAX_DAYS}",
+            clip(d)
+        ))),
+    }
+}
 
 impl RawMarketDataQuery {
     pub(crate) fn parse(self) -> Result<MarketDataQuery, Problem> {
@@ -128,18 +149,7 @@ impl RawMarketDataQuery {
                 .parse()
                 .map_err(|e| Problem::invalid(format!("timeframe: {e}")))?,
         };
-        let days = match self.days.as_deref() {
-            None => 30,
-            Some(d) => match d.trim().parse::<i64>() {
-                Ok(n) if (1..=MAX_DAYS).contains(&n) => n,
-                _ => {
-                    return Err(Problem::invalid(format!(
-                        "days: {:?} is not a whole number from 1 to {MAX_DAYS}",
-                        clip(d)
-                    )));
-                }
-            },
-        };
+        let days = self.days.as_deref().map_or(Ok(30), days)?;
         Ok(MarketDataQuery {
             timeframe,
             days,

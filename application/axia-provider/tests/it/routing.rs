@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use axia_domain::{
-    MarketDataError, MockMarketData, MockOhlcvStore, OhlcvFrame, TimeRange, Timeframe, UseCase,
+    ManualClock, MarketDataError, MockMarketData, MockOhlcvStore, OhlcvFrame, TimeRange, Timeframe,
+    UseCase,
 };
 use axia_provider::{OhlcvDataProvider, OhlcvRequest, Outcome, Role, Window};
-use chrono::Duration;
+use chrono::{Duration, TimeZone, Utc};
 use mockall::Sequence;
 use mockall::predicate::{always, eq};
 
@@ -31,8 +32,12 @@ impl Mocks {
     }
 
     fn build(self) -> OhlcvDataProvider {
+        self.build_at(now())
+    }
+
+    fn build_at(self, now: chrono::DateTime<Utc>) -> OhlcvDataProvider {
         OhlcvDataProvider::builder()
-            .clock(clock())
+            .clock(Arc::new(ManualClock::new(now)))
             .broker(Arc::new(self.broker))
             .hot_cache(Arc::new(self.hot))
             .cold_archive(Arc::new(self.cold))
@@ -132,6 +137,35 @@ async fn a_short_window_further_back_than_24_hours_takes_the_long_plan() {
     let window = Window::Range(TimeRange::new(start, start + Duration::hours(6)).unwrap());
     let order = run(&m.build(), UseCase::Chart, window).await;
     assert_eq!(order, [Role::ColdArchive, Role::Fallback]);
+}
+
+/// Monday 05:40 UTC, the last 24 h (the server's `days=1`, its end inclusive): the FX week
+/// opened on Sunday at 22:00 UTC, so no bar can be older than 8 hours: the hot tier's plan,
+/// not the archive's. The same day window on a Wednesday is a day of trading: the long plan.
+#[tokio::test]
+async fn a_day_that_reaches_into_the_weekend_is_planned_by_what_can_exist_in_it() {
+    let monday = Utc.with_ymd_and_hms(2026, 11, 16, 5, 40, 0).unwrap();
+    let day = |now: chrono::DateTime<Utc>| {
+        Window::Range(
+            TimeRange::new(now - Duration::hours(24), now + Duration::milliseconds(1)).unwrap(),
+        )
+    };
+    let (mut m, mut seq) = (Mocks::new(), Sequence::new());
+    store_miss(&mut m.hot, &mut seq);
+    market_miss(&mut m.broker, &mut seq);
+    market_miss(&mut m.yahoo, &mut seq);
+    m.cold.expect_get().never();
+    let order = run(&m.build_at(monday), UseCase::Chart, day(monday)).await;
+    assert_eq!(order, [Role::HotCache, Role::Broker, Role::Fallback]);
+
+    let wednesday = monday + Duration::days(2);
+    let (mut m, mut seq) = (Mocks::new(), Sequence::new());
+    store_miss(&mut m.cold, &mut seq);
+    store_miss(&mut m.hot, &mut seq);
+    market_miss(&mut m.yahoo, &mut seq);
+    m.broker.expect_bars().never();
+    let order = run(&m.build_at(wednesday), UseCase::Chart, day(wednesday)).await;
+    assert_eq!(order, [Role::ColdArchive, Role::HotCache, Role::Fallback]);
 }
 
 #[tokio::test]

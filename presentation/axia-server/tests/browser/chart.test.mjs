@@ -38,9 +38,9 @@ let server;
 let browser;
 const figures = {};
 
-function startServer() {
-  const child = spawn(SERVER, ["--listen", `127.0.0.1:${PORT}`, "--namespace", NAMESPACE,
-    "--archive", archive, "--redis-url", REDIS_URL], {
+function startServer(extra = [], port = PORT, namespace = NAMESPACE, dir = archive) {
+  const child = spawn(SERVER, ["--listen", `127.0.0.1:${port}`, "--namespace", namespace,
+    "--archive", dir, "--redis-url", REDIS_URL, ...extra], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, RUST_LOG: "warn" },
   });
@@ -48,10 +48,10 @@ function startServer() {
   return child;
 }
 
-async function waitUntilUp() {
+async function waitUntilUp(base = BASE) {
   for (let i = 0; i < 200; i++) {
     try {
-      const r = await fetch(`${BASE}/health`);
+      const r = await fetch(`${base}/health`);
       if (r.ok) return;
     } catch (_) { /* not up yet */ }
     await sleep(50);
@@ -72,12 +72,12 @@ function putBar(symbol, timeframe, close) {
   }, (err, stdout, stderr) => (err ? fail(new Error(`${err}: ${stderr}`)) : ok(stdout))));
 }
 
-async function openChart(symbol, timeframe, days) {
+async function openChart(symbol, timeframe, days, base = BASE) {
   const page = await browser.newPage({ viewport: { width: 1200, height: 600 } });
   const problems = [];
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
-  await page.goto(`${BASE}/chart/${symbol}/${timeframe}?days=${days}`);
+  await page.goto(`${base}/chart/${symbol}/${timeframe}?days=${days}`);
   await page.waitForFunction(() => window.__axia && (window.__axia.ready || window.__axia.errors.length),
     null, { timeout: 30_000 });
   const errors = await page.evaluate(() => window.__axia.errors);
@@ -170,6 +170,45 @@ test("symbols holding ^, = and & chart and go live (their URLs encoded)", async 
   }
 });
 
+// The market state is set by the server's clock (`--at`), never by the day CI runs on.
+test("on a weekend and before Monday's open, a stock's chart shows its last sessions", async () => {
+  // Sunday 2026-11-15 noon UTC, and Monday 2026-11-16 06:00 UTC (New York opens at 14:30 UTC;
+  // Tokyo is in its Monday afternoon session until 06:30 UTC).
+  const cases = [
+    { at: "2026-11-15T12:00:00Z", symbol: "AT&T", tz: "America/New_York", dates: ["2026-11-12", "2026-11-13"] },
+    { at: "2026-11-16T06:00:00Z", symbol: "AT&T", tz: "America/New_York", dates: ["2026-11-12", "2026-11-13"] },
+    { at: "2026-11-15T12:00:00Z", symbol: "7203.T", tz: "Asia/Tokyo", dates: ["2026-11-12", "2026-11-13"] },
+    { at: "2026-11-16T06:00:00Z", symbol: "7203.T", tz: "Asia/Tokyo", dates: ["2026-11-13", "2026-11-16"] },
+  ];
+  const localDate = (t, tz) => new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric",
+    month: "2-digit", day: "2-digit" }).format(new Date(t * 1000));
+  for (const at of [...new Set(cases.map((c) => c.at))]) {
+    const port = PORT + 1;
+    const base = `http://127.0.0.1:${port}`;
+    const dir = mkdtempSync(join(tmpdir(), "axia-browser-at-"));
+    const child = startServer(["--at", at], port, `${NAMESPACE}-at`, dir);
+    try {
+      await waitUntilUp(base);
+      for (const c of cases.filter((c) => c.at === at)) {
+        const { page, problems } = await openChart(encodeURIComponent(c.symbol), "M5", 2, base);
+        const times = await page.evaluate(() => window.__axia.candles.data().map((b) => b.time));
+        assert.ok(times.length > 0, `${c.symbol} at ${at}: candles on the chart`);
+        const dates = [...new Set(times.map((t) => localDate(t, c.tz)))];
+        assert.deepEqual(dates, c.dates, `${c.symbol} at ${at}: its last two sessions`);
+        assert.ok(times.at(-1) * 1000 <= Date.parse(at), "nothing after the server's now");
+        assert.doesNotMatch(await page.textContent("#info"), /no bars/);
+        assert.deepEqual(problems, [], `${c.symbol} at ${at}`);
+        await page.close();
+      }
+    } finally {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
 test("a coin on a catch-all tick shows the decimals its bars use, more when a bar needs them", async () => {
   // BTC-USD's tick is 0.00000001; the simulator quotes it in cents, as venues do.
   const { page, problems } = await openChart("BTC-USD", "M5", 2);
@@ -258,9 +297,8 @@ test("the page shows the lost connection and recovers after the server restarts"
 // path), and an empty page, each to its second animation frame from the navigation's start,
 // medians of fresh browser contexts. A figure beside the page's own, not a goal.
 test("figures: the floor under the time to chart (the bare library, the bars inlined)", async () => {
-  const now = Math.floor(Date.now() / 1000);
   const body = await (await fetch(
-    `${BASE}/api/v1/bars/USDJPY/H1?start=${now - 30 * 86400}&limit=50000`)).json();
+    `${BASE}/api/v1/bars/USDJPY/H1?days=30&limit=50000`)).json();
   const bars = body.bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close }));
   assert.ok(bars.length > 400, `30 days of H1 hold over 400 bars, got ${bars.length}`);
   const done = "requestAnimationFrame(() => requestAnimationFrame(() => { window.__floor.ms = performance.now(); }));";

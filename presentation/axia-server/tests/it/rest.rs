@@ -675,3 +675,145 @@ async fn csv_prints_a_coin_with_the_decimals_its_prices_use() {
         }
     }
 }
+
+/// `days` counts trading days on the instrument's calendar at the server's clock: on a
+/// weekend, before Monday's open and after a holiday, a stock's window holds its last sessions,
+/// never an empty weekend; an FX pair's its last trading dates.
+#[tokio::test]
+async fn days_counts_the_instruments_trading_days_at_the_servers_clock() {
+    let utc = |d: u32, h: u32, m: u32| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+    let new_york = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .with_timezone(&chrono_tz::America::New_York)
+            .date_naive()
+            .to_string()
+    };
+    let tokyo = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .with_timezone(&chrono_tz::Asia::Tokyo)
+            .date_naive()
+            .to_string()
+    };
+    // The FX trading date: the New York date of the 17:00 close that ends the bar's day.
+    let fx = |t: i64| {
+        axia_domain::DailyAlignment::NewYorkClose
+            .date_of(chrono::DateTime::from_timestamp(t, 0).unwrap())
+            .to_string()
+    };
+    type DateOf<'a> = &'a dyn Fn(i64) -> String;
+    type Case<'a> = (
+        chrono::DateTime<Utc>,
+        &'a str,
+        u32,
+        DateOf<'a>,
+        &'a [&'a str],
+    );
+    let cases: [Case; 9] = [
+        // Sunday, Monday before the open, Monday once open.
+        (
+            utc(15, 12, 0),
+            "AT%26T",
+            2,
+            &new_york,
+            &["2026-11-12", "2026-11-13"],
+        ),
+        (
+            utc(16, 6, 0),
+            "AT%26T",
+            2,
+            &new_york,
+            &["2026-11-12", "2026-11-13"],
+        ),
+        (
+            utc(16, 14, 45),
+            "AT%26T",
+            2,
+            &new_york,
+            &["2026-11-13", "2026-11-16"],
+        ),
+        // The Friday after Thanksgiving (Thursday closed): Wednesday's session and Friday's.
+        (
+            utc(27, 18, 0),
+            "AAPL",
+            2,
+            &new_york,
+            &["2026-11-25", "2026-11-27"],
+        ),
+        (utc(15, 12, 0), "7203.T", 1, &tokyo, &["2026-11-13"]),
+        (
+            utc(16, 6, 0),
+            "7203.T",
+            2,
+            &tokyo,
+            &["2026-11-13", "2026-11-16"],
+        ),
+        // FX on Sunday noon and on Monday 06:00 (Monday's date opened on Sunday at 22:00).
+        (
+            utc(15, 12, 0),
+            "EURUSD",
+            2,
+            &fx,
+            &["2026-11-12", "2026-11-13"],
+        ),
+        (
+            utc(16, 6, 0),
+            "EURUSD",
+            2,
+            &fx,
+            &["2026-11-13", "2026-11-16"],
+        ),
+        (
+            utc(16, 6, 0),
+            "EURUSD",
+            3,
+            &fx,
+            &["2026-11-12", "2026-11-13", "2026-11-16"],
+        ),
+    ];
+    for (now, symbol, days, date_of, expected) in cases {
+        let clock = Arc::new(axia_domain::ManualClock::new(now));
+        let broker = axia_simbroker::SimulatedBroker::new(11, Arc::clone(&clock));
+        let provider = OhlcvDataProvider::builder()
+            .fallback(broker)
+            .clock(Arc::clone(&clock))
+            .build();
+        let base = serve(&Api::builder(provider).clock(clock).build()).await;
+        let (status, _, body) = get(&format!(
+            "{base}/api/v1/bars/{symbol}/M5?days={days}&limit=50000&format=json"
+        ))
+        .await;
+        assert_eq!(status, 200, "{symbol} at {now}: {body}");
+        let t = times(&body);
+        let dates: BTreeSet<String> = t.iter().map(|&t| date_of(t)).collect();
+        let expected: BTreeSet<String> = expected.iter().map(|&d| d.to_owned()).collect();
+        assert_eq!(
+            dates, expected,
+            "{symbol} at {now}: the last {days} trading days"
+        );
+        assert!(*t.last().unwrap() <= now.timestamp(), "{symbol} at {now}");
+        assert!(
+            body.get("next_before").is_none(),
+            "a window with days ends paging"
+        );
+    }
+    // `days` and `start` together, or days out of range: a 400 naming the parameter.
+    let w = World::new();
+    let base = serve(&w.api().build()).await;
+    for q in [
+        "days=2&start=2026-06-30T00:00:00Z",
+        "days=0",
+        "days=3661",
+        "days=-1",
+        "days=1.5",
+    ] {
+        let (status, headers, body) = get(&format!("{base}/api/v1/bars/EURUSD/H1?{q}")).await;
+        assert_eq!(status, 400, "{q}: {body}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert!(
+            body["detail"].as_str().unwrap().starts_with("days:"),
+            "{q}: {body}"
+        );
+    }
+}
