@@ -30,7 +30,7 @@ impl Anchoring {
     /// The shortest span by default, days.
     pub const DEFAULT_MIN_DAYS: i64 = 7;
 
-    /// Anchors every `bars` bars of `timeframe`, and at least every `min_span`.
+    /// Anchors every `bars` bars of `timeframe`, spaced at least `min_span` apart (the longer of the two).
     #[must_use]
     pub fn new(timeframe: Timeframe, bars: u32, min_span: Duration) -> Self {
         let span_ms = timeframe

@@ -10,7 +10,7 @@ use axia_domain::{
 use axia_indicators::{FeatureSet, FeatureSpec, Hlc, IndicatorError};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{Anchoring, BarHistory};
+use crate::{Anchoring, BarHistory, HistoryError};
 
 /// Which indicators run on which series, and where they start.
 ///
@@ -80,7 +80,7 @@ impl FeatureConfig {
         Ok(self)
     }
 
-    /// Anchors every `bars` bars and at least every `min_span` (see [`Anchoring`]).
+    /// Anchors every `bars` bars, spaced at least `min_span` apart (see [`Anchoring`]).
     #[must_use]
     pub fn anchoring(mut self, bars: u32, min_span: Duration) -> Self {
         self.anchor_bars = bars;
@@ -133,6 +133,24 @@ pub enum FeatureError {
         timeframe: Timeframe,
         /// Why.
         message: String,
+    },
+    /// Bars of the history behind the values could not be read from any source (the archive
+    /// lacks them and no market source serves the use case, or those asked failed): values
+    /// computed without them would not be the documented ones, so none is given.
+    #[error(
+        "bars of {symbol} {timeframe} from {} to {} are missing from the history its values are computed from (every bar since their anchor): {why}",
+        missing.start().to_rfc3339(),
+        missing.end().to_rfc3339()
+    )]
+    IncompleteHistory {
+        /// The symbol.
+        symbol: Symbol,
+        /// The timeframe.
+        timeframe: Timeframe,
+        /// The first run of missing bar slots.
+        missing: TimeRange,
+        /// Which sources were asked and what they said.
+        why: String,
     },
     /// The feature store failed.
     #[error("feature store: {0}")]
@@ -496,7 +514,15 @@ impl FeatureEngine {
         self.history
             .bars(symbol, timeframe, range)
             .await
-            .map_err(history_error)
+            .map_err(|e| match e {
+                HistoryError::Missing { missing, why } => FeatureError::IncompleteHistory {
+                    symbol: symbol.clone(),
+                    timeframe,
+                    missing,
+                    why,
+                },
+                HistoryError::Unreadable(message) => history_error(message),
+            })
     }
 
     /// Builds a series from its history. Publishes every closed bar from `since` (the newest

@@ -22,4 +22,4 @@ mod history;
 pub use anchor::Anchoring;
 pub use axia_indicators::{FeatureSet, FeatureSpec};
 pub use engine::{FeatureConfig, FeatureEngine, FeatureError, Refreshed};
-pub use history::BarHistory;
+pub use history::{BarHistory, HistoryError};

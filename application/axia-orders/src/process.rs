@@ -159,6 +159,7 @@ pub struct ProcessOrder {
     processor: Arc<str>,
     deliveries: Arc<AtomicU64>,
     lease: chrono::Duration,
+    lookup_grace: chrono::Duration,
 }
 
 impl std::fmt::Debug for ProcessOrder {
@@ -246,7 +247,18 @@ impl ProcessOrder {
             processor: default_processor_id().into(),
             deliveries: Arc::default(),
             lease: chrono::Duration::seconds(30),
+            lookup_grace: chrono::Duration::seconds(120),
         }
+    }
+
+    /// How long after a submission whose answer was lost an empty lookup is not trusted
+    /// (default 120 s): the request may still reach the broker, so the order is looked up
+    /// again later instead of being submitted a second time. After it, nothing found means
+    /// nothing arrived, and the order is submitted.
+    #[must_use]
+    pub fn lookup_grace(mut self, grace: Duration) -> Self {
+        self.lookup_grace = chrono::Duration::from_std(grace).unwrap_or(self.lookup_grace);
+        self
     }
 
     /// The clock "now" comes from (default: the system's).
@@ -343,6 +355,13 @@ impl ProcessOrder {
             .await?
         {
             ClaimOutcome::Held(c) => {
+                // Final since it was read (the holder has not released it yet): done.
+                if let Some(stored) = self.store.get(order.id()).await?
+                    && stored.status().is_final()
+                {
+                    self.queue.ack(message).await?;
+                    return Ok(Handled::Duplicate(stored.status()));
+                }
                 tracing::info!(holder = c.owner, until = %c.expires_at, "another processor holds the order: later");
                 self.queue
                     .retry_later(message, until_lapse(&c, now))
@@ -381,6 +400,18 @@ impl ProcessOrder {
     }
 
     async fn poison(&self, message: &QueueMessage, p: Poison) -> Result<Handled, ProcessError> {
+        // A body that names a valid order id: its log lines carry it too.
+        if let Some(id) = serde_json::from_str::<serde_json::Value>(&message.body)
+            .ok()
+            .and_then(|v| {
+                v.get("order_id")?
+                    .as_str()?
+                    .parse::<axia_domain::OrderId>()
+                    .ok()
+            })
+        {
+            tracing::Span::current().record("order_id", id.as_str());
+        }
         tracing::warn!(code = p.code, detail = p.detail, "poison order message");
         let record = PoisonRecord {
             message_id: message.message_id.clone(),
@@ -483,13 +514,21 @@ impl ProcessOrder {
         Ok(())
     }
 
-    async fn market_price(&self, order: &Order) -> Option<axia_domain::Price> {
-        let source = self.reference.as_ref()?;
+    /// The reference price, or why there is none (no source configured, nothing recent, or
+    /// the source's error: a refused token is said, not hidden behind a missing price).
+    async fn market_price(&self, order: &Order) -> Result<axia_domain::Price, String> {
+        let Some(source) = self.reference.as_ref() else {
+            return Err("no reference price source is configured".to_owned());
+        };
         match source.last_price(order.symbol()).await {
-            Ok(p) => p,
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err(format!(
+                "the market has no recent price for {}",
+                order.symbol()
+            )),
             Err(e) => {
                 tracing::warn!(error = %e, "no reference price: checks that need one fail closed");
-                None
+                Err(format!("the reference price source failed: {e}"))
             }
         }
     }
@@ -504,7 +543,16 @@ impl ProcessOrder {
             return self.reject(message, holder, order, rejection).await;
         }
         let reference = self.market_price(&order).await;
-        if let Err(rejection) = self.validator.validate(&order, reference) {
+        if let Err(mut rejection) =
+            self.validator
+                .validate_at(&order, reference.as_ref().ok().copied(), self.clock.now())
+        {
+            // A check that needed the price says why there was none.
+            if let (RejectionReason::PriceInvalid, Err(why)) = (rejection.reason, &reference)
+                && rejection.detail.starts_with("no ")
+            {
+                rejection.detail = format!("{} ({why})", rejection.detail);
+            }
             return self.reject(message, holder, order, rejection).await;
         }
         // Persist Submitted, under the claim, before the executor sees the order.
@@ -555,6 +603,29 @@ impl ProcessOrder {
                 tracing::info!(outcome = ?execution.outcome, "the executor has it");
                 self.settle(message, holder, order, execution).await
             }
+            // Nothing yet, right after a submission whose answer was lost: the request may still
+            // be on its way to the broker. Not trusted until the grace has passed.
+            Ok(None)
+                if order
+                    .submitted_at()
+                    .is_some_and(|at| self.clock.now() < at + self.lookup_grace) =>
+            {
+                let at = order.submitted_at().unwrap_or_else(|| self.clock.now());
+                let wait = (at + self.lookup_grace - self.clock.now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(Duration::from_secs(1));
+                tracing::info!(
+                    submitted = %at,
+                    "the executor has no record yet of a submission whose answer was lost: asking again later"
+                );
+                holder.release(&order).await;
+                self.queue.retry_later(message, wait).await?;
+                Ok(Handled::Deferred(format!(
+                    "no executor record yet; submitted at {}",
+                    at.to_rfc3339()
+                )))
+            }
             // Never reached the executor: submit now, under our claim.
             Ok(None) => self.submit(message, holder, order).await,
             Err(e) => {
@@ -575,6 +646,39 @@ impl ProcessOrder {
         execution: Execution,
     ) -> Result<Handled, ProcessError> {
         let now = self.clock.now();
+        let terms = order.terms();
+        match &execution.order {
+            Some(recorded) if *recorded != terms => {
+                tracing::error!(
+                    client_order_id = %order.client_order_id(),
+                    executor_has = %recorded,
+                    order = %terms,
+                    "the executor's record of this client order id is another order: rejected, not settled"
+                );
+                order.mark_rejected(
+                    Rejection::new(
+                        RejectionReason::DuplicateClientOrderId,
+                        format!(
+                            "client order id {} already names another order at the executor ({recorded}); this order is {terms}",
+                            order.client_order_id()
+                        ),
+                    ),
+                    now,
+                    &holder.owner,
+                )?;
+                if let Some(actual) = self.persist(holder, &order, OrderStatus::Submitted).await? {
+                    return self.changed_elsewhere(message, actual).await;
+                }
+                holder.release(&order).await;
+                self.queue.ack(message).await?;
+                return Ok(Handled::Done(OrderStatus::Rejected));
+            }
+            Some(_) => {}
+            None => tracing::warn!(
+                client_order_id = %order.client_order_id(),
+                "the executor's record does not say which order it was for; taken as this one"
+            ),
+        }
         match execution.outcome {
             ExecutionOutcome::Filled(fill) => order.mark_filled(fill, now, &holder.owner)?,
             ExecutionOutcome::Rejected { code, detail } => {

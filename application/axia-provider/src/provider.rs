@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use axia_domain::{
-    Clock, Completeness, DailyAlignment, MarketCalendar, MarketData, MarketDataError, OhlcvFrame,
-    OhlcvStore, StoreError, Symbol, SystemClock, TimeRange, Timeframe, UseCase, default_calendar,
-    lock,
+    Clock, Completeness, DailyAlignment, Grid, MarketCalendar, MarketData, MarketDataError,
+    OhlcvFrame, OhlcvStore, StoreError, Symbol, SystemClock, TimeRange, Timeframe, UseCase,
+    default_calendar, lock,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
@@ -236,19 +236,83 @@ pub enum ProviderError {
         use_case: UseCase,
     },
     /// Every source asked failed, timed out or was skipped.
-    #[error("every source failed: {}", describe(attempts))]
+    #[error("no source could give the bars of {}: {}", series(symbol.as_ref(), *timeframe), describe(attempts))]
     AllFailed {
         /// What each did.
         attempts: Vec<Attempt>,
+        /// The series asked for (`None` only where no request is known).
+        symbol: Option<Symbol>,
+        /// Its timeframe.
+        timeframe: Option<Timeframe>,
     },
 }
 
+fn series(symbol: Option<&Symbol>, timeframe: Option<Timeframe>) -> String {
+    match (symbol, timeframe) {
+        (Some(s), Some(tf)) => format!("{s} {tf}"),
+        (Some(s), None) => s.to_string(),
+        _ => "the series".to_owned(),
+    }
+}
+
+/// Each attempt as a sentence: the role, what happened, and what to do where there is
+/// something to do.
 fn describe(attempts: &[Attempt]) -> String {
+    if attempts.is_empty() {
+        return "no source was asked".to_owned();
+    }
     attempts
         .iter()
-        .map(|a| format!("{}={:?}", a.source, a.outcome))
+        .map(|a| {
+            format!(
+                "the {} {}",
+                a.source.as_str().replace('_', " "),
+                a.outcome.sentence()
+            )
+        })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("; ")
+}
+
+impl ErrorKind {
+    /// What happened, as the end of a sentence that starts with the source.
+    #[must_use]
+    pub const fn sentence(self) -> &'static str {
+        match self {
+            Self::Unavailable => "could not be reached",
+            Self::Corrupt => "holds data that could not be decoded (see its quarantine)",
+            Self::Conflict => "kept conflicting with other writers",
+            Self::InvalidRequest => "refused the request as invalid",
+            Self::RateLimited => "is rate limiting requests; try again later",
+            Self::SymbolNotFound => {
+                "does not know the symbol; check its spelling or its venue name under [instruments]"
+            }
+            Self::Unsupported => {
+                "cannot serve this request (too long, too old, or a timeframe it lacks)"
+            }
+            Self::InvalidResponse => "answered something that could not be understood",
+            Self::Misaligned => "has bars on another daily alignment than the series",
+            Self::Unauthorized => {
+                "refused the credentials; check the token (OANDA_TOKEN) or the account"
+            }
+            Self::Backend => "failed (the log says how)",
+        }
+    }
+}
+
+impl Outcome {
+    /// What happened, as the end of a sentence that starts with the source.
+    #[must_use]
+    pub const fn sentence(&self) -> &'static str {
+        match self {
+            Self::Hit => "had the bars",
+            Self::Partial => "had some of the bars",
+            Self::Miss => "had no bars",
+            Self::Error(kind) => kind.sentence(),
+            Self::Timeout => "did not answer in time",
+            Self::CircuitOpen => "was skipped after repeated failures (circuit open)",
+        }
+    }
 }
 
 type Flight = Arc<OnceCell<Result<OhlcvResponse, ProviderError>>>;
@@ -527,6 +591,18 @@ impl OhlcvDataProvider {
         self.inner.clock.now()
     }
 
+    /// The trading calendar the provider counts `symbol`'s bars on (its completeness).
+    #[must_use]
+    pub fn calendar_of(&self, symbol: &Symbol) -> Arc<dyn MarketCalendar> {
+        (self.inner.calendar)(symbol)
+    }
+
+    /// The bar grid of `symbol` `timeframe`: the timeframe under the symbol's daily alignment.
+    #[must_use]
+    pub fn grid(&self, symbol: &Symbol, timeframe: Timeframe) -> Grid {
+        timeframe.aligned((self.inner.alignment)(symbol))
+    }
+
     /// The bars of `request`, from the first sources of its plan that have them.
     ///
     /// Concurrent calls with an identical request share one fetch.
@@ -562,6 +638,8 @@ impl OhlcvDataProvider {
         .unwrap_or_else(|| {
             Err(ProviderError::AllFailed {
                 attempts: Vec::new(),
+                symbol: Some(request.symbol.clone()),
+                timeframe: Some(request.timeframe),
             })
         });
         let mut stats = lock(&self.inner.stats);
@@ -660,6 +738,7 @@ impl OhlcvDataProvider {
     fn parts(
         &self,
         step: Step,
+        req: &OhlcvRequest,
         wanted: TimeRange,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<(Role, TimeRange)> {
@@ -670,7 +749,13 @@ impl OhlcvDataProvider {
                 if self.inner.slots.contains_key(&Role::ColdArchive) {
                     v.push((Role::ColdArchive, wanted));
                 }
+                // From the open of the bar forming now when that is older: the hot tier keeps
+                // a series' newest bar however old, so a forming W1 or MN1 bar that opened days
+                // ago is read from it.
                 let recent = TimeRange::last_through(self.inner.hot_retention, now);
+                let forming = self.grid(&req.symbol, req.timeframe).floor(now);
+                let recent =
+                    TimeRange::new(recent.start().min(forming), recent.end()).unwrap_or(recent);
                 if self.inner.slots.contains_key(&Role::HotCache)
                     && let Some(r) = wanted.intersect(&recent)
                 {
@@ -705,7 +790,7 @@ impl OhlcvDataProvider {
         let now = self.inner.clock.now();
         let mut step_frame = OhlcvFrame::empty(req.symbol.clone(), req.timeframe);
         let mut step_completeness = None;
-        for (role, asked) in self.parts(step, got.wanted(range), now) {
+        for (role, asked) in self.parts(step, req, got.wanted(range), now) {
             let (answer, latency) = self.ask(role, req, asked).await;
             let (outcome, bars) = match answer {
                 Answer::Failed(o) => (o, 0),
@@ -789,6 +874,8 @@ impl OhlcvDataProvider {
         if !got.answered {
             return Err(ProviderError::AllFailed {
                 attempts: got.attempts,
+                symbol: Some(req.symbol.clone()),
+                timeframe: Some(req.timeframe),
             });
         }
         if req.use_case == UseCase::Analysis && got.frame.forming().is_some() {

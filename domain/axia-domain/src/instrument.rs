@@ -346,6 +346,22 @@ pub enum TradingHours {
 }
 
 impl TradingHours {
+    /// The name the settings use (`fx_week`, `new_york`, `cme_globex`, …).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::FxWeek => "fx_week",
+            Self::Tokyo => "tokyo",
+            Self::NewYork => "new_york",
+            Self::AlwaysOpen => "always_open",
+            Self::London => "london",
+            Self::CentralEurope => "central_europe",
+            Self::HongKong => "hong_kong",
+            Self::Sydney => "sydney",
+            Self::CmeGlobex => "cme_globex",
+        }
+    }
+
     /// The calendar of these hours: the FX week (its holidays not modelled: brokers quote
     /// through them), or an exchange's sessions on its trading days ([`crate::ExchangeDays`]).
     #[must_use]
@@ -947,6 +963,24 @@ impl InstrumentRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trading_hours_names_are_the_settings_names() {
+        use TradingHours::*;
+        for h in [
+            FxWeek,
+            Tokyo,
+            NewYork,
+            AlwaysOpen,
+            London,
+            CentralEurope,
+            HongKong,
+            Sydney,
+            CmeGlobex,
+        ] {
+            assert_eq!(serde_json::to_value(h).unwrap(), h.as_str(), "{h:?}");
+        }
+    }
     use proptest::prelude::*;
 
     fn ticks() -> impl Strategy<Value = Tick> {

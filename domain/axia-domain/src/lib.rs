@@ -68,8 +68,8 @@ pub use killswitch::{
 pub use locks::lock;
 pub use order::{
     ClientOrderId, DecimalError, Fill, NotPositive, ORDER_ID_MAX_LEN, Order, OrderId, OrderIdError,
-    OrderLimits, OrderStatus, OrderStatusError, OrderType, OrderValidator, Price, Quantity,
-    Rejection, RejectionReason, Side, TransitionError,
+    OrderLimits, OrderStatus, OrderStatusError, OrderTerms, OrderType, OrderValidator, Price,
+    Quantity, Rejection, RejectionReason, Side, TransitionError,
 };
 pub use pacer::Pacer;
 pub use ports::{

@@ -175,9 +175,15 @@ macro_rules! positive_decimal {
         impl FromStr for $name {
             type Err = DecimalError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let value = Decimal::from_str_exact(s.trim()).map_err(|_| DecimalError::NotANumber {
-                    what: $what,
-                    input: s.chars().take(32).collect(),
+                let text = s.trim();
+                let value = Decimal::from_str_exact(text).map_err(|_| {
+                    let input = s.chars().take(32).collect();
+                    // Written as a plain decimal number: too many digits, not a bad number.
+                    if is_plain_decimal(text) {
+                        DecimalError::OutOfRange { what: $what, input }
+                    } else {
+                        DecimalError::NotANumber { what: $what, input }
+                    }
                 })?;
                 Ok(Self::new(value)?)
             }
@@ -189,6 +195,18 @@ macro_rules! positive_decimal {
             }
         }
     };
+}
+
+/// `[+-]digits[.digits]`: a decimal number as written in an order, whatever its size.
+fn is_plain_decimal(s: &str) -> bool {
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "1"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
 }
 
 /// A value that had to be a positive decimal number and was not.
@@ -203,9 +221,20 @@ pub struct NotPositive {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecimalError {
-    /// Not a decimal number at all (`"abc"`, `"1e3"`, a number too large for 28 digits).
+    /// Not a decimal number at all (`"abc"`, `"1e3"`).
     #[error("{what} {input:?} is not a decimal number")]
     NotANumber {
+        /// Quantity or price.
+        what: &'static str,
+        /// The text (at most 32 characters of it).
+        input: String,
+    },
+    /// A decimal number, but beyond what an order can carry: above
+    /// 79,228,162,514,264,337,593,543,950,335 or with more than 28 decimals.
+    #[error(
+        "{what} {input:?} is out of range: at most 79228162514264337593543950335, with at most 28 decimals"
+    )]
+    OutOfRange {
         /// Quantity or price.
         what: &'static str,
         /// The text (at most 32 characters of it).
@@ -252,6 +281,35 @@ impl OrderType {
         match self {
             Self::Market => None,
             Self::Limit { price } | Self::Stop { price } => Some(*price),
+        }
+    }
+}
+
+/// What an order asks for: the instrument, the side, the size and how it executes. A broker's
+/// record found by client order id is this order's execution only when its terms are these.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OrderTerms {
+    /// The instrument.
+    pub symbol: Symbol,
+    /// Buy or sell.
+    pub side: Side,
+    /// The size asked for.
+    pub quantity: Quantity,
+    /// Market, limit or stop, with its price.
+    pub order_type: OrderType,
+}
+
+impl fmt::Display for OrderTerms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = match self.side {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        };
+        write!(f, "{side} {} {}", self.quantity, self.symbol)?;
+        match self.order_type {
+            OrderType::Market => f.write_str(" at market"),
+            OrderType::Limit { price } => write!(f, " limit {price}"),
+            OrderType::Stop { price } => write!(f, " stop {price}"),
         }
     }
 }
@@ -365,6 +423,14 @@ pub enum RejectionReason {
     InvalidMessage,
     /// The broker refused the order.
     BrokerRejected,
+    /// The symbol is not a registered instrument (built in, or configured), and unknown
+    /// symbols are not allowed.
+    UnknownSymbol,
+    /// A market order while the instrument's market is closed.
+    MarketClosed,
+    /// The broker's record of the client order id is another order (other instrument, side,
+    /// quantity or type): the id was reused.
+    DuplicateClientOrderId,
 }
 
 impl RejectionReason {
@@ -381,6 +447,9 @@ impl RejectionReason {
             Self::PriceInvalid => "PRICE_INVALID",
             Self::InvalidMessage => "INVALID_MESSAGE",
             Self::BrokerRejected => "BROKER_REJECTED",
+            Self::UnknownSymbol => "UNKNOWN_SYMBOL",
+            Self::MarketClosed => "MARKET_CLOSED",
+            Self::DuplicateClientOrderId => "DUPLICATE_CLIENT_ORDER_ID",
         }
     }
 }
@@ -580,6 +649,25 @@ impl Order {
     #[must_use]
     pub const fn quantity(&self) -> Quantity {
         self.quantity
+    }
+    /// What it asks for: instrument, side, size and type.
+    #[must_use]
+    pub fn terms(&self) -> OrderTerms {
+        OrderTerms {
+            symbol: self.symbol.clone(),
+            side: self.side,
+            quantity: self.quantity,
+            order_type: self.order_type,
+        }
+    }
+    /// When it was last submitted to the executor, from its history.
+    #[must_use]
+    pub fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.history
+            .iter()
+            .rev()
+            .find(|t| t.to == OrderStatus::Submitted)
+            .map(|t| t.at)
     }
     /// The status.
     #[must_use]
@@ -855,12 +943,31 @@ impl OrderLimits {
 /// else the ones for every symbol, else (with [`OrderValidator::with_safe_defaults`]) the
 /// instrument's safe defaults ([`OrderLimits::safe_default_for_instrument`], of the
 /// validator's instruments when it has them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct OrderValidator {
     limits: OrderLimits,
     per_symbol: std::collections::BTreeMap<Symbol, OrderLimits>,
     safe_defaults: bool,
     instruments: Option<std::sync::Arc<crate::InstrumentRegistry>>,
+    unknown_symbols: bool,
+    market_orders_when_closed: bool,
+}
+
+impl fmt::Debug for OrderValidator {
+    /// The limits and switches; the instruments by count (a registry is many kilobytes).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OrderValidator")
+            .field("limits", &self.limits)
+            .field("per_symbol", &self.per_symbol)
+            .field("safe_defaults", &self.safe_defaults)
+            .field(
+                "instruments",
+                &self.instruments.as_ref().map(|r| r.iter().count()),
+            )
+            .field("unknown_symbols", &self.unknown_symbols)
+            .field("market_orders_when_closed", &self.market_orders_when_closed)
+            .finish()
+    }
 }
 
 impl OrderValidator {
@@ -872,12 +979,15 @@ impl OrderValidator {
             per_symbol: std::collections::BTreeMap::new(),
             safe_defaults: false,
             instruments: None,
+            unknown_symbols: true,
+            market_orders_when_closed: true,
         }
     }
 
     /// A validator for `limits`, each limit they leave open taken from the instrument's safe
     /// defaults, and prices and quantities checked against the built-in instruments' tick and
-    /// lot step: what the order processor runs with.
+    /// lot step; only registered instruments trade (or those `limits` allow by name), and
+    /// market orders only while their market is open: what the order processor runs with.
     #[must_use]
     pub fn with_safe_defaults(limits: OrderLimits) -> Self {
         Self {
@@ -887,7 +997,28 @@ impl OrderValidator {
             instruments: Some(std::sync::Arc::new(
                 crate::InstrumentRegistry::shared_builtin().clone(),
             )),
+            unknown_symbols: false,
+            market_orders_when_closed: false,
         }
+    }
+
+    /// Whether a symbol the instruments do not know (and no allowed list names) may trade on
+    /// its kind's defaults; refused with [`RejectionReason::UnknownSymbol`] when not. Only
+    /// checked with [`instruments`](Self::instruments) (or the safe defaults').
+    #[must_use]
+    pub const fn unknown_symbols(mut self, allow: bool) -> Self {
+        self.unknown_symbols = allow;
+        self
+    }
+
+    /// Whether a market order may go to the executor while its instrument's market is closed
+    /// (by its trading hours); refused with [`RejectionReason::MarketClosed`] when not. Limit
+    /// and stop orders rest at the broker and are not refused. Only checked with
+    /// [`instruments`](Self::instruments) (or the safe defaults').
+    #[must_use]
+    pub const fn market_orders_when_closed(mut self, allow: bool) -> Self {
+        self.market_orders_when_closed = allow;
+        self
     }
 
     /// Checks an order's price against its instrument's tick and its quantity against the
@@ -924,13 +1055,27 @@ impl OrderValidator {
         l
     }
 
-    /// Checks `order`; `reference` is the current market price, used for the notional of market
-    /// orders and for the price sanity check. Without it, a check that needs it fails closed.
+    /// Checks `order` as of when it was received ([`validate_at`](Self::validate_at)).
     ///
     /// # Errors
-    /// The first [`Rejection`] that applies, in the order: symbol, quantity range, quantity step,
-    /// price, notional.
+    /// As [`validate_at`](Self::validate_at).
     pub fn validate(&self, order: &Order, reference: Option<Price>) -> Result<(), Rejection> {
+        self.validate_at(order, reference, order.created_at())
+    }
+
+    /// Checks `order` at `now`; `reference` is the current market price, used for the notional
+    /// of market orders and for the price sanity check. Without it, a check that needs it fails
+    /// closed.
+    ///
+    /// # Errors
+    /// The first [`Rejection`] that applies, in the order: symbol (allowed, then known), market
+    /// hours, quantity range, quantity step, price, notional.
+    pub fn validate_at(
+        &self,
+        order: &Order,
+        reference: Option<Price>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Rejection> {
         let l = &self.limits_for(order.symbol());
         if let Some(allowed) = &l.allowed_symbols
             && !allowed.contains(order.symbol())
@@ -939,6 +1084,37 @@ impl OrderValidator {
                 RejectionReason::SymbolNotAllowed,
                 format!("{} is not in the allowed symbols", order.symbol()),
             ));
+        }
+        if let Some(registry) = &self.instruments {
+            let named = l
+                .allowed_symbols
+                .as_ref()
+                .is_some_and(|a| a.contains(order.symbol()));
+            if !self.unknown_symbols && !named && !registry.knows(order.symbol()) {
+                return Err(Rejection::new(
+                    RejectionReason::UnknownSymbol,
+                    format!(
+                        "{} is not a registered instrument: add it under [instruments] or to [orders] allowed_symbols, or set [orders] allow_unknown_symbols",
+                        order.symbol()
+                    ),
+                ));
+            }
+            if !self.market_orders_when_closed && order.order_type() == OrderType::Market {
+                let instrument = registry.resolve(order.symbol());
+                let calendar = instrument.calendar();
+                if !calendar.is_open(now) {
+                    return Err(Rejection::new(
+                        RejectionReason::MarketClosed,
+                        format!(
+                            "{} is closed at {} ({} hours; it opens at {}): a market order would fill at a stale price",
+                            order.symbol(),
+                            now.to_rfc3339(),
+                            instrument.hours().as_str(),
+                            calendar.next_open(now).to_rfc3339()
+                        ),
+                    ));
+                }
+            }
         }
         let qty = order.quantity().get();
         let below = l.min_quantity.is_some_and(|m| qty < m.get());
@@ -1338,6 +1514,95 @@ mod tests {
         assert!(bare.validate(&limit("0.5", "150.1234"), None).is_ok());
     }
 
+    fn order_of(symbol: &str, ty: OrderType, at: DateTime<Utc>) -> Order {
+        Order::new(
+            "o-9".parse().unwrap(),
+            "c-9".parse().unwrap(),
+            symbol.parse().unwrap(),
+            Side::Buy,
+            ty,
+            "10".parse().unwrap(),
+            at,
+        )
+    }
+
+    #[test]
+    fn only_registered_instruments_trade_unless_allowed() {
+        let v = OrderValidator::with_safe_defaults(OrderLimits::new());
+        let noon = Utc.with_ymd_and_hms(2026, 11, 17, 16, 0, 0).unwrap();
+        let price = Some("150".parse().unwrap());
+        for unknown in ["ZZZQX", "QQQQQQ", "XYZ9.T"] {
+            let e = v
+                .validate_at(&order_of(unknown, OrderType::Market, noon), price, noon)
+                .unwrap_err();
+            assert_eq!(e.reason, RejectionReason::UnknownSymbol, "{unknown}");
+            assert_eq!(e.reason.code(), "UNKNOWN_SYMBOL");
+            assert!(e.detail.starts_with(unknown), "{}", e.detail);
+        }
+        assert!(
+            v.validate_at(&order_of("USDJPY", OrderType::Market, noon), price, noon)
+                .is_ok()
+        );
+        // Named in the allowed list, or allowed by the operator: it trades on its defaults.
+        let named = OrderValidator::with_safe_defaults(
+            OrderLimits::new().allowed_symbols(["ZZZQX".parse().unwrap()]),
+        );
+        let o = order_of("ZZZQX", OrderType::Market, noon);
+        assert!(named.validate_at(&o, price, noon).is_ok());
+        assert!(
+            v.clone()
+                .unknown_symbols(true)
+                .validate_at(&o, price, noon)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn market_orders_wait_for_the_market_to_open() {
+        let v = OrderValidator::with_safe_defaults(OrderLimits::new());
+        let price = Some("150".parse().unwrap());
+        let registry = crate::InstrumentRegistry::shared_builtin();
+        // Every hour of a week that holds a weekend, for a New York stock, a Tokyo stock and
+        // an FX pair: a market order is refused exactly when the instrument's calendar is
+        // closed; a limit order never for that.
+        let start = Utc.with_ymd_and_hms(2026, 11, 13, 0, 30, 0).unwrap();
+        for symbol in ["AAPL", "7203.T", "USDJPY"] {
+            let calendar = registry.resolve(&symbol.parse().unwrap()).calendar();
+            for h in 0..(24 * 5) {
+                let t = start + chrono::Duration::hours(h);
+                let market = v.validate_at(&order_of(symbol, OrderType::Market, t), price, t);
+                if calendar.is_open(t) {
+                    assert!(market.is_ok(), "{symbol} at {t}: {market:?}");
+                } else {
+                    let e = market.unwrap_err();
+                    assert_eq!(e.reason, RejectionReason::MarketClosed, "{symbol} at {t}");
+                    assert!(e.detail.contains("it opens at"), "{}", e.detail);
+                }
+                let limit = OrderType::Limit {
+                    price: "150".parse().unwrap(),
+                };
+                let r = v.validate_at(&order_of(symbol, limit, t), price, t);
+                assert!(
+                    r.as_ref()
+                        .map_or_else(|e| e.reason != RejectionReason::MarketClosed, |()| true),
+                    "{symbol} limit at {t}: {r:?}"
+                );
+            }
+        }
+        // The operator's choice: market orders go out while closed.
+        let sunday = Utc.with_ymd_and_hms(2026, 11, 15, 12, 0, 0).unwrap();
+        let o = order_of("USDJPY", OrderType::Market, sunday);
+        assert!(v.validate_at(&o, price, sunday).is_err());
+        assert!(
+            v.clone()
+                .market_orders_when_closed(true)
+                .validate_at(&o, price, sunday)
+                .is_ok()
+        );
+        // The instruments are counted in the validator's Debug, not listed.
+        assert!(format!("{v:?}").len() < 600, "{v:?}");
+    }
+
     #[test]
     fn ids_and_values_are_validated() {
         assert!(OrderId::new("").is_err());
@@ -1352,6 +1617,16 @@ mod tests {
         ));
         let e = "7.9e28".parse::<Quantity>().unwrap_err();
         assert_eq!(e.to_string(), "quantity \"7.9e28\" is not a decimal number");
+        // 1e30 written out in full is a number, out of range.
+        let big = format!("1{}", "0".repeat(30));
+        let e = big.parse::<Quantity>().unwrap_err();
+        assert!(matches!(e, DecimalError::OutOfRange { .. }), "{e:?}");
+        assert!(e.to_string().contains("is out of range"), "{e}");
+        let fine = format!("0.{}1", "0".repeat(29));
+        assert!(matches!(
+            fine.parse::<Price>(),
+            Err(DecimalError::OutOfRange { .. })
+        ));
         assert!(matches!(
             "-1".parse::<Quantity>(),
             Err(DecimalError::NotPositive(_))
@@ -1382,6 +1657,9 @@ mod tests {
             PriceInvalid,
             InvalidMessage,
             BrokerRejected,
+            UnknownSymbol,
+            MarketClosed,
+            DuplicateClientOrderId,
         ]
         .iter()
         .map(|r| r.code())
@@ -1398,12 +1676,19 @@ mod tests {
                 "PRICE_INVALID",
                 "INVALID_MESSAGE",
                 "BROKER_REJECTED",
+                "UNKNOWN_SYMBOL",
+                "MARKET_CLOSED",
+                "DUPLICATE_CLIENT_ORDER_ID",
             ]
         );
         assert_eq!(
             serde_json::to_string(&KillSwitchActive).unwrap(),
             "\"KILL_SWITCH_ACTIVE\""
         );
+        // Stored rejections read back: the serde name is the code.
+        for r in [UnknownSymbol, MarketClosed, DuplicateClientOrderId] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.code());
+        }
     }
 
     #[test]

@@ -643,6 +643,24 @@ pub struct Execution {
     pub client_order_id: ClientOrderId,
     /// What happened.
     pub outcome: ExecutionOutcome,
+    /// What the order that got this execution asked for, as the executor recorded it (`None`
+    /// in records written before it was kept). An execution found by client order id belongs
+    /// to an order only when these are its terms: a reused client order id finds another
+    /// order's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::OrderTerms>,
+}
+
+impl Execution {
+    /// `outcome` for `order`, its terms recorded.
+    #[must_use]
+    pub fn of(order: &crate::Order, outcome: ExecutionOutcome) -> Self {
+        Self {
+            client_order_id: order.client_order_id().clone(),
+            outcome,
+            order: Some(order.terms()),
+        }
+    }
 }
 
 /// Sends orders to a broker.

@@ -144,6 +144,24 @@ impl OandaConfig {
         })
     }
 
+    /// The symbol OANDA's `name` stands for: the one given to
+    /// [`instrument_name`](Self::instrument_name), else the registered instrument whose OANDA
+    /// name it is, else the name without its `_` (`USD_JPY` is USDJPY).
+    #[must_use]
+    pub fn symbol_of(&self, name: &str) -> Option<Symbol> {
+        if let Some((s, _)) = self.names.iter().find(|(_, n)| n.as_str() == name) {
+            return Some(s.clone());
+        }
+        if let Some(i) = self
+            .instruments
+            .iter()
+            .find(|i| i.venues().oanda.as_deref() == Some(name))
+        {
+            return Some(i.symbol().clone());
+        }
+        name.replace('_', "").parse().ok()
+    }
+
     /// OANDA's name for `symbol`: the one set with [`instrument_name`](Self::instrument_name),
     /// else the registry's (`USD_JPY` for USDJPY), else, for six letters, `XXX_YYY`.
     #[must_use]

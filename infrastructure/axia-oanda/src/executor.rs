@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axia_domain::{
     ClientOrderId, Clock, Execution, ExecutionError, ExecutionOutcome, Fill, Order, OrderExecutor,
-    OrderType, Price, Quantity, Side, lock, path_segment,
+    OrderTerms, OrderType, Price, Quantity, Side, lock, path_segment,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -24,7 +24,10 @@ use crate::http::{Http, SendError};
 /// while the first order is pending, so a filled market order sent again would fill again.
 /// `submit` first looks the client id up (`GET orders/@{id}`) and returns what it finds
 /// without sending anything; only when OANDA has no such order does it POST (with the id in
-/// `clientExtensions`), after noting the account's last transaction id. A POST is never
+/// `clientExtensions` and in `tradeClientExtensions`: OANDA refuses a second trade with the
+/// client id of an open one, so a POST that arrives twice fills once), after noting the
+/// account's last transaction id. Every execution carries the terms OANDA recorded
+/// (instrument, units, type, price), so a reused client id is told apart from its order. A POST is never
 /// retried: a lost answer (a timeout, a dropped connection, a 5xx) is an error whose outcome
 /// is unknown, and the caller reconciles with [`lookup`](OrderExecutor::lookup) (the
 /// process-order use case does). A lookup that finds nothing by client id falls back on the
@@ -238,6 +241,13 @@ impl OandaExecutor {
             "clientExtensions".into(),
             json!({"id": order.client_order_id().as_str(), "tag": "axia"}),
         );
+        // The trade it opens carries the id too: OANDA refuses a second trade with the client
+        // id of an open one, so a POST that arrives twice (a lost answer, then a second
+        // processor's submission) cannot fill twice.
+        o.insert(
+            "tradeClientExtensions".into(),
+            json!({"id": order.client_order_id().as_str(), "tag": "axia"}),
+        );
         if let Some(p) = price {
             o.insert("price".into(), json!(p.get().normalize().to_string()));
         }
@@ -284,14 +294,23 @@ impl OandaExecutor {
                 || at(t, &["clientOrderID"]).as_str() == Some(cid.as_str())
         };
         let kind = |t: &Value| at(t, &["type"]).as_str().unwrap_or_default().to_owned();
+        // A refusal for a repeated client id is not this order's outcome: the first one is.
+        let repeated = |t: &&Value| {
+            matches!(
+                at(t, &["rejectReason"]).as_str(),
+                Some("CLIENT_ORDER_ID_ALREADY_EXISTS" | "CLIENT_TRADE_ID_ALREADY_EXISTS")
+            )
+        };
         if let Some(reject) = txs
             .iter()
             .filter(of_cid)
+            .filter(|t| !repeated(t))
             .find(|t| kind(t).ends_with("_REJECT"))
         {
             return Ok(Some(Execution {
                 client_order_id: cid.clone(),
                 outcome: rejected(at(reject, &["rejectReason"]).as_str(), "rejected by OANDA"),
+                order: self.terms_of(reject),
             }));
         }
         let Some(create) = txs
@@ -323,6 +342,7 @@ impl OandaExecutor {
         Ok(Some(Execution {
             client_order_id: cid.clone(),
             outcome,
+            order: self.terms_of(create),
         }))
     }
 }
@@ -349,7 +369,10 @@ impl OrderExecutor for OandaExecutor {
                 let code = at(&a.body, &["errorCode"])
                     .as_str()
                     .or_else(|| at(&a.body, &["orderRejectTransaction", "rejectReason"]).as_str());
-                if code == Some("CLIENT_ORDER_ID_ALREADY_EXISTS") {
+                if matches!(
+                    code,
+                    Some("CLIENT_ORDER_ID_ALREADY_EXISTS" | "CLIENT_TRADE_ID_ALREADY_EXISTS")
+                ) {
                     return self.lookup(cid).await?.ok_or_else(|| {
                         ExecutionError::Backend(
                             "OANDA says the client id exists but has no such order".into(),
@@ -373,10 +396,7 @@ impl OrderExecutor for OandaExecutor {
                 )));
             }
         };
-        Ok(Execution {
-            client_order_id: cid.clone(),
-            outcome,
-        })
+        Ok(Execution::of(order, outcome))
     }
 
     async fn lookup(&self, cid: &ClientOrderId) -> Result<Option<Execution>, ExecutionError> {
@@ -420,7 +440,41 @@ impl OrderExecutor for OandaExecutor {
         Ok(Some(Execution {
             client_order_id: cid.clone(),
             outcome,
+            order: self.terms_of(order),
         }))
+    }
+}
+
+impl OandaExecutor {
+    /// The terms of an order as OANDA recorded it (an order, or its creating transaction):
+    /// instrument, units (their sign the side), type and price. `None` for a type axia does
+    /// not send.
+    fn terms_of(&self, o: &Value) -> Option<OrderTerms> {
+        let symbol = self
+            .http
+            .config
+            .symbol_of(at(o, &["instrument"]).as_str()?)?;
+        let units = decimal(at(o, &["units"]))?;
+        let side = if units.is_sign_negative() {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        let quantity = Quantity::new(units.abs()).ok()?;
+        let price = || decimal(at(o, &["price"])).and_then(|p| Price::new(p).ok());
+        let kind = at(o, &["type"]).as_str()?;
+        let order_type = match kind.strip_suffix("_ORDER").unwrap_or(kind) {
+            "MARKET" => OrderType::Market,
+            "LIMIT" => OrderType::Limit { price: price()? },
+            "STOP" => OrderType::Stop { price: price()? },
+            _ => return None,
+        };
+        Some(OrderTerms {
+            symbol,
+            side,
+            quantity,
+            order_type,
+        })
     }
 }
 

@@ -135,11 +135,9 @@ impl OrderExecutor for SimulatedBroker {
                 ExecutionOutcome::Accepted { broker_order_id }
             }
         };
-        let execution = Execution {
-            client_order_id: order.client_order_id().clone(),
-            outcome,
-        };
-        // Idempotent by client order id: a repeat gets the first execution, nothing is placed.
+        let execution = Execution::of(order, outcome);
+        // Idempotent by client order id: a repeat gets the first execution (with the terms of
+        // the order it was for: a reused id finds another order's), nothing is placed.
         let recorded = self.desk.book.record_first(&execution).await?;
         if recorded.first {
             self.desk.placed.fetch_add(1, Ordering::SeqCst);

@@ -82,9 +82,9 @@ impl SqsOrderQueue {
                     .queue_name(&n)
                     .send()
                     .await
-                    .map_err(|e| queue_error(&e, "find queue"))?
+                    .map_err(|e| queue_error(&e, &format!("find queue {n}")))?
                     .queue_url
-                    .ok_or_else(|| QueueError::Backend("no queue url".into()))
+                    .ok_or_else(|| QueueError::Backend(format!("no url for queue {n}").into()))
             }
         };
         Ok(QueueUrls {

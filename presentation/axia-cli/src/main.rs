@@ -81,7 +81,8 @@ struct FeaturesArgs {
     /// Read the latest values the feature engine published (needs the hot cache's Redis).
     #[arg(long)]
     stored: bool,
-    /// Output format (table or json).
+    /// Output format: table, csv (name,value,reason) or json (every configured value, null
+    /// with the reason when it has not warmed up).
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     #[command(flatten)]
@@ -307,9 +308,7 @@ async fn ohlcv(args: OhlcvArgs) -> anyhow::Result<()> {
         UseCaseArg::Analysis => UseCase::Analysis,
     };
     let wiring = Wiring::build(&settings, clock).await?;
-    let instrument = wiring.instruments.resolve_reporting(&symbol, |i| {
-        tracing::warn!(%symbol, tick = %i.tick(), "unknown instrument; using the defaults for its kind");
-    });
+    let instrument = warn_if_unknown(&wiring, &symbol);
     let resp = wiring
         .provider()
         .get(OhlcvRequest::new(symbol, timeframe, window, use_case))
@@ -324,7 +323,7 @@ async fn chart(args: ChartArgs) -> anyhow::Result<()> {
         bail!("--days must be from 1 to 3660");
     }
     let wiring = Wiring::build(&settings, clock).await?;
-    let instrument = wiring.instruments.resolve(&symbol);
+    let instrument = warn_if_unknown(&wiring, &symbol);
     let request = OhlcvRequest::new(
         symbol,
         timeframe,
@@ -562,6 +561,8 @@ async fn features(args: FeaturesArgs) -> anyhow::Result<()> {
         series_command(&args.common, &args.symbol, &args.timeframe, args.at)?;
     let now = clock.now();
     let wiring = Wiring::build(&settings, clock).await?;
+    warn_if_unknown(&wiring, &symbol);
+    let engine = wiring.feature_engine(&settings, axia_memory::MemoryFeatureStore::new())?;
     let snapshot = if args.stored {
         let store = wiring.feature_store(&settings).context(
             "--stored reads the Redis feature store: configure the hot cache (REDIS_URL or [hot_cache] url)",
@@ -569,17 +570,71 @@ async fn features(args: FeaturesArgs) -> anyhow::Result<()> {
         use axia_domain::FeatureStore;
         store.latest(&symbol, timeframe).await?
     } else {
-        wiring
-            .feature_engine(&settings, axia_memory::MemoryFeatureStore::new())?
-            .compute_at(&symbol, timeframe, now)
-            .await?
+        engine.compute_at(&symbol, timeframe, now).await?
     };
     let Some(s) = snapshot else {
-        bail!("no bars of {symbol} {timeframe} at or before {now}");
+        bail!(
+            "{symbol} {timeframe} has no bar at or before {} in any source{}",
+            now.to_rfc3339(),
+            if args.stored {
+                " (--stored: the feature engine has published nothing for it)"
+            } else {
+                ""
+            }
+        );
     };
+    // Every configured value, in the configuration's order; those without a value have not
+    // warmed up (fewer bars since their anchor than they need).
+    let config = engine.feature_config();
+    let anchor = config
+        .anchoring_for(timeframe)
+        .start_for(s.bar_open.timestamp_millis());
+    let anchor =
+        DateTime::from_timestamp_millis(anchor).map_or_else(String::new, |t| t.to_rfc3339());
+    let values = &s.values;
+    let rows: Vec<(String, Option<f64>, Option<String>)> = config
+        .specs_for(&symbol, timeframe)
+        .iter()
+        .flat_map(|spec| {
+            let needs = axia_features::FeatureSet::new(&[*spec]).map_or(0, |set| set.lookback());
+            let anchor = anchor.clone();
+            spec.names().into_iter().map(move |name| {
+                let value = values.get(&name).copied();
+                let reason = value.is_none().then(|| {
+                    format!("not warmed up: needs {needs} bars from its anchor at {anchor}, fewer are there")
+                });
+                (name, value, reason)
+            })
+        })
+        .collect();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&s)?),
-        Format::Table | Format::Csv => {
+        Format::Json => {
+            let values: serde_json::Map<String, serde_json::Value> = rows
+                .iter()
+                .map(|(n, v, _)| (n.clone(), v.map_or(serde_json::Value::Null, Into::into)))
+                .collect();
+            let reasons: serde_json::Map<String, serde_json::Value> = rows
+                .iter()
+                .filter_map(|(n, _, r)| r.clone().map(|r| (n.clone(), r.into())))
+                .collect();
+            let out = serde_json::json!({
+                "symbol": s.symbol,
+                "timeframe": s.timeframe,
+                "bar_open": s.bar_open,
+                "forming": s.forming,
+                "values": values,
+                "not_warmed_up": reasons,
+            });
+            println!("{out}");
+        }
+        Format::Csv => {
+            println!("name,value,reason");
+            for (name, value, reason) in &rows {
+                let value = value.map_or_else(String::new, |v| v.to_string());
+                println!("{name},{value},{}", reason.as_deref().unwrap_or(""));
+            }
+        }
+        Format::Table => {
             println!(
                 "{symbol} {timeframe} bar opening {} UTC{}",
                 s.bar_open.format("%Y-%m-%d %H:%M"),
@@ -589,31 +644,44 @@ async fn features(args: FeaturesArgs) -> anyhow::Result<()> {
                     ""
                 }
             );
-            for (name, value) in &s.values {
-                println!("{name:<22} {value}");
-            }
-            let missing: Vec<String> = settings
-                .features
-                .config()?
-                .specs_for(&symbol, timeframe)
-                .iter()
-                .flat_map(|f| f.names())
-                .filter(|n| !s.values.contains_key(n))
-                .collect();
-            if !missing.is_empty() {
-                eprintln!(
-                    "no value yet (fewer bars since the anchor than they need; is the archive filled?): {}",
-                    missing.join(", ")
-                );
+            for (name, value, reason) in &rows {
+                match value {
+                    Some(v) => println!("{name:<22} {v}"),
+                    None => println!("{name:<22} - ({})", reason.as_deref().unwrap_or("")),
+                }
             }
         }
     }
     Ok(())
 }
 
+/// Says, once, on stderr at the default level, that `symbol` is not a registered instrument
+/// and which defaults it gets.
+fn warn_if_unknown(wiring: &Wiring, symbol: &axia_domain::Symbol) -> Instrument {
+    wiring.instruments.resolve_reporting(symbol, |i| {
+        tracing::warn!(
+            "{symbol} is not a known instrument: using the defaults for {} (tick {}, {} hours); add it under [instruments] in the settings to change them",
+            describe_class(i),
+            i.tick(),
+            i.hours().as_str()
+        );
+    })
+}
+
+fn describe_class(i: &Instrument) -> String {
+    match i.asset_class() {
+        axia_domain::AssetClass::FxPair { base, quote } => format!("an FX pair ({base}/{quote})"),
+        axia_domain::AssetClass::Equity => "a stock".to_owned(),
+        axia_domain::AssetClass::Index => "an index".to_owned(),
+        axia_domain::AssetClass::Future => "a future".to_owned(),
+        _ => "an instrument".to_owned(),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    axia_config::app::run("axia", axia_config::app::Logs::Text, "error", async move {
+    // Warnings reach stderr by default: an unknown instrument, a source that failed.
+    axia_config::app::run("axia", axia_config::app::Logs::Text, "warn", async move {
         let result = match cli.command {
             Command::Ohlcv(a) => ohlcv(a).await.map(|()| 0),
             Command::Killswitch(a) => killswitch(a).await.map(|()| 0),

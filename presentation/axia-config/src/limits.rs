@@ -13,7 +13,9 @@ pub fn order_validator(settings: &Settings) -> axia_domain::OrderValidator {
         limits = limits.allowed_symbols(o.allowed_symbols.iter().cloned());
     }
     let validator = axia_domain::OrderValidator::with_safe_defaults(limits)
-        .instruments(std::sync::Arc::new(settings.instrument_registry()));
+        .instruments(std::sync::Arc::new(settings.instrument_registry()))
+        .unknown_symbols(o.allow_unknown_symbols)
+        .market_orders_when_closed(o.market_orders_when_closed);
     o.symbol_limits.iter().fold(validator, |v, (symbol, l)| {
         v.symbol_limits(symbol.clone(), l.to_limits())
     })

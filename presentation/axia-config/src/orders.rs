@@ -127,6 +127,9 @@ impl OrdersWiring {
             .reference_price(reference)
             .lease(std::time::Duration::from_secs(
                 settings.orders.lease_secs.max(1),
+            ))
+            .lookup_grace(std::time::Duration::from_secs(
+                settings.orders.lookup_grace_secs,
             )));
         }
         // The paper market's prices, without the executor's simulated latency.
@@ -143,6 +146,9 @@ impl OrdersWiring {
         .reference_price(reference)
         .lease(std::time::Duration::from_secs(
             settings.orders.lease_secs.max(1),
+        ))
+        .lookup_grace(std::time::Duration::from_secs(
+            settings.orders.lookup_grace_secs,
         )))
     }
 }

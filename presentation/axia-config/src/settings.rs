@@ -195,12 +195,24 @@ pub struct OrdersSettings {
     pub max_receives: u32,
     /// Orders processed at once.
     pub concurrency: usize,
-    /// Symbols allowed to trade (empty: any).
+    /// Symbols allowed to trade (empty: every registered instrument, built in or under
+    /// `[instruments]`). A symbol named here may trade even if it is not registered.
     #[serde(deserialize_with = "parsed_list")]
     pub allowed_symbols: Vec<Symbol>,
+    /// Let symbols that are not registered instruments trade on their kind's defaults (default
+    /// false: refused with `UNKNOWN_SYMBOL`).
+    pub allow_unknown_symbols: bool,
+    /// Let market orders go to the executor while the instrument's market is closed by its
+    /// trading hours (default false: refused with `MARKET_CLOSED`; limit and stop orders are
+    /// always accepted).
+    pub market_orders_when_closed: bool,
     /// Seconds a claim on an order lasts (renewed while the executor works); a dead
     /// processor's orders are taken over after it.
     pub lease_secs: u64,
+    /// Seconds after a submission whose answer was lost during which an empty lookup at the
+    /// executor is not trusted (default 120): the order is looked up again later rather than
+    /// submitted a second time.
+    pub lookup_grace_secs: u64,
     /// Seconds one receive long-polls the queue (1 to 20).
     pub wait_secs: u64,
     /// Limits for every symbol; each one left out is the instrument's safe default.
@@ -271,7 +283,10 @@ impl Default for OrdersSettings {
             max_receives: 5,
             concurrency: 4,
             allowed_symbols: Vec::new(),
+            allow_unknown_symbols: false,
+            market_orders_when_closed: false,
             lease_secs: 30,
+            lookup_grace_secs: 120,
             wait_secs: 20,
             limits: LimitSettings::default(),
             symbol_limits: HashMap::new(),

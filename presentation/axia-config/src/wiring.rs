@@ -184,8 +184,9 @@ impl Wiring {
         })
     }
 
-    /// The feature engine over the provider (analysis use case) and `store`, configured by
-    /// `[features]`.
+    /// The feature engine over the provider a server reads through
+    /// ([`serving_provider`](Self::serving_provider): the same fallbacks, so offline the
+    /// simulated broker fills what the archive lacks) and `store`, configured by `[features]`.
     ///
     /// # Errors
     /// [`ConfigError`] naming an indicator out of range.
@@ -194,9 +195,11 @@ impl Wiring {
         settings: &Settings,
         store: impl axia_domain::FeatureStore + 'static,
     ) -> Result<axia_features::FeatureEngine, ConfigError> {
-        Ok(axia_features::FeatureEngine::new(self.provider(), store)
-            .clock(Arc::clone(&self.clock))
-            .config(settings.features.config()?))
+        Ok(
+            axia_features::FeatureEngine::new(self.serving_provider(), store)
+                .clock(Arc::clone(&self.clock))
+                .config(settings.features.config()?),
+        )
     }
 
     /// The data provider over these adapters: the simulated broker as the broker, the hot

@@ -57,6 +57,8 @@ struct Book {
     orders: HashMap<String, Value>,
     transactions: HashMap<String, Value>,
     created: usize,
+    /// The client ids of open trades (`tradeClientExtensions`): OANDA refuses another.
+    trade_ids: std::collections::HashSet<String>,
 }
 
 impl Book {
@@ -328,6 +330,21 @@ impl State {
                 "orderRejectTransaction": tx,
                 "lastTransactionID": id, "errorCode": reason, "errorMessage": format!("The order was rejected: {reason}")}));
         }
+        // A trade's client id is refused while that trade is open (as OANDA):
+        // CLIENT_TRADE_ID_ALREADY_EXISTS, with a reject transaction.
+        let trade_cid = o["tradeClientExtensions"]["id"]
+            .as_str()
+            .unwrap_or_default();
+        if !trade_cid.is_empty() && book.trade_ids.contains(trade_cid) {
+            let id = book.id();
+            let reason = "CLIENT_TRADE_ID_ALREADY_EXISTS";
+            let tx = json!({"id": id, "type": format!("{kind}_ORDER_REJECT"), "rejectReason": reason,
+                "instrument": name, "units": units, "clientExtensions": {"id": cid}});
+            book.transactions.insert(id.clone(), tx.clone());
+            return ResponseTemplate::new(400).set_body_json(json!({
+                "orderRejectTransaction": tx, "lastTransactionID": id, "errorCode": reason,
+                "errorMessage": "The client trade ID specified is already assigned to another open trade"}));
+        }
         // Only a pending order's client id is refused again: a filled one's is not (as OANDA).
         if book
             .orders
@@ -344,11 +361,15 @@ impl State {
         book.created += 1;
         let order_id = book.id();
         let time = self.now.to_rfc3339_opts(SecondsFormat::Nanos, true);
-        let create = json!({"id": order_id, "type": format!("{kind}_ORDER"), "instrument": name,
+        let mut create = json!({"id": order_id, "type": format!("{kind}_ORDER"), "instrument": name,
             "units": units, "reason": "CLIENT_ORDER", "time": time,
             "clientExtensions": {"id": cid}});
         let mut order = json!({"id": order_id, "type": kind, "instrument": name, "units": units,
             "state": "PENDING", "createTime": time, "clientExtensions": {"id": cid}});
+        if let Some(p) = o["price"].as_str() {
+            create["price"] = json!(p);
+            order["price"] = json!(p);
+        }
         let mut answer = json!({"orderCreateTransaction": create});
         if kind == "MARKET" {
             if self.market_halted.load(Ordering::SeqCst) {
@@ -385,6 +406,9 @@ impl State {
                     "tradeOpened": {"tradeID": tx, "units": units, "price": price}});
                 order["state"] = json!("FILLED");
                 order["fillingTransactionID"] = json!(tx);
+                if !trade_cid.is_empty() {
+                    book.trade_ids.insert(trade_cid.to_owned());
+                }
                 book.transactions.insert(tx.clone(), fill.clone());
                 answer["orderFillTransaction"] = fill;
             }

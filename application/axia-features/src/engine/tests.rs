@@ -316,3 +316,50 @@ async fn tails_are_applied_without_reading_and_publish_what_history_gives() {
         folded(&corrected.slice(TimeRange::new(from, at(last_closed + 1)).unwrap()))
     );
 }
+
+/// A history with bars that could not be read gives no value: both the recomputation and a
+/// starting series say which range is missing, and nothing is published.
+#[tokio::test]
+async fn a_history_with_missing_bars_is_refused_with_the_range() {
+    let at = |m: i64| t0() + Duration::minutes(m);
+    let clock = Arc::new(ManualClock::new(at(722)));
+    let gap = TimeRange::new(at(630), at(700)).unwrap();
+    let mut history = MockBarHistory::new();
+    history
+        .expect_bars()
+        .with(
+            mockall::predicate::eq(eurusd()),
+            mockall::predicate::eq(Timeframe::M5),
+            mockall::predicate::always(),
+        )
+        .times(2)
+        .returning(move |_, _, _| {
+            Err(crate::HistoryError::Missing {
+                missing: gap,
+                why: "the stores lack them".into(),
+            })
+        });
+    let mut store = MockFeatureStore::new();
+    store.expect_latest().times(1).returning(|_, _| Ok(None));
+    store.expect_publish().never();
+    let engine = FeatureEngine::new(history, store)
+        .clock(Arc::clone(&clock))
+        .config(config());
+    for result in [
+        engine
+            .compute_at(&eurusd(), Timeframe::M5, at(722))
+            .await
+            .map(|_| ()),
+        engine.refresh(&eurusd(), Timeframe::M5).await.map(|_| ()),
+    ] {
+        let e = result.unwrap_err();
+        assert!(
+            matches!(&e, FeatureError::IncompleteHistory { missing, .. } if *missing == gap),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains("are missing from the history"),
+            "{e}"
+        );
+    }
+}

@@ -71,10 +71,7 @@ fn fill() -> Fill {
 }
 
 fn filled() -> Execution {
-    Execution {
-        client_order_id: "c-1".parse().unwrap(),
-        outcome: ExecutionOutcome::Filled(fill()),
-    }
+    Execution::of(&order(), ExecutionOutcome::Filled(fill()))
 }
 
 fn until() -> DateTime<Utc> {
@@ -315,6 +312,7 @@ async fn an_order_another_processor_holds_is_neither_submitted_nor_reconciled() 
         expires_at: now() + chrono::Duration::seconds(12),
     };
     m.claimed(ClaimOutcome::Held(holder));
+    m.stored(with_status(OrderStatus::Submitted));
     m.retried_after(Duration::from_millis(12_250));
     m.exec.expect_lookup().never();
     m.exec.expect_submit().never();
@@ -355,19 +353,127 @@ async fn after_a_lapsed_claim_the_executor_has_it_and_it_is_not_resubmitted() {
     );
 }
 
+/// Another processor holds the claim but has made the order final (it has not released the
+/// claim yet): the duplicate delivery is acked at once, not after the lease.
 #[tokio::test]
-async fn after_a_lapsed_claim_an_order_the_executor_never_saw_is_submitted_once() {
+async fn a_duplicate_of_an_order_made_final_under_anothers_claim_is_acked_at_once() {
     let mut m = Mocks::new();
     m.created(CreateOutcome::AlreadyExists(Box::new(with_status(
         OrderStatus::Submitted,
     ))));
+    m.claimed(ClaimOutcome::Held(Claim {
+        owner: "proc-b/7".into(),
+        expires_at: now() + chrono::Duration::seconds(25),
+    }));
+    m.stored(with_status(OrderStatus::Filled));
+    m.ack();
+    m.queue.expect_retry_later().never();
+    m.exec.expect_lookup().never();
+    assert_eq!(
+        m.build().handle(&message(BODY)).await.unwrap(),
+        Handled::Duplicate(OrderStatus::Filled)
+    );
+}
+
+/// A Submitted order whose submission is older than the lookup grace.
+fn submitted_long_ago() -> Order {
+    let mut o = order();
+    o.mark_submitted(now() - chrono::Duration::minutes(10), "proc-b/3")
+        .unwrap();
+    o
+}
+
+/// Right after a submission whose answer was lost, the executor may not show the order yet:
+/// an empty lookup then is not trusted, and the order is not submitted a second time.
+#[tokio::test]
+async fn an_empty_lookup_right_after_a_lost_submission_is_not_trusted() {
+    let mut m = Mocks::new();
+    let mut recent = order();
+    recent
+        .mark_submitted(now() - chrono::Duration::seconds(40), "proc-b/3")
+        .unwrap();
+    m.created(CreateOutcome::AlreadyExists(Box::new(recent.clone())));
     m.claimed(ClaimOutcome::Acquired {
         previous: Some(Claim {
             owner: "proc-b/3".into(),
             expires_at: now() - chrono::Duration::seconds(1),
         }),
     });
-    m.stored(with_status(OrderStatus::Submitted));
+    m.stored(recent);
+    m.exec
+        .expect_lookup()
+        .times(1)
+        .in_sequence(&mut m.seq)
+        .returning(|_| Ok(None));
+    m.release();
+    // Asked again when the grace (120 s from the submission) has passed: 80 s from now.
+    m.retried_after(Duration::from_secs(80));
+    m.exec.expect_submit().never();
+    m.store.expect_update().never();
+    assert!(matches!(
+        m.build().handle(&message(BODY)).await.unwrap(),
+        Handled::Deferred(why) if why.contains("no executor record yet")
+    ));
+}
+
+/// The executor's record of the client order id is another order (a reused id): the order is
+/// rejected with DUPLICATE_CLIENT_ORDER_ID, never filled with the other's execution.
+#[tokio::test]
+async fn an_execution_of_another_order_under_the_same_client_id_is_a_rejection() {
+    for other in [
+        r#"{"order_id":"o-0","client_order_id":"c-1","symbol":"USDJPY","side":"sell","type":"market","quantity":"1000"}"#,
+        r#"{"order_id":"o-0","client_order_id":"c-1","symbol":"USDJPY","side":"buy","type":"market","quantity":"3000"}"#,
+        r#"{"order_id":"o-0","client_order_id":"c-1","symbol":"EURUSD","side":"buy","type":"market","quantity":"1000"}"#,
+        r#"{"order_id":"o-0","client_order_id":"c-1","symbol":"USDJPY","side":"buy","type":"limit","quantity":"1000","price":"149.5"}"#,
+    ] {
+        let first = OrderMessage::parse(other).unwrap().to_order(now()).unwrap();
+        let theirs = Execution::of(&first, ExecutionOutcome::Filled(fill()));
+        let mut m = Mocks::new();
+        m.created(CreateOutcome::Created);
+        m.claimed(ClaimOutcome::Acquired { previous: None });
+        m.stored(order());
+        m.active();
+        m.update(OrderStatus::Submitted, OrderStatus::Received);
+        m.exec
+            .expect_submit()
+            .times(1)
+            .in_sequence(&mut m.seq)
+            .return_once(move |_| Ok(theirs));
+        m.store
+            .expect_update()
+            .times(1)
+            .in_sequence(&mut m.seq)
+            .withf(|o, e, _, _| {
+                *e == OrderStatus::Submitted
+                    && o.status() == OrderStatus::Rejected
+                    && o.fill().is_none()
+                    && o.rejection().is_some_and(|r| {
+                        r.reason == RejectionReason::DuplicateClientOrderId
+                            && r.detail.contains("already names another order")
+                    })
+            })
+            .returning(|_, _, _, _| Ok(()));
+        m.release();
+        m.ack();
+        assert_eq!(
+            m.build().handle(&message(BODY)).await.unwrap(),
+            Handled::Done(OrderStatus::Rejected),
+            "{other}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn after_a_lapsed_claim_an_order_the_executor_never_saw_is_submitted_once() {
+    let mut m = Mocks::new();
+    m.created(CreateOutcome::AlreadyExists(Box::new(submitted_long_ago())));
+    m.claimed(ClaimOutcome::Acquired {
+        previous: Some(Claim {
+            owner: "proc-b/3".into(),
+            expires_at: now() - chrono::Duration::seconds(1),
+        }),
+    });
+    m.stored(submitted_long_ago());
     m.exec
         .expect_lookup()
         .times(1)

@@ -95,9 +95,20 @@ async fn every_source_failing_is_an_error_and_no_source_is_another() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ProviderError::AllFailed { attempts } if attempts.len() == 2),
+        matches!(&err, ProviderError::AllFailed { attempts, .. } if attempts.len() == 2),
         "{err:?}"
     );
+    // A sentence a person reads: the series, each source and what it did; no debug output.
+    let text = err.to_string();
+    assert!(
+        text.starts_with("no source could give the bars of "),
+        "{text}"
+    );
+    assert!(
+        text.contains("the broker ") && text.contains("the fallback "),
+        "{text}"
+    );
+    assert!(!text.contains("Error(") && !text.contains('='), "{text}");
     let only_cold = OhlcvDataProvider::builder()
         .clock(clock())
         .cold_archive(Arc::new(MockOhlcvStore::new()))

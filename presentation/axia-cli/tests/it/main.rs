@@ -528,6 +528,154 @@ fn features_prints_every_standard_value_at_the_bar_of_at() {
     assert!(String::from_utf8_lossy(&stored.stderr).contains("REDIS_URL"));
 }
 
+/// `axia features` on an empty archive (a fresh machine) gives the values of the documented
+/// definition: the indicators fed every bar from the bar's anchor, read here from the simulated
+/// broker that the embedded defaults use (seed 42), independently of the provider. Also on a
+/// weekend (Friday's last bar), for a W1 bar still forming days after it opened, for a stock and
+/// a Tokyo stock; values that have not warmed up are null with their reason.
+#[tokio::test]
+async fn features_on_an_empty_archive_equal_the_full_documented_history() {
+    use axia_domain::{ManualClock, MarketData as _, Symbol, TimeRange, Timeframe};
+    use axia_features::{Anchoring, FeatureSet};
+    use chrono::{DateTime, Utc};
+
+    let cases = [
+        (
+            "EURUSD",
+            "H1",
+            "2026-11-13T21:30:00Z",
+            "2026-11-13T21:00:00Z",
+            true,
+        ),
+        // Sunday: Friday's last bar, closed.
+        (
+            "EURUSD",
+            "H1",
+            "2026-11-15T12:00:00Z",
+            "2026-11-13T21:00:00Z",
+            false,
+        ),
+        // Tuesday noon: the week of 11-09 is forming (36 h after its open).
+        (
+            "USDJPY",
+            "W1",
+            "2026-11-10T12:00:00Z",
+            "2026-11-09T00:00:00Z",
+            true,
+        ),
+        (
+            "USDJPY",
+            "MN1",
+            "2026-11-10T12:00:00Z",
+            "2026-11-01T00:00:00Z",
+            true,
+        ),
+        (
+            "AAPL",
+            "M5",
+            "2026-11-15T12:00:00Z",
+            "2026-11-13T20:55:00Z",
+            false,
+        ),
+        // 13:20 in Tokyo, the afternoon session.
+        (
+            "7203.T",
+            "M15",
+            "2026-11-16T04:20:00Z",
+            "2026-11-16T04:15:00Z",
+            true,
+        ),
+    ];
+    for (symbol, tf, at, bar_open, forming) in cases {
+        let dir = tmp(&format!("features-fresh-{}-{tf}", symbol.replace('.', "_")));
+        let out = axia(
+            &["features", symbol, tf, "--at", at, "--format", "json"],
+            &dir,
+        );
+        assert!(
+            out.status.success(),
+            "{symbol} {tf} at {at}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["bar_open"], bar_open, "{symbol} {tf} at {at}");
+        assert_eq!(v["forming"], forming, "{symbol} {tf} at {at}");
+
+        // The reference: every bar from the anchor, straight from the simulator.
+        let at: DateTime<Utc> = at.parse().unwrap();
+        let open: DateTime<Utc> = bar_open.parse().unwrap();
+        let sym: Symbol = symbol.parse().unwrap();
+        let timeframe: Timeframe = tf.parse().unwrap();
+        let anchor = Anchoring::of(timeframe).start_for(open.timestamp_millis());
+        let anchor = DateTime::from_timestamp_millis(anchor).unwrap();
+        let clock = std::sync::Arc::new(ManualClock::new(at));
+        let sim = axia_simbroker::SimulatedBroker::new(42, clock);
+        let range = TimeRange::new(anchor, open + chrono::Duration::milliseconds(1)).unwrap();
+        let bars = sim.bars(&sym, timeframe, range).await.unwrap().frame;
+        assert_eq!(bars.last_time(), Some(open));
+        // A forming bar's values are those it would have if it closed as it is.
+        let mut set = FeatureSet::standard();
+        for b in bars.iter() {
+            set.update(axia_indicators::Hlc {
+                high: b.high(),
+                low: b.low(),
+                close: b.close(),
+            })
+            .unwrap();
+        }
+        let n = bars.len();
+        let expected = set.values();
+        let values = v["values"].as_object().unwrap();
+        assert_eq!(
+            values.len(),
+            10,
+            "every standard value, null or not: {values:?}"
+        );
+        for (name, value) in values {
+            match expected.get(name) {
+                Some(x) => assert_eq!(value.as_f64(), Some(*x), "{symbol} {tf} {name}: {n} bars"),
+                None => {
+                    assert!(value.is_null(), "{symbol} {tf} {name}");
+                    let why = v["not_warmed_up"][name].as_str().unwrap();
+                    assert!(why.starts_with("not warmed up: needs"), "{why}");
+                }
+            }
+        }
+        assert!(
+            expected.keys().all(|k| values.contains_key(k)),
+            "{symbol} {tf}: {expected:?}"
+        );
+    }
+}
+
+/// An unknown symbol is said at the default log level; csv is a format `features` prints.
+#[test]
+fn an_unknown_symbol_is_said_and_features_print_csv() {
+    let dir = tmp("features-unknown");
+    let out = axia(
+        &[
+            "features",
+            "FOOBAR",
+            "H1",
+            "--at",
+            "2026-11-13T18:00:00Z",
+            "--format",
+            "csv",
+        ],
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("FOOBAR is not a known instrument: using the defaults for a stock"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("name,value,reason"));
+    assert_eq!(lines.count(), 10, "{stdout}");
+}
+
 /// `axia chart` offline: 30 days of H1 from the simulated broker (the archive is empty) drawn
 /// into a PNG of the size asked; a bad series is refused before anything is drawn.
 #[test]

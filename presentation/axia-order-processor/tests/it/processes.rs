@@ -207,7 +207,9 @@ async fn two_processor_processes_execute_every_order_exactly_once() {
 async fn a_processor_killed_while_holding_claims_leaves_orders_that_complete_once() {
     let s = settings();
     let w = OrdersWiring::build(&s, crate::clock(), true).await.unwrap();
-    let orders = "visibility_secs = 4\nlease_secs = 3\nwait_secs = 1\nconcurrency = 10";
+    // The killed processor's submissions never reached the broker: an empty lookup is trusted
+    // a second after them (the default waits two minutes for a lost request to arrive).
+    let orders = "visibility_secs = 4\nlease_secs = 3\nwait_secs = 1\nconcurrency = 10\nlookup_grace_secs = 1";
     // A broker that takes 6 s to answer: the first processor is inside every call when killed.
     let slow = config(&s, "[simulated]\nexecutor_latency_ms = 6000", orders);
     let dead = Processor::start(&slow, "doomed", &[]);

@@ -142,6 +142,106 @@ async fn a_corrected_closed_bar_rebuilds_the_series_from_history() {
     );
 }
 
+/// The history behind a value must reach its anchor. Over the real provider: an archive whose
+/// series starts after the anchor, with no source to ask for the rest, gives no value and names
+/// the missing range (the feature engine of a fresh machine read only what was there); a hole
+/// inside a stored series is bars the source never had; a fallback fills what the archive
+/// lacks, and then the values are those of the whole history.
+#[tokio::test]
+async fn a_history_that_does_not_reach_its_anchor_is_refused_unless_a_source_has_it() {
+    let minutes: Vec<i64> = (0..150).map(|i| i * 5).collect();
+    let closes = walk(150, 21);
+    let all = frame(&minutes, &closes);
+    let at = |m: i64| t0() + Duration::minutes(m);
+    let target = at(700);
+    let anchor = config()
+        .anchoring_for(Timeframe::M5)
+        .start_for(target.timestamp_millis());
+    let anchor = DateTime::from_timestamp_millis(anchor).unwrap();
+    assert!(anchor > at(0) && anchor < at(660));
+
+    // Only the bars from 11:00 on: short of the anchor, and nothing older.
+    let late = all.slice(TimeRange::new(at(660), at(750)).unwrap());
+    let w = world(&late, at(702)).await;
+    let e = w
+        .engine()
+        .compute_at(&eurusd(), Timeframe::M5, target)
+        .await
+        .unwrap_err();
+    match &e {
+        axia_features::FeatureError::IncompleteHistory { missing, why, .. } => {
+            // From where the read started (the span before the anchor: the bar at or before
+            // the instant asked may belong to it) to the first bar there is.
+            assert!(missing.start() <= anchor, "{missing:?}");
+            assert_eq!(missing.end(), at(660));
+            assert!(why.contains("no broker or fallback"), "{why}");
+        }
+        other => panic!("expected IncompleteHistory, got {other:?}"),
+    }
+    assert!(
+        e.to_string().contains("are missing from the history"),
+        "{e}"
+    );
+
+    // A hole at the anchor inside a series the archive holds from t0: no bar was there.
+    let holed: Vec<i64> = minutes
+        .iter()
+        .copied()
+        .filter(|m| !(anchor..at(660)).contains(&at(*m)))
+        .collect();
+    let w = world(&frame(&holed, &walk(holed.len(), 21)), at(702)).await;
+    assert!(
+        w.engine()
+            .compute_at(&eurusd(), Timeframe::M5, target)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The same short archive with the simulated broker as the fallback: the values equal those
+    // computed from every bar since the anchor (the fallback's: the provider's plan asks it for
+    // the last 24 h before the archive).
+    let clock = Arc::new(ManualClock::new(at(702)));
+    let archive = Arc::new(MemoryStore::new());
+    archive.save(&late).await.unwrap();
+    let sim = axia_simbroker::SimulatedBroker::new(5, Arc::clone(&clock));
+    let provider = OhlcvDataProvider::builder()
+        .cold_archive(Arc::clone(&archive))
+        .fallback(sim.clone())
+        .clock(Arc::clone(&clock))
+        .build();
+    let engine = FeatureEngine::new(provider, MemoryFeatureStore::new())
+        .clock(Arc::clone(&clock))
+        .config(config());
+    let values = engine
+        .compute_at(&eurusd(), Timeframe::M5, target)
+        .await
+        .unwrap()
+        .unwrap();
+    use axia_domain::MarketData as _;
+    let history = sim
+        .bars(
+            &eurusd(),
+            Timeframe::M5,
+            TimeRange::new(anchor, target + Duration::minutes(1)).unwrap(),
+        )
+        .await
+        .unwrap()
+        .frame;
+    let specs = config().specs_for(&eurusd(), Timeframe::M5).to_vec();
+    let mut reference = axia_features::FeatureSet::new(&specs).unwrap();
+    for b in history.iter() {
+        reference
+            .update(axia_indicators::Hlc {
+                high: b.high(),
+                low: b.low(),
+                close: b.close(),
+            })
+            .unwrap();
+    }
+    assert_eq!(values.values, reference.values());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -155,13 +255,14 @@ proptest! {
         steps in proptest::collection::vec(1i64..40, 1..25),
         restart_at in 0usize..25,
     ) {
+        // The series starts at t0, before every anchor the engine reads from (a history that
+        // does not reach its anchor is refused: see the next test); gaps come after.
         let mut m = 0i64;
-        let minutes: Vec<i64> = gaps
-            .iter()
-            .map(|g| {
+        let minutes: Vec<i64> = std::iter::once(0)
+            .chain(gaps.iter().map(|g| {
                 m += 5 * (1 + g * i64::from(*g == 3) * 6);
                 m
-            })
+            }))
             .collect();
         let all = frame(&minutes, &walk(minutes.len(), seed));
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();

@@ -183,6 +183,62 @@ async fn the_transaction_history_is_the_fallback_of_a_lookup() {
     );
 }
 
+/// The POST's answer is lost and OANDA does not show the order by client id yet; another
+/// processor's executor (which did not send it, so has no history to search) finds nothing and
+/// sends it again: OANDA refuses a second trade with the same client id, so it fills once.
+#[tokio::test]
+async fn a_second_post_of_a_filled_order_is_refused_by_its_trade_client_id() {
+    let (fake, executor) = oanda().await;
+    fake.hide_orders(true);
+    fake.lose_next_response();
+    let o = order("twice", Side::Buy);
+    assert!(executor.submit(&o).await.is_err());
+    let other = OandaExecutor::new(
+        OandaConfig::new(TOKEN)
+            .base_url(fake.uri())
+            .account_id(ACCOUNT)
+            .requests_per_second(1000.0),
+        Arc::new(ManualClock::new(now())),
+    )
+    .unwrap();
+    let second = other.submit(&o).await;
+    // Refused as a repeat, and OANDA still hides the first: the outcome stays unknown (the
+    // caller reconciles later), never a second fill.
+    assert!(second.is_err(), "{second:?}");
+    assert_eq!(fake.orders_created(), 1, "one order, one fill");
+    let posts: Vec<serde_json::Value> = fake
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(posts.len(), 2);
+    for p in &posts {
+        assert_eq!(p["order"]["tradeClientExtensions"]["id"], "c-twice");
+    }
+    // Once OANDA shows it, both executors find the one fill, with the order's terms.
+    fake.hide_orders(false);
+    let found = other.lookup(o.client_order_id()).await.unwrap().unwrap();
+    assert!(matches!(found.outcome, ExecutionOutcome::Filled(_)));
+    assert_eq!(found.order, Some(o.terms()));
+}
+
+/// A client order id reused for another order finds the first order at OANDA, with the first
+/// order's terms: the use case tells them apart (DUPLICATE_CLIENT_ORDER_ID), nothing is sent.
+#[tokio::test]
+async fn a_reused_client_order_id_finds_the_first_orders_terms() {
+    let (fake, executor) = oanda().await;
+    let first = order("reused", Side::Buy);
+    let filled = executor.submit(&first).await.unwrap();
+    assert_eq!(filled.order, Some(first.terms()));
+    let other = order("reused", Side::Sell);
+    let found = executor.submit(&other).await.unwrap();
+    assert_eq!(found.order, Some(first.terms()));
+    assert_ne!(found.order, Some(other.terms()));
+    assert_eq!(fake.orders_created(), 1, "nothing sent for the second");
+}
+
 #[tokio::test]
 async fn oanda_errors_are_typed_and_never_show_the_token() {
     let (fake, executor) = oanda().await;
