@@ -12,6 +12,14 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/axia-target}"
 profile="${AXIA_PROFILE:-dev}"
-cargo build --quiet --locked --profile "$profile" -p axia-collector --manifest-path "$root/Cargo.toml" >&2
 dir="debug"; [ "$profile" = "dev" ] || dir="$profile"
-exec "$CARGO_TARGET_DIR/$dir/axia-collector" "$@"
+bin="$CARGO_TARGET_DIR/$dir/axia-collector"
+# Say that it builds, and show cargo's progress: the first build takes minutes (about 5 in
+# debug on two cores, 20 in release) and would look like a hang. Quiet when up to date.
+if [ ! -x "$bin" ]; then
+  echo "collect.sh: building axia-collector ($profile) into $CARGO_TARGET_DIR: the first build takes several minutes" >&2
+  cargo build --locked --profile "$profile" -p axia-collector --manifest-path "$root/Cargo.toml" >&2
+else
+  cargo build --quiet --locked --profile "$profile" -p axia-collector --manifest-path "$root/Cargo.toml" >&2
+fi
+exec "$bin" "$@"
