@@ -198,8 +198,10 @@ impl MarketCalendar for FxCalendar {
 }
 
 /// The CME Globex week of most US futures (`ES=F`, `GC=F`, `ZN=F`): open from Sunday 18:00 to
-/// Friday 17:00 New York time, halted every Monday to Thursday from 17:00 to 18:00. Holidays and
-/// the few products on shorter hours (grains, livestock) are not modelled.
+/// Friday 17:00 New York time, halted every Monday to Thursday from 17:00 to 18:00, on CME's
+/// trading dates ([`ExchangeDays::CmeGlobex`]: no session on New Year's Day, Good Friday and
+/// Christmas; a 12:00 Chicago halt on the other US holidays). The few products on shorter hours
+/// (grains, livestock) are not modelled.
 ///
 /// ```
 /// use axia_domain::{CmeGlobexCalendar, MarketCalendar};
@@ -220,12 +222,12 @@ const CME_REOPEN: NaiveTime = match NaiveTime::from_hms_opt(18, 0, 0) {
     None => NaiveTime::MIN,
 };
 
-impl MarketCalendar for CmeGlobexCalendar {
-    fn trading_day_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
-        ny_trading_day_start(t)
-    }
+/// The Globex week without holidays.
+mod globex_week {
+    use super::{CME_REOPEN, NY_CLOSE, New_York, local_to_utc, ny_close_on};
+    use chrono::{DateTime, Datelike, Utc, Weekday};
 
-    fn is_open(&self, t: DateTime<Utc>) -> bool {
+    pub(super) fn is_open(t: DateTime<Utc>) -> bool {
         let local = t.with_timezone(&New_York);
         let time = local.time();
         match local.weekday() {
@@ -236,8 +238,8 @@ impl MarketCalendar for CmeGlobexCalendar {
         }
     }
 
-    fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
-        if self.is_open(t) {
+    pub(super) fn next_open(t: DateTime<Utc>) -> DateTime<Utc> {
+        if is_open(t) {
             return t;
         }
         let date = t.with_timezone(&New_York).date_naive();
@@ -253,8 +255,8 @@ impl MarketCalendar for CmeGlobexCalendar {
             })
     }
 
-    fn next_close(&self, t: DateTime<Utc>) -> DateTime<Utc> {
-        if !self.is_open(t) {
+    pub(super) fn next_close(t: DateTime<Utc>) -> DateTime<Utc> {
+        if !is_open(t) {
             return t;
         }
         let local = t.with_timezone(&New_York);
@@ -264,6 +266,62 @@ impl MarketCalendar for CmeGlobexCalendar {
             .date_naive()
             .checked_add_days(chrono::Days::new(days))
             .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
+    }
+}
+
+impl CmeGlobexCalendar {
+    /// The trading date `t` belongs to: that of the 17:00 New York close that ends it.
+    fn trading_date(t: DateTime<Utc>) -> NaiveDate {
+        DailyAlignment::NewYorkClose.date_of(t)
+    }
+
+    /// When trading of `date` stops early (a holiday's halt, Chicago time), if it does.
+    fn early_halt(date: NaiveDate) -> Option<DateTime<Utc>> {
+        ExchangeDays::CmeGlobex
+            .close_on(date)
+            .map(|t| local_to_utc(chrono_tz::America::Chicago, date, t))
+    }
+
+    /// Whether the session of `date` is held, and up to when: `None` for no session.
+    fn session_end(date: NaiveDate) -> Option<DateTime<Utc>> {
+        if ExchangeDays::CmeGlobex.is_closed(date) {
+            return None;
+        }
+        Some(Self::early_halt(date).unwrap_or_else(|| ny_close_on(date)))
+    }
+}
+
+impl MarketCalendar for CmeGlobexCalendar {
+    fn trading_day_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        ny_trading_day_start(t)
+    }
+
+    fn is_open(&self, t: DateTime<Utc>) -> bool {
+        globex_week::is_open(t)
+            && Self::session_end(Self::trading_date(t)).is_some_and(|end| t < end)
+    }
+
+    fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let mut from = t;
+        // Past at most a long weekend of holidays, one trading date at a time.
+        for _ in 0..MAX_CLOSED_DAYS {
+            let open = globex_week::next_open(from);
+            let date = Self::trading_date(open);
+            match Self::session_end(date) {
+                Some(end) if open < end => return open,
+                // No session that date, or it has halted: from its close on.
+                _ => from = ny_close_on(date).max(from + Duration::milliseconds(1)),
+            }
+        }
+        DateTime::<Utc>::MAX_UTC
+    }
+
+    fn next_close(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if !self.is_open(t) {
+            return t;
+        }
+        let end = Self::session_end(Self::trading_date(t)).unwrap_or(t);
+        globex_week::next_close(t).min(end)
     }
 }
 
@@ -353,36 +411,48 @@ impl SessionCalendar {
             .with_days(ExchangeDays::Nyse)
     }
 
-    /// The London Stock Exchange: 08:00-16:30 London time, Monday to Friday (its holidays are
-    /// not modelled: a bank holiday's bars count as missing).
+    /// The London Stock Exchange: 08:00-16:30 London time on its trading days
+    /// ([`ExchangeDays::Lse`]: bank holidays closed, 12:30 closes on December 24 and 31).
     #[must_use]
     pub fn london() -> Self {
-        Self::new(chrono_tz::Europe::London, [(hm(8, 0), hm(16, 30))])
+        Self::new(chrono_tz::Europe::London, [(hm(8, 0), hm(16, 30))]).with_days(ExchangeDays::Lse)
     }
 
-    /// The continental European exchanges' continuous session (Xetra, Euronext, SIX, Borsa
-    /// Italiana, BME): 09:00-17:30 Central European time, Monday to Friday (holidays not
-    /// modelled).
+    /// The continental European exchanges' continuous session (Euronext, SIX, Borsa Italiana,
+    /// BME): 09:00-17:30 Central European time on Euronext's trading days
+    /// ([`ExchangeDays::Euronext`], the holidays they all keep; SIX and Borsa Italiana close on
+    /// a few more, whose bars count as missing).
     #[must_use]
     pub fn central_europe() -> Self {
         Self::new(chrono_tz::Europe::Paris, [(hm(9, 0), hm(17, 30))])
+            .with_days(ExchangeDays::Euronext)
     }
 
-    /// Hong Kong Exchanges: 09:30-12:00 and 13:00-16:00 Hong Kong time, Monday to Friday
-    /// (holidays not modelled).
+    /// Xetra (Frankfurt): 09:00-17:30 Central European time on its trading days
+    /// ([`ExchangeDays::Xetra`]: also closed on December 24 and 31).
+    #[must_use]
+    pub fn xetra() -> Self {
+        Self::new(chrono_tz::Europe::Berlin, [(hm(9, 0), hm(17, 30))])
+            .with_days(ExchangeDays::Xetra)
+    }
+
+    /// Hong Kong Exchanges: 09:30-12:00 and 13:00-16:00 Hong Kong time on its trading days
+    /// ([`ExchangeDays::Hkex`]: its holidays, mornings only on three eves).
     #[must_use]
     pub fn hong_kong() -> Self {
         Self::new(
             chrono_tz::Asia::Hong_Kong,
             [(hm(9, 30), hm(12, 0)), (hm(13, 0), hm(16, 0))],
         )
+        .with_days(ExchangeDays::Hkex)
     }
 
-    /// The Australian Securities Exchange: 10:00-16:00 Sydney time, Monday to Friday (holidays
-    /// not modelled).
+    /// The Australian Securities Exchange: 10:00-16:00 Sydney time on its trading days
+    /// ([`ExchangeDays::Asx`]: its holidays, 14:10 closes on December 24 and 31).
     #[must_use]
     pub fn sydney() -> Self {
         Self::new(chrono_tz::Australia::Sydney, [(hm(10, 0), hm(16, 0))])
+            .with_days(ExchangeDays::Asx)
     }
 
     fn sessions_on(
@@ -613,11 +683,34 @@ mod tests {
                 utc(2026, 7, 1, 22, 0),
                 utc(2026, 7, 2, 21, 0),
             ),
-            // Thursday evening runs into Friday's close.
+            // Thursday evening runs into Friday 2026-07-03, Independence Day observed: CME
+            // halts at 12:00 Chicago time (17:00 UTC) and does not reopen before Sunday.
             (
                 utc(2026, 7, 2, 23, 0),
                 utc(2026, 7, 2, 23, 0),
-                utc(2026, 7, 3, 21, 0),
+                utc(2026, 7, 3, 17, 0),
+            ),
+            (
+                utc(2026, 7, 3, 17, 30),
+                utc(2026, 7, 5, 22, 0),
+                utc(2026, 7, 3, 17, 30),
+            ),
+            // Good Friday 2026-04-03: no session from Thursday's close (21:00 UTC) to Sunday.
+            (
+                utc(2026, 4, 2, 20, 0),
+                utc(2026, 4, 2, 20, 0),
+                utc(2026, 4, 2, 21, 0),
+            ),
+            (
+                utc(2026, 4, 2, 22, 30),
+                utc(2026, 4, 5, 22, 0),
+                utc(2026, 4, 2, 22, 30),
+            ),
+            // An ordinary Thursday evening runs into Friday's close.
+            (
+                utc(2026, 7, 9, 23, 0),
+                utc(2026, 7, 9, 23, 0),
+                utc(2026, 7, 10, 21, 0),
             ),
             // The weekend, from Friday's close to Sunday 18:00.
             (
@@ -734,6 +827,7 @@ mod tests {
             Box::new(SessionCalendar::tokyo()),
             Box::new(SessionCalendar::new_york()),
             Box::new(SessionCalendar::london()),
+            Box::new(SessionCalendar::xetra()),
             Box::new(SessionCalendar::hong_kong()),
             Box::new(SessionCalendar::sydney()),
         ]
@@ -824,6 +918,71 @@ mod tests {
         );
     }
 
+    /// A holiday is not a gap: no bar slot is expected on it, on every exchange with a table.
+    #[test]
+    fn holidays_expect_no_bars() {
+        let frame = |s: &str| crate::OhlcvFrame::empty(s.parse().unwrap(), crate::Timeframe::M5);
+        // The exchange's own day: from its local midnight (Sydney's is 13:00 UTC the day
+        // before in January).
+        let day = |y, m, d| {
+            move |cal: &SessionCalendar| {
+                let start = cal.trading_day_start(utc(y, m, d, 12, 0));
+                TimeRange::new(start, start + Duration::days(1)).unwrap()
+            }
+        };
+        for (cal, symbol, holiday, ordinary) in [
+            (
+                SessionCalendar::london(),
+                "VOD.L",
+                day(2026, 4, 6),
+                day(2026, 4, 7),
+            ),
+            (
+                SessionCalendar::central_europe(),
+                "MC.PA",
+                day(2026, 5, 1),
+                day(2026, 5, 4),
+            ),
+            (
+                SessionCalendar::xetra(),
+                "SAP.DE",
+                day(2026, 12, 24),
+                day(2026, 12, 23),
+            ),
+            (
+                SessionCalendar::hong_kong(),
+                "0700.HK",
+                day(2026, 2, 17),
+                day(2026, 2, 20),
+            ),
+            (
+                SessionCalendar::sydney(),
+                "BHP.AX",
+                day(2026, 1, 26),
+                day(2026, 1, 27),
+            ),
+        ] {
+            let (holiday, ordinary) = (holiday(&cal), ordinary(&cal));
+            assert_eq!(
+                frame(symbol).completeness(&cal, holiday).expected,
+                0,
+                "{symbol}"
+            );
+            assert!(
+                frame(symbol).completeness(&cal, ordinary).expected > 60,
+                "{symbol}"
+            );
+        }
+        // CME's Good Friday: from Thursday's 17:00 New York close to Sunday's reopening.
+        let good_friday = TimeRange::new(utc(2026, 4, 2, 21, 0), utc(2026, 4, 5, 22, 0)).unwrap();
+        assert_eq!(
+            frame("ES=F")
+                .completeness(&CmeGlobexCalendar, good_friday)
+                .expected,
+            0
+        );
+    }
+
     proptest! {
         #[test]
         fn a_trading_day_starts_at_or_before_its_instants_and_is_its_own_start(
@@ -858,11 +1017,16 @@ mod tests {
         #[test]
         fn open_and_close_bracket_every_instant(ms in 946_684_800_000i64..2_082_758_400_000i64) {
             let t = DateTime::from_timestamp_millis(ms).unwrap();
-            let cals: [&dyn MarketCalendar; 4] = [
+            let cals: [&dyn MarketCalendar; 9] = [
                 &FxCalendar,
                 &CmeGlobexCalendar,
                 &SessionCalendar::tokyo(),
                 &SessionCalendar::new_york(),
+                &SessionCalendar::london(),
+                &SessionCalendar::central_europe(),
+                &SessionCalendar::xetra(),
+                &SessionCalendar::hong_kong(),
+                &SessionCalendar::sydney(),
             ];
             for cal in cals {
                 let o = cal.next_open(t);

@@ -45,6 +45,77 @@ pub enum ExchangeDays {
     /// special laws), December 31 and January 1 - 3. Its afternoon session ends at 15:30 from
     /// 2024-11-05, at 15:00 before.
     Tse,
+    /// The London Stock Exchange: England's bank holidays (with their substitutes and the
+    /// one-off ones: jubilees, the 2011 royal wedding, the 2022 state funeral, the 2023
+    /// coronation); closes at 12:30 on December 24 and 31. From a table, 2000 - 2035
+    /// ([`ExchangeDays::TABLE_YEARS`]).
+    Lse,
+    /// Euronext (Paris, Amsterdam, Brussels, Lisbon), also the days Madrid and Milan close at
+    /// the least: January 1, Good Friday, Easter Monday, May 1, December 25 and 26; closes at
+    /// 14:05 on December 24 and 31. From Euronext Paris's table, 2000 - 2035.
+    Euronext,
+    /// Xetra (Frankfurt): January 1, Good Friday, Easter Monday, May 1, December 24, 25, 26 and
+    /// 31 (and the days it also closed in earlier years); closes at 14:00 on December 30. From a
+    /// table, 2000 - 2035.
+    Xetra,
+    /// Hong Kong Exchanges: Hong Kong's public holidays (the Lunar New Year, Ching Ming, the
+    /// Buddha's birthday, Tuen Ng, the Mid-Autumn and Chung Yeung festivals, by the lunar
+    /// calendar) and the closures of past typhoons; mornings only on the eves of Christmas,
+    /// the New Year and the Lunar New Year. From a table, 2000 - 2035.
+    Hkex,
+    /// The Australian Securities Exchange: New South Wales's public holidays that close it
+    /// (Australia Day, Easter, Anzac Day, the King's birthday, Christmas, Boxing Day); closes at
+    /// 14:10 on December 24 and 31. From a table, 2000 - 2035.
+    Asx,
+    /// CME Globex (equity and interest-rate futures), by trading date: no session on New
+    /// Year's Day, Good Friday and Christmas (and the national days of mourning); trading
+    /// halts at 12:00 Chicago time on the other US holidays and the eves around them. From a
+    /// table, 2000 - 2035.
+    CmeGlobex,
+}
+
+/// The days of an exchange kept as a table: its closed weekdays and its early closes.
+#[derive(Debug)]
+struct Table {
+    closed: std::collections::BTreeSet<NaiveDate>,
+    early: std::collections::BTreeMap<NaiveDate, NaiveTime>,
+}
+
+impl Table {
+    /// `date,closed` and `date,early HH:MM` lines (and `#` comments, a header) from
+    /// `data/exchange_days.py`; a line that does not parse is skipped (the tables' test
+    /// counts them).
+    fn parse(csv: &str) -> Self {
+        let mut closed = std::collections::BTreeSet::new();
+        let mut early = std::collections::BTreeMap::new();
+        for line in csv.lines().filter(|l| !l.starts_with('#')) {
+            let Some((date, day)) = line.split_once(',') else {
+                continue;
+            };
+            let Ok(date) = date.parse::<NaiveDate>() else {
+                continue;
+            };
+            match day.strip_prefix("early ") {
+                Some(t) => {
+                    if let Ok(t) = NaiveTime::parse_from_str(t, "%H:%M") {
+                        early.insert(date, t);
+                    }
+                }
+                None if day == "closed" => {
+                    closed.insert(date);
+                }
+                None => {}
+            }
+        }
+        Self { closed, early }
+    }
+}
+
+macro_rules! table {
+    ($file:literal) => {{
+        static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+        TABLE.get_or_init(|| Table::parse(include_str!(concat!("../data/", $file))))
+    }};
 }
 
 /// Weekdays the NYSE closed for an event rather than a holiday.
@@ -242,6 +313,24 @@ fn jp_holiday(date: NaiveDate) -> bool {
 }
 
 impl ExchangeDays {
+    /// The years the table-kept exchanges' days cover ([`Lse`](Self::Lse),
+    /// [`Euronext`](Self::Euronext), [`Xetra`](Self::Xetra), [`Hkex`](Self::Hkex),
+    /// [`Asx`](Self::Asx), [`CmeGlobex`](Self::CmeGlobex)): outside them every weekday is taken
+    /// as a full trading day.
+    pub const TABLE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2035;
+
+    fn table(self) -> Option<&'static Table> {
+        match self {
+            Self::Weekdays | Self::Nyse | Self::Tse => None,
+            Self::Lse => Some(table!("xlon.csv")),
+            Self::Euronext => Some(table!("xpar.csv")),
+            Self::Xetra => Some(table!("xetr.csv")),
+            Self::Hkex => Some(table!("xhkg.csv")),
+            Self::Asx => Some(table!("xasx.csv")),
+            Self::CmeGlobex => Some(table!("cmes.csv")),
+        }
+    }
+
     /// True when the exchange does not trade on `date` (its local date): a weekend, a holiday,
     /// an event closure.
     #[must_use]
@@ -257,6 +346,7 @@ impl ExchangeDays {
                     || jp_holiday(date)
                     || listed(&TSE_EVENT_CLOSURES, date)
             }
+            tabled => tabled.table().is_some_and(|t| t.closed.contains(&date)),
         }
     }
 
@@ -269,6 +359,7 @@ impl ExchangeDays {
             Self::Weekdays => None,
             Self::Nyse => nyse_early_close(date).then(|| hm(13, 0)),
             Self::Tse => (date < ymd(2024, 11, 5).unwrap_or(NaiveDate::MIN)).then(|| hm(15, 0)),
+            tabled => tabled.table().and_then(|t| t.early.get(&date).copied()),
         }
     }
 }
@@ -343,6 +434,67 @@ mod tests {
     fn tokyo_afternoon_ends_at_1500_before_2024_11_05() {
         assert_eq!(ExchangeDays::Tse.close_on(d(2024, 11, 1)), Some(hm(15, 0)));
         assert_eq!(ExchangeDays::Tse.close_on(d(2024, 11, 5)), None);
+    }
+
+    /// Every table parses whole, covers its years, and is what `is_closed` and `close_on`
+    /// answer; a few days known from the exchanges' own notices.
+    #[test]
+    fn the_tabled_exchanges_read_their_tables() {
+        for (days, csv) in [
+            (ExchangeDays::Lse, include_str!("../data/xlon.csv")),
+            (ExchangeDays::Euronext, include_str!("../data/xpar.csv")),
+            (ExchangeDays::Xetra, include_str!("../data/xetr.csv")),
+            (ExchangeDays::Hkex, include_str!("../data/xhkg.csv")),
+            (ExchangeDays::Asx, include_str!("../data/xasx.csv")),
+            (ExchangeDays::CmeGlobex, include_str!("../data/cmes.csv")),
+        ] {
+            let rows: Vec<&str> = csv
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .skip(1)
+                .collect();
+            let t = days.table().unwrap();
+            assert_eq!(
+                t.closed.len() + t.early.len(),
+                rows.len(),
+                "{days:?}: every row read"
+            );
+            for year in [2000, 2035] {
+                assert!(t.closed.iter().any(|d| d.year() == year), "{days:?} {year}");
+            }
+            for row in rows {
+                let (date, day) = row.split_once(',').unwrap();
+                let date: NaiveDate = date.parse().unwrap();
+                if day == "closed" {
+                    assert!(days.is_closed(date), "{days:?} {date}");
+                } else {
+                    assert!(!days.is_closed(date), "{days:?} {date}");
+                    assert!(days.close_on(date).is_some(), "{days:?} {date}");
+                }
+            }
+        }
+        // Good Friday and Easter Monday 2026; the coronation; the Lunar New Year; Anzac Day;
+        // no Globex session on Good Friday, a 12:00 halt on Thanksgiving.
+        assert!(ExchangeDays::Lse.is_closed(d(2026, 4, 3)));
+        assert!(ExchangeDays::Lse.is_closed(d(2026, 4, 6)));
+        assert!(ExchangeDays::Lse.is_closed(d(2023, 5, 8)));
+        assert_eq!(
+            ExchangeDays::Lse.close_on(d(2026, 12, 24)),
+            Some(hm(12, 30))
+        );
+        assert!(ExchangeDays::Euronext.is_closed(d(2026, 5, 1)));
+        assert!(!ExchangeDays::Euronext.is_closed(d(2026, 12, 24)));
+        assert!(ExchangeDays::Xetra.is_closed(d(2026, 12, 24)));
+        assert!(ExchangeDays::Hkex.is_closed(d(2026, 2, 17)));
+        assert!(ExchangeDays::Asx.is_closed(d(2025, 4, 25)));
+        assert!(ExchangeDays::CmeGlobex.is_closed(d(2026, 4, 3)));
+        assert_eq!(
+            ExchangeDays::CmeGlobex.close_on(d(2026, 11, 26)),
+            Some(hm(12, 0))
+        );
+        // Outside the tables' years: weekdays.
+        assert!(!ExchangeDays::Lse.is_closed(d(2040, 12, 25)));
+        assert!(ExchangeDays::TABLE_YEARS.contains(&2035));
     }
 
     #[test]

@@ -328,21 +328,24 @@ pub enum TradingHours {
     NewYork,
     /// Always open (crypto, tests).
     AlwaysOpen,
-    /// The London Stock Exchange: 08:00-16:30 London time on weekdays
+    /// The London Stock Exchange: 08:00-16:30 London time on its trading days
     /// ([`SessionCalendar::london`]).
     London,
-    /// The continental European exchanges (Xetra, Euronext, SIX, Borsa Italiana, BME):
-    /// 09:00-17:30 Central European time on weekdays ([`SessionCalendar::central_europe`]).
+    /// The continental European exchanges (Euronext, SIX, Borsa Italiana, BME): 09:00-17:30
+    /// Central European time on Euronext's trading days ([`SessionCalendar::central_europe`]).
     CentralEurope,
-    /// Hong Kong Exchanges: 09:30-12:00 and 13:00-16:00 on weekdays
+    /// Hong Kong Exchanges: 09:30-12:00 and 13:00-16:00 on its trading days
     /// ([`SessionCalendar::hong_kong`]).
     HongKong,
-    /// The Australian Securities Exchange: 10:00-16:00 Sydney time on weekdays
+    /// The Australian Securities Exchange: 10:00-16:00 Sydney time on its trading days
     /// ([`SessionCalendar::sydney`]).
     Sydney,
     /// CME Globex, where most US futures trade: Sunday 18:00 to Friday 17:00 New York time with
-    /// a daily halt from 17:00 to 18:00 ([`CmeGlobexCalendar`]).
+    /// a daily halt from 17:00 to 18:00, on CME's trading dates ([`CmeGlobexCalendar`]).
     CmeGlobex,
+    /// Xetra (Frankfurt): 09:00-17:30 Central European time on its trading days
+    /// ([`SessionCalendar::xetra`]).
+    Xetra,
 }
 
 impl TradingHours {
@@ -359,6 +362,7 @@ impl TradingHours {
             Self::HongKong => "hong_kong",
             Self::Sydney => "sydney",
             Self::CmeGlobex => "cme_globex",
+            Self::Xetra => "xetra",
         }
     }
 
@@ -376,6 +380,7 @@ impl TradingHours {
             Self::HongKong => Arc::new(SessionCalendar::hong_kong()),
             Self::Sydney => Arc::new(SessionCalendar::sydney()),
             Self::CmeGlobex => Arc::new(CmeGlobexCalendar),
+            Self::Xetra => Arc::new(SessionCalendar::xetra()),
         }
     }
 }
@@ -750,7 +755,8 @@ fn exchange_by_suffix(symbol: &str) -> Option<TradingHours> {
     }
     Some(match suffix {
         "L" => TradingHours::London,
-        "DE" | "F" | "PA" | "AS" | "BR" | "MI" | "MC" | "SW" => TradingHours::CentralEurope,
+        "DE" | "F" => TradingHours::Xetra,
+        "PA" | "AS" | "BR" | "LS" | "MI" | "MC" | "SW" => TradingHours::CentralEurope,
         "HK" => TradingHours::HongKong,
         "AX" => TradingHours::Sydney,
         "TO" | "V" => TradingHours::NewYork,
@@ -977,6 +983,7 @@ mod tests {
             HongKong,
             Sydney,
             CmeGlobex,
+            Xetra,
         ] {
             assert_eq!(serde_json::to_value(h).unwrap(), h.as_str(), "{h:?}");
         }
@@ -1195,7 +1202,7 @@ mod tests {
         // Other exchanges by their Yahoo suffix: their own hours, prices kept to 0.0001.
         for (s, hours) in [
             ("VOD.L", TradingHours::London),
-            ("SAP.DE", TradingHours::CentralEurope),
+            ("SAP.DE", TradingHours::Xetra),
             ("MC.PA", TradingHours::CentralEurope),
             ("NESN.SW", TradingHours::CentralEurope),
             ("0700.HK", TradingHours::HongKong),
