@@ -21,7 +21,13 @@ pub struct SimulatedBroker {
     calls: Arc<AtomicU64>,
     pub(crate) desk: Arc<crate::executor::PaperDesk>,
     instruments: Arc<InstrumentRegistry>,
+    /// Long generations at once: one per core, on the blocking pool.
+    generations: Arc<tokio::sync::Semaphore>,
 }
+
+/// Minutes of M1 a call builds inline on the caller's thread; more go to the blocking pool
+/// (a month of M1 takes about a millisecond in release, years of it hundreds).
+const INLINE_MINUTES: i64 = 50_000;
 
 impl std::fmt::Debug for SimulatedBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,6 +50,9 @@ impl SimulatedBroker {
             calls: Arc::default(),
             desk: Arc::default(),
             instruments: Arc::new(InstrumentRegistry::shared_builtin().clone()),
+            generations: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
         }
     }
 
@@ -119,8 +128,27 @@ impl MarketData for SimulatedBroker {
             )));
         }
         let instrument = self.instrument(symbol);
-        let frame = generate_for(self.seed, &instrument, timeframe, range, self.clock.now())
-            .map_err(|e| MarketDataError::InvalidResponse(e.to_string()))?;
+        let (seed, now) = (self.seed, self.clock.now());
+        // Every M1 minute of the range is built: a long range (years of W1 or MN1) is CPU
+        // work that must not hold the async threads serving others. It runs on the blocking
+        // pool, as many at once as there are cores.
+        let frame = if range.duration().num_minutes() <= INLINE_MINUTES {
+            generate_for(seed, &instrument, timeframe, range, now)
+        } else {
+            // The permit goes with the work: a caller that gives up (a request's timeout)
+            // frees its place only when the generation ends.
+            let permit = Arc::clone(&self.generations)
+                .acquire_owned()
+                .await
+                .map_err(|e| MarketDataError::Unavailable(e.to_string()))?;
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                generate_for(seed, &instrument, timeframe, range, now)
+            })
+            .await
+            .map_err(|e| MarketDataError::Unavailable(format!("the simulator stopped: {e}")))?
+        }
+        .map_err(|e| MarketDataError::InvalidResponse(e.to_string()))?;
         if frame.is_empty() && !range.is_empty() {
             return Err(MarketDataError::NoData(range));
         }

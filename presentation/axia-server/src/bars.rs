@@ -276,26 +276,44 @@ pub(crate) async fn page(
     q: &BarsQuery,
 ) -> Result<Page, Problem> {
     let now = api.now();
+    let limits = api.limits();
     let instrument = api.inner.instruments.resolve(&symbol);
+    // Every instant below saturates instead of overflowing: any parameter the parser accepts
+    // is answered, none panics.
     let one_ms = Duration::milliseconds(1);
-    let mut end = q.end.map_or(now, |e| e.min(now)) + one_ms;
+    let last = q.end.map_or(now, |e| e.min(now));
+    let mut end = last.checked_add_signed(one_ms).unwrap_or(last);
     if let Some(before) = q.before {
         end = end.min(before);
     }
+    let back = |d: Duration| {
+        end.checked_sub_signed(d)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    };
     let period = Duration::milliseconds(timeframe.max_millis());
-    let limit_i32 = i32::try_from(q.limit).unwrap_or(i32::MAX);
-    let reach = period * limit_i32;
+    let reach = period
+        .checked_mul(i32::try_from(q.limit).unwrap_or(i32::MAX))
+        .unwrap_or(limits.max_span);
     let epoch = DateTime::<Utc>::UNIX_EPOCH;
     let start = match (q.start, q.days) {
         (Some(s), _) => Some(s),
         (None, Some(days)) => Some(instrument.calendar().trading_days_start(end, days)),
         (None, None) => None,
     };
-    let floor = match start {
+    let wanted = match start {
         Some(s) => s,
-        None => end - (reach * 64).max(Duration::days(14)),
+        None => back(
+            reach
+                .checked_mul(64)
+                .unwrap_or(limits.max_span)
+                .max(Duration::days(14)),
+        ),
     }
     .max(epoch);
+    // One request searches at most `max_span` back: a start older than that gets a truncated
+    // page and the cursor to the rest.
+    let floor = wanted.max(back(limits.max_span)).max(epoch);
+    let clamped = wanted < floor;
     if end <= floor {
         return Ok(Page {
             body: body(
@@ -305,6 +323,7 @@ pub(crate) async fn page(
                 empty(&symbol, timeframe, floor)?,
                 q.limit,
                 start.is_none(),
+                clamped,
             ),
             live: false,
             timing: Vec::new(),
@@ -312,7 +331,7 @@ pub(crate) async fn page(
     }
     let mut span = reach.max(period);
     let answer = loop {
-        let start = (end - span).max(floor);
+        let start = back(span).max(floor);
         let range =
             TimeRange::new(start, end).map_err(|e| Problem::invalid(format!("range: {e}")))?;
         let request =
@@ -325,7 +344,7 @@ pub(crate) async fn page(
         if answer.frame.len() >= q.limit || start == floor {
             break Searched { answer, range };
         }
-        span = span * 4;
+        span = span.checked_mul(4).unwrap_or(limits.max_span);
     };
     let grid = Grid::new(timeframe, instrument.alignment());
     let live = grid
@@ -346,6 +365,7 @@ pub(crate) async fn page(
             answer,
             q.limit,
             start.is_none(),
+            clamped,
         ),
         live,
         timing,
@@ -393,10 +413,11 @@ fn body(
     searched: Searched,
     limit: usize,
     open_ended: bool,
+    clamped: bool,
 ) -> BarsBody {
     let Searched { answer, range } = searched;
     let found = answer.frame.len();
-    let truncated = found > limit;
+    let truncated = found > limit || clamped;
     let frame = if truncated {
         answer.frame.last_n(limit)
     } else {
@@ -412,7 +433,9 @@ fn body(
         _ => answer.meta.completeness.clone(),
     };
     let next_before = if truncated || open_ended {
-        oldest.map(|t| t.timestamp())
+        oldest
+            .or_else(|| clamped.then(|| range.start()))
+            .map(|t| t.timestamp())
     } else {
         None
     };

@@ -21,22 +21,25 @@
 //! never reaches a key or a path.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use axia_server::Api;
-//! # async fn serve(provider: axia_provider::OhlcvDataProvider) -> std::io::Result<()> {
+//! use axia_server::{Api, ServeOptions};
+//! # async fn run(provider: axia_provider::OhlcvDataProvider) -> std::io::Result<()> {
 //! let app = axum::Router::new().nest("/market", Api::builder(provider).build().router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await
+//! // `serve` gives hyper its timer and limits (header read and idle timeouts, a connection
+//! // cap); axum::serve works too, without them.
+//! axia_server::serve(listener, app, ServeOptions::default(), std::future::pending()).await
 //! # }
 //! ```
 
 mod bars;
 mod coding;
+mod guard;
 mod live;
 mod openapi;
 mod pages;
 mod params;
 mod problem;
+mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,9 +50,11 @@ use axia_redis::RedisBarCache;
 use axum::Router;
 use axum::routing::get;
 
+pub use guard::{Origins, Policy};
 pub use live::{Hub, HubCounters};
 pub use openapi::openapi;
 pub use problem::Problem;
+pub use serve::{ServeOptions, serve};
 
 /// Bounds on what one request may ask for, and the live path's timings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +73,21 @@ pub struct Limits {
     pub ws_send_timeout: Duration,
     /// Without a hot tier, how often a WebSocket polls the provider for its series (2 s).
     pub ws_poll: Duration,
+    /// How far back one request searches (default 3,660 days): a `start` older than that gets
+    /// a truncated page and `next_before` to the rest, so no request asks its sources for more
+    /// than ten years of bars at once.
+    pub max_span: chrono::Duration,
+    /// How long one request may take before it is answered 503 (default 10 s; WebSockets
+    /// once upgraded are not bound by it).
+    pub request_timeout: Duration,
+    /// The largest message a WebSocket client may send (default 4 KiB: the server reads
+    /// nothing from clients but pings and closes); a larger one closes the socket.
+    pub ws_max_message: usize,
+    /// A WebSocket that sends nothing (not even a pong) for this long is closed (default 60 s;
+    /// the server pings every `ws_ping`).
+    pub ws_idle: Duration,
+    /// Open WebSockets per client address at most (default 64); more are refused with 429.
+    pub ws_per_client: usize,
 }
 
 impl Default for Limits {
@@ -79,6 +99,11 @@ impl Default for Limits {
             ws_ping: Duration::from_secs(25),
             ws_send_timeout: Duration::from_secs(5),
             ws_poll: Duration::from_secs(2),
+            max_span: chrono::Duration::days(3_660),
+            request_timeout: Duration::from_secs(10),
+            ws_max_message: 4 * 1024,
+            ws_idle: Duration::from_secs(60),
+            ws_per_client: 64,
         }
     }
 }
@@ -114,6 +139,8 @@ struct Inner {
     features: Option<Arc<dyn FeatureStore>>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    policy: Policy,
+    ws_clients: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
 }
 
 impl std::fmt::Debug for Api {
@@ -137,6 +164,7 @@ pub struct ApiBuilder {
     features: Option<Arc<dyn FeatureStore>>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    policy: Policy,
 }
 
 impl Api {
@@ -150,11 +178,14 @@ impl Api {
             features: None,
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
+            policy: Policy::default(),
         }
     }
 
     /// Every route, ready to serve or to nest. Responses are gzip-compressed when the client
-    /// accepts it (WebSocket upgrades pass through untouched).
+    /// accepts it (WebSocket upgrades pass through untouched). Every request goes through the
+    /// origin policy ([`Policy`]), limits on its head, a time limit
+    /// ([`Limits::request_timeout`]), and every error is problem details, a panic included.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/api/v1/bars/{symbol}/{timeframe}", get(bars::bars))
@@ -176,6 +207,11 @@ impl Api {
             .route("/assets/lightweight-charts.NOTICE", get(pages::notice))
             .route("/assets/lightweight-charts.LICENSE", get(pages::license))
             .fallback(pages::not_found)
+            .method_not_allowed_fallback(pages::method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                guard::guard,
+            ))
             // The fastest level: a month of M1 compresses about as well, in a third of the
             // time the default level takes (the chart's first request waits for it).
             .layer(
@@ -185,6 +221,10 @@ impl Api {
             )
             // Outside the compression: a gzipped body gets its own strong ETag.
             .layer(axum::middleware::from_fn(coding::etag_per_coding))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                guard::panic_problem,
+            ))
+            .layer(self.inner.policy.cors())
             .with_state(self.clone())
     }
 
@@ -201,6 +241,10 @@ impl Api {
 
     fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.inner.policy
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -243,9 +287,16 @@ impl ApiBuilder {
         self
     }
 
-    /// Page sizes and the live path's timings.
+    /// Page sizes, the live path's timings, the request limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Which origins may read the API from a browser and which hosts it answers to (default:
+    /// any origin, any host).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -262,6 +313,8 @@ impl ApiBuilder {
                 features: self.features,
                 clock: self.clock,
                 limits: self.limits,
+                policy: self.policy,
+                ws_clients: std::sync::Mutex::default(),
             }),
         }
     }

@@ -9,10 +9,14 @@ use std::time::Duration;
 use axia_domain::{OhlcvFrame, OhlcvStore, Symbol, TimeRange, Timeframe};
 use axia_provider::{OhlcvRequest, Window};
 use axia_redis::{RedisBarCache, UpdateMessage};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::Uri;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
@@ -210,19 +214,98 @@ pub(crate) async fn socket(
     State(api): State<Api>,
     Path((symbol, timeframe)): Path<(String, String)>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    client: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     let (symbol, timeframe) = match params::series(&symbol, &timeframe) {
         Ok(s) => s,
         Err(p) => return p.at(uri.path()).into_response(),
     };
-    match upgrade {
-        Ok(ws) => ws
-            .on_upgrade(move |socket| session(api, symbol, timeframe, socket))
-            .into_response(),
-        Err(e) => Problem::invalid(format!("a WebSocket upgrade is expected: {e}"))
-            .at(uri.path())
-            .into_response(),
+    // A browser names the page's origin; the same policy as the REST API's CORS decides.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+        && !api.policy().allows_origin(origin)
+    {
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "origin-not-allowed",
+            "Origin not allowed",
+            format!(
+                "pages of {:?} may not open this WebSocket",
+                params::clip(origin)
+            ),
+        )
+        .at(uri.path())
+        .into_response();
+    }
+    let ws = match upgrade {
+        Ok(ws) => ws,
+        Err(e) => {
+            return Problem::invalid(format!("a WebSocket upgrade is expected: {e}"))
+                .at(uri.path())
+                .into_response();
+        }
+    };
+    // Sockets per client address, counted while they are open.
+    let slot = match client.ok().map(|c| c.0.ip()) {
+        Some(ip) => match ClientSlot::take(&api, ip) {
+            Some(slot) => Some(slot),
+            None => {
+                return Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-websockets",
+                    "Too many WebSockets",
+                    format!(
+                        "{} WebSockets are open from this address; close one first",
+                        api.limits().ws_per_client
+                    ),
+                )
+                .at(uri.path())
+                .into_response();
+            }
+        },
+        None => None,
+    };
+    let max = api.limits().ws_max_message;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            session(api, symbol, timeframe, socket).await;
+            drop(slot);
+        })
+        .into_response()
+}
+
+/// One open WebSocket of a client address: counted on creation, released on drop.
+struct ClientSlot {
+    api: Api,
+    ip: IpAddr,
+}
+
+impl ClientSlot {
+    fn take(api: &Api, ip: IpAddr) -> Option<Self> {
+        let mut clients = axia_domain::lock(&api.inner.ws_clients);
+        let open = clients.entry(ip).or_insert(0);
+        if *open >= api.limits().ws_per_client {
+            return None;
+        }
+        *open += 1;
+        Some(Self {
+            api: api.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut clients = axia_domain::lock(&self.api.inner.ws_clients);
+        if let Some(open) = clients.get_mut(&self.ip) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                clients.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -257,6 +340,9 @@ async fn session(api: Api, symbol: Symbol, timeframe: Timeframe, socket: WebSock
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     poll.tick().await;
     let mut outgoing = s.tail(None).await;
+    // The client must say something (a pong to the pings, at least) this often.
+    let idle = tokio::time::sleep(limits.ws_idle);
+    tokio::pin!(idle);
     loop {
         if let Some(text) = outgoing.take() {
             let send = sink.send(Message::Text(text.into()));
@@ -298,9 +384,14 @@ async fn session(api: Api, symbol: Symbol, timeframe: Timeframe, socket: WebSock
                 }
             }
             message = incoming.next() => match message {
+                // A message over the size limit ends the socket with an error here.
                 None | Some(Err(_) | Ok(Message::Close(_))) => break,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => idle.as_mut().reset(tokio::time::Instant::now() + limits.ws_idle),
             },
+            () = &mut idle => {
+                tracing::info!(symbol = %s.symbol, timeframe = %s.timeframe, "an idle WebSocket closed");
+                break;
+            }
         }
     }
     if let Some(c) = counters {
@@ -354,8 +445,12 @@ async fn read_tail(
     let newest = update
         .and_then(|m| DateTime::<Utc>::from_timestamp_millis(m.newest_open_ms))
         .map_or(now, |t| t.max(now));
-    let span = period * i32::try_from(n).unwrap_or(i32::MAX);
-    let range = TimeRange::new(newest - span, newest + chrono::Duration::milliseconds(1)).ok()?;
+    let span = period.checked_mul(i32::try_from(n).unwrap_or(i32::MAX))?;
+    let range = TimeRange::new(
+        newest.checked_sub_signed(span)?,
+        newest.checked_add_signed(chrono::Duration::milliseconds(1))?,
+    )
+    .ok()?;
     let frame = match (update, &api.inner.hot) {
         (Some(_), Some(hot)) => {
             if let Some(h) = api.hub() {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use axia_config::{CommonArgs, Settings, Wiring};
 use axia_domain::{Clock, FeatureStore, ShiftedClock, SystemClock};
-use axia_server::Api;
+use std::time::Duration;
+
+use axia_server::{Api, Limits, Policy, ServeOptions};
 use clap::Parser;
 
 /// Serve bars, live updates and charts over HTTP.
@@ -26,6 +28,27 @@ struct Args {
     /// demos and tests of a market state (a weekend, a Monday before the open); default now.
     #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
     at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A web origin whose pages may read the API and open its WebSockets (repeat it; default
+    /// any origin: the read-only API holds nothing private).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
+    /// A host name the server answers to (repeat it). Default on loopback: localhost,
+    /// 127.0.0.1 and [::1] (a DNS-rebinding page is refused); elsewhere any.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// Seconds a client may take to send a request's headers, and a kept-alive connection may
+    /// stay idle.
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds one request may take before it is answered 503.
+    #[arg(long, default_value_t = 10)]
+    request_timeout_secs: u64,
+    /// Connections open at once at most.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// WebSockets open at once per client address at most.
+    #[arg(long, default_value_t = 64)]
+    ws_per_client: usize,
 }
 
 fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -52,7 +75,19 @@ async fn run(args: Args) -> Result<(), String> {
         let features: Arc<dyn FeatureStore> = Arc::new(features);
         api = api.hot_tier(hot.clone()).feature_store(features);
     }
-    let api = api.build();
+    let mut policy = Policy::open();
+    if !args.allow_origins.is_empty() {
+        policy = policy.origins(args.allow_origins.clone());
+    }
+    if !args.allow_hosts.is_empty() {
+        policy = policy.hosts(args.allow_hosts.clone());
+    } else if args.listen.ip().is_loopback() {
+        policy = policy.loopback_hosts();
+    }
+    let mut limits = Limits::default();
+    limits.request_timeout = Duration::from_secs(args.request_timeout_secs.max(1));
+    limits.ws_per_client = args.ws_per_client.max(1);
+    let api = api.policy(policy).limits(limits).build();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -63,10 +98,17 @@ async fn run(args: Args) -> Result<(), String> {
         at = ?args.at,
         "axia-server started: open http://{local}/chart/USDJPY/H1"
     );
-    axum::serve(listener, api.router())
-        .with_graceful_shutdown(axia_config::app::shutdown_signal())
-        .await
-        .map_err(|e| format!("server: {e}"))?;
+    let mut options = ServeOptions::default();
+    options.header_read_timeout = Duration::from_secs(args.header_timeout_secs.max(1));
+    options.max_connections = args.max_connections.max(1);
+    axia_server::serve(
+        listener,
+        api.router(),
+        options,
+        axia_config::app::shutdown_signal(),
+    )
+    .await
+    .map_err(|e| format!("server: {e}"))?;
     tracing::info!("axia-server stopped");
     Ok(())
 }

@@ -242,6 +242,8 @@ pub(crate) async fn chart(
     });
     // JSON inside a <script>: `<` escaped so no value can close the tag.
     let config = config.to_string().replace('<', "\\u003c");
+    // The inline scripts run by this response's nonce only: an injected script would not.
+    let nonce = crate::guard::nonce();
     let html = CHART_HTML
         .replace(
             "{{TITLE}}",
@@ -249,15 +251,28 @@ pub(crate) async fn chart(
             &html_escape(&format!("{} {}", symbol.as_str(), timeframe.as_str())),
         )
         .replace("{{CONFIG}}", &config)
+        .replace("{{NONCE}}", &nonce)
         .replace("{{NOTICE}}", &html_escape(LWC_NOTICE));
     let mut response = typed(
         StatusCode::OK,
         "text/html; charset=utf-8",
         html.into_bytes(),
     );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let csp = format!(
+        "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -288,6 +303,25 @@ pub(crate) async fn license() -> Response {
         "text/plain; charset=utf-8",
         LWC_LICENSE.as_bytes().to_vec(),
     )
+}
+
+/// A route asked with a method it does not take: 405 with `Allow`.
+pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Response {
+    let mut response = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!(
+            "{} is not taken here: the routes are read-only (GET, HEAD)",
+            params::clip(method.as_str())
+        ),
+    )
+    .at(uri.path())
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
 }
 
 pub(crate) async fn not_found(uri: Uri) -> Response {

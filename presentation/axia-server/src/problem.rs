@@ -22,8 +22,16 @@ pub struct Problem {
     pub instance: Option<String>,
 }
 
+/// The most characters of a request path a problem's `instance` repeats.
+const INSTANCE_CHARS: usize = 256;
+
 impl Problem {
-    fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        kind: &str,
+        title: &str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             kind: format!("/problems/{kind}"),
             title: title.to_owned(),
@@ -61,10 +69,15 @@ impl Problem {
         )
     }
 
-    /// The same problem, naming the request path.
+    /// The same problem, naming the request path (its first 256 characters: a hostile path
+    /// is not echoed whole).
     #[must_use]
     pub fn at(mut self, path: &str) -> Self {
-        self.instance = Some(path.to_owned());
+        let mut instance: String = path.chars().take(INSTANCE_CHARS).collect();
+        if instance.len() < path.len() {
+            instance.push('…');
+        }
+        self.instance = Some(instance);
         self
     }
 

@@ -8,6 +8,7 @@
     unreachable_pub
 )]
 
+mod hostile;
 mod live;
 mod rest;
 
