@@ -62,7 +62,7 @@ impl DailyAlignment {
         match self {
             Self::UtcMidnight => t.date_naive(),
             Self::NewYorkClose => {
-                let local = t.with_timezone(&New_York).naive_local();
+                let local = crate::calendar::in_zone(t, New_York).naive_local();
                 local
                     .checked_add_signed(Duration::hours(7))
                     .unwrap_or(local)
@@ -228,7 +228,9 @@ impl Grid {
     /// The open time of the bar before the one that contains `t` (saturating).
     #[must_use]
     pub fn prev_open(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        self.floor(self.floor(t) - Duration::milliseconds(1))
+        let open = self.floor(t);
+        open.checked_sub_signed(Duration::milliseconds(1))
+            .map_or(open, |before| self.floor(before))
     }
 
     /// The first bar open time at or after `t`.

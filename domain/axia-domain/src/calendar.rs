@@ -102,6 +102,20 @@ const NY_CLOSE: NaiveTime = match NaiveTime::from_hms_opt(17, 0, 0) {
     None => NaiveTime::MIN,
 };
 
+/// `t` in `tz`, for the calendars' local-time rules. An instant within two days of chrono's
+/// limits is taken two days inside them: its local time may not exist (chrono panics on it),
+/// and no market is open there anyway.
+pub(crate) fn in_zone(t: DateTime<Utc>, tz: Tz) -> DateTime<Tz> {
+    let margin = Duration::days(2);
+    let lo = DateTime::<Utc>::MIN_UTC
+        .checked_add_signed(margin)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let hi = DateTime::<Utc>::MAX_UTC
+        .checked_sub_signed(margin)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    t.clamp(lo, hi).with_timezone(&tz)
+}
+
 /// `date` at `time` in `tz`, as UTC. A time skipped by a DST change resolves to the instant the
 /// clocks jumped to; a repeated one to its first occurrence.
 fn local_to_utc(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
@@ -110,7 +124,11 @@ fn local_to_utc(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
         Some(t) => t.with_timezone(&Utc),
         // In a spring-forward gap: the same wall time an hour later exists.
         None => tz
-            .from_local_datetime(&(naive + Duration::hours(1)))
+            .from_local_datetime(
+                &naive
+                    .checked_add_signed(Duration::hours(1))
+                    .unwrap_or(naive),
+            )
             .earliest()
             .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc)),
     }
@@ -139,7 +157,7 @@ pub fn ny_close_on(date: NaiveDate) -> DateTime<Utc> {
 /// ```
 #[must_use]
 pub fn next_ny_close(t: DateTime<Utc>) -> DateTime<Utc> {
-    let date = t.with_timezone(&New_York).date_naive();
+    let date = in_zone(t, New_York).date_naive();
     let today = ny_close_on(date);
     if today > t {
         return today;
@@ -161,7 +179,7 @@ pub struct FxCalendar;
 
 impl MarketCalendar for FxCalendar {
     fn is_open(&self, t: DateTime<Utc>) -> bool {
-        let local = t.with_timezone(&New_York);
+        let local = in_zone(t, New_York);
         match local.weekday() {
             Weekday::Sat => false,
             Weekday::Sun => local.time() >= NY_CLOSE,
@@ -174,7 +192,7 @@ impl MarketCalendar for FxCalendar {
         if self.is_open(t) {
             return t;
         }
-        let date = t.with_timezone(&New_York).date_naive();
+        let date = in_zone(t, New_York).date_naive();
         let days_to_sunday = (7 - date.weekday().num_days_from_sunday()) % 7;
         date.checked_add_days(chrono::Days::new(u64::from(days_to_sunday)))
             .map_or(DateTime::<Utc>::MAX_UTC, ny_close_on)
@@ -188,7 +206,7 @@ impl MarketCalendar for FxCalendar {
         if !self.is_open(t) {
             return t;
         }
-        let date = t.with_timezone(&New_York).date_naive();
+        let date = in_zone(t, New_York).date_naive();
         // Open: somewhere from Sunday 17:00 to Friday 17:00; the close is this week's Friday.
         let days_to_friday =
             (Weekday::Fri.num_days_from_sunday() + 7 - date.weekday().num_days_from_sunday()) % 7;
@@ -224,11 +242,11 @@ const CME_REOPEN: NaiveTime = match NaiveTime::from_hms_opt(18, 0, 0) {
 
 /// The Globex week without holidays.
 mod globex_week {
-    use super::{CME_REOPEN, NY_CLOSE, New_York, local_to_utc, ny_close_on};
+    use super::{CME_REOPEN, NY_CLOSE, New_York, in_zone, local_to_utc, ny_close_on};
     use chrono::{DateTime, Datelike, Utc, Weekday};
 
     pub(super) fn is_open(t: DateTime<Utc>) -> bool {
-        let local = t.with_timezone(&New_York);
+        let local = in_zone(t, New_York);
         let time = local.time();
         match local.weekday() {
             Weekday::Sat => false,
@@ -242,7 +260,7 @@ mod globex_week {
         if is_open(t) {
             return t;
         }
-        let date = t.with_timezone(&New_York).date_naive();
+        let date = in_zone(t, New_York).date_naive();
         // Closed: the daily halt (reopens today at 18:00) or the weekend (Sunday 18:00).
         let days = match date.weekday() {
             Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu | Weekday::Sun => 0,
@@ -259,7 +277,7 @@ mod globex_week {
         if !is_open(t) {
             return t;
         }
-        let local = t.with_timezone(&New_York);
+        let local = in_zone(t, New_York);
         // Open: before 17:00 it closes today; from 18:00 (Sunday to Thursday), tomorrow.
         let days = u64::from(local.time() >= CME_REOPEN);
         local
@@ -310,7 +328,10 @@ impl MarketCalendar for CmeGlobexCalendar {
             match Self::session_end(date) {
                 Some(end) if open < end => return open,
                 // No session that date, or it has halted: from its close on.
-                _ => from = ny_close_on(date).max(from + Duration::milliseconds(1)),
+                _ => match from.checked_add_signed(Duration::milliseconds(1)) {
+                    Some(next) => from = ny_close_on(date).max(next),
+                    None => break,
+                },
             }
         }
         DateTime::<Utc>::MAX_UTC
@@ -479,20 +500,16 @@ impl SessionCalendar {
 
 impl MarketCalendar for SessionCalendar {
     fn trading_day_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
-        local_to_utc(
-            self.tz,
-            t.with_timezone(&self.tz).date_naive(),
-            NaiveTime::MIN,
-        )
+        local_to_utc(self.tz, in_zone(t, self.tz).date_naive(), NaiveTime::MIN)
     }
 
     fn is_open(&self, t: DateTime<Utc>) -> bool {
-        let date = t.with_timezone(&self.tz).date_naive();
+        let date = in_zone(t, self.tz).date_naive();
         self.sessions_on(date).any(|(s, e)| s <= t && t < e)
     }
 
     fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
-        let mut date = t.with_timezone(&self.tz).date_naive();
+        let mut date = in_zone(t, self.tz).date_naive();
         for _ in 0..MAX_CLOSED_DAYS {
             for (s, e) in self.sessions_on(date) {
                 if s <= t && t < e {
@@ -511,7 +528,7 @@ impl MarketCalendar for SessionCalendar {
     }
 
     fn next_close(&self, t: DateTime<Utc>) -> DateTime<Utc> {
-        let date = t.with_timezone(&self.tz).date_naive();
+        let date = in_zone(t, self.tz).date_naive();
         self.sessions_on(date)
             .find(|&(s, e)| s <= t && t < e)
             .map_or(t, |(_, e)| e)
@@ -916,6 +933,49 @@ mod tests {
             nyse.trading_days_start(utc(2026, 11, 15, 12, 0), 0),
             utc(2026, 11, 15, 12, 0)
         );
+    }
+
+    /// No calendar, grid or alignment panics at chrono's limits or anywhere between: every
+    /// instant a request can name is answered.
+    #[test]
+    fn the_limits_of_time_are_answered_without_a_panic() {
+        let ms = Duration::milliseconds(1);
+        let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        let instants = [
+            min,
+            min + ms,
+            min + Duration::days(1),
+            min + Duration::days(3),
+            DateTime::<Utc>::UNIX_EPOCH,
+            max - Duration::days(3),
+            max - Duration::days(1),
+            max - ms,
+            max,
+        ];
+        let mut cals = every_calendar();
+        cals.push(Box::new(SessionCalendar::central_europe()));
+        for t in instants {
+            for cal in &cals {
+                let _ = cal.is_open(t);
+                let _ = cal.next_open(t);
+                let _ = cal.next_close(t);
+                let _ = cal.trading_day_start(t);
+                let _ = cal.trading_days_start(t, 3);
+            }
+            for alignment in [DailyAlignment::UtcMidnight, DailyAlignment::NewYorkClose] {
+                let _ = alignment.date_of(t);
+                for tf in crate::Timeframe::ALL {
+                    let grid = crate::Grid::new(tf, alignment);
+                    let _ = (
+                        grid.floor(t),
+                        grid.next_open(t),
+                        grid.prev_open(t),
+                        grid.ceil(t),
+                    );
+                }
+            }
+            let _ = next_ny_close(t);
+        }
     }
 
     /// A holiday is not a gap: no bar slot is expected on it, on every exchange with a table.

@@ -202,6 +202,9 @@ pub struct UseCaseError {
 }
 
 impl UseCase {
+    /// Every use case.
+    pub const ALL: [Self; 3] = [Self::Trading, Self::Chart, Self::Analysis];
+
     /// The lowercase name.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -222,7 +225,7 @@ impl fmt::Display for UseCase {
 impl FromStr for UseCase {
     type Err = UseCaseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Trading, Self::Chart, Self::Analysis]
+        Self::ALL
             .into_iter()
             .find(|u| u.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| UseCaseError {

@@ -151,28 +151,54 @@ impl BarColumns {
 /// A page with its bars as columns (`format=columns`): the fields of [`BarsBody`], in its
 /// order, with `columns` in place of `bars`. The forming bar, if any, is the last one
 /// (`forming` holds its time).
-pub(crate) struct ColumnsBody<'a>(&'a BarsBody);
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub(crate) struct ColumnsBody {
+    pub symbol: String,
+    pub timeframe: String,
+    pub instrument: InstrumentDto,
+    /// The bars, one array per field, oldest first.
+    pub columns: BarColumns,
+    /// The open time of the forming bar when the page holds it, UNIX seconds.
+    pub forming: Option<i64>,
+    /// True when the window held more than `limit` bars, or reached past what one request
+    /// searches: the rest is on the next page.
+    pub truncated: bool,
+    /// Pass as `before` for the next older page; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+    /// The span searched: `[start, end)`, UNIX seconds (milliseconds dropped).
+    pub start: i64,
+    pub end: i64,
+    pub provenance: ProvenanceDto,
+}
 
-impl Serialize for ColumnsBody<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct as _;
-        let b = self.0;
-        let mut out = serializer.serialize_struct("ColumnsBody", 10)?;
-        out.serialize_field("symbol", &b.symbol)?;
-        out.serialize_field("timeframe", &b.timeframe)?;
-        out.serialize_field("instrument", &b.instrument)?;
-        out.serialize_field("columns", &BarColumns::of(&b.bars))?;
-        out.serialize_field("forming", &b.forming)?;
-        out.serialize_field("truncated", &b.truncated)?;
-        match b.next_before {
-            Some(cursor) => out.serialize_field("next_before", &cursor)?,
-            None => out.skip_field("next_before")?,
+impl ColumnsBody {
+    fn of(b: &BarsBody) -> Self {
+        Self {
+            symbol: b.symbol.clone(),
+            timeframe: b.timeframe.clone(),
+            instrument: b.instrument.clone(),
+            columns: BarColumns::of(&b.bars),
+            forming: b.forming,
+            truncated: b.truncated,
+            next_before: b.next_before,
+            start: b.start,
+            end: b.end,
+            provenance: b.provenance.clone(),
         }
-        out.serialize_field("start", &b.start)?;
-        out.serialize_field("end", &b.end)?;
-        out.serialize_field("provenance", &b.provenance)?;
-        out.end()
     }
+}
+
+/// A page as JSON: rows (`format=json`) or columns (`format=columns`): the document's schema of
+/// the two bodies `respond` writes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // named by the OpenAPI document; `respond` serializes its variants' types
+pub(crate) enum PageBody {
+    /// One object per bar.
+    Rows(BarsBody),
+    /// One array per field.
+    Columns(ColumnsBody),
 }
 
 /// A page and what its caching depends on.
@@ -186,22 +212,13 @@ pub(crate) struct Page {
 
 /// `GET /api/v1/bars/{symbol}/{timeframe}`.
 #[utoipa::path(get, path = "/api/v1/bars/{symbol}/{timeframe}", tag = "bars",
-    params(
-        ("symbol" = String, Path, description = "e.g. USDJPY, 7203.T, ^GSPC (letters, digits, `.`, `-`, `^`, `=`, `_`)"),
-        ("timeframe" = String, Path, description = "M1, M5, M15, M30, H1, H4, D1, W1, MN1"),
-        ("start" = Option<String>, Query, description = "Inclusive, RFC 3339 or UNIX seconds. Without it (and without `days`) the search reaches back as far as `limit` needs (weekends and holidays skipped)"),
-        ("days" = Option<u32>, Query, description = "1 to 3660, in place of `start`: the last `days` trading days up to the end, counted on the instrument's calendar (weekends and holidays do not count: on a Sunday, `days=2` of a New York stock is Thursday's and Friday's sessions)"),
-        ("end" = Option<String>, Query, description = "Inclusive, RFC 3339 or UNIX seconds; default (and at most) now, the forming bar included"),
-        ("limit" = Option<usize>, Query, description = "Bars at most, counted back from the newest bar in the window: default 1000, maximum 50000. More bars than that set `truncated` and `next_before`"),
-        ("before" = Option<i64>, Query, description = "Exclusive cursor, UNIX seconds: the `next_before` of the previous page"),
-        ("use_case" = Option<String>, Query, description = "chart (default), trading or analysis: which sources the provider asks first"),
-        ("format" = Option<String>, Query, description = "json (default), columns (the same page with `columns`, one array per field, in place of `bars`: half the bytes) or csv (time,open,high,low,close,volume,forming with RFC 3339 times)"),
-    ),
+    params(params::SeriesPath, RawBarsQuery),
     responses(
-        (status = 200, description = "A page of bars, oldest first, with its provenance; a strong ETag", body = BarsBody),
+        (status = 200, description = "A page of bars, oldest first, with its provenance (as rows, or with `format=columns` as columns; with `format=csv` as CSV); a strong ETag",
+            content((PageBody = "application/json"), (String = "text/csv"))),
         (status = 304, description = "If-None-Match held the ETag"),
-        (status = 400, description = "A bad symbol, timeframe, range or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No source could answer", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad symbol, timeframe or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No source could answer, or the request ran past its time limit", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn bars(
     State(api): State<Api>,
@@ -223,17 +240,13 @@ pub(crate) async fn bars(
 /// `GET /api/v1/trades/market-data/{symbol}?timeframe=&days=`: the seed's path, the same body
 /// as the bars route for the last `days` days (default 30, H1).
 #[utoipa::path(get, path = "/api/v1/trades/market-data/{symbol}", tag = "bars",
-    params(
-        ("symbol" = String, Path, description = "e.g. USDJPY"),
-        ("timeframe" = Option<String>, Query, description = "default H1"),
-        ("days" = Option<i64>, Query, description = "1 to 3660, default 30"),
-        ("use_case" = Option<String>, Query, description = "chart (default), trading or analysis"),
-        ("format" = Option<String>, Query, description = "json (default) or csv"),
-    ),
+    params(params::SymbolPath, RawMarketDataQuery),
     responses(
-        (status = 200, description = "The bars of the last `days` days", body = BarsBody),
+        (status = 200, description = "The bars of the last `days` days",
+            content((PageBody = "application/json"), (String = "text/csv"))),
+        (status = 304, description = "If-None-Match held the ETag"),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No source could answer", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No source could answer, or the request ran past its time limit", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn market_data(
     State(api): State<Api>,
@@ -295,10 +308,13 @@ pub(crate) async fn page(
         .checked_mul(i32::try_from(q.limit).unwrap_or(i32::MAX))
         .unwrap_or(limits.max_span);
     let epoch = DateTime::<Utc>::UNIX_EPOCH;
-    let start = match (q.start, q.days) {
-        (Some(s), _) => Some(s),
-        (None, Some(days)) => Some(instrument.calendar().trading_days_start(end, days)),
-        (None, None) => None,
+    // `start` and `days` both bound the window: the later start wins.
+    let from_days = q
+        .days
+        .map(|days| instrument.calendar().trading_days_start(end, days));
+    let start = match (q.start, from_days) {
+        (Some(s), Some(d)) => Some(s.max(d)),
+        (s, d) => s.or(d),
     };
     let wanted = match start {
         Some(s) => s,
@@ -496,12 +512,13 @@ fn attempt(a: &Attempt) -> AttemptDto {
 fn respond(page: Page, format: Format, headers: &HeaderMap) -> Response {
     let Page { body, live, timing } = page;
     let (bytes, content_type) = match format {
+        // The two shapes of `PageBody`, serialized without moving the page into it.
         Format::Json => (
             serde_json::to_vec(&body).unwrap_or_default(),
             "application/json",
         ),
         Format::Columns => (
-            serde_json::to_vec(&ColumnsBody(&body)).unwrap_or_default(),
+            serde_json::to_vec(&ColumnsBody::of(&body)).unwrap_or_default(),
             "application/json",
         ),
         Format::Csv => (csv(&body).into_bytes(), "text/csv; charset=utf-8"),

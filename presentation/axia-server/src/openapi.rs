@@ -18,6 +18,8 @@ use utoipa::OpenApi;
         crate::pages::health_redis,
     ),
     components(schemas(
+        crate::bars::PageBody,
+        crate::bars::ColumnsBody,
         crate::bars::BarsBody,
         crate::bars::BarDto,
         crate::bars::BarColumns,

@@ -171,7 +171,7 @@ pub(crate) struct Features {
 
 /// `GET /api/v1/features/{symbol}/{timeframe}`: the feature store's latest values.
 #[utoipa::path(get, path = "/api/v1/features/{symbol}/{timeframe}", tag = "features",
-    params(("symbol" = String, Path, description = "e.g. USDJPY"), ("timeframe" = String, Path, description = "M1, M5, M15, M30, H1, H4, D1, W1, MN1")),
+    params(params::SeriesPath),
     responses(
         (status = 200, description = "The latest values", body = Features),
         (status = 400, description = "A bad symbol or timeframe", body = Problem, content_type = "application/problem+json"),
