@@ -506,6 +506,9 @@ impl FeatureEngine {
             timeframe,
             message,
         };
+        // No bar opens before 1900 (`axia_domain::MIN_TIME_MILLIS`): a history reaching further
+        // back (decades of MN1 anchors) starts there.
+        let start_ms = start_ms.max(axia_domain::MIN_TIME_MILLIS);
         let start = DateTime::from_timestamp_millis(start_ms)
             .ok_or_else(|| history_error(format!("no instant at {start_ms} ms")))?;
         let range = TimeRange::new(start.min(end), end)

@@ -124,12 +124,16 @@ impl BarHistory for OhlcvDataProvider {
         let calendar = self.calendar_of(symbol);
         let gaps = frame.completeness(calendar.as_ref(), range).gaps;
         let answers: Vec<&OhlcvResponse> = answers.iter().collect();
-        let Some((gap, why)) = unanswered(&frame, &gaps, &answers) else {
+        let Some((gap, why, market_failed)) = unanswered(&frame, &gaps, &answers) else {
             return Ok(frame);
         };
-        // The series starts later than the range in every store asked. If the stores hold it
-        // before the range (within a week, or the range's length: past any market closure),
-        // the gap is inside the series: bars the source never had.
+        if market_failed {
+            return Err(HistoryError::Missing { missing: gap, why });
+        }
+        // No market source serves the use case, and the series starts later than the range in
+        // every store. If the stores hold it before the range (within a week, or the range's
+        // length: past any market closure), the gap is inside the series: bars the source
+        // never had.
         let reach = (range.end() - range.start()).max(chrono::Duration::days(7));
         let before = TimeRange::new(range.start() - reach, range.start())
             .map_err(|e| unreadable(e.to_string()))?;
@@ -152,7 +156,7 @@ fn unanswered(
     frame: &OhlcvFrame,
     gaps: &[TimeRange],
     answers: &[&OhlcvResponse],
-) -> Option<(TimeRange, String)> {
+) -> Option<(TimeRange, String, bool)> {
     let market = |role: Role| matches!(role, Role::Broker | Role::Fallback);
     let failed = |o: &Outcome| {
         matches!(
@@ -173,7 +177,8 @@ fn unanswered(
     let asked: Vec<String> = attempts()
         .map(|a| format!("{} {}", a.source, outcome(&a.outcome)))
         .collect();
-    let why = if attempts().any(|a| market(a.source)) {
+    let market_failed = attempts().any(|a| market(a.source));
+    let why = if market_failed {
         format!("every market source asked failed ({})", asked.join(", "))
     } else {
         format!(
@@ -185,7 +190,7 @@ fn unanswered(
             }
         )
     };
-    Some((*gap, why))
+    Some((*gap, why, market_failed))
 }
 
 fn outcome(o: &Outcome) -> &'static str {

@@ -277,7 +277,39 @@ pub fn generate_for(
     range: TimeRange,
     now: DateTime<Utc>,
 ) -> Result<OhlcvFrame, FrameError> {
+    generate_until(
+        seed,
+        instrument,
+        timeframe,
+        range,
+        now,
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+}
+
+/// As [`generate_for`], stopping early (with the bars built so far) once `cancel` is set: the
+/// caller gave up on the answer.
+pub(crate) fn generate_until(
+    seed: u64,
+    instrument: &Instrument,
+    timeframe: Timeframe,
+    range: TimeRange,
+    now: DateTime<Utc>,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<OhlcvFrame, FrameError> {
     let symbol = instrument.symbol();
+    // Bars exist from 1900 to 2200 (`axia_domain::MIN_TIME_MILLIS` .. `MAX_TIME_MILLIS`): a
+    // range reaching past them is generated inside them.
+    let limit = |ms| DateTime::from_timestamp_millis(ms).unwrap_or(range.start());
+    let first = range.start().max(limit(axia_domain::MIN_TIME_MILLIS));
+    let range = TimeRange::new(
+        first,
+        range
+            .end()
+            .min(limit(axia_domain::MAX_TIME_MILLIS))
+            .max(first),
+    )
+    .unwrap_or(range);
     let model = Model::new(seed, instrument);
     let mut cursor = Cursor::new(&model);
     let calendar = instrument.calendar();
@@ -320,6 +352,10 @@ pub fn generate_for(
             // Only target bars that open before the range's end.
             if acc.bucket(ms).is_none_or(|b| b >= end_ms) {
                 break;
+            }
+            // Every 2^16 minutes (a couple of milliseconds), whether anyone still waits.
+            if (ms / MINUTE_MS) & 0xFFFF == 0 && cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(out.finish_at(now));
             }
             let (open, high, low, close, volume) = cursor.bar(ms / MINUTE_MS);
             let minute = BarValues {

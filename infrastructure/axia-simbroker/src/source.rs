@@ -1,6 +1,6 @@
 //! [`SimulatedBroker`] as a [`MarketData`] source.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -10,7 +10,16 @@ use axia_domain::{
 };
 
 use crate::Faults;
-use crate::generator::generate_for;
+use crate::generator::{generate_for, generate_until};
+
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
 
 /// The simulated broker. Cheap to clone; clones share faults and call counts.
 #[derive(Clone)]
@@ -141,9 +150,13 @@ impl MarketData for SimulatedBroker {
                 .acquire_owned()
                 .await
                 .map_err(|e| MarketDataError::Unavailable(e.to_string()))?;
+            // Set when this call is dropped (its caller timed out or went away): the
+            // generation stops within milliseconds instead of running to its end.
+            let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+            let flag = Arc::clone(&stop.0);
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                generate_for(seed, &instrument, timeframe, range, now)
+                generate_until(seed, &instrument, timeframe, range, now, &flag)
             })
             .await
             .map_err(|e| MarketDataError::Unavailable(format!("the simulator stopped: {e}")))?

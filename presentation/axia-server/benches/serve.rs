@@ -114,7 +114,13 @@ async fn run(url: String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = api.router();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    // The binary's own serving path: hyper with its timer and limits, every guard layer.
+    tokio::spawn(axia_server::serve(
+        listener,
+        router,
+        axia_server::ServeOptions::default(),
+        std::future::pending(),
+    ));
     let base = format!("http://{addr}");
 
     chart_payloads(&base, now).await;

@@ -539,6 +539,8 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
     use axia_features::{Anchoring, FeatureSet};
     use chrono::{DateTime, Utc};
 
+    // (symbol, timeframe, --at, the bar it is of, forming, anchor bars: the default 500 but
+    // for MN1, whose 500 months would have the simulator build 80 years of minutes).
     let cases = [
         (
             "EURUSD",
@@ -546,6 +548,7 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
             "2026-11-13T21:30:00Z",
             "2026-11-13T21:00:00Z",
             true,
+            500,
         ),
         // Sunday: Friday's last bar, closed.
         (
@@ -554,6 +557,7 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
             "2026-11-15T12:00:00Z",
             "2026-11-13T21:00:00Z",
             false,
+            500,
         ),
         // Tuesday noon: the week of 11-09 is forming (36 h after its open).
         (
@@ -562,6 +566,7 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
             "2026-11-10T12:00:00Z",
             "2026-11-09T00:00:00Z",
             true,
+            500,
         ),
         (
             "USDJPY",
@@ -569,6 +574,7 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
             "2026-11-10T12:00:00Z",
             "2026-11-01T00:00:00Z",
             true,
+            24,
         ),
         (
             "AAPL",
@@ -576,6 +582,7 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
             "2026-11-15T12:00:00Z",
             "2026-11-13T20:55:00Z",
             false,
+            500,
         ),
         // 13:20 in Tokyo, the afternoon session.
         (
@@ -584,12 +591,29 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
             "2026-11-16T04:20:00Z",
             "2026-11-16T04:15:00Z",
             true,
+            500,
         ),
     ];
-    for (symbol, tf, at, bar_open, forming) in cases {
+    for (symbol, tf, at, bar_open, forming, anchor_bars) in cases {
         let dir = tmp(&format!("features-fresh-{}-{tf}", symbol.replace('.', "_")));
+        let config = dir.join("axia.toml");
+        std::fs::write(
+            &config,
+            format!("[features]\nanchor_bars = {anchor_bars}\n"),
+        )
+        .unwrap();
         let out = axia(
-            &["features", symbol, tf, "--at", at, "--format", "json"],
+            &[
+                "features",
+                symbol,
+                tf,
+                "--at",
+                at,
+                "--format",
+                "json",
+                "--config",
+                config.to_str().unwrap(),
+            ],
             &dir,
         );
         assert!(
@@ -606,7 +630,8 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
         let open: DateTime<Utc> = bar_open.parse().unwrap();
         let sym: Symbol = symbol.parse().unwrap();
         let timeframe: Timeframe = tf.parse().unwrap();
-        let anchor = Anchoring::of(timeframe).start_for(open.timestamp_millis());
+        let anchor = Anchoring::new(timeframe, anchor_bars, chrono::Duration::days(7))
+            .start_for(open.timestamp_millis());
         let anchor = DateTime::from_timestamp_millis(anchor).unwrap();
         let clock = std::sync::Arc::new(ManualClock::new(at));
         let sim = axia_simbroker::SimulatedBroker::new(42, clock);

@@ -209,6 +209,29 @@ test("on a weekend and before Monday's open, a stock's chart shows its last sess
   }
 });
 
+test("the page runs its own scripts only (CSP with a nonce) and cannot be framed", async () => {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+  const response = await page.goto(`${BASE}/chart/USDJPY/H1?days=5`);
+  const headers = response.headers();
+  assert.match(headers["content-security-policy"], /script-src 'self' 'nonce-[0-9a-f]{32}'/);
+  assert.equal(headers["x-frame-options"], "DENY");
+  assert.equal(headers["x-content-type-options"], "nosniff");
+  await page.waitForFunction(() => window.__axia && window.__axia.ready, null, { timeout: 30_000 });
+  // A script injected into the page (as an XSS would) does not run.
+  await page.evaluate(() => {
+    const s = document.createElement("script");
+    s.textContent = "window.__injected = true;";
+    document.body.appendChild(s);
+  });
+  assert.equal(await page.evaluate(() => window.__injected), undefined);
+  // The only errors are the browser's reports of that refusal.
+  assert.ok(problems.length > 0 && problems.every((p) => /Content Security Policy/.test(p)), problems.join("\n"));
+  await page.close();
+});
+
 test("a coin on a catch-all tick shows the decimals its bars use, more when a bar needs them", async () => {
   // BTC-USD's tick is 0.00000001; the simulator quotes it in cents, as venues do.
   const { page, problems } = await openChart("BTC-USD", "M5", 2);
