@@ -24,10 +24,13 @@ fn at() -> DateTime<Utc> {
 }
 
 fn unique(what: &str) -> String {
+    // A counter too: two tests in the same microsecond must not share a name.
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     format!(
-        "axia-e2e-{what}-{}-{}",
+        "axia-e2e-{what}-{}-{}-{}",
         std::process::id(),
-        Utc::now().timestamp_micros()
+        Utc::now().timestamp_micros(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
 }
 

@@ -36,10 +36,14 @@ fn settings() -> Settings {
         Ok("true"),
         "run through scripts/test.sh"
     );
+    // A counter too: two tests starting in the same microsecond got the same queues (seen in
+    // CI: each received the other's message).
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = format!(
-        "axia-op-{}-{}",
+        "axia-op-{}-{}-{}",
         std::process::id(),
-        Utc::now().timestamp_micros()
+        Utc::now().timestamp_micros(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let mut s = Settings::default();
     s.orders.queue = format!("{n}-q");

@@ -63,10 +63,12 @@ pub(crate) async fn moto_archive(what: &str) -> ParquetArchive {
             .force_path_style(true)
             .build(),
     );
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let bucket = format!(
-        "axia-truth-{what}-{}-{}",
+        "axia-truth-{what}-{}-{}-{}",
         std::process::id(),
-        Utc::now().timestamp_micros()
+        Utc::now().timestamp_micros(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     ParquetArchive::s3(client, bucket, "cold")

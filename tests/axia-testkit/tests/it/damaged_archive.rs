@@ -83,10 +83,12 @@ async fn moto() -> (ParquetArchive, Place) {
             .force_path_style(true)
             .build(),
     );
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let bucket = format!(
-        "axia-damaged-{}-{}",
+        "axia-damaged-{}-{}-{}",
         std::process::id(),
-        Utc::now().timestamp_micros()
+        Utc::now().timestamp_micros(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     (

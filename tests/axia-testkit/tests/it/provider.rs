@@ -18,10 +18,13 @@ fn now() -> DateTime<Utc> {
 }
 
 fn unique(what: &str) -> String {
+    // A counter too: two tests in the same microsecond must not share a name.
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     format!(
-        "axia-prov-{what}-{}-{}",
+        "axia-prov-{what}-{}-{}-{}",
         std::process::id(),
-        Utc::now().timestamp_micros()
+        Utc::now().timestamp_micros(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
 }
 
