@@ -16,7 +16,7 @@ use chrono::Duration;
 ///
 /// The span is `bars` bars of the timeframe (31 days for a month) but at least `min_span`
 /// (default 500 bars and 7 days: 7 to 14 days of M1 history, 500 to 1,000 bars of H1). With the
-/// standard set (longest period 26) that is far past the point where the seed stops mattering
+/// standard set (longest period 26) that is far past the point where the starting value stops mattering
 /// (TA-Lib's "unstable period"); values still depend on which bars exist, so a series backfilled
 /// later recomputes differently before the backfill's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ pub enum Role {
     HotCache,
     /// The cold archive: everything, forever.
     ColdArchive,
-    /// The source of last resort (Yahoo Finance in the seed's setup).
+    /// The source of last resort (Yahoo Finance in the production setup).
     Fallback,
 }
 
@@ -72,7 +72,7 @@ pub enum Step {
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
-/// The steps for `use_case` and a window of `window` length (the seed's table, exactly).
+/// The steps for `use_case` and a window of `window` length (the replaced Python system's table, exactly).
 #[must_use]
 pub fn plan(use_case: UseCase, window: Duration) -> &'static [Step] {
     use Role::{Broker, ColdArchive, Fallback, HotCache};

@@ -98,7 +98,7 @@ pub struct ProviderStats {
 }
 
 impl ProviderStats {
-    /// Hot-cache hits over hot-cache calls (the seed's target: 60 % or more); `None` before the
+    /// Hot-cache hits over hot-cache calls (the replaced Python system's target: 60 % or more); `None` before the
     /// first call.
     #[must_use]
     pub fn cache_hit_rate(&self) -> Option<f64> {

@@ -858,7 +858,7 @@ const BUILTIN_PAIRS: [&str; 28] = [
     "XAGUSD",
 ];
 
-/// Tokyo stocks built in (the seed's Toyota and other large caps): 0.1 yen, the finest tick
+/// Tokyo stocks built in (Toyota and the other large caps the replaced system traded): 0.1 yen, the finest tick
 /// TSE uses for large caps, so every traded price is on the grid.
 const BUILTIN_TOKYO: [&str; 6] = ["7203.T", "6758.T", "9984.T", "8306.T", "6861.T", "9432.T"];
 

@@ -2,7 +2,7 @@
 //!
 //! Saves and loads 30 days of M1 for one symbol (43 200 bars: every minute, 30 partitions) on a
 //! local directory and on the AWS-protocol server at `AWS_ENDPOINT_URL` (`source
-//! scripts/services.sh` starts moto). Goals: local <= 50 ms, moto S3 <= 500 ms (the seed system's
+//! scripts/services.sh` starts moto). Goals: local <= 50 ms, moto S3 <= 500 ms (the replaced Python system's
 //! target was 5 s).
 #![allow(
     clippy::unwrap_used,

@@ -6,7 +6,7 @@
 //!    identically configured connection (goal: ratio <= 1.15), with the decoded copy of the
 //!    unchanged value reused (the default) and with every get decoding;
 //! 2. Redis bytes (MEMORY USAGE) for 5 FX pairs x 9 timeframes x 24 h, in the current format
-//!    (goal: <= 160 KB) and in version 2 (431 KB when it was current; the seed system's
+//!    (goal: <= 160 KB) and in version 2 (431 KB when it was current; the replaced Python system's
 //!    layout: 1.09 MB);
 //! 3. encode and decode time per bar, both versions (goal: decode no slower than version 2's
 //!    7.3 ns/bar);

@@ -15,7 +15,7 @@ pub enum TtlPolicy {
         /// The shortest TTL accepted before moving to the following close.
         min_remaining: Duration,
     },
-    /// A fixed duration (the seed design used 25 h).
+    /// A fixed duration (the replaced Python system used 25 h).
     Fixed(Duration),
 }
 

@@ -1,6 +1,6 @@
 //! Collector figures, printed (release: `cargo bench -p axia-collector`; needs Redis and the
 //! AWS-protocol server, which `source scripts/services.sh` starts).
-//! 1. The seed job, 45 tasks from the simulated broker into moto S3 + Redis: wall time (goal <= 2 s).
+//! 1. The default job, 45 tasks from the simulated broker into moto S3 + Redis: wall time (goal <= 2 s).
 //! 2. 1 000 symbols x 9 timeframes the same way: wall time (goal <= 60 s), and what bounds it:
 //!    the same run with a local archive directory instead of moto, then without Redis too.
 //! 3. moto's own request rate, to compare with the requests the moto run makes.
@@ -112,7 +112,7 @@ fn settings(
     s
 }
 
-/// The seed job run once, then again after 30 missed days.
+/// The default job run once, then again after 30 missed days.
 async fn catch_up(archive: Archive) {
     let (_, bucket) = target(archive).await;
     let before = Utc.with_ymd_and_hms(2026, 2, 2, 2, 0, 30).unwrap();
@@ -224,7 +224,7 @@ async fn main() {
     }
     let seed = Settings::default().symbols;
     run(
-        "1. seed job (5 FX pairs x 9 TFs)",
+        "1. default job (5 FX pairs x 9 TFs)",
         seed,
         8,
         Archive::Moto,

@@ -2,7 +2,7 @@
 //! closed bars (catching up on whatever it lacks) and the hot cache fresh; and `backfill` for
 //! historical ranges.
 //!
-//! With no configuration it collects the seed job (5 FX pairs x 9 timeframes) from the
+//! With no configuration it collects the default job (5 FX pairs x 9 timeframes, the replaced Python system's) from the
 //! simulated broker into `./axia-archive`, offline. Exit codes for cron: 0 every task ok (or
 //! the lock is held elsewhere and this run skipped), 1 some tasks failed or are degraded
 //! (archived, but the hot cache was not updated), 2 none succeeded or the configuration is

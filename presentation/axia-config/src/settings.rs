@@ -486,7 +486,7 @@ impl Settings {
 }
 
 impl Default for Settings {
-    /// The seed job: 5 FX pairs x 9 timeframes from the simulated broker into `./axia-archive`.
+    /// The default job (the replaced Python system's): 5 FX pairs x 9 timeframes from the simulated broker into `./axia-archive`.
     fn default() -> Self {
         Self {
             symbols: ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]

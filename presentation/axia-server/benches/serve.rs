@@ -2,7 +2,7 @@
 //! `cargo bench -p axia-server --no-default-features`). Prints figures; asserts nothing about
 //! speed.
 //!
-//! - REST: `wrk -t2 -c64 -d10s --latency` on the last 24 h of H1 from the hot tier (the seed's
+//! - REST: `wrk -t2 -c64 -d10s --latency` on the last 24 h of H1 from the hot tier (the legacy
 //!   path, `days=1`): requests per second and p50 / p99 (goal >= 20,000/s, p99 <= 10 ms).
 //!   wrk is installed with apt-get when missing. wrk, the server and Redis share the machine's
 //!   two cores.

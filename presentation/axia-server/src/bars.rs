@@ -1,4 +1,4 @@
-//! `GET /api/v1/bars/{symbol}/{timeframe}` and the seed's alias: a page of bars through the
+//! `GET /api/v1/bars/{symbol}/{timeframe}` and the legacy alias: a page of bars through the
 //! data provider, with its provenance, a cursor for the next older page, a strong ETag.
 
 use axia_domain::{
@@ -237,7 +237,7 @@ pub(crate) async fn bars(
         .unwrap_or_else(|p| p.at(uri.path()).into_response())
 }
 
-/// `GET /api/v1/trades/market-data/{symbol}?timeframe=&days=`: the seed's path, the same body
+/// `GET /api/v1/trades/market-data/{symbol}?timeframe=&days=`: the legacy path (the replaced Python system's, kept for its clients), the same body
 /// as the bars route for the last `days` days (default 30, H1).
 #[utoipa::path(get, path = "/api/v1/trades/market-data/{symbol}", tag = "bars",
     params(params::SymbolPath, RawMarketDataQuery),

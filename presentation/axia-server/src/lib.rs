@@ -7,7 +7,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /api/v1/bars/{symbol}/{timeframe}` | bars through the data provider, JSON or CSV, paged back with `before` |
-//! | `GET /api/v1/trades/market-data/{symbol}?timeframe=&days=` | the seed's path for the same body |
+//! | `GET /api/v1/trades/market-data/{symbol}?timeframe=&days=` | the legacy path (the replaced Python system's) for the same body |
 //! | `GET /api/v1/features/{symbol}/{timeframe}` | the latest indicator values of a series (feature store) |
 //! | `GET /api/v1/symbols` | the series the stores hold |
 //! | `GET /ws/bars/{symbol}/{timeframe}` | the last bars on connect, then every change from the hot tier |

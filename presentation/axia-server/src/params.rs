@@ -179,7 +179,7 @@ pub(crate) struct RawBarsQuery {
     format: Option<String>,
 }
 
-/// The raw query of the seed's `GET /api/v1/trades/market-data/{symbol}`.
+/// The raw query of the legacy `GET /api/v1/trades/market-data/{symbol}`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -126,7 +126,7 @@ async fn the_seed_job_fills_archive_and_hot_cache_and_a_rerun_changes_nothing() 
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     let ns = unique("ns");
     let archive = format!("s3://{bucket}/prod");
-    // A one-day catch-up horizon: this test is about the seed job's shape, not the catch-up.
+    // A one-day catch-up horizon: this test is about the default job's shape, not the catch-up.
     let args = [
         "--at",
         AT,
