@@ -36,10 +36,11 @@ fn paths_in(cell: &str) -> Vec<String> {
                 path.clone()
             });
             out.push(path);
-        } else if is_file && !token.contains('/') {
-            if let Some(f) = &folder {
-                out.push(format!("{f}/{token}"));
-            }
+        } else if is_file
+            && !token.contains('/')
+            && let Some(f) = &folder
+        {
+            out.push(format!("{f}/{token}"));
         }
     }
     out
