@@ -2,14 +2,11 @@
 //! `Host` check), limits on the request head, a time limit, and problem details for every error,
 //! the framework's own included. A panic is answered 500, never a dropped connection.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::Api;
 use crate::problem::Problem;
@@ -107,61 +104,92 @@ impl Policy {
             .any(|h| *h == name || h.trim_matches(['[', ']']) == name)
     }
 
-    /// The CORS layer: GET and HEAD from the allowed origins, no credentials, the headers a
-    /// client reads (`ETag`, `Server-Timing`, `X-Axia-*`) exposed.
-    pub(crate) fn cors(&self) -> CorsLayer {
-        let allow = match &self.origins {
-            Origins::Any => AllowOrigin::any(),
-            Origins::List(list) => AllowOrigin::list(
-                list.iter()
-                    .filter_map(|o| HeaderValue::from_str(o).ok())
-                    .collect::<Vec<_>>(),
-            ),
-        };
-        CorsLayer::new()
-            .allow_origin(allow)
-            .allow_methods([Method::GET, Method::HEAD])
-            .allow_headers([
-                header::IF_NONE_MATCH,
-                header::ACCEPT,
-                header::ACCEPT_ENCODING,
-            ])
-            .expose_headers([
-                header::ETAG,
-                HeaderName::from_static("server-timing"),
-                HeaderName::from_static("x-axia-bars"),
-                HeaderName::from_static("x-axia-truncated"),
-                HeaderName::from_static("x-axia-complete"),
-                HeaderName::from_static("x-axia-served-by"),
-                HeaderName::from_static("x-axia-next-before"),
-            ])
-            .max_age(Duration::from_secs(3_600))
+    /// The `Access-Control-Allow-Origin` answer to a request from `origin` (`None`: the
+    /// request named no origin), if it is allowed.
+    fn allow_origin(&self, origin: Option<&HeaderValue>) -> Option<HeaderValue> {
+        match (&self.origins, origin) {
+            (Origins::Any, _) => Some(HeaderValue::from_static("*")),
+            (Origins::List(_), Some(o)) => o
+                .to_str()
+                .ok()
+                .filter(|o| self.allows_origin(o))
+                .map(|_| o.clone()),
+            (Origins::List(_), None) => None,
+        }
     }
+}
+
+/// The response headers a browser may read cross-origin.
+const EXPOSED: &str = "etag, server-timing, x-axia-bars, x-axia-truncated, x-axia-complete, x-axia-served-by, x-axia-next-before";
+
+/// CORS, as few header writes as it takes on the hot path: `*` (any origin) or the listed
+/// origin with `Vary: Origin`; GET and HEAD; no credentials.
+fn cors(policy: &Policy, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+    if let Origins::List(_) = policy.origins {
+        headers.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    if let Some(allow) = policy.allow_origin(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED),
+        );
+    }
+}
+
+/// A CORS preflight (`OPTIONS` with `Access-Control-Request-Method`): 204 with what may be
+/// asked, or without an allow-origin when the origin is not allowed.
+fn preflight(policy: &Policy, origin: Option<&HeaderValue>) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    cors(policy, origin, headers);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("accept, accept-encoding, if-none-match"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("3600"),
+    );
+    response
 }
 
 /// Host, head limits, the time limit, problem details for every error, `nosniff`.
 pub(crate) async fn guard(State(api): State<Api>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let refused = refuse(&api, &request);
-    let mut response = match refused {
-        Some(p) => p.at(&path).into_response(),
-        None => {
-            let limit = api.limits().request_timeout;
-            match tokio::time::timeout(limit, next.run(request)).await {
-                Ok(r) => problem_body(r, &path).await,
-                Err(_) => Problem::unavailable(format!(
-                    "the request took longer than {} s: ask for a shorter range or fewer bars",
-                    limit.as_secs_f64()
-                ))
-                .at(&path)
-                .into_response(),
-            }
+    // Cheap to keep (shared bytes): the path for a problem's `instance`, the origin for CORS.
+    let uri = request.uri().clone();
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let policy = api.policy();
+    let mut response = if let Some(p) = refuse(&api, &request) {
+        p.at(uri.path()).into_response()
+    } else if request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return preflight(policy, origin.as_ref());
+    } else {
+        let limit = api.limits().request_timeout;
+        match tokio::time::timeout(limit, next.run(request)).await {
+            Ok(r) => problem_body(r, uri.path()).await,
+            Err(_) => Problem::unavailable(format!(
+                "the request took longer than {} s: ask for a shorter range or fewer bars",
+                limit.as_secs_f64()
+            ))
+            .at(uri.path())
+            .into_response(),
         }
     };
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    cors(policy, origin.as_ref(), headers);
     response
 }
 
@@ -181,7 +209,8 @@ fn refuse(api: &Api, request: &Request) -> Option<Problem> {
             ),
         ));
     }
-    let uri_bytes = request.uri().to_string().len();
+    let uri = request.uri();
+    let uri_bytes = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
     if uri_bytes > MAX_URI_BYTES {
         return Some(Problem::new(
             StatusCode::URI_TOO_LONG,

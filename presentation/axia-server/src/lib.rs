@@ -224,7 +224,6 @@ impl Api {
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 guard::panic_problem,
             ))
-            .layer(self.inner.policy.cors())
             .with_state(self.clone())
     }
 
