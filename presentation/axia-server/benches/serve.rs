@@ -206,9 +206,11 @@ fn rest(base: &str) {
             .status();
     }
     let url = format!("{base}/api/v1/trades/market-data/USDJPY?timeframe=H1&days=1");
+    let cpu_before = process_cpu_seconds();
     let out = Command::new("wrk")
         .args(["-t2", "-c64", "-d10s", "--latency", &url])
         .output();
+    let cpu = process_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
@@ -232,8 +234,34 @@ fn rest(base: &str) {
                     .unwrap_or("all 2xx")
                     .trim()
             );
+            // The server runs in this process and wrk in another, so this process's CPU
+            // time over the requests served is the server's own cost per request, a
+            // figure that scheduling noise on shared cores does not move.
+            let served = text
+                .lines()
+                .find(|l| l.contains("requests in"))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse::<f64>().ok());
+            if let (Some(cpu), Some(n)) = (cpu, served) {
+                println!(
+                    "REST server CPU: {:.1} us a request ({cpu:.2} s over {n} requests)",
+                    cpu / n * 1e6
+                );
+            }
         }
         Ok(o) => eprintln!("wrk failed: {}", String::from_utf8_lossy(&o.stderr)),
         Err(e) => eprintln!("wrk could not run ({e}): no REST figure"),
     }
+}
+
+/// User plus system CPU seconds of this process so far (Linux `/proc/self/stat`).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Clock ticks: 100 a second on Linux for every architecture this runs on.
+    Some((utime + stime) / 100.0)
 }
