@@ -74,11 +74,13 @@
 //! ```
 
 mod breaker;
+mod follow;
 mod provider;
 mod reference;
 mod routing;
 mod stats;
 
+pub use follow::{Follow, FollowCounters, Followed};
 pub use provider::{
     Attempt, ErrorKind, OhlcvDataProvider, OhlcvRequest, OhlcvResponse, Outcome, ProviderBuilder,
     ProviderError, ResponseMeta, Window,

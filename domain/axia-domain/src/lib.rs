@@ -73,17 +73,18 @@ pub use order::{
 };
 pub use pacer::Pacer;
 pub use ports::{
-    ArchiveRead, BarArchive, BoxError, Claim, ClaimOutcome, Clock, CreateOutcome, DamagedPartition,
-    DatasetInfo, Execution, ExecutionBook, ExecutionError, ExecutionOutcome, FeaturePublished,
-    FeatureSnapshot, FeatureStore, FetchedBars, KillSwitch, KillSwitchError, MarketData,
-    MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore, OrderStoreError,
-    PoisonRecord, QuarantinedFile, QueueError, QueueMessage, Recorded, ReferencePrice,
-    SourceLimits, StoreError, StoreHealth, StoreInfo,
+    ArchiveRead, BarArchive, BarUpdate, BarUpdates, BoxError, Claim, ClaimOutcome, Clock,
+    CreateOutcome, DamagedPartition, DatasetInfo, Execution, ExecutionBook, ExecutionError,
+    ExecutionOutcome, FeaturePublished, FeatureSnapshot, FeatureStore, FetchedBars, KillSwitch,
+    KillSwitchError, MarketData, MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue,
+    OrderStore, OrderStoreError, PoisonRecord, QuarantinedFile, QueueError, QueueMessage, Recorded,
+    ReferencePrice, SourceLimits, StoreError, StoreHealth, StoreInfo, UpdateStream,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
-    MockBarArchive, MockClock, MockExecutionBook, MockFeatureStore, MockKillSwitch, MockMarketData,
-    MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore, MockReferencePrice,
+    MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore, MockKillSwitch,
+    MockMarketData, MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore,
+    MockReferencePrice,
 };
 pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};

@@ -1,8 +1,13 @@
 //! [`UpdateFeed`]: the hot tier's update messages, live.
 
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axia_domain::{BarUpdate, BarUpdates, StoreError, UpdateStream};
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::UpdateMessage;
+use crate::{RedisBarCache, UpdateMessage};
 
 /// Every [`UpdateMessage`] a namespace publishes, in order, from the moment of subscribing
 /// ([`RedisBarCache::updates`](crate::RedisBarCache::updates)). Pub/sub is at most once: a
@@ -38,5 +43,56 @@ impl UpdateFeed {
                 ),
             }
         }
+    }
+}
+
+impl UpdateMessage {
+    /// The message as the domain's [`BarUpdate`]; a tail that does not form a series (a
+    /// message not written by axia) is logged and left out (the subscriber reads the series).
+    #[must_use]
+    pub fn to_update(&self) -> Option<BarUpdate> {
+        let newest_open = DateTime::<Utc>::from_timestamp_millis(self.newest_open_ms)?;
+        let tail = match self.tail_frame() {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                tracing::warn!(symbol = %self.symbol, timeframe = %self.timeframe, error = %e, "an update message whose bars do not form a series; subscribers read the series instead");
+                None
+            }
+            None => None,
+        };
+        Some(BarUpdate {
+            symbol: self.symbol.clone(),
+            timeframe: self.timeframe,
+            newest_open,
+            forming_open: self
+                .forming_open_ms
+                .and_then(DateTime::<Utc>::from_timestamp_millis),
+            tail,
+        })
+    }
+}
+
+/// The hot tier's update messages as the [`BarUpdates`] port: one pattern subscription per
+/// [`subscribe`](BarUpdates::subscribe) (standalone Redis only).
+#[async_trait]
+impl BarUpdates for RedisBarCache {
+    async fn subscribe(&self) -> Result<UpdateStream, StoreError> {
+        let feed = self.updates().await?;
+        Ok(Box::pin(futures_util::stream::unfold(
+            feed,
+            |mut feed| async move {
+                loop {
+                    let message = feed.next().await?;
+                    if let Some(u) = message.to_update() {
+                        return Some((u, feed));
+                    }
+                    tracing::warn!(symbol = %message.symbol, timeframe = %message.timeframe, newest_open_ms = message.newest_open_ms, "an update message with an impossible time; skipped");
+                }
+            },
+        )))
+    }
+
+    async fn ping(&self) -> Result<Duration, StoreError> {
+        RedisBarCache::ping(self).await
     }
 }

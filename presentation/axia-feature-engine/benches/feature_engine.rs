@@ -100,7 +100,7 @@ async fn setup(url: &str, n: usize) -> Setup {
     let mut feed = pubsub.into_on_message();
     let runner = Runner::new(
         engine,
-        cache.clone(),
+        Arc::new(cache.clone()),
         symbols.iter().map(|s| (s.clone(), Timeframe::M1)).collect(),
     )
     .resync_every(Duration::from_secs(3600));

@@ -2,7 +2,9 @@
 //! messages and refreshes each configured series' features through
 //! [`FeatureEngine`](axia_features::FeatureEngine).
 //!
-//! - One Redis subscription for every series (the hot tier's update feed); one task per series,
+//! - One subscription for every series (the hot tier's updates through the
+//!   [`BarUpdates`](axia_domain::BarUpdates) port, followed by [`Follow`], which resubscribes
+//!   with the one backoff); one task per series,
 //!   so a slow series never holds up another.
 //! - A message that carries the stored bars (its tail: every live write of a few bars) is
 //!   applied as it is, in order, without reading the series
@@ -10,7 +12,7 @@
 //!   one, a tail that does not parse, or more than [`Runner::MAX_PENDING`] messages waiting
 //!   for one series, make the series refresh instead (a read of every bar since the last one
 //!   applied, so nothing is skipped); messages that arrive while it refreshes are coalesced.
-//! - Redis pub/sub is at most once, but a subscription's messages arrive in order and are lost
+//! - Updates are at most once (Redis pub/sub), but a subscription's messages arrive in order and are lost
 //!   only with its connection: after every (re)subscription, and every `resync` interval,
 //!   every series is refreshed from history anyway.
 //! - Shutdown stops taking messages, lets every refresh in flight finish, and returns.
@@ -21,9 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axia_domain::{Backoff, OhlcvFrame, Symbol, Timeframe, lock};
+use axia_domain::{BarUpdates, OhlcvFrame, Symbol, Timeframe, lock};
 use axia_features::{FeatureEngine, FeatureError, Refreshed};
-use axia_redis::RedisBarCache;
+use axia_provider::{Follow, Followed};
+use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
 /// What a [`Runner`] has done so far (shared; readable while it runs).
@@ -56,13 +59,22 @@ impl RunCounters {
 }
 
 /// Follows the hot tier and keeps the features of `series` up to date.
-#[derive(Debug)]
 pub struct Runner {
     engine: FeatureEngine,
-    cache: RedisBarCache,
+    updates: Arc<dyn BarUpdates>,
     series: Vec<(Symbol, Timeframe)>,
     resync: Duration,
     counters: Arc<RunCounters>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("engine", &self.engine)
+            .field("series", &self.series)
+            .field("resync", &self.resync)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Runner {
@@ -70,12 +82,12 @@ impl Runner {
     #[must_use]
     pub fn new(
         engine: FeatureEngine,
-        cache: RedisBarCache,
+        updates: Arc<dyn BarUpdates>,
         series: Vec<(Symbol, Timeframe)>,
     ) -> Self {
         Self {
             engine,
-            cache,
+            updates,
             series,
             resync: Duration::from_secs(60),
             counters: Arc::default(),
@@ -120,58 +132,32 @@ impl Runner {
         }
         let refresh_all = || workers.values().for_each(|s| s.push(None));
         tokio::pin!(shutdown);
-        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
-        let mut failures = 0u32;
-        'subscribe: loop {
-            let feed = tokio::select! {
-                () = &mut shutdown => break 'subscribe,
-                f = self.cache.updates() => f,
-            };
-            let mut feed = match feed {
-                Ok(f) => f,
-                Err(e) => {
-                    let wait = backoff.delay(failures);
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(error = %e, retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "cannot subscribe to the hot tier's updates");
-                    tokio::select! {
-                        () = &mut shutdown => break 'subscribe,
-                        () = tokio::time::sleep(wait) => continue 'subscribe,
+        let follow = Follow::new(Arc::clone(&self.updates));
+        let mut feed = std::pin::pin!(follow.into_stream());
+        let mut resync =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.resync, self.resync);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = resync.tick() => refresh_all(),
+                event = feed.next() => match event {
+                    Some(Followed::Subscribed) => {
+                        RunCounters::bump(&self.counters.subscriptions, 1);
+                        tracing::info!(series = workers.len(), "following the hot tier's updates");
+                        // Whatever was published while not subscribed.
+                        refresh_all();
+                        resync.reset();
                     }
-                }
-            };
-            failures = 0;
-            RunCounters::bump(&self.counters.subscriptions, 1);
-            tracing::info!(series = workers.len(), "following the hot tier's updates");
-            // Whatever was published while not subscribed.
-            refresh_all();
-            let mut resync =
-                tokio::time::interval_at(tokio::time::Instant::now() + self.resync, self.resync);
-            resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = &mut shutdown => break 'subscribe,
-                    _ = resync.tick() => refresh_all(),
-                    m = feed.next() => match m {
-                        Some(m) => {
-                            if let Some(slot) = workers.get(&(m.symbol.clone(), m.timeframe)) {
-                                RunCounters::bump(&self.counters.messages, 1);
-                                let tail = match m.tail_frame() {
-                                    Some(Ok(t)) => Some(t),
-                                    Some(Err(e)) => {
-                                        tracing::warn!(symbol = %m.symbol, timeframe = %m.timeframe, error = %e, "an update message whose bars do not form a series; refreshing from history");
-                                        None
-                                    }
-                                    None => None,
-                                };
-                                slot.push(tail);
-                            }
+                    Some(Followed::Update(u)) => {
+                        if let Some(slot) = workers.get(&(u.symbol.clone(), u.timeframe)) {
+                            RunCounters::bump(&self.counters.messages, 1);
+                            slot.push(u.tail);
                         }
-                        None => {
-                            tracing::warn!("the hot tier's update feed was lost; subscribing again");
-                            continue 'subscribe;
-                        }
-                    },
-                }
+                    }
+                    // The follower never ends.
+                    None => break,
+                },
             }
         }
         tracing::info!("stopping: finishing the refreshes in flight");

@@ -54,7 +54,7 @@ async fn run(args: Args) -> Result<(), String> {
         ?cache,
         "feature engine started"
     );
-    let runner = Runner::new(engine, cache, series).resync_every(resync);
+    let runner = Runner::new(engine, Arc::new(cache), series).resync_every(resync);
     let counters = runner.counters();
     runner.run(axia_config::app::shutdown_signal()).await;
     tracing::info!(

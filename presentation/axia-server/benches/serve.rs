@@ -110,7 +110,9 @@ async fn run(url: String) {
         .hot_cache(cache.clone())
         .cold_archive(archive)
         .build();
-    let api = Api::builder(provider).hot_tier(cache.clone()).build();
+    let api = Api::builder(provider)
+        .hot_tier(Arc::new(cache.clone()), Arc::new(cache.clone()))
+        .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = api.router();

@@ -44,9 +44,8 @@ mod serve;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axia_domain::{Clock, FeatureStore, InstrumentRegistry, OhlcvStore, SystemClock};
+use axia_domain::{BarUpdates, Clock, FeatureStore, InstrumentRegistry, OhlcvStore, SystemClock};
 use axia_provider::OhlcvDataProvider;
-use axia_redis::RedisBarCache;
 use axum::Router;
 use axum::routing::get;
 
@@ -130,11 +129,18 @@ pub struct Api {
     inner: Arc<Inner>,
 }
 
+/// The hot tier as the server uses it: bars to read, updates to follow.
+#[derive(Clone)]
+pub(crate) struct HotTier {
+    pub(crate) store: Arc<dyn OhlcvStore>,
+    pub(crate) updates: Arc<dyn BarUpdates>,
+}
+
 struct Inner {
     provider: OhlcvDataProvider,
     instruments: Arc<InstrumentRegistry>,
     catalog: Vec<(String, Arc<dyn OhlcvStore>)>,
-    hot: Option<RedisBarCache>,
+    hot: Option<HotTier>,
     hub: Option<Hub>,
     features: Option<Arc<dyn FeatureStore>>,
     clock: Arc<dyn Clock>,
@@ -146,7 +152,7 @@ struct Inner {
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Api")
-            .field("hot", &self.inner.hot)
+            .field("hot", &self.inner.hot.is_some())
             .field("catalog", &self.inner.catalog.len())
             .field("limits", &self.inner.limits)
             .finish_non_exhaustive()
@@ -160,7 +166,7 @@ pub struct ApiBuilder {
     provider: OhlcvDataProvider,
     instruments: Arc<InstrumentRegistry>,
     catalog: Vec<(String, Arc<dyn OhlcvStore>)>,
-    hot: Option<RedisBarCache>,
+    hot: Option<HotTier>,
     features: Option<Arc<dyn FeatureStore>>,
     clock: Arc<dyn Clock>,
     limits: Limits,
@@ -265,12 +271,14 @@ impl ApiBuilder {
         self
     }
 
-    /// The hot tier: its update messages feed the WebSockets (one subscription per [`Api`]),
-    /// and `/health/redis` pings it. It is listed by `/api/v1/symbols` too.
-    pub fn hot_tier(mut self, cache: RedisBarCache) -> Self {
+    /// The hot tier: `store` is read for the bars of an update, and listed by
+    /// `/api/v1/symbols`; `updates` feed the WebSockets (one subscription per [`Api`], followed
+    /// by [`Follow`](axia_provider::Follow)) and `/health/redis` pings it. Redis's
+    /// `RedisBarCache` is both.
+    pub fn hot_tier(mut self, store: Arc<dyn OhlcvStore>, updates: Arc<dyn BarUpdates>) -> Self {
         self.catalog
-            .push(("hot_cache".to_owned(), Arc::new(cache.clone())));
-        self.hot = Some(cache);
+            .push(("hot_cache".to_owned(), Arc::clone(&store)));
+        self.hot = Some(HotTier { store, updates });
         self
     }
 
@@ -301,7 +309,7 @@ impl ApiBuilder {
 
     /// The [`Api`]. Nothing connects yet: the hub subscribes when the first socket opens.
     pub fn build(self) -> Api {
-        let hub = self.hot.clone().map(Hub::new);
+        let hub = self.hot.as_ref().map(|h| Hub::new(Arc::clone(&h.updates)));
         Api {
             inner: Arc::new(Inner {
                 provider: self.provider,

@@ -4,11 +4,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use axia_domain::{OhlcvFrame, OhlcvStore, Symbol, TimeRange, Timeframe};
-use axia_provider::{OhlcvRequest, Window};
-use axia_redis::{RedisBarCache, UpdateMessage};
+use axia_domain::{BarUpdate, BarUpdates, OhlcvFrame, OhlcvStore, Symbol, TimeRange, Timeframe};
+use axia_provider::{Follow, Followed, OhlcvRequest, Window};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::connect_info::ConnectInfo;
@@ -18,7 +16,6 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -44,7 +41,7 @@ enum Event {
 /// the tail of a resync), as each did alone before.
 #[derive(Debug)]
 struct Update {
-    message: UpdateMessage,
+    message: BarUpdate,
     tail: tokio::sync::OnceCell<Option<String>>,
 }
 
@@ -52,17 +49,17 @@ struct Update {
 /// behind gets `Lagged` and resyncs.
 const CHANNEL_CAPACITY: usize = 1024;
 
-/// The process's one subscription to the hot tier's update messages, shared by every socket
-/// of an [`Api`](crate::Api). It subscribes when the first socket opens, resubscribes with
-/// backoff when the connection drops (telling sockets to resync: pub/sub is at most once),
-/// and runs as long as the runtime does.
+/// The process's one subscription to the hot tier's updates, shared by every socket of an
+/// [`Api`](crate::Api). It subscribes when the first socket opens, follows through
+/// [`Follow`] (resubscribing with the one backoff, telling sockets to resync: updates are at
+/// most once), and runs as long as the runtime does.
 #[derive(Clone)]
 pub struct Hub {
     inner: Arc<HubInner>,
 }
 
 struct HubInner {
-    cache: RedisBarCache,
+    updates: Arc<dyn BarUpdates>,
     tx: broadcast::Sender<Event>,
     started: OnceLock<()>,
     counters: HubCounters,
@@ -89,7 +86,7 @@ pub struct HubCounters {
 }
 
 impl HubCounters {
-    /// Redis subscriptions made (1 while the connection holds, +1 per reconnect).
+    /// Subscriptions made (1 while the connection holds, +1 per reconnect).
     #[must_use]
     pub fn subscriptions(&self) -> u64 {
         self.subscriptions.load(Ordering::Relaxed)
@@ -107,7 +104,7 @@ impl HubCounters {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Update messages received from Redis.
+    /// Updates received.
     #[must_use]
     pub fn updates(&self) -> u64 {
         self.updates.load(Ordering::Relaxed)
@@ -134,11 +131,11 @@ impl HubCounters {
 }
 
 impl Hub {
-    pub(crate) fn new(cache: RedisBarCache) -> Self {
+    pub(crate) fn new(updates: Arc<dyn BarUpdates>) -> Self {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
             inner: Arc::new(HubInner {
-                cache,
+                updates,
                 tx,
                 started: OnceLock::new(),
                 counters: HubCounters::default(),
@@ -163,40 +160,22 @@ impl Hub {
 }
 
 async fn run(hub: Arc<HubInner>) {
-    let mut failures: u32 = 0;
-    loop {
-        match hub.cache.updates().await {
-            Ok(mut feed) => {
-                failures = 0;
+    let mut events = std::pin::pin!(Follow::new(Arc::clone(&hub.updates)).into_stream());
+    while let Some(event) = events.next().await {
+        match event {
+            Followed::Subscribed => {
                 hub.counters.subscriptions.fetch_add(1, Ordering::Relaxed);
                 let _ = hub.tx.send(Event::Resync);
-                while let Some(message) = feed.next().await {
-                    hub.counters.updates.fetch_add(1, Ordering::Relaxed);
-                    let _ = hub.tx.send(Event::Update(Arc::new(Update {
-                        message,
-                        tail: tokio::sync::OnceCell::new(),
-                    })));
-                }
-                tracing::warn!("the hot tier's update feed ended; subscribing again");
             }
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                let wait = backoff(failures);
-                tracing::warn!(
-                    error = %e,
-                    retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                    "cannot subscribe to the hot tier's update feed"
-                );
-                tokio::time::sleep(wait).await;
+            Followed::Update(message) => {
+                hub.counters.updates.fetch_add(1, Ordering::Relaxed);
+                let _ = hub.tx.send(Event::Update(Arc::new(Update {
+                    message: *message,
+                    tail: tokio::sync::OnceCell::new(),
+                })));
             }
         }
     }
-}
-
-/// 200 ms doubling to 10 s.
-fn backoff(failures: u32) -> Duration {
-    let ms = 200u64.saturating_mul(1u64 << failures.saturating_sub(1).min(6));
-    Duration::from_millis(ms.min(10_000))
 }
 
 /// What a socket sends: the tail of its series.
@@ -437,14 +416,12 @@ async fn read_tail(
     api: &Api,
     symbol: &Symbol,
     timeframe: Timeframe,
-    update: Option<&UpdateMessage>,
+    update: Option<&BarUpdate>,
 ) -> Option<String> {
     let n = api.limits().ws_tail.max(1);
     let period = chrono::Duration::milliseconds(timeframe.max_millis());
     let now = api.now();
-    let newest = update
-        .and_then(|m| DateTime::<Utc>::from_timestamp_millis(m.newest_open_ms))
-        .map_or(now, |t| t.max(now));
+    let newest = update.map_or(now, |m| m.newest_open.max(now));
     let span = period.checked_mul(i32::try_from(n).unwrap_or(i32::MAX))?;
     let range = TimeRange::new(
         newest.checked_sub_signed(span)?,
@@ -456,7 +433,8 @@ async fn read_tail(
             if let Some(h) = api.hub() {
                 h.counters().tail_reads.fetch_add(1, Ordering::Relaxed);
             }
-            hot.get(symbol, timeframe, range)
+            hot.store
+                .get(symbol, timeframe, range)
                 .await
                 .ok()?
                 .with_forming_at(now)

@@ -73,7 +73,8 @@ async fn run(args: Args) -> Result<(), String> {
         .catalog("cold_archive", wiring.archive.clone());
     if let (Some(hot), Some(features)) = (&wiring.hot, wiring.feature_store(&settings)) {
         let features: Arc<dyn FeatureStore> = Arc::new(features);
-        api = api.hot_tier(hot.clone()).feature_store(features);
+        let hot = Arc::new(hot.clone());
+        api = api.hot_tier(hot.clone(), hot).feature_store(features);
     }
     let mut policy = Policy::open();
     if !args.allow_origins.is_empty() {

@@ -61,7 +61,7 @@ pub(crate) async fn health_redis(State(api): State<Api>, uri: Uri) -> Response {
             .at(uri.path())
             .into_response();
     };
-    match hot.ping().await {
+    match hot.updates.ping().await {
         Ok(d) => json(
             StatusCode::OK,
             &RedisHealth {

@@ -1,6 +1,6 @@
 //! Test support for the axia workspace:
-//! - one contract suite per port ([`ohlcv_store`], [`market_data`], [`order_store`],
-//!   [`order_executor`]), instantiated for every
+//! - one contract suite per port ([`ohlcv_store`], [`bar_updates`], [`market_data`],
+//!   [`order_store`], [`order_executor`]), instantiated for every
 //!   adapter of the port, fakes included, with the `*_contract!` macros;
 //! - fakes of outside services: [`fake_yahoo::FakeYahoo`], a Yahoo chart API on loopback, and
 //!   [`fake_oanda::FakeOanda`], OANDA v20's candles.
@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod bar_updates;
 pub mod fake_oanda;
 pub mod fake_yahoo;
 pub mod market_data;

@@ -119,7 +119,7 @@ impl World {
     ) {
         let runner = Runner::new(
             self.engine(),
-            self.cache.clone(),
+            Arc::new(self.cache.clone()),
             vec![(eurusd(), Timeframe::M1)],
         )
         .resync_every(Duration::from_secs(3600));

@@ -105,7 +105,7 @@ impl World {
         Api::builder(self.provider())
             .clock(self.clock.clone())
             .catalog("cold_archive", self.archive.clone())
-            .hot_tier(self.cache.clone())
+            .hot_tier(Arc::new(self.cache.clone()), Arc::new(self.cache.clone()))
     }
 
     async fn archive(&self, frame: &OhlcvFrame) {

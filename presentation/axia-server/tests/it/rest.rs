@@ -403,7 +403,10 @@ async fn no_source_that_can_answer_is_503() {
         .hot_cache(down.clone())
         .clock(Arc::clone(&clock))
         .build();
-    let api = Api::builder(provider).clock(clock).hot_tier(down).build();
+    let api = Api::builder(provider)
+        .clock(clock)
+        .hot_tier(Arc::new(down.clone()), Arc::new(down))
+        .build();
     let base = serve(&api).await;
     for path in [
         "/api/v1/bars/EURUSD/M1?limit=10",

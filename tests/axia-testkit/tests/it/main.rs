@@ -9,6 +9,7 @@
 )]
 
 mod archive_truth;
+mod bar_updates;
 mod damaged_archive;
 mod features;
 mod market_data;
