@@ -77,14 +77,15 @@ pub use ports::{
     CreateOutcome, DamagedPartition, DatasetInfo, Execution, ExecutionBook, ExecutionError,
     ExecutionOutcome, FeaturePublished, FeatureSnapshot, FeatureStore, FetchedBars, KillSwitch,
     KillSwitchError, MarketData, MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue,
-    OrderStore, OrderStoreError, PoisonRecord, QuarantinedFile, QueueError, QueueMessage, Recorded,
-    ReferencePrice, SourceLimits, StoreError, StoreHealth, StoreInfo, UpdateStream,
+    OrderStore, OrderStoreError, PoisonRecord, PriceComponent, PriceStream, QuarantinedFile,
+    QueueError, QueueMessage, Quote, QuoteStream, Recorded, ReferencePrice, SourceLimits,
+    StoreError, StoreHealth, StoreInfo, StreamError, StreamEvent, UpdateStream,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
     MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore, MockKillSwitch,
     MockMarketData, MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore,
-    MockReferencePrice,
+    MockPriceStream, MockReferencePrice,
 };
 pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};

@@ -11,25 +11,16 @@ pub const PRACTICE_URL: &str = "https://api-fxpractice.oanda.com";
 /// OANDA's live REST host.
 pub const LIVE_URL: &str = "https://api-fxtrade.oanda.com";
 
-/// Which price of a candle becomes the bar: the mid (default), the bid or the ask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PriceComponent {
-    /// `(bid + ask) / 2`, OANDA's `M`.
-    #[default]
-    Mid,
-    /// OANDA's `B`.
-    Bid,
-    /// OANDA's `A`.
-    Ask,
-}
+/// Which price of a candle becomes the bar: the mid (default), the bid or the ask (the
+/// domain's [`PriceComponent`], re-exported here).
+pub use axia_domain::PriceComponent;
 
-impl PriceComponent {
-    pub(crate) const fn param(self) -> &'static str {
-        match self {
-            Self::Mid => "M",
-            Self::Bid => "B",
-            Self::Ask => "A",
-        }
+/// OANDA's name of a price component in a candles request.
+pub(crate) const fn price_param(price: PriceComponent) -> &'static str {
+    match price {
+        PriceComponent::Mid => "M",
+        PriceComponent::Bid => "B",
+        PriceComponent::Ask => "A",
     }
 }
 

@@ -184,7 +184,10 @@ impl OandaGateway {
         let mut include_first = true;
         loop {
             let mut query: Vec<(&str, String)> = vec![
-                ("price", self.http.config.price.param().to_owned()),
+                (
+                    "price",
+                    crate::config::price_param(self.http.config.price).to_owned(),
+                ),
                 ("granularity", granularity(timeframe).to_owned()),
                 ("from", rfc3339(from)),
                 ("count", MAX_CANDLES.to_string()),

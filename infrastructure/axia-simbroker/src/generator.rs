@@ -378,3 +378,73 @@ pub(crate) fn generate_until(
     }
     Ok(out.finish_at(now))
 }
+
+/// The model of one instrument minute by minute, for the simulated price stream: the mids of
+/// the quotes of a minute make exactly the M1 bar [`generate_for`] gives for it.
+pub(crate) struct MinuteModel {
+    model: Model,
+}
+
+impl MinuteModel {
+    pub(crate) fn new(seed: u64, instrument: &Instrument) -> Self {
+        Self {
+            model: Model::new(seed, instrument),
+        }
+    }
+
+    /// The quotes' (time ms, mid) of the minute opening at minute `m` (minutes since the
+    /// epoch), in time order: as many as the M1 bar's volume, evenly spaced from the minute's
+    /// open, the first at the bar's open price, the last at its close, its high and its low
+    /// each once in between (in an order of the model's), every other one a tick price
+    /// between them.
+    pub(crate) fn quotes(&self, m: i64, out: &mut Vec<(i64, f64)>) {
+        let model = &self.model;
+        let (open, high, low, close, volume) = Cursor::new(model).bar(m);
+        let ticks = |p: f64| model.tick.ticks_in(p).unwrap_or(1);
+        let (lo, hi) = (ticks(low), ticks(high));
+        // At least the four prices; volumes are 20 to 100.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = (volume as i64).max(4);
+        let step = MINUTE_MS / n;
+        let start = m * MINUTE_MS;
+        // Where the high and the low go: two distinct places strictly inside.
+        let inner = n - 2;
+        let pick = |lane: u64| -> i64 {
+            let u = (model.h(lane, m) + 1.0) / 2.0;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            let k = (u * inner as f64) as i64;
+            1 + k.clamp(0, inner - 1)
+        };
+        let at_high = pick(30);
+        let mut at_low = pick(31);
+        if at_low == at_high {
+            at_low = if at_high + 1 < n - 1 {
+                at_high + 1
+            } else {
+                at_high - 1
+            };
+        }
+        for k in 0..n {
+            let price = if k == 0 {
+                open
+            } else if k == n - 1 {
+                close
+            } else if k == at_high {
+                high
+            } else if k == at_low {
+                low
+            } else {
+                let u = (model.h(40 + (k.cast_unsigned() & 0xFF), m) + 1.0) / 2.0;
+                #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+                let t = lo + ((u * (hi - lo + 1) as f64) as i64).clamp(0, hi - lo);
+                model.tick.price_of(t)
+            };
+            out.push((start + k * step, price));
+        }
+    }
+
+    /// The instrument's tick on the model's quote grid.
+    pub(crate) fn tick(&self) -> Tick {
+        self.model.tick
+    }
+}

@@ -37,7 +37,9 @@ mod executor;
 mod faults;
 mod generator;
 mod source;
+mod stream;
 
 pub use faults::Faults;
 pub use generator::{calendar_for, generate, generate_for};
 pub use source::SimulatedBroker;
+pub use stream::{SimulatedQuotes, SimulatedStream};

@@ -129,7 +129,7 @@ pub struct OandaSettings {
     /// Requests a second (OANDA allows 120 per IP).
     pub requests_per_second: f64,
     /// The price bars are made of: `mid` (default), `bid` or `ask`.
-    pub price: String,
+    pub price: axia_domain::PriceComponent,
     /// Symbol to OANDA instrument overrides (`USDJPY = "USD_JPY"` is built in).
     #[serde(deserialize_with = "symbol_map")]
     pub instruments: HashMap<Symbol, String>,
@@ -142,7 +142,7 @@ impl Default for OandaSettings {
             account_id: None,
             token: None,
             requests_per_second: 50.0,
-            price: "mid".into(),
+            price: axia_domain::PriceComponent::Mid,
             instruments: HashMap::new(),
         }
     }
@@ -897,12 +897,6 @@ impl Settings {
                 "oanda.requests_per_second must be above 0".into(),
             ));
         }
-        if !matches!(self.oanda.price.as_str(), "mid" | "bid" | "ask") {
-            return Err(ConfigError(format!(
-                "oanda.price = {:?}: expected mid, bid or ask",
-                self.oanda.price
-            )));
-        }
         if self.orders.executor == ExecutorKind::Oanda
             && (self.oanda.token.is_none() || self.oanda.account_id.is_none())
         {
@@ -1017,7 +1011,11 @@ mod tests {
             "the token is redacted in Debug"
         );
         let bad = parse("[oanda]\nprice = \"last\"\n").unwrap_err();
-        assert!(bad.0.contains("oanda.price"), "{bad}");
+        // Typed: the parser names the allowed values and the line.
+        assert!(
+            bad.0.contains("`mid`, `bid`, `ask`") && bad.0.contains("line 2"),
+            "{bad}"
+        );
         let e = parse("[orders]\nexecutor = \"oanda\"\n[oanda]\ntoken = \"t-1\"\n").unwrap_err();
         assert!(e.0.contains("account"), "{e}");
         let ok = parse(

@@ -7,7 +7,7 @@ use axia_collect::Collect;
 use axia_domain::OhlcvStore;
 use axia_domain::{Clock, DailyAlignment, InstrumentRegistry, MarketCalendar, MarketData, Symbol};
 #[cfg(feature = "oanda")]
-use axia_oanda::{OandaConfig, OandaGateway, PriceComponent};
+use axia_oanda::{OandaConfig, OandaGateway};
 use axia_parquet::ParquetArchive;
 use axia_provider::OhlcvDataProvider;
 #[cfg(feature = "redis")]
@@ -326,14 +326,9 @@ fn oanda(
     let token = o.token.clone().ok_or_else(|| {
         ConfigError("source = \"oanda\" needs a token: set OANDA_TOKEN (or [oanda] token)".into())
     })?;
-    let price = match o.price.as_str() {
-        "bid" => PriceComponent::Bid,
-        "ask" => PriceComponent::Ask,
-        _ => PriceComponent::Mid,
-    };
     let mut cfg = OandaConfig::new(token)
         .requests_per_second(o.requests_per_second)
-        .price(price)
+        .price(o.price)
         .instruments(Arc::clone(instruments));
     if let Some(url) = &o.base_url {
         cfg = cfg.base_url(url.clone());

@@ -10,6 +10,7 @@ mod clock;
 mod features;
 mod market_data;
 mod orders;
+mod prices;
 mod store;
 mod updates;
 
@@ -17,6 +18,7 @@ pub use clock::*;
 pub use features::*;
 pub use market_data::*;
 pub use orders::*;
+pub use prices::*;
 pub use store::*;
 pub use updates::*;
 

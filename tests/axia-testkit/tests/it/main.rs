@@ -12,6 +12,7 @@ mod archive_truth;
 mod bar_updates;
 mod damaged_archive;
 mod features;
+mod live;
 mod market_data;
 mod ohlcv_store;
 mod order_executor;
