@@ -24,7 +24,9 @@
 //! Quotes are ordered by the source's time, never by arrival.
 
 mod bars;
+mod feed;
 
 pub use bars::{
     BarChange, LiveBarsConfig, OutlierRule, QuoteCounts, QuoteDrop, QuotesToBars, SeriesId,
 };
+pub use feed::{FeedCounters, FeedError, FeedSettings, LiveFeed};

@@ -65,8 +65,8 @@ pub use orders::{OrdersWiring, aws_sdk_config, kill_switch};
 pub use settings::CommonArgs;
 pub use settings::{
     ArchiveSettings, ConfigError, ExecutorKind, FeaturesSettings, HotCacheSettings, LimitSettings,
-    LockSettings, OandaSettings, OrdersSettings, Overrides, Settings, SimulatedSettings,
-    SourceKind, YahooSettings,
+    LiveSettings, LockSettings, OandaSettings, OrdersSettings, Overrides, Settings,
+    SimulatedSettings, SourceKind, YahooSettings,
 };
 #[cfg(all(feature = "simulated", feature = "parquet"))]
 pub use wiring::{HotCache, Wiring};

@@ -369,6 +369,95 @@ impl FeaturesSettings {
     }
 }
 
+/// The live feed (`axia-live`): a price stream's quotes into the hot tier's bars.
+///
+/// ```toml
+/// [live]
+/// symbols = ["EURUSD", "USDJPY"]   # default: every collected symbol
+/// timeframes = ["M1", "M5", "H1"]  # default: all nine
+/// price = "mid"                    # or "bid", "ask"
+/// flush_ms = 100                   # at most one write of a forming bar per series this often
+/// close_delay_ms = 500             # a bar closes this long after its end without a quote
+/// silence_secs = 10                # no message this long: reconnect
+/// listen = "127.0.0.1:9465"        # /health and /metrics
+/// [live.outliers]
+/// window = 50
+/// mads = 10.0
+/// min_fraction = 0.002
+/// confirm = 2
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveSettings {
+    /// The instruments streamed; empty: every collected symbol.
+    #[serde(deserialize_with = "parsed_list")]
+    pub symbols: Vec<Symbol>,
+    /// The timeframes built; empty: all nine.
+    #[serde(deserialize_with = "parsed_list")]
+    pub timeframes: Vec<Timeframe>,
+    /// The price bars are built from.
+    pub price: axia_domain::PriceComponent,
+    /// Milliseconds between writes of a series' forming bar (at least 1).
+    pub flush_ms: u64,
+    /// Milliseconds after a bar's end before the timer closes it.
+    pub close_delay_ms: u64,
+    /// Seconds without a message before reconnecting (at least 1).
+    pub silence_secs: u64,
+    /// The outlier filter.
+    pub outliers: axia_live::OutlierRule,
+    /// Where `/health` and `/metrics` listen (loopback by default).
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        let feed = axia_live::FeedSettings::default();
+        Self {
+            symbols: Vec::new(),
+            timeframes: Vec::new(),
+            price: axia_domain::PriceComponent::Mid,
+            flush_ms: u64::try_from(feed.flush_every.as_millis()).unwrap_or(100),
+            close_delay_ms: u64::try_from(feed.close_delay.as_millis()).unwrap_or(500),
+            silence_secs: feed.silence.as_secs(),
+            outliers: axia_live::OutlierRule::default(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9465)),
+        }
+    }
+}
+
+impl Settings {
+    /// The instruments the live feed streams: `[live] symbols`, or every collected symbol.
+    #[must_use]
+    pub fn live_symbols(&self) -> Vec<Symbol> {
+        if self.live.symbols.is_empty() {
+            self.symbols.clone()
+        } else {
+            self.live.symbols.clone()
+        }
+    }
+
+    /// The live feed's settings.
+    #[must_use]
+    pub fn feed_settings(&self) -> axia_live::FeedSettings {
+        let defaults = axia_live::FeedSettings::default();
+        axia_live::FeedSettings {
+            bars: axia_live::LiveBarsConfig {
+                timeframes: if self.live.timeframes.is_empty() {
+                    Timeframe::ALL.to_vec()
+                } else {
+                    self.live.timeframes.clone()
+                },
+                component: self.live.price,
+                outliers: self.live.outliers,
+            },
+            flush_every: std::time::Duration::from_millis(self.live.flush_ms.max(1)),
+            close_delay: std::time::Duration::from_millis(self.live.close_delay_ms),
+            silence: std::time::Duration::from_secs(self.live.silence_secs.max(1)),
+            backoff: defaults.backoff,
+        }
+    }
+}
+
 /// Parses `SYMBOL:TF`.
 fn parse_series(raw: &str) -> Result<(Symbol, Timeframe), String> {
     let (s, tf) = raw
@@ -453,6 +542,8 @@ pub struct Settings {
     pub instruments: HashMap<Symbol, axia_domain::InstrumentOverride>,
     /// The feature engine.
     pub features: FeaturesSettings,
+    /// The live feed.
+    pub live: LiveSettings,
 }
 
 impl Settings {
@@ -509,6 +600,7 @@ impl Default for Settings {
             orders: OrdersSettings::default(),
             instruments: HashMap::new(),
             features: FeaturesSettings::default(),
+            live: LiveSettings::default(),
         }
     }
 }

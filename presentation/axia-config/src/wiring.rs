@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axia_collect::Collect;
 #[cfg(not(feature = "redis"))]
 use axia_domain::OhlcvStore;
-use axia_domain::{Clock, DailyAlignment, InstrumentRegistry, MarketCalendar, MarketData, Symbol};
+use axia_domain::{
+    Clock, DailyAlignment, InstrumentRegistry, MarketCalendar, MarketData, PriceStream, Symbol,
+};
 #[cfg(feature = "oanda")]
 use axia_oanda::{OandaConfig, OandaGateway};
 use axia_parquet::ParquetArchive;
@@ -139,6 +141,27 @@ impl Wiring {
             clock,
             instruments,
         })
+    }
+
+    /// The live price stream of the configured source: the simulated market's (same seed as
+    /// the simulated broker, so its bars equal the broker's candles).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for a source without a live stream in this release (Yahoo has none;
+    /// OANDA's pricing stream is not built yet: use `source = "simulated"`).
+    pub fn price_stream(&self, settings: &Settings) -> Result<Arc<dyn PriceStream>, ConfigError> {
+        match settings.source {
+            SourceKind::Simulated => Ok(Arc::new(
+                axia_simbroker::SimulatedStream::new(settings.simulated.seed, Arc::clone(&self.clock))
+                    .instruments(Arc::clone(&self.instruments)),
+            )),
+            SourceKind::Yahoo => Err(ConfigError(
+                "source = \"yahoo\" has no live price stream; the live feed needs source = \"simulated\"".into(),
+            )),
+            SourceKind::Oanda => Err(ConfigError(
+                "the OANDA pricing stream is not in this release; the live feed runs on source = \"simulated\"".into(),
+            )),
+        }
     }
 
     /// The trading calendar of each symbol, from the instruments.

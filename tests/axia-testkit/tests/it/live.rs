@@ -1,15 +1,19 @@
 //! The live feed's parts together: the simulated stream's quotes, made into bars, equal the
-//! simulated broker's candles; the stream paces itself on the clock, snapshots, and beats.
+//! simulated broker's candles; the stream paces itself on the clock, snapshots, and beats; the
+//! feed writes them into a hot tier and survives a hostile stream.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axia_domain::{
-    Clock, DailyAlignment, Instrument, InstrumentRegistry, PriceStream, StreamEvent, Symbol,
-    TimeRange, Timeframe,
+    Clock, DailyAlignment, Instrument, InstrumentRegistry, OhlcvStore, PriceStream, QuoteStream,
+    StreamError, StreamEvent, Symbol, TimeRange, Timeframe,
 };
-use axia_live::{LiveBarsConfig, QuoteDrop, QuotesToBars};
+use axia_live::{
+    FeedCounters, FeedError, FeedSettings, LiveBarsConfig, LiveFeed, QuoteDrop, QuotesToBars,
+};
+use axia_memory::MemoryStore;
 use axia_simbroker::{SimulatedQuotes, SimulatedStream, generate_for};
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::StreamExt;
@@ -223,4 +227,206 @@ async fn a_closed_market_gets_heartbeats() {
         assert_eq!(t, saturday + chrono::Duration::seconds(5 * k));
         assert_eq!(clock.now(), t);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The feed
+// ---------------------------------------------------------------------------------------------
+
+/// A simulated hour through the feed into a hot tier: every bar closed in the hour equals the
+/// simulated broker's candle, in every timeframe; the newest bar of each series is labelled
+/// forming; nothing was dropped.
+#[tokio::test(start_paused = true)]
+async fn a_simulated_hour_into_the_hot_tier_equals_the_candles() {
+    // 14:00 to 15:00 UTC on a Tuesday: New York's stocks open at 14:30.
+    let start = Utc.with_ymd_and_hms(2026, 11, 10, 14, 0, 0).unwrap();
+    let end = start + chrono::Duration::hours(1);
+    let clock = tokio_clock(start);
+    let seed = 11;
+    let registry = InstrumentRegistry::shared_builtin();
+    let instruments: Vec<Instrument> = ["EURUSD", "USDJPY", "AAPL"]
+        .iter()
+        .map(|s| registry.resolve(&s.parse().unwrap()))
+        .collect();
+    let hot = Arc::new(MemoryStore::new());
+    let feed = LiveFeed::new(
+        Arc::new(SimulatedStream::new(seed, clock.clone())),
+        hot.clone(),
+        clock.clone(),
+        instruments.clone(),
+    );
+    let counters = feed.counters();
+    let quotes = feed.quote_counts();
+    let run = feed.run(tokio::time::sleep(Duration::from_secs(3600)));
+    run.await.unwrap();
+    assert_eq!(clock.now(), end);
+    let counts = quotes.lock().unwrap().clone();
+    assert!(counts.accepted > 5_000, "{counts:?}");
+    assert_eq!(counts.dropped_total(), 0, "{counts:?}");
+    assert_eq!(FeedCounters::get(&counters.connects), 1);
+    assert_eq!(FeedCounters::get(&counters.write_errors), 0);
+    let everything = TimeRange::new(start - chrono::Duration::days(40), end).unwrap();
+    let mut compared = 0;
+    for instrument in &instruments {
+        for tf in Timeframe::ALL {
+            let stored = hot.get(instrument.symbol(), tf, everything).await.unwrap();
+            let grid = tf.aligned(instrument.alignment());
+            let candles = generate_for(seed, instrument, tf, everything, end).unwrap();
+            let candle = |t: i64| candles.iter().find(|c| c.time_millis() == t);
+            for bar in stored.iter() {
+                let open = bar.time();
+                if open < start || grid.next_open(open) > end {
+                    continue;
+                }
+                let c = candle(bar.time_millis())
+                    .unwrap_or_else(|| panic!("{} {tf} {open}: no candle", instrument.symbol()));
+                assert_eq!(
+                    (bar.open(), bar.high(), bar.low(), bar.close(), bar.volume()),
+                    (c.open(), c.high(), c.low(), c.close(), c.volume()),
+                    "{} {tf} {open}",
+                    instrument.symbol()
+                );
+                compared += 1;
+            }
+            // The newest bar is the one forming at the end (the feed stopped before its end).
+            let newest = stored.last().unwrap();
+            assert_eq!(
+                stored.forming().map(|b| b.time()),
+                (grid.next_open(newest.time()) > end).then(|| newest.time()),
+                "{} {tf}",
+                instrument.symbol()
+            );
+        }
+    }
+    // EURUSD and USDJPY: 60 M1 + 12 M5 + 4 M15 + 2 M30 + 1 H1; AAPL from 14:30: 30 + 6 + 2 + 1,
+    // and its H1 bar of 14:00 (the session's first half hour).
+    assert_eq!(compared, 2 * 79 + 40, "bars compared");
+}
+
+/// A scripted price stream: each `open` takes the next script.
+struct Scripted {
+    scripts: std::sync::Mutex<std::collections::VecDeque<Script>>,
+    opens: std::sync::atomic::AtomicU32,
+}
+
+enum Script {
+    Refuse(StreamError),
+    /// Events, each after a pause; then the stream ends, or stays silent.
+    Events(Vec<(Duration, Result<StreamEvent, StreamError>)>, bool),
+}
+
+#[async_trait::async_trait]
+impl PriceStream for Scripted {
+    async fn open(&self, _symbols: &[Symbol]) -> Result<QuoteStream, StreamError> {
+        self.opens
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let script = self.scripts.lock().unwrap().pop_front();
+        match script {
+            None => Err(StreamError::Unauthorized("no more scripts".into())),
+            Some(Script::Refuse(e)) => Err(e),
+            Some(Script::Events(events, silent)) => {
+                let s = futures_util::stream::iter(events).then(|(pause, e)| async move {
+                    tokio::time::sleep(pause).await;
+                    e
+                });
+                if silent {
+                    Ok(Box::pin(s.chain(futures_util::stream::pending())))
+                } else {
+                    Ok(Box::pin(s))
+                }
+            }
+        }
+    }
+}
+
+/// Drops, silence, malformed lines, 429 and 401, each handled as documented: the quotes of
+/// every stream reach the hot tier, the silent stream is reopened after `silence`, a 429's
+/// `retry_after` is waited, and a 401 stops the feed with an error.
+#[tokio::test(start_paused = true)]
+async fn a_hostile_stream_is_survived_and_a_refusal_stops_the_feed() {
+    let start = Utc.with_ymd_and_hms(2026, 11, 10, 14, 0, 0).unwrap();
+    let clock = tokio_clock(start);
+    let q = |secs: i64, mid: f64| {
+        Ok(StreamEvent::Quote(axia_domain::Quote {
+            symbol: "EURUSD".parse().unwrap(),
+            time: start + chrono::Duration::seconds(secs),
+            bid: mid - 0.00001,
+            ask: mid + 0.00001,
+            size: None,
+        }))
+    };
+    let s = Duration::from_secs;
+    let stream = Arc::new(Scripted {
+        scripts: std::sync::Mutex::new(
+            [
+                Script::Refuse(StreamError::Disconnected("connection refused".into())),
+                // Two quotes, then the connection drops.
+                Script::Events(vec![(s(1), q(1, 1.1)), (s(1), q(2, 1.1002))], false),
+                // A malformed line between quotes, then silence.
+                Script::Events(
+                    vec![
+                        (s(1), Err(StreamError::Malformed("{\"type\":\"PRI".into()))),
+                        (s(1), q(70, 1.1004)),
+                    ],
+                    true,
+                ),
+                Script::Refuse(StreamError::RateLimited {
+                    retry_after: Some(s(30)),
+                }),
+                Script::Events(vec![(s(1), q(200, 1.1006))], false),
+                Script::Refuse(StreamError::Unauthorized("401 Unauthorized".into())),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+        opens: std::sync::atomic::AtomicU32::new(0),
+    });
+    let hot = Arc::new(MemoryStore::new());
+    let eurusd = InstrumentRegistry::shared_builtin().resolve(&"EURUSD".parse().unwrap());
+    let settings = FeedSettings {
+        silence: s(10),
+        backoff: axia_domain::Backoff::new(s(1), s(4)),
+        ..FeedSettings::default()
+    };
+    let feed =
+        LiveFeed::new(stream.clone(), hot.clone(), clock.clone(), vec![eurusd]).settings(settings);
+    let counters = feed.counters();
+    let began = tokio::time::Instant::now();
+    let result = feed.run(std::future::pending()).await;
+    assert!(
+        matches!(
+            result,
+            Err(FeedError::Refused(StreamError::Unauthorized(_)))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(stream.opens.load(std::sync::atomic::Ordering::Relaxed), 6);
+    assert_eq!(FeedCounters::get(&counters.connects), 3);
+    assert_eq!(FeedCounters::get(&counters.malformed), 1);
+    assert_eq!(FeedCounters::get(&counters.silences), 1);
+    assert!(began.elapsed() >= s(30 + 10), "{:?}", began.elapsed());
+    // Every quote is in a bar: minutes 14:00 (two quotes), 14:01 and 14:03.
+    let m1 = hot
+        .get(
+            &"EURUSD".parse().unwrap(),
+            Timeframe::M1,
+            TimeRange::new(start, start + chrono::Duration::hours(1)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let volumes: Vec<(i64, f64)> = m1
+        .iter()
+        .map(|b| ((b.time() - start).num_minutes(), b.volume()))
+        .collect();
+    assert_eq!(volumes, vec![(0, 2.0), (1, 1.0), (3, 1.0)]);
+    let h1 = hot
+        .get(
+            &"EURUSD".parse().unwrap(),
+            Timeframe::H1,
+            TimeRange::new(start, start + chrono::Duration::hours(1)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(h1.len(), 1);
+    assert_eq!(h1.last().unwrap().volume(), 4.0);
 }

@@ -1,0 +1,382 @@
+//! [`LiveFeed`]: the live feed as a use case. A price stream's quotes become bars
+//! ([`QuotesToBars`]) and go into the hot tier: a closed bar at once, forming bars coalesced
+//! per series (the latest state, at most one write per series per `flush_every`). The stream is
+//! watched (no message for `silence` → reconnect) and reopened with the one backoff;
+//! refused credentials stop the feed with an error.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axia_domain::{
+    Backoff, BarValues, Clock, Instrument, OhlcvFrame, OhlcvStore, PriceStream, StreamError,
+    StreamEvent, Symbol,
+};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+
+use crate::{BarChange, LiveBarsConfig, QuoteCounts, QuotesToBars, SeriesId};
+
+/// How a [`LiveFeed`] runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSettings {
+    /// What is built.
+    pub bars: LiveBarsConfig,
+    /// At most one write of a series' forming bar this often (default 100 ms).
+    pub flush_every: Duration,
+    /// How long after a bar's end the timer closes it, for quotes still on their way
+    /// (default 500 ms).
+    pub close_delay: Duration,
+    /// No message (quote or heartbeat) for this long: reconnect (default 10 s).
+    pub silence: Duration,
+    /// Delays between attempts to open the stream (default 1 s doubling to 60 s, jittered).
+    pub backoff: Backoff,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self {
+            bars: LiveBarsConfig::default(),
+            flush_every: Duration::from_millis(100),
+            close_delay: Duration::from_millis(500),
+            silence: Duration::from_secs(10),
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Why a feed stopped on its own.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FeedError {
+    /// The source refused the credentials (it says so once; nothing is retried).
+    #[error("{0}")]
+    Refused(StreamError),
+}
+
+/// What a feed has done (readable while it runs).
+#[derive(Debug, Default)]
+pub struct FeedCounters {
+    /// Streams opened.
+    pub connects: AtomicU64,
+    /// Streams lost (ended, failed, or silent too long) and reopened.
+    pub reconnects: AtomicU64,
+    /// Streams that went silent past `silence`.
+    pub silences: AtomicU64,
+    /// Heartbeats received.
+    pub heartbeats: AtomicU64,
+    /// Messages that could not be read.
+    pub malformed: AtomicU64,
+    /// Writes of a series to the hot tier.
+    pub writes: AtomicU64,
+    /// Writes that failed (kept and tried again at the next flush).
+    pub write_errors: AtomicU64,
+    /// Bars closed and written.
+    pub closed_bars: AtomicU64,
+    /// Milliseconds from the newest quote's time to its write, the last write.
+    pub lag_ms: AtomicU64,
+}
+
+impl FeedCounters {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A counter's value.
+    #[must_use]
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// The live feed of a set of instruments into a hot tier.
+pub struct LiveFeed {
+    stream: Arc<dyn PriceStream>,
+    hot: Arc<dyn OhlcvStore>,
+    clock: Arc<dyn Clock>,
+    instruments: Vec<Instrument>,
+    settings: FeedSettings,
+    counters: Arc<FeedCounters>,
+    quotes: Arc<std::sync::Mutex<QuoteCounts>>,
+}
+
+impl std::fmt::Debug for LiveFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveFeed")
+            .field("instruments", &self.instruments.len())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What waits to be written for one series.
+#[derive(Default)]
+struct Pending {
+    /// Closed bars not yet written, oldest first.
+    closed: Vec<BarValues>,
+    /// The forming bar's latest state.
+    forming: Option<BarValues>,
+}
+
+impl LiveFeed {
+    /// A feed of `instruments` from `stream` into `hot`, on `clock`.
+    #[must_use]
+    pub fn new(
+        stream: Arc<dyn PriceStream>,
+        hot: Arc<dyn OhlcvStore>,
+        clock: Arc<dyn Clock>,
+        instruments: Vec<Instrument>,
+    ) -> Self {
+        Self {
+            stream,
+            hot,
+            clock,
+            instruments,
+            settings: FeedSettings::default(),
+            counters: Arc::default(),
+            quotes: Arc::default(),
+        }
+    }
+
+    /// How it runs.
+    #[must_use]
+    pub fn settings(mut self, settings: FeedSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The counters, to read while it runs.
+    #[must_use]
+    pub fn counters(&self) -> Arc<FeedCounters> {
+        Arc::clone(&self.counters)
+    }
+
+    /// Quotes accepted and dropped (by reason), to read while it runs.
+    #[must_use]
+    pub fn quote_counts(&self) -> Arc<std::sync::Mutex<QuoteCounts>> {
+        Arc::clone(&self.quotes)
+    }
+
+    /// Runs until `shutdown` completes (then writes the forming bars and returns `Ok`), or the
+    /// source refuses the credentials.
+    ///
+    /// # Errors
+    /// [`FeedError::Refused`].
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), FeedError> {
+        let symbols: Vec<Symbol> = self
+            .instruments
+            .iter()
+            .map(|i| i.symbol().clone())
+            .collect();
+        let mut bars = QuotesToBars::new(&self.settings.bars, self.instruments.clone());
+        let mut pending: BTreeMap<SeriesId, Pending> = BTreeMap::new();
+        let mut changes: Vec<BarChange> = Vec::new();
+        let mut newest_quote: Option<DateTime<Utc>> = None;
+        let mut failures = 0u32;
+        let mut flush =
+            tokio::time::interval(self.settings.flush_every.max(Duration::from_millis(1)));
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        'connect: loop {
+            let opened = tokio::select! {
+                () = &mut shutdown => break 'connect,
+                o = self.stream.open(&symbols) => o,
+            };
+            let mut events = match opened {
+                Ok(e) => e,
+                Err(e) if !e.is_retryable() => {
+                    tracing::error!(error = %e, "the price stream refused the credentials; stopping");
+                    self.write(&bars, &mut pending, newest_quote).await;
+                    return Err(FeedError::Refused(e));
+                }
+                Err(e) => {
+                    let wait = match &e {
+                        StreamError::RateLimited {
+                            retry_after: Some(d),
+                        } => *d,
+                        _ => self.settings.backoff.delay(failures),
+                    };
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, retry_in_ms = millis(wait), "cannot open the price stream");
+                    tokio::select! {
+                        () = &mut shutdown => break 'connect,
+                        () = tokio::time::sleep(wait) => continue 'connect,
+                    }
+                }
+            };
+            FeedCounters::bump(&self.counters.connects);
+            tracing::info!(instruments = symbols.len(), "price stream open");
+            let mut healthy = false;
+            let mut last_message = tokio::time::Instant::now();
+            loop {
+                let close_at = bars.next_end().map(|end| {
+                    end + chrono::Duration::from_std(self.settings.close_delay).unwrap_or_default()
+                });
+                let close_in = close_at.map_or(Duration::from_secs(3600), |at| {
+                    (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO)
+                });
+                tokio::select! {
+                    () = &mut shutdown => break 'connect,
+                    _ = flush.tick() => {
+                        self.write(&bars, &mut pending, newest_quote).await;
+                    }
+                    () = tokio::time::sleep(close_in), if close_at.is_some() => {
+                        let now = self.clock.now()
+                            - chrono::Duration::from_std(self.settings.close_delay).unwrap_or_default();
+                        changes.clear();
+                        bars.close_until(now, &mut changes);
+                        if absorb(&mut pending, &changes) {
+                            self.write(&bars, &mut pending, newest_quote).await;
+                        }
+                    }
+                    () = tokio::time::sleep_until(last_message + self.settings.silence) => {
+                        FeedCounters::bump(&self.counters.silences);
+                        tracing::warn!(silent_ms = millis(self.settings.silence), "the price stream went silent; reconnecting");
+                        break;
+                    }
+                    event = events.next() => match event.inspect(|_| last_message = tokio::time::Instant::now()) {
+                        None => {
+                            tracing::warn!("the price stream ended; reconnecting");
+                            break;
+                        }
+                        Some(Err(StreamError::Malformed(m))) => {
+                            FeedCounters::bump(&self.counters.malformed);
+                            tracing::warn!(message = %m, "a price stream message could not be read; skipped");
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "the price stream failed; reconnecting");
+                            break;
+                        }
+                        Some(Ok(StreamEvent::Heartbeat(_))) => {
+                            FeedCounters::bump(&self.counters.heartbeats);
+                            healthy = true;
+                        }
+                        Some(Ok(StreamEvent::Quote(q))) => {
+                            healthy = true;
+                            changes.clear();
+                            if bars.on_quote(&q, &mut changes).is_ok() {
+                                newest_quote = Some(newest_quote.map_or(q.time, |t| t.max(q.time)));
+                                if absorb(&mut pending, &changes) {
+                                    // A bar closed: written at once.
+                                    self.write(&bars, &mut pending, newest_quote).await;
+                                }
+                            }
+                            *axia_domain::lock(&self.quotes) = bars.counts().clone();
+                        }
+                    },
+                }
+            }
+            FeedCounters::bump(&self.counters.reconnects);
+            if healthy {
+                failures = 0;
+            }
+            let wait = self.settings.backoff.delay(failures);
+            failures = failures.saturating_add(1);
+            tokio::select! {
+                () = &mut shutdown => break 'connect,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        // Shutting down: the bars whose period has ended closed (no quote comes any more), the
+        // others as they stand.
+        changes.clear();
+        bars.close_until(self.clock.now(), &mut changes);
+        absorb(&mut pending, &changes);
+        self.write(&bars, &mut pending, newest_quote).await;
+        *axia_domain::lock(&self.quotes) = bars.counts().clone();
+        tracing::info!("live feed stopped; forming bars written");
+        Ok(())
+    }
+
+    /// Writes every pending series (its closed bars and its forming bar) in one save each,
+    /// concurrently; a failed series stays pending.
+    async fn write(
+        &self,
+        bars: &QuotesToBars,
+        pending: &mut BTreeMap<SeriesId, Pending>,
+        newest_quote: Option<DateTime<Utc>>,
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let taken = std::mem::take(pending);
+        let writes = taken.into_iter().map(|(id, p)| async move {
+            let frame = frame_of(bars, id, &p);
+            let result = match &frame {
+                Some(f) => self.hot.save(f).await.map_err(|e| e.to_string()),
+                None => Err("the bars do not form a series".to_owned()),
+            };
+            (id, p, result)
+        });
+        let results = futures_util::future::join_all(writes).await;
+        for (id, p, result) in results {
+            match result {
+                Ok(()) => {
+                    FeedCounters::bump(&self.counters.writes);
+                    self.counters
+                        .closed_bars
+                        .fetch_add(p.closed.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    FeedCounters::bump(&self.counters.write_errors);
+                    tracing::warn!(series = ?bars.series(id), error = %e, "cannot write live bars; trying again at the next flush");
+                    let again = pending.entry(id).or_default();
+                    let mut closed = p.closed;
+                    closed.append(&mut again.closed);
+                    again.closed = closed;
+                    if again.forming.is_none() {
+                        again.forming = p.forming;
+                    }
+                }
+            }
+        }
+        if let Some(t) = newest_quote {
+            let lag = (self.clock.now() - t).num_milliseconds().max(0);
+            self.counters
+                .lag_ms
+                .store(u64::try_from(lag).unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Adds `changes` to what waits; true when a bar closed.
+fn absorb(pending: &mut BTreeMap<SeriesId, Pending>, changes: &[BarChange]) -> bool {
+    let mut closed = false;
+    for c in changes {
+        let p = pending.entry(c.series).or_default();
+        if c.forming {
+            p.forming = Some(c.bar);
+        } else {
+            closed = true;
+            if p.forming
+                .is_some_and(|f| f.time_millis == c.bar.time_millis)
+            {
+                p.forming = None;
+            }
+            p.closed.push(c.bar);
+        }
+    }
+    closed
+}
+
+/// The frame of a series' pending bars, the forming one labelled.
+fn frame_of(bars: &QuotesToBars, id: SeriesId, p: &Pending) -> Option<OhlcvFrame> {
+    let (symbol, timeframe, alignment) = bars.series(id)?;
+    let mut b = OhlcvFrame::builder(symbol.clone(), timeframe, p.closed.len() + 1)
+        .aligned(alignment)
+        .ok()?;
+    let mut last = i64::MIN;
+    for bar in p.closed.iter().chain(p.forming.iter()) {
+        // A bar closed twice (written, failed, retried) is pushed once.
+        if bar.time_millis > last {
+            b.push_values(*bar).ok()?;
+            last = bar.time_millis;
+        }
+    }
+    Some(b.finish().with_forming(p.forming.is_some()))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,100 @@
+//! `axia-live`: the live feed. Quotes from the configured source's price stream (the simulated
+//! market offline) become bars of every configured timeframe in the Redis hot tier: forming
+//! bars at most every `[live] flush_ms` per series, closed bars at once, so the server's
+//! WebSockets and the feature engine move with the market. `/health` and `/metrics` listen on
+//! `[live] listen` (loopback by default).
+//!
+//! On SIGTERM or SIGINT it closes the bars whose period has ended, writes every forming bar
+//! and exits 0. Exit code 2 when the configuration is wrong or the source refuses the
+//! credentials (one line on stderr). Logs are JSON lines on stderr (RUST_LOG, default info).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axia_config::{CommonArgs, Settings, Wiring};
+use axia_domain::{Clock, ShiftedClock, SystemClock};
+use axia_live::LiveFeed;
+use axia_live_feed::Observed;
+use chrono::{DateTime, Utc};
+use clap::Parser;
+
+/// Stream quotes into the hot tier's bars until SIGTERM or SIGINT.
+#[derive(Debug, Parser)]
+#[command(name = "axia-live", version)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Where /health and /metrics listen (overrides live.listen).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Start the clock at this instant (RFC 3339) and let it run: a weekend or a night shows a
+    /// moving market too (the simulated source only; for demos and tests).
+    #[arg(long)]
+    at: Option<DateTime<Utc>>,
+}
+
+async fn run(args: Args) -> Result<u8, String> {
+    let config_error = |e: axia_config::ConfigError| format!("configuration error: {e}");
+    let settings = Settings::load(&args.common.overrides()).map_err(config_error)?;
+    let clock: Arc<dyn Clock> = match args.at {
+        Some(t) => Arc::new(ShiftedClock::starting_at(t)),
+        None => Arc::new(SystemClock),
+    };
+    let wiring = Wiring::build(&settings, Arc::clone(&clock))
+        .await
+        .map_err(config_error)?;
+    let Some(hot) = wiring.hot.clone() else {
+        return Err(
+            "configuration error: axia-live writes into the hot tier: set REDIS_URL (or [hot_cache] url)"
+                .into(),
+        );
+    };
+    let stream = wiring.price_stream(&settings).map_err(config_error)?;
+    let instruments: Vec<_> = settings
+        .live_symbols()
+        .iter()
+        .map(|s| wiring.instruments.resolve(s))
+        .collect();
+    let feed = LiveFeed::new(stream, Arc::new(hot), clock, instruments.clone())
+        .settings(settings.feed_settings());
+    let observed = Observed {
+        counters: feed.counters(),
+        quotes: feed.quote_counts(),
+        instruments: instruments.len(),
+    };
+    let listen = args.listen.unwrap_or(settings.live.listen);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let router = axia_live_feed::router(observed.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "the health and metrics listener stopped");
+        }
+    });
+    tracing::info!(
+        instruments = instruments.len(),
+        listen = %local,
+        source = ?settings.source,
+        at = ?args.at,
+        "axia-live started: http://{local}/metrics"
+    );
+    let result = feed.run(axia_config::app::shutdown_signal()).await;
+    let h = observed.health();
+    tracing::info!(
+        quotes_accepted = h.quotes_accepted,
+        quotes_dropped = h.quotes_dropped,
+        reconnects = h.reconnects,
+        "axia-live stopped"
+    );
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    axia_config::app::run("axia-live", axia_config::app::Logs::Json, "info", run(args))
+}

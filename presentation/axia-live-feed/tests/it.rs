@@ -1,0 +1,185 @@
+//! `axia-live` as ops run it: on the simulated stream into Redis, /health and /metrics on its
+//! port, SIGTERM writes what is forming and exits 0; a wrong configuration is one line and
+//! exit code 2.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axia_domain::{ManualClock, OhlcvStore, TimeRange, Timeframe};
+use axia_redis::{RedisBarCache, RedisCacheConfig};
+use chrono::{TimeZone, Utc};
+
+fn unique(what: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{what}-{}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .unwrap_or_else(|_| panic!("REDIS_URL is not set: run the suite through scripts/test.sh"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A directory and a config file in it.
+fn config(toml: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("axia-live"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("axia.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{toml}\n[archive]\nlocation = \"{}\"\n",
+            dir.join("archive").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn start(config: &Path, extra: &[&str]) -> (Child, PathBuf) {
+    let log = config.with_file_name("axia-live.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_axia-live"))
+        .args(["--config", config.to_str().unwrap()])
+        .args(extra)
+        .env_remove("REDIS_URL")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    (child, log)
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let r = reqwest::get(url).await.ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.text().await.ok()?))
+}
+
+/// The value of a metric line `name{labels} value`.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_into_redis_reports_and_flushes_on_sigterm() {
+    let namespace = unique("live-it");
+    let port = free_port();
+    let cfg = config(&format!(
+        "source = \"simulated\"\nsymbols = [\"EURUSD\", \"USDJPY\"]\n\
+         [hot_cache]\nurl = \"{}\"\nnamespace = \"{namespace}\"\n\
+         [live]\ntimeframes = [\"M1\", \"H1\"]\nlisten = \"127.0.0.1:{port}\"\n",
+        redis_url()
+    ));
+    // A Tuesday afternoon, whatever day the test runs.
+    let at = Utc.with_ymd_and_hms(2026, 11, 10, 14, 0, 0).unwrap();
+    let (mut child, log) = start(&cfg, &["--at", "2026-11-10T14:00:00Z"]);
+    let base = format!("http://127.0.0.1:{port}");
+    let mut healthy = None;
+    for _ in 0..200 {
+        if let Some((200, body)) = get(&format!("{base}/health")).await {
+            let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if h["quotes_accepted"].as_u64().unwrap_or(0) >= 5 {
+                healthy = Some(h);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let h = healthy.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("never healthy: {}", std::fs::read_to_string(&log).unwrap())
+    });
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["instruments"], 2);
+    let (status, metrics) = get(&format!("{base}/metrics")).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metric(&metrics, "axia_live_quotes_accepted_total") >= 5,
+        "{metrics}"
+    );
+    assert_eq!(metric(&metrics, "axia_live_connects_total"), 1);
+    assert!(
+        metrics.contains("axia_live_quotes_dropped_total{reason=\"outlier\"} 0"),
+        "{metrics}"
+    );
+    // The hot tier holds the forming bars, labelled forming.
+    let cache = RedisBarCache::new(
+        RedisCacheConfig::new(redis_url()).namespace(namespace),
+        Arc::new(ManualClock::new(at + chrono::Duration::minutes(1))),
+    )
+    .unwrap();
+    let window = TimeRange::new(
+        at - chrono::Duration::hours(2),
+        at + chrono::Duration::hours(2),
+    )
+    .unwrap();
+    let m1 = cache
+        .get(&"EURUSD".parse().unwrap(), Timeframe::M1, window)
+        .await
+        .unwrap();
+    assert!(!m1.is_empty());
+    assert!(m1.forming().is_some(), "{m1:?}");
+    // SIGTERM: exit 0 after writing.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status:?}: {logs}");
+    for line in logs.lines() {
+        assert!(line.starts_with('{'), "JSON lines only: {line}");
+    }
+    assert!(logs.contains("axia-live stopped"), "{logs}");
+    let h1 = cache
+        .get(&"USDJPY".parse().unwrap(), Timeframe::H1, window)
+        .await
+        .unwrap();
+    assert_eq!(h1.len(), 1, "{h1:?}");
+}
+
+#[test]
+fn a_source_without_a_stream_or_no_redis_is_one_line_and_exit_2() {
+    for (toml, says) in [
+        (
+            "source = \"yahoo\"\n[hot_cache]\nurl = \"redis://127.0.0.1:6379\"\n".to_owned(),
+            "no live price stream",
+        ),
+        ("source = \"simulated\"\n".to_owned(), "REDIS_URL"),
+    ] {
+        let cfg = config(&toml);
+        let (mut child, log) = start(&cfg, &[]);
+        let status = child.wait().unwrap();
+        let err = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(status.code(), Some(2), "{err}");
+        let last = err.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("axia-live: ") && last.contains(says),
+            "{err}"
+        );
+    }
+}
