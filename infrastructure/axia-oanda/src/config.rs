@@ -10,6 +10,10 @@ use axia_domain::{Backoff, Instrument, InstrumentRegistry, Symbol};
 pub const PRACTICE_URL: &str = "https://api-fxpractice.oanda.com";
 /// OANDA's live REST host.
 pub const LIVE_URL: &str = "https://api-fxtrade.oanda.com";
+/// OANDA's practice streaming host.
+pub const PRACTICE_STREAM_URL: &str = "https://stream-fxpractice.oanda.com";
+/// OANDA's live streaming host.
+pub const LIVE_STREAM_URL: &str = "https://stream-fxtrade.oanda.com";
 
 /// Which price of a candle becomes the bar: the mid (default), the bid or the ask (the
 /// domain's [`PriceComponent`], re-exported here).
@@ -30,6 +34,7 @@ pub(crate) const fn price_param(price: PriceComponent) -> &'static str {
 #[must_use]
 pub struct OandaConfig {
     pub(crate) base_url: String,
+    pub(crate) stream_url: Option<String>,
     pub(crate) token: String,
     pub(crate) account_id: Option<String>,
     pub(crate) requests_per_second: f64,
@@ -61,6 +66,7 @@ impl OandaConfig {
     pub fn new(token: impl Into<String>) -> Self {
         Self {
             base_url: PRACTICE_URL.to_owned(),
+            stream_url: None,
             token: token.into(),
             account_id: None,
             requests_per_second: 50.0,
@@ -78,6 +84,24 @@ impl OandaConfig {
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into().trim_end_matches('/').to_owned();
         self
+    }
+
+    /// The streaming host (default: OANDA's practice or live streaming host to go with the REST
+    /// host, or the REST host itself for any other, a local fake in tests).
+    pub fn stream_url(mut self, url: impl Into<String>) -> Self {
+        self.stream_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The streaming host in use (see [`stream_url`](Self::stream_url)).
+    #[must_use]
+    pub fn stream_base(&self) -> &str {
+        match (&self.stream_url, self.base_url.as_str()) {
+            (Some(u), _) => u,
+            (None, PRACTICE_URL) => PRACTICE_STREAM_URL,
+            (None, LIVE_URL) => LIVE_STREAM_URL,
+            (None, other) => other,
+        }
     }
 
     /// The account orders go to.

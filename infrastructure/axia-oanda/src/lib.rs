@@ -29,10 +29,14 @@ mod executor;
 mod gateway;
 mod http;
 mod parse;
+mod stream;
 
-pub use config::{LIVE_URL, OandaConfig, PRACTICE_URL, PriceComponent};
+pub use config::{
+    LIVE_STREAM_URL, LIVE_URL, OandaConfig, PRACTICE_STREAM_URL, PRACTICE_URL, PriceComponent,
+};
 pub use executor::OandaExecutor;
 pub use gateway::{MAX_CANDLES, OandaGateway, alignment_params, granularity};
+pub use stream::{OandaStream, StreamSetupError};
 
 /// Parses a candles body and validates it into bars, as [`OandaGateway`] does with each page:
 /// the work the parsing benchmark measures. Returns the bars kept.

@@ -122,6 +122,9 @@ impl Default for YahooSettings {
 pub struct OandaSettings {
     /// The REST host (default: the practice host; `https://api-fxtrade.oanda.com` for live).
     pub base_url: Option<String>,
+    /// The streaming host of the live feed (default: the practice or live streaming host to go
+    /// with `base_url`).
+    pub stream_url: Option<String>,
     /// The account (also `OANDA_ACCOUNT_ID`).
     pub account_id: Option<String>,
     /// The API token (also, and preferably, `OANDA_TOKEN`).
@@ -139,6 +142,7 @@ impl Default for OandaSettings {
     fn default() -> Self {
         Self {
             base_url: None,
+            stream_url: None,
             account_id: None,
             token: None,
             requests_per_second: 50.0,
@@ -152,6 +156,7 @@ impl fmt::Debug for OandaSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OandaSettings")
             .field("base_url", &self.base_url)
+            .field("stream_url", &self.stream_url)
             .field("account_id", &self.account_id)
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("requests_per_second", &self.requests_per_second)

@@ -144,11 +144,11 @@ impl Wiring {
     }
 
     /// The live price stream of the configured source: the simulated market's (same seed as
-    /// the simulated broker, so its bars equal the broker's candles).
+    /// the simulated broker, so its bars equal the broker's candles), or OANDA's pricing
+    /// stream (the `oanda` feature; it needs the account id).
     ///
     /// # Errors
-    /// A [`ConfigError`] for a source without a live stream in this release (Yahoo has none;
-    /// OANDA's pricing stream is not built yet: use `source = "simulated"`).
+    /// A [`ConfigError`] for Yahoo (no stream), or OANDA without an account id or a token.
     pub fn price_stream(&self, settings: &Settings) -> Result<Arc<dyn PriceStream>, ConfigError> {
         match settings.source {
             SourceKind::Simulated => Ok(Arc::new(
@@ -158,8 +158,16 @@ impl Wiring {
             SourceKind::Yahoo => Err(ConfigError(
                 "source = \"yahoo\" has no live price stream; the live feed needs source = \"simulated\"".into(),
             )),
+            #[cfg(feature = "oanda")]
+            SourceKind::Oanda => {
+                let cfg = oanda_config(settings, &self.instruments)?;
+                axia_oanda::OandaStream::new(cfg)
+                    .map(|s| Arc::new(s) as Arc<dyn PriceStream>)
+                    .map_err(|e| ConfigError(format!("oanda: {e}")))
+            }
+            #[cfg(not(feature = "oanda"))]
             SourceKind::Oanda => Err(ConfigError(
-                "the OANDA pricing stream is not in this release; the live feed runs on source = \"simulated\"".into(),
+                "source = \"oanda\" needs the oanda feature".into(),
             )),
         }
     }
@@ -345,6 +353,17 @@ fn oanda(
     if settings.source != SourceKind::Oanda {
         return Ok(None);
     }
+    OandaGateway::new(oanda_config(settings, instruments)?, Arc::clone(clock))
+        .map(Some)
+        .map_err(|e| ConfigError(format!("oanda: {e}")))
+}
+
+/// OANDA's settings as the adapters take them.
+#[cfg(feature = "oanda")]
+fn oanda_config(
+    settings: &Settings,
+    instruments: &Arc<InstrumentRegistry>,
+) -> Result<OandaConfig, ConfigError> {
     let o = &settings.oanda;
     let token = o.token.clone().ok_or_else(|| {
         ConfigError("source = \"oanda\" needs a token: set OANDA_TOKEN (or [oanda] token)".into())
@@ -359,12 +378,13 @@ fn oanda(
     if let Some(id) = &o.account_id {
         cfg = cfg.account_id(id.clone());
     }
+    if let Some(url) = &o.stream_url {
+        cfg = cfg.stream_url(url.clone());
+    }
     for (symbol, name) in &o.instruments {
         cfg = cfg.instrument_name(symbol.clone(), name.clone());
     }
-    OandaGateway::new(cfg, Arc::clone(clock))
-        .map(Some)
-        .map_err(|e| ConfigError(format!("oanda: {e}")))
+    Ok(cfg)
 }
 
 #[cfg(feature = "yahoo")]

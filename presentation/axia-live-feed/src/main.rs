@@ -1,5 +1,5 @@
 //! `axia-live`: the live feed. Quotes from the configured source's price stream (the simulated
-//! market offline) become bars of every configured timeframe in the Redis hot tier: forming
+//! market offline, or OANDA's pricing stream) become bars of every configured timeframe in the Redis hot tier: forming
 //! bars at most every `[live] flush_ms` per series, closed bars at once, so the server's
 //! WebSockets and the feature engine move with the market. `/health` and `/metrics` listen on
 //! `[live] listen` (loopback by default).

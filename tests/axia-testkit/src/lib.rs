@@ -3,7 +3,8 @@
 //!   [`order_store`], [`order_executor`]), instantiated for every
 //!   adapter of the port, fakes included, with the `*_contract!` macros;
 //! - fakes of outside services: [`fake_yahoo::FakeYahoo`], a Yahoo chart API on loopback, and
-//!   [`fake_oanda::FakeOanda`], OANDA v20's candles.
+//!   [`fake_oanda::FakeOanda`], OANDA v20's candles, and
+//!   [`fake_oanda_stream::FakeOandaStream`], its pricing stream.
 //!
 //! This is test code: it asserts and panics on failure.
 #![allow(
@@ -15,6 +16,7 @@
 
 pub mod bar_updates;
 pub mod fake_oanda;
+pub mod fake_oanda_stream;
 pub mod fake_yahoo;
 pub mod market_data;
 pub mod ohlcv_store;

@@ -14,6 +14,7 @@ mod damaged_archive;
 mod features;
 mod live;
 mod market_data;
+mod oanda_stream;
 mod ohlcv_store;
 mod order_executor;
 mod order_store;
