@@ -162,6 +162,10 @@ impl QuoteCounts {
 pub struct SeriesId(u32);
 
 impl SeriesId {
+    pub(crate) fn new(index: usize) -> Self {
+        Self(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
     /// The index, from 0 to [`QuotesToBars::series_count`].
     #[must_use]
     pub const fn index(self) -> usize {

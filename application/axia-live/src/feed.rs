@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axia_domain::{
-    Backoff, BarValues, Clock, Instrument, OhlcvFrame, OhlcvStore, PriceStream, StreamError,
-    StreamEvent, Symbol,
+    Backoff, BarValues, Clock, Instrument, MarketData, OhlcvFrame, OhlcvStore, PriceStream,
+    StreamError, StreamEvent, Symbol,
 };
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
+use crate::reconcile::{Check, Reconciler};
 use crate::{BarChange, LiveBarsConfig, QuoteCounts, QuotesToBars, SeriesId};
 
 /// How a [`LiveFeed`] runs.
@@ -33,6 +34,10 @@ pub struct FeedSettings {
     pub silence: Duration,
     /// Delays between attempts to open the stream (default 1 s doubling to 60 s, jittered).
     pub backoff: Backoff,
+    /// How long after a bar closes the source's candle replaces it (default 60 s: OANDA marks a
+    /// candle complete up to about 45 s after its end). Only with a source
+    /// ([`LiveFeed::source`]).
+    pub reconcile_after: Duration,
 }
 
 impl Default for FeedSettings {
@@ -43,6 +48,7 @@ impl Default for FeedSettings {
             close_delay: Duration::from_millis(500),
             silence: Duration::from_secs(10),
             backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
+            reconcile_after: Duration::from_secs(60),
         }
     }
 }
@@ -76,10 +82,19 @@ pub struct FeedCounters {
     pub closed_bars: AtomicU64,
     /// Milliseconds from the newest quote's time to its write, the last write.
     pub lag_ms: AtomicU64,
+    /// Closed bars replaced by the source's candles.
+    pub reconciled_bars: AtomicU64,
+    /// Of those, live-built bars whose values differed from the candle.
+    pub differing_bars: AtomicU64,
+    /// Candles written where no live bar was (gaps while disconnected).
+    pub gap_bars: AtomicU64,
+    /// Checks against the source that failed (the bar stays live-built until the collector's
+    /// next run).
+    pub reconcile_errors: AtomicU64,
 }
 
 impl FeedCounters {
-    fn bump(c: &AtomicU64) {
+    pub(crate) fn bump(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -93,6 +108,7 @@ impl FeedCounters {
 /// The live feed of a set of instruments into a hot tier.
 pub struct LiveFeed {
     stream: Arc<dyn PriceStream>,
+    source: Option<Arc<dyn MarketData>>,
     hot: Arc<dyn OhlcvStore>,
     clock: Arc<dyn Clock>,
     instruments: Vec<Instrument>,
@@ -130,6 +146,7 @@ impl LiveFeed {
     ) -> Self {
         Self {
             stream,
+            source: None,
             hot,
             clock,
             instruments,
@@ -137,6 +154,16 @@ impl LiveFeed {
             counters: Arc::default(),
             quotes: Arc::default(),
         }
+    }
+
+    /// The source whose candles replace the live-built bars once closed (`reconcile_after`
+    /// later), and fill the gap after a reconnect: the broker whose stream this is (OANDA's
+    /// candles, the simulated broker). Without one, live-built bars stay in the hot tier until
+    /// the collector's next run.
+    #[must_use]
+    pub fn source(mut self, source: Arc<dyn MarketData>) -> Self {
+        self.source = Some(source);
+        self
     }
 
     /// How it runs.
@@ -169,15 +196,37 @@ impl LiveFeed {
             .iter()
             .map(|i| i.symbol().clone())
             .collect();
-        let mut bars = QuotesToBars::new(&self.settings.bars, self.instruments.clone());
-        let mut pending: BTreeMap<SeriesId, Pending> = BTreeMap::new();
-        let mut changes: Vec<BarChange> = Vec::new();
-        let mut newest_quote: Option<DateTime<Utc>> = None;
+        let (checks, checking) = match &self.source {
+            Some(source) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let task = tokio::spawn(
+                    Reconciler {
+                        source: Arc::clone(source),
+                        hot: Arc::clone(&self.hot),
+                        clock: Arc::clone(&self.clock),
+                        counters: Arc::clone(&self.counters),
+                    }
+                    .run(rx),
+                );
+                (Some(tx), Some(task))
+            }
+            None => (None, None),
+        };
+        let mut run = Run {
+            bars: QuotesToBars::new(&self.settings.bars, self.instruments.clone()),
+            feed: &self,
+            pending: BTreeMap::new(),
+            changes: Vec::new(),
+            newest_quote: None,
+            checks,
+            connected_since: None,
+        };
         let mut failures = 0u32;
         let mut flush =
             tokio::time::interval(self.settings.flush_every.max(Duration::from_millis(1)));
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
+        let mut refused = None;
         'connect: loop {
             let opened = tokio::select! {
                 () = &mut shutdown => break 'connect,
@@ -187,8 +236,8 @@ impl LiveFeed {
                 Ok(e) => e,
                 Err(e) if !e.is_retryable() => {
                     tracing::error!(error = %e, "the price stream refused the credentials; stopping");
-                    self.write(&bars, &mut pending, newest_quote).await;
-                    return Err(FeedError::Refused(e));
+                    refused = Some(e);
+                    break 'connect;
                 }
                 Err(e) => {
                     let wait = match &e {
@@ -199,36 +248,27 @@ impl LiveFeed {
                     };
                     failures = failures.saturating_add(1);
                     tracing::warn!(error = %e, retry_in_ms = millis(wait), "cannot open the price stream");
-                    tokio::select! {
-                        () = &mut shutdown => break 'connect,
-                        () = tokio::time::sleep(wait) => continue 'connect,
+                    if run.wait(wait, &mut shutdown).await {
+                        continue 'connect;
                     }
+                    break 'connect;
                 }
             };
             FeedCounters::bump(&self.counters.connects);
             tracing::info!(instruments = symbols.len(), "price stream open");
+            run.connected_since = Some(self.clock.now().timestamp_millis());
+            if FeedCounters::get(&self.counters.connects) > 1 {
+                run.fill_gap();
+            }
             let mut healthy = false;
             let mut last_message = tokio::time::Instant::now();
             loop {
-                let close_at = bars.next_end().map(|end| {
-                    end + chrono::Duration::from_std(self.settings.close_delay).unwrap_or_default()
-                });
-                let close_in = close_at.map_or(Duration::from_secs(3600), |at| {
-                    (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO)
-                });
+                let close_in = run.until_close();
                 tokio::select! {
                     () = &mut shutdown => break 'connect,
-                    _ = flush.tick() => {
-                        self.write(&bars, &mut pending, newest_quote).await;
-                    }
-                    () = tokio::time::sleep(close_in), if close_at.is_some() => {
-                        let now = self.clock.now()
-                            - chrono::Duration::from_std(self.settings.close_delay).unwrap_or_default();
-                        changes.clear();
-                        bars.close_until(now, &mut changes);
-                        if absorb(&mut pending, &changes) {
-                            self.write(&bars, &mut pending, newest_quote).await;
-                        }
+                    _ = flush.tick() => run.write().await,
+                    () = tokio::time::sleep(close_in.unwrap_or_default()), if close_in.is_some() => {
+                        run.close_due().await;
                     }
                     () = tokio::time::sleep_until(last_message + self.settings.silence) => {
                         FeedCounters::bump(&self.counters.silences);
@@ -254,39 +294,40 @@ impl LiveFeed {
                         }
                         Some(Ok(StreamEvent::Quote(q))) => {
                             healthy = true;
-                            changes.clear();
-                            if bars.on_quote(&q, &mut changes).is_ok() {
-                                newest_quote = Some(newest_quote.map_or(q.time, |t| t.max(q.time)));
-                                if absorb(&mut pending, &changes) {
-                                    // A bar closed: written at once.
-                                    self.write(&bars, &mut pending, newest_quote).await;
-                                }
-                            }
-                            *axia_domain::lock(&self.quotes) = bars.counts().clone();
+                            run.quote(&q).await;
                         }
                     },
                 }
             }
+            run.connected_since = None;
             FeedCounters::bump(&self.counters.reconnects);
             if healthy {
                 failures = 0;
             }
             let wait = self.settings.backoff.delay(failures);
             failures = failures.saturating_add(1);
-            tokio::select! {
-                () = &mut shutdown => break 'connect,
-                () = tokio::time::sleep(wait) => {}
+            if !run.wait(wait, &mut shutdown).await {
+                break 'connect;
             }
         }
-        // Shutting down: the bars whose period has ended closed (no quote comes any more), the
+        // Stopping: the bars whose period has ended closed (no quote comes any more), the
         // others as they stand.
-        changes.clear();
-        bars.close_until(self.clock.now(), &mut changes);
-        absorb(&mut pending, &changes);
-        self.write(&bars, &mut pending, newest_quote).await;
-        *axia_domain::lock(&self.quotes) = bars.counts().clone();
-        tracing::info!("live feed stopped; forming bars written");
-        Ok(())
+        run.connected_since = None;
+        run.close_until(self.clock.now()).await;
+        run.write().await;
+        *axia_domain::lock(&self.quotes) = run.bars.counts().clone();
+        // The checks already due run; the others are the collector's.
+        drop(run);
+        if let Some(task) = checking {
+            let _ = task.await;
+        }
+        match refused {
+            Some(e) => Err(FeedError::Refused(e)),
+            None => {
+                tracing::info!("live feed stopped; forming bars written");
+                Ok(())
+            }
+        }
     }
 
     /// Writes every pending series (its closed bars and its forming bar) in one save each,
@@ -336,6 +377,140 @@ impl LiveFeed {
             self.counters
                 .lag_ms
                 .store(u64::try_from(lag).unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+}
+
+/// One run's state: the bars, what waits to be written, the checks to send.
+struct Run<'a> {
+    feed: &'a LiveFeed,
+    bars: QuotesToBars,
+    pending: BTreeMap<SeriesId, Pending>,
+    changes: Vec<BarChange>,
+    newest_quote: Option<DateTime<Utc>>,
+    checks: Option<tokio::sync::mpsc::UnboundedSender<Check>>,
+    /// Since when (ms) the stream is open; `None` while it is not.
+    connected_since: Option<i64>,
+}
+
+impl Run<'_> {
+    fn close_delay(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.feed.settings.close_delay).unwrap_or_default()
+    }
+
+    /// How long until the timer closes the next bar; `None` when nothing is forming.
+    fn until_close(&self) -> Option<Duration> {
+        let at = self.bars.next_end()? + self.close_delay();
+        Some(
+            (at - self.feed.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+
+    /// The timer: closes the bars that ended `close_delay` ago and writes them.
+    async fn close_due(&mut self) {
+        let t = self.feed.clock.now() - self.close_delay();
+        self.close_until(t).await;
+    }
+
+    async fn close_until(&mut self, t: DateTime<Utc>) {
+        self.changes.clear();
+        self.bars.close_until(t, &mut self.changes);
+        self.check_closed();
+        if absorb(&mut self.pending, &self.changes) {
+            self.write().await;
+        }
+    }
+
+    async fn quote(&mut self, q: &axia_domain::Quote) {
+        self.changes.clear();
+        if self.bars.on_quote(q, &mut self.changes).is_ok() {
+            self.newest_quote = Some(self.newest_quote.map_or(q.time, |t| t.max(q.time)));
+            self.check_closed();
+            if absorb(&mut self.pending, &self.changes) {
+                // A bar closed: written at once.
+                self.write().await;
+            }
+        }
+        *axia_domain::lock(&self.feed.quotes) = self.bars.counts().clone();
+    }
+
+    async fn write(&mut self) {
+        self.feed
+            .write(&self.bars, &mut self.pending, self.newest_quote)
+            .await;
+    }
+
+    /// Waits `wait`, closing bars on time meanwhile; false when `shutdown` came first.
+    async fn wait<F: Future<Output = ()>>(
+        &mut self,
+        wait: Duration,
+        shutdown: &mut std::pin::Pin<&mut F>,
+    ) -> bool {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            let close_in = self.until_close();
+            tokio::select! {
+                () = shutdown.as_mut() => return false,
+                () = tokio::time::sleep_until(until) => return true,
+                () = tokio::time::sleep(close_in.unwrap_or_default()), if close_in.is_some() => {
+                    self.close_due().await;
+                }
+            }
+        }
+    }
+
+    /// Sends the bars that just closed to be checked against the source's candles later.
+    fn check_closed(&self) {
+        let Some(tx) = &self.checks else { return };
+        let due = tokio::time::Instant::now() + self.feed.settings.reconcile_after;
+        for c in self.changes.iter().filter(|c| !c.forming) {
+            let Some((symbol, timeframe, alignment)) = self.bars.series(c.series) else {
+                continue;
+            };
+            let end = timeframe
+                .aligned(alignment)
+                .next_open_millis(c.bar.time_millis)
+                .unwrap_or(c.bar.time_millis);
+            // Seen whole: the stream was open from the bar's open to its close (now).
+            let seen_whole = self
+                .connected_since
+                .is_some_and(|since| since <= c.bar.time_millis);
+            let _ = tx.send(Check {
+                due,
+                symbol: symbol.clone(),
+                timeframe,
+                from_ms: c.bar.time_millis,
+                to_ms: end,
+                seen_whole,
+            });
+        }
+    }
+
+    /// After a reconnect: what the source has since each instrument's last quote, now.
+    fn fill_gap(&self) {
+        let Some(tx) = &self.checks else { return };
+        let now = self.feed.clock.now().timestamp_millis();
+        for k in 0..self.bars.series_count() {
+            let Some((symbol, timeframe, alignment)) = self.bars.series(SeriesId::new(k)) else {
+                continue;
+            };
+            let Some(last) = self.bars.last_quote(symbol) else {
+                continue;
+            };
+            let from = timeframe
+                .aligned(alignment)
+                .floor_millis(last.timestamp_millis())
+                .unwrap_or(now);
+            let _ = tx.send(Check {
+                due: tokio::time::Instant::now(),
+                symbol: symbol.clone(),
+                timeframe,
+                from_ms: from,
+                to_ms: now.max(from + 1),
+                seen_whole: false,
+            });
         }
     }
 }

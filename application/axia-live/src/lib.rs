@@ -25,6 +25,7 @@
 
 mod bars;
 mod feed;
+mod reconcile;
 
 pub use bars::{
     BarChange, LiveBarsConfig, OutlierRule, QuoteCounts, QuoteDrop, QuotesToBars, SeriesId,

@@ -385,6 +385,7 @@ impl FeaturesSettings {
 /// close_delay_ms = 500             # a bar closes this long after its end without a quote
 /// silence_secs = 10                # no message this long: reconnect
 /// listen = "127.0.0.1:9465"        # /health and /metrics
+/// reconcile_secs = 60              # then the source's candle replaces a closed live bar
 /// [live.outliers]
 /// window = 50
 /// mads = 10.0
@@ -412,6 +413,8 @@ pub struct LiveSettings {
     pub outliers: axia_live::OutlierRule,
     /// Where `/health` and `/metrics` listen (loopback by default).
     pub listen: std::net::SocketAddr,
+    /// Seconds after a bar closes before the source's candle replaces the live-built one.
+    pub reconcile_secs: u64,
 }
 
 impl Default for LiveSettings {
@@ -426,6 +429,7 @@ impl Default for LiveSettings {
             silence_secs: feed.silence.as_secs(),
             outliers: axia_live::OutlierRule::default(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9465)),
+            reconcile_secs: feed.reconcile_after.as_secs(),
         }
     }
 }
@@ -459,6 +463,7 @@ impl Settings {
             close_delay: std::time::Duration::from_millis(self.live.close_delay_ms),
             silence: std::time::Duration::from_secs(self.live.silence_secs.max(1)),
             backoff: defaults.backoff,
+            reconcile_after: std::time::Duration::from_secs(self.live.reconcile_secs),
         }
     }
 }

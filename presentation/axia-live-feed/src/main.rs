@@ -55,7 +55,9 @@ async fn run(args: Args) -> Result<u8, String> {
         .iter()
         .map(|s| wiring.instruments.resolve(s))
         .collect();
+    // The source's candles replace the live-built bars once closed, and fill reconnect gaps.
     let feed = LiveFeed::new(stream, Arc::new(hot), clock, instruments.clone())
+        .source(Arc::clone(&wiring.source))
         .settings(settings.feed_settings());
     let observed = Observed {
         counters: feed.counters(),

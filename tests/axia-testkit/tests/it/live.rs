@@ -14,7 +14,7 @@ use axia_live::{
     FeedCounters, FeedError, FeedSettings, LiveBarsConfig, LiveFeed, QuoteDrop, QuotesToBars,
 };
 use axia_memory::MemoryStore;
-use axia_simbroker::{SimulatedQuotes, SimulatedStream, generate_for};
+use axia_simbroker::{SimulatedBroker, SimulatedQuotes, SimulatedStream, generate_for};
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::StreamExt;
 
@@ -254,7 +254,8 @@ async fn a_simulated_hour_into_the_hot_tier_equals_the_candles() {
         hot.clone(),
         clock.clone(),
         instruments.clone(),
-    );
+    )
+    .source(Arc::new(SimulatedBroker::new(seed, clock.clone())));
     let counters = feed.counters();
     let quotes = feed.quote_counts();
     let run = feed.run(tokio::time::sleep(Duration::from_secs(3600)));
@@ -265,6 +266,14 @@ async fn a_simulated_hour_into_the_hot_tier_equals_the_candles() {
     assert_eq!(counts.dropped_total(), 0, "{counts:?}");
     assert_eq!(FeedCounters::get(&counters.connects), 1);
     assert_eq!(FeedCounters::get(&counters.write_errors), 0);
+    // Every bar closed a minute before the end was checked against the broker's candle: the
+    // simulated stream's bars equal them.
+    assert!(
+        FeedCounters::get(&counters.reconciled_bars) > 150,
+        "{counters:?}"
+    );
+    assert_eq!(FeedCounters::get(&counters.differing_bars), 0);
+    assert_eq!(FeedCounters::get(&counters.reconcile_errors), 0);
     let everything = TimeRange::new(start - chrono::Duration::days(40), end).unwrap();
     let mut compared = 0;
     for instrument in &instruments {
@@ -429,4 +438,94 @@ async fn a_hostile_stream_is_survived_and_a_refusal_stops_the_feed() {
         .unwrap();
     assert_eq!(h1.len(), 1);
     assert_eq!(h1.last().unwrap().volume(), 4.0);
+}
+
+/// Live bars are provisional: a closed live bar that differs from the source's candle is
+/// replaced by it, and the gap while the stream was down is filled from the candles on
+/// reconnect; the hot tier ends up holding the source's candles.
+#[tokio::test(start_paused = true)]
+async fn provisional_bars_give_way_to_the_sources_candles_and_gaps_are_filled() {
+    let start = Utc.with_ymd_and_hms(2026, 11, 10, 14, 0, 0).unwrap();
+    let clock = tokio_clock(start);
+    let seed = 5;
+    // Quotes far from the simulated market's prices (a different source than the candles').
+    let q = |secs: i64, mid: f64| {
+        Ok(StreamEvent::Quote(axia_domain::Quote {
+            symbol: "EURUSD".parse().unwrap(),
+            time: start + chrono::Duration::seconds(secs),
+            bid: mid - 0.00001,
+            ask: mid + 0.00001,
+            size: None,
+        }))
+    };
+    let s = Duration::from_secs;
+    let stream = Arc::new(Scripted {
+        scripts: std::sync::Mutex::new(
+            [
+                // Two quotes in 14:00, one in 14:01 (closing 14:00 while connected), then the
+                // connection drops.
+                Script::Events(
+                    vec![
+                        (s(1), q(1, 1.2)),
+                        (s(1), q(2, 1.2001)),
+                        (s(63), q(65, 1.2003)),
+                    ],
+                    false,
+                ),
+                // Down until about 14:09.
+                Script::Refuse(StreamError::RateLimited {
+                    retry_after: Some(s(9 * 60)),
+                }),
+                // Back: one quote, then silence until the test ends.
+                Script::Events(vec![(s(1), q(9 * 60 + 5, 1.2002))], true),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+        opens: std::sync::atomic::AtomicU32::new(0),
+    });
+    let hot = Arc::new(MemoryStore::new());
+    let eurusd = InstrumentRegistry::shared_builtin().resolve(&"EURUSD".parse().unwrap());
+    let settings = FeedSettings {
+        bars: LiveBarsConfig {
+            timeframes: vec![Timeframe::M1, Timeframe::M5],
+            ..LiveBarsConfig::default()
+        },
+        silence: s(3600),
+        reconcile_after: s(60),
+        ..FeedSettings::default()
+    };
+    let feed = LiveFeed::new(stream, hot.clone(), clock.clone(), vec![eurusd.clone()])
+        .source(Arc::new(SimulatedBroker::new(seed, clock.clone())))
+        .settings(settings);
+    let counters = feed.counters();
+    feed.run(tokio::time::sleep(s(12 * 60))).await.unwrap();
+    // 14:00's live M1 bar, seen whole, differed (checked a minute after it closed); 14:01's
+    // and the M5 bar of 14:00 were cut by the drop (replaced, not counted); 14:02 to 14:08
+    // were filled on reconnect.
+    assert_eq!(
+        FeedCounters::get(&counters.differing_bars),
+        1,
+        "{counters:?}"
+    );
+    assert!(FeedCounters::get(&counters.gap_bars) >= 7, "{counters:?}");
+    assert_eq!(FeedCounters::get(&counters.reconcile_errors), 0);
+    let range = TimeRange::new(start, start + chrono::Duration::minutes(9)).unwrap();
+    let held = hot
+        .get(&"EURUSD".parse().unwrap(), Timeframe::M1, range)
+        .await
+        .unwrap();
+    let candles = generate_for(seed, &eurusd, Timeframe::M1, range, clock.now()).unwrap();
+    let values = |f: &axia_domain::OhlcvFrame| -> Vec<(i64, Ohlcv)> {
+        f.iter()
+            .map(|b| {
+                (
+                    b.time_millis(),
+                    (b.open(), b.high(), b.low(), b.close(), b.volume()),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(candles.len(), 9);
+    assert_eq!(values(&held), values(&candles));
 }
