@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axia_domain::{
-    Backoff, BarArchive, Clock, DailyAlignment, Grid, MarketCalendar, MarketData, OhlcvStore,
-    QuarantinedFile, SourceLimits, Symbol, TimeRange, Timeframe, default_calendar,
+    Backoff, BarArchive, Clock, DailyAlignment, Grid, LivePresence, MarketCalendar, MarketData,
+    OhlcvStore, QuarantinedFile, SourceLimits, Symbol, TimeRange, Timeframe, default_calendar,
 };
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
@@ -161,6 +161,10 @@ pub struct TaskReport {
     pub archived: usize,
     /// Bars merged into the hot cache, the forming one included.
     pub cached: usize,
+    /// A live feed writes this symbol's bars into the hot cache: the task fetched only what the
+    /// archive lacks and left the hot cache to the feed.
+    #[serde(default)]
+    pub live_feed: bool,
     /// The open time of the forming bar, when the source returned one.
     pub forming: Option<DateTime<Utc>>,
     /// Damaged archive partitions moved aside (and rebuilt from the source).
@@ -192,6 +196,7 @@ impl TaskReport {
             rejected: 0,
             archived: 0,
             cached: 0,
+            live_feed: false,
             forming: None,
             quarantined: Vec::new(),
             chunks: None,
@@ -267,6 +272,7 @@ pub struct Collect {
     pub(crate) source: Arc<dyn MarketData>,
     pub(crate) archive: Arc<dyn BarArchive>,
     pub(crate) hot: Option<Arc<dyn OhlcvStore>>,
+    pub(crate) presence: Option<Arc<dyn LivePresence>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) calendar: CalendarFn,
     pub(crate) alignment: AlignmentFn,
@@ -321,6 +327,7 @@ impl Collect {
             source: Arc::new(source),
             archive: Arc::new(archive),
             hot: None,
+            presence: None,
             clock: Arc::new(axia_domain::SystemClock),
             calendar: Arc::new(default_calendar),
             alignment: Arc::new(builtin_alignment),
@@ -331,6 +338,15 @@ impl Collect {
     #[must_use]
     pub fn hot_cache(mut self, store: impl OhlcvStore + 'static) -> Self {
         self.hot = Some(Arc::new(store));
+        self
+    }
+
+    /// Where live feeds announce the instruments they write: for those, a run fetches only
+    /// what the archive lacks and leaves the hot cache to the feed (without: the last
+    /// `lookback` of every series is fetched and cached on every run).
+    #[must_use]
+    pub fn live_presence(mut self, presence: Arc<dyn LivePresence>) -> Self {
+        self.presence = Some(presence);
         self
     }
 
@@ -462,6 +478,25 @@ impl Collect {
         let newest = archiver.newest(symbol, timeframe).await?;
         done.newest_archived = newest;
         let grid = timeframe.aligned((self.alignment)(symbol));
+        // A live feed keeps this symbol's hot bars: only what the archive lacks is fetched.
+        let live = match (&self.hot, &self.presence) {
+            (Some(_), Some(p)) => p.is_live(symbol).await.unwrap_or_else(|e| {
+                tracing::warn!(%symbol, error = %e, "cannot tell whether a live feed runs; refreshing the hot cache");
+                false
+            }),
+            _ => false,
+        };
+        done.live_feed = live;
+        let narrow;
+        let plan = if live {
+            narrow = CollectPlan {
+                lookback: chrono::Duration::zero(),
+                ..plan.clone()
+            };
+            &narrow
+        } else {
+            plan
+        };
         let window = catch_up_window(plan, grid, now, newest, self.source.limits(timeframe));
         done.unreachable.extend(window.unreachable);
         done.range = Some(window.fetch);
@@ -477,7 +512,7 @@ impl Collect {
         done.archived = saved.archived;
         done.unreachable.extend(saved.unreachable);
         done.status = TaskStatus::Ok;
-        if let Some(hot) = &self.hot {
+        if let Some(hot) = self.hot.as_ref().filter(|_| !live) {
             let recent = fetched
                 .frame
                 .keep_since(now - lookback(plan.lookback, timeframe));
@@ -505,6 +540,7 @@ struct Attempted {
     rejected: usize,
     archived: usize,
     cached: usize,
+    live_feed: bool,
     forming: Option<DateTime<Utc>>,
     warning: Option<String>,
 }
@@ -519,6 +555,7 @@ impl Attempted {
         r.rejected = self.rejected;
         r.archived = self.archived;
         r.cached = self.cached;
+        r.live_feed = self.live_feed;
         r.forming = self.forming;
         r.warning = self.warning;
         r.error = None;

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axia_domain::{
-    Backoff, BarValues, Clock, Instrument, MarketData, OhlcvFrame, OhlcvStore, PriceStream,
-    StreamError, StreamEvent, Symbol,
+    Backoff, BarValues, Clock, Instrument, LivePresence, MarketData, OhlcvFrame, OhlcvStore,
+    PriceStream, StreamError, StreamEvent, Symbol,
 };
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -38,6 +38,9 @@ pub struct FeedSettings {
     /// candle complete up to about 45 s after its end). Only with a source
     /// ([`LiveFeed::source`]).
     pub reconcile_after: Duration,
+    /// How long an announcement that the feed writes an instrument lasts (renewed every third
+    /// of it while the stream is open; default 15 s). Only with [`LiveFeed::presence`].
+    pub presence_ttl: Duration,
 }
 
 impl Default for FeedSettings {
@@ -49,6 +52,7 @@ impl Default for FeedSettings {
             silence: Duration::from_secs(10),
             backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
             reconcile_after: Duration::from_secs(60),
+            presence_ttl: Duration::from_secs(15),
         }
     }
 }
@@ -109,6 +113,7 @@ impl FeedCounters {
 pub struct LiveFeed {
     stream: Arc<dyn PriceStream>,
     source: Option<Arc<dyn MarketData>>,
+    presence: Option<Arc<dyn LivePresence>>,
     hot: Arc<dyn OhlcvStore>,
     clock: Arc<dyn Clock>,
     instruments: Vec<Instrument>,
@@ -147,6 +152,7 @@ impl LiveFeed {
         Self {
             stream,
             source: None,
+            presence: None,
             hot,
             clock,
             instruments,
@@ -163,6 +169,14 @@ impl LiveFeed {
     #[must_use]
     pub fn source(mut self, source: Arc<dyn MarketData>) -> Self {
         self.source = Some(source);
+        self
+    }
+
+    /// Where the feed announces, while its stream is open, that it writes its instruments'
+    /// bars (the collector then leaves their recent bars to it).
+    #[must_use]
+    pub fn presence(mut self, presence: Arc<dyn LivePresence>) -> Self {
+        self.presence = Some(presence);
         self
     }
 
@@ -225,6 +239,9 @@ impl LiveFeed {
         let mut flush =
             tokio::time::interval(self.settings.flush_every.max(Duration::from_millis(1)));
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = (self.settings.presence_ttl / 3).max(Duration::from_millis(10));
+        let mut announce = tokio::time::interval(every);
+        announce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         let mut refused = None;
         'connect: loop {
@@ -267,6 +284,7 @@ impl LiveFeed {
                 tokio::select! {
                     () = &mut shutdown => break 'connect,
                     _ = flush.tick() => run.write().await,
+                    _ = announce.tick(), if self.presence.is_some() => self.announce(&symbols).await,
                     () = tokio::time::sleep(close_in.unwrap_or_default()), if close_in.is_some() => {
                         run.close_due().await;
                     }
@@ -326,6 +344,20 @@ impl LiveFeed {
             None => {
                 tracing::info!("live feed stopped; forming bars written");
                 Ok(())
+            }
+        }
+    }
+
+    /// Announces that the feed writes `symbols` (failures are logged: the collector then
+    /// refreshes their recent bars too, which is harmless).
+    async fn announce(&self, symbols: &[Symbol]) {
+        let Some(presence) = &self.presence else {
+            return;
+        };
+        for symbol in symbols {
+            if let Err(e) = presence.announce(symbol, self.settings.presence_ttl).await {
+                tracing::warn!(%symbol, error = %e, "cannot announce the live feed");
+                break;
             }
         }
     }

@@ -96,3 +96,38 @@ impl BarUpdates for RedisBarCache {
         RedisBarCache::ping(self).await
     }
 }
+
+/// Live feeds announce their instruments under `{namespace}live:{SYMBOL}` (a key with a TTL,
+/// one per instrument, so Redis Cluster is fine).
+#[async_trait]
+impl axia_domain::LivePresence for RedisBarCache {
+    async fn announce(
+        &self,
+        symbol: &axia_domain::Symbol,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let _: () = self
+            .query(
+                redis::cmd("SET")
+                    .arg(format!("{}live:{symbol}", self.prefix()))
+                    .arg("1")
+                    .arg("PX")
+                    .arg(ms)
+                    .clone(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn is_live(&self, symbol: &axia_domain::Symbol) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .query(
+                redis::cmd("EXISTS")
+                    .arg(format!("{}live:{symbol}", self.prefix()))
+                    .clone(),
+            )
+            .await?;
+        Ok(n == 1)
+    }
+}

@@ -464,6 +464,7 @@ impl Settings {
             silence: std::time::Duration::from_secs(self.live.silence_secs.max(1)),
             backoff: defaults.backoff,
             reconcile_after: std::time::Duration::from_secs(self.live.reconcile_secs),
+            presence_ttl: defaults.presence_ttl,
         }
     }
 }

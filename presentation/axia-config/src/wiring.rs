@@ -192,6 +192,13 @@ impl Wiring {
             .calendar(self.calendars())
             .alignment(self.alignments());
         match &self.hot {
+            // Live feeds announce their instruments in the same Redis: the collector leaves
+            // those instruments' hot bars to them.
+            #[cfg(feature = "redis")]
+            Some(h) => collect
+                .hot_cache(h.clone())
+                .live_presence(Arc::new(h.clone())),
+            #[cfg(not(feature = "redis"))]
             Some(h) => collect.hot_cache(h.clone()),
             None => collect,
         }

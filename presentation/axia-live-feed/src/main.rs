@@ -56,8 +56,10 @@ async fn run(args: Args) -> Result<u8, String> {
         .map(|s| wiring.instruments.resolve(s))
         .collect();
     // The source's candles replace the live-built bars once closed, and fill reconnect gaps.
-    let feed = LiveFeed::new(stream, Arc::new(hot), clock, instruments.clone())
+    let hot = Arc::new(hot);
+    let feed = LiveFeed::new(stream, hot.clone(), clock, instruments.clone())
         .source(Arc::clone(&wiring.source))
+        .presence(hot)
         .settings(settings.feed_settings());
     let observed = Observed {
         counters: feed.counters(),

@@ -143,6 +143,12 @@ async fn streams_into_redis_reports_and_flushes_on_sigterm() {
         .unwrap();
     assert!(!m1.is_empty());
     assert!(m1.forming().is_some(), "{m1:?}");
+    // It announces its instruments: the collector leaves their hot bars to it.
+    assert!(
+        axia_domain::LivePresence::is_live(&cache, &"USDJPY".parse().unwrap())
+            .await
+            .unwrap()
+    );
     // SIGTERM: exit 0 after writing.
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

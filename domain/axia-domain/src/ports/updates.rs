@@ -62,3 +62,33 @@ impl<T: BarUpdates + ?Sized> BarUpdates for std::sync::Arc<T> {
         (**self).ping().await
     }
 }
+
+/// Which instruments a live feed is writing into the hot tier now: the feed announces its
+/// instruments while its stream is open, and the collector leaves their recent bars to it
+/// (fetching only what the archive lacks). An announcement lapses after its `ttl`, so a feed
+/// that stops hands the hot tier back to the collector.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait LivePresence: Send + Sync {
+    /// Says that a live feed writes `symbol`'s bars for the next `ttl`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be reached.
+    async fn announce(&self, symbol: &Symbol, ttl: Duration) -> Result<(), StoreError>;
+
+    /// True when a live feed announced `symbol` and the announcement has not lapsed.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be reached.
+    async fn is_live(&self, symbol: &Symbol) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+impl<T: LivePresence + ?Sized> LivePresence for std::sync::Arc<T> {
+    async fn announce(&self, symbol: &Symbol, ttl: Duration) -> Result<(), StoreError> {
+        (**self).announce(symbol, ttl).await
+    }
+    async fn is_live(&self, symbol: &Symbol) -> Result<bool, StoreError> {
+        (**self).is_live(symbol).await
+    }
+}

@@ -529,3 +529,79 @@ async fn provisional_bars_give_way_to_the_sources_candles_and_gaps_are_filled() 
     assert_eq!(candles.len(), 9);
     assert_eq!(values(&held), values(&candles));
 }
+
+/// With a live feed announced for a symbol, a collector run fetches only what the archive
+/// lacks and leaves that symbol's hot bars to the feed; the others are refreshed as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collector_leaves_a_live_symbols_hot_bars_to_the_feed() {
+    use axia_collect::{Collect, CollectPlan};
+    use axia_domain::LivePresence;
+    let at = Utc.with_ymd_and_hms(2026, 11, 10, 14, 0, 0).unwrap();
+    let clock = Arc::new(axia_domain::ManualClock::new(at));
+    let dir = std::env::temp_dir().join(format!(
+        "axia-live-collect-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    ));
+    let presence = Arc::new(
+        axia_redis::RedisBarCache::new(
+            axia_redis::RedisCacheConfig::new(std::env::var("REDIS_URL").unwrap())
+                .namespace(format!("live-collect-{}", Utc::now().timestamp_micros())),
+            clock.clone(),
+        )
+        .unwrap(),
+    );
+    let hot = Arc::new(MemoryStore::new());
+    let collect = Collect::new(
+        SimulatedBroker::new(3, clock.clone()),
+        axia_parquet::ParquetArchive::local(&dir),
+    )
+    .hot_cache(hot.clone())
+    .live_presence(presence.clone())
+    .clock(clock.clone());
+    let eurusd: Symbol = "EURUSD".parse().unwrap();
+    let usdjpy: Symbol = "USDJPY".parse().unwrap();
+    let plan = CollectPlan::new(vec![eurusd.clone(), usdjpy.clone()], vec![Timeframe::M1]);
+    // The first run archives and caches the last day of both.
+    let first = collect.run(&plan).await;
+    assert!(
+        first
+            .tasks
+            .iter()
+            .all(|t| !t.live_feed && t.cached >= 1_000),
+        "{first:?}"
+    );
+    let day = TimeRange::new(
+        at - chrono::Duration::days(2),
+        at + chrono::Duration::days(1),
+    )
+    .unwrap();
+    let cached = |s: Symbol| {
+        let hot = hot.clone();
+        async move { hot.get(&s, Timeframe::M1, day).await.unwrap().len() }
+    };
+    let eur_before = cached(eurusd.clone()).await;
+    // A live feed writes EURUSD now; ten minutes later the collector runs again.
+    presence
+        .announce(&eurusd, Duration::from_secs(60))
+        .await
+        .unwrap();
+    clock.set(at + chrono::Duration::minutes(10));
+    let second = collect.run(&plan).await;
+    let task = |s: &Symbol| second.tasks.iter().find(|t| &t.symbol == s).unwrap();
+    let eur = task(&eurusd);
+    assert!(eur.live_feed, "{eur:?}");
+    assert_eq!(eur.cached, 0);
+    // The overlap and the newest archived bar, the ten minutes since, and the forming one.
+    assert!(eur.fetched <= 13, "only what the archive lacks: {eur:?}");
+    assert!(eur.archived >= 9, "{eur:?}");
+    assert_eq!(
+        cached(eurusd.clone()).await,
+        eur_before,
+        "the hot tier is the feed's"
+    );
+    let jpy = task(&usdjpy);
+    assert!(!jpy.live_feed);
+    assert!(jpy.fetched >= 1_440 && jpy.cached >= 1_440, "{jpy:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
