@@ -25,7 +25,8 @@ use crate::{BarChange, LiveBarsConfig, QuoteCounts, QuotesToBars, SeriesId};
 pub struct FeedSettings {
     /// What is built.
     pub bars: LiveBarsConfig,
-    /// At most one write of a series' forming bar this often (default 100 ms).
+    /// At most one write of a series' forming bar this often (default 100 ms): the first
+    /// change after a quiet spell at once, later ones at the end of the interval.
     pub flush_every: Duration,
     /// How long after a bar's end the timer closes it, for quotes still on their way
     /// (default 500 ms).
@@ -234,11 +235,13 @@ impl LiveFeed {
             newest_quote: None,
             checks,
             connected_since: None,
+            // The first quote is written at once.
+            last_write: {
+                let now = tokio::time::Instant::now();
+                now.checked_sub(self.settings.flush_every).unwrap_or(now)
+            },
         };
         let mut failures = 0u32;
-        let mut flush =
-            tokio::time::interval(self.settings.flush_every.max(Duration::from_millis(1)));
-        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let every = (self.settings.presence_ttl / 3).max(Duration::from_millis(10));
         let mut announce = tokio::time::interval(every);
         announce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -283,7 +286,9 @@ impl LiveFeed {
                 let close_in = run.until_close();
                 tokio::select! {
                     () = &mut shutdown => break 'connect,
-                    _ = flush.tick() => run.write().await,
+                    () = tokio::time::sleep_until(run.flush_at()), if !run.pending.is_empty() => {
+                        run.write().await;
+                    }
                     _ = announce.tick(), if self.presence.is_some() => self.announce(&symbols).await,
                     () = tokio::time::sleep(close_in.unwrap_or_default()), if close_in.is_some() => {
                         run.close_due().await;
@@ -423,6 +428,8 @@ struct Run<'a> {
     checks: Option<tokio::sync::mpsc::UnboundedSender<Check>>,
     /// Since when (ms) the stream is open; `None` while it is not.
     connected_since: Option<i64>,
+    /// When the last write went out.
+    last_write: tokio::time::Instant,
 }
 
 impl Run<'_> {
@@ -460,15 +467,28 @@ impl Run<'_> {
         if self.bars.on_quote(q, &mut self.changes).is_ok() {
             self.newest_quote = Some(self.newest_quote.map_or(q.time, |t| t.max(q.time)));
             self.check_closed();
-            if absorb(&mut self.pending, &self.changes) {
-                // A bar closed: written at once.
+            let closed = absorb(&mut self.pending, &self.changes);
+            // A closed bar is written at once; a forming one at once too when nothing was
+            // written for `flush_every` (the leading edge), else at `flush_at` with whatever
+            // else changed meanwhile (the trailing edge): at most one write of a series per
+            // interval, and a quiet series' first quote without delay.
+            if closed || tokio::time::Instant::now() >= self.flush_at() {
                 self.write().await;
             }
         }
         *axia_domain::lock(&self.feed.quotes) = self.bars.counts().clone();
     }
 
+    /// When the forming bars that wait may be written.
+    fn flush_at(&self) -> tokio::time::Instant {
+        self.last_write + self.feed.settings.flush_every
+    }
+
     async fn write(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.last_write = tokio::time::Instant::now();
         self.feed
             .write(&self.bars, &mut self.pending, self.newest_quote)
             .await;

@@ -605,3 +605,66 @@ async fn the_collector_leaves_a_live_symbols_hot_bars_to_the_feed() {
     assert!(jpy.fetched >= 1_440 && jpy.cached >= 1_440, "{jpy:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Forming bars are written at most once per series per `flush_every` (100 quotes in a second
+/// make about ten writes), and a quote after a quiet spell is written at once (no lag).
+#[tokio::test(start_paused = true)]
+async fn forming_writes_are_coalesced_and_a_quiet_series_is_written_at_once() {
+    let start = Utc.with_ymd_and_hms(2026, 11, 10, 14, 0, 0).unwrap();
+    let clock = tokio_clock(start);
+    let q = |ms: i64| {
+        Ok(StreamEvent::Quote(axia_domain::Quote {
+            symbol: "EURUSD".parse().unwrap(),
+            time: start + chrono::Duration::milliseconds(ms),
+            bid: 1.1 + ms as f64 * 1e-7,
+            ask: 1.1002 + ms as f64 * 1e-7,
+            size: None,
+        }))
+    };
+    let burst: Vec<_> = (1..=100)
+        .map(|k| (Duration::from_millis(10), q(k * 10)))
+        .collect();
+    let quiet = vec![(Duration::from_millis(3_000), q(4_000))];
+    let stream = Arc::new(Scripted {
+        scripts: std::sync::Mutex::new([Script::Events(burst, true)].into_iter().collect()),
+        opens: std::sync::atomic::AtomicU32::new(0),
+    });
+    let hot = Arc::new(MemoryStore::new());
+    let eurusd = InstrumentRegistry::shared_builtin().resolve(&"EURUSD".parse().unwrap());
+    let settings = FeedSettings {
+        bars: LiveBarsConfig {
+            timeframes: vec![Timeframe::M1],
+            ..LiveBarsConfig::default()
+        },
+        silence: Duration::from_secs(3600),
+        ..FeedSettings::default()
+    };
+    let feed = LiveFeed::new(stream, hot.clone(), clock.clone(), vec![eurusd.clone()])
+        .settings(settings.clone());
+    let counters = feed.counters();
+    feed.run(tokio::time::sleep(Duration::from_millis(1_500)))
+        .await
+        .unwrap();
+    let writes = FeedCounters::get(&counters.writes);
+    assert!(
+        (10..=13).contains(&writes),
+        "100 quotes in 1 s: {writes} writes"
+    );
+    // A single quote after three quiet seconds: written with no lag.
+    let stream = Arc::new(Scripted {
+        scripts: std::sync::Mutex::new([Script::Events(quiet, true)].into_iter().collect()),
+        opens: std::sync::atomic::AtomicU32::new(0),
+    });
+    let clock = tokio_clock(start + chrono::Duration::seconds(1));
+    let feed = LiveFeed::new(stream, hot, clock, vec![eurusd]).settings(settings);
+    let counters = feed.counters();
+    feed.run(tokio::time::sleep(Duration::from_millis(3_050)))
+        .await
+        .unwrap();
+    assert_eq!(FeedCounters::get(&counters.writes), 1);
+    assert_eq!(
+        FeedCounters::get(&counters.lag_ms),
+        0,
+        "written the instant it came"
+    );
+}
