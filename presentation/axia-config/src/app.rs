@@ -72,3 +72,33 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
 }
+
+/// The clock of a service: the system's, or (`--at`) one started at `at` that runs from there
+/// (a weekend or a night shown as a moving market, for demos and tests).
+#[must_use]
+pub fn clock_at(
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> std::sync::Arc<dyn axia_domain::Clock> {
+    match at {
+        Some(t) => std::sync::Arc::new(axia_domain::ShiftedClock::starting_at(t)),
+        None => std::sync::Arc::new(axia_domain::SystemClock),
+    }
+}
+
+/// The settings of `args` and the adapters they select, on `clock`; a wrong configuration is
+/// one line (`configuration error: …`).
+///
+/// # Errors
+/// That line.
+#[cfg(all(feature = "simulated", feature = "parquet"))]
+pub async fn wire(
+    args: &crate::CommonArgs,
+    clock: std::sync::Arc<dyn axia_domain::Clock>,
+) -> Result<(crate::Settings, crate::Wiring), String> {
+    let config_error = |e: crate::ConfigError| format!("configuration error: {e}");
+    let settings = crate::Settings::load(&args.overrides()).map_err(config_error)?;
+    let wiring = crate::Wiring::build(&settings, clock)
+        .await
+        .map_err(config_error)?;
+    Ok((settings, wiring))
+}

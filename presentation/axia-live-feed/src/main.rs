@@ -11,8 +11,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use axia_config::{CommonArgs, Settings, Wiring};
-use axia_domain::{Clock, ShiftedClock, SystemClock};
+use axia_config::CommonArgs;
 use axia_live::LiveFeed;
 use axia_live_feed::Observed;
 use chrono::{DateTime, Utc};
@@ -35,14 +34,8 @@ struct Args {
 
 async fn run(args: Args) -> Result<u8, String> {
     let config_error = |e: axia_config::ConfigError| format!("configuration error: {e}");
-    let settings = Settings::load(&args.common.overrides()).map_err(config_error)?;
-    let clock: Arc<dyn Clock> = match args.at {
-        Some(t) => Arc::new(ShiftedClock::starting_at(t)),
-        None => Arc::new(SystemClock),
-    };
-    let wiring = Wiring::build(&settings, Arc::clone(&clock))
-        .await
-        .map_err(config_error)?;
+    let clock = axia_config::app::clock_at(args.at);
+    let (settings, wiring) = axia_config::app::wire(&args.common, Arc::clone(&clock)).await?;
     let Some(hot) = wiring.hot.clone() else {
         return Err(
             "configuration error: axia-live writes into the hot tier: set REDIS_URL (or [hot_cache] url)"

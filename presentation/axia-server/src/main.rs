@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use axia_config::{CommonArgs, Settings, Wiring};
-use axia_domain::{Clock, FeatureStore, ShiftedClock, SystemClock};
+use axia_config::CommonArgs;
+use axia_domain::FeatureStore;
 use std::time::Duration;
 
 use axia_server::{Api, Limits, Policy, ServeOptions};
@@ -58,15 +58,8 @@ fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let config_error = |e: axia_config::ConfigError| format!("configuration error: {e}");
-    let settings = Settings::load(&args.common.overrides()).map_err(config_error)?;
-    let clock: Arc<dyn Clock> = match args.at {
-        Some(t) => Arc::new(ShiftedClock::starting_at(t)),
-        None => Arc::new(SystemClock),
-    };
-    let wiring = Wiring::build(&settings, Arc::clone(&clock))
-        .await
-        .map_err(config_error)?;
+    let clock = axia_config::app::clock_at(args.at);
+    let (settings, wiring) = axia_config::app::wire(&args.common, Arc::clone(&clock)).await?;
     let mut api = Api::builder(wiring.serving_provider())
         .instruments(Arc::clone(&wiring.instruments))
         .clock(clock)
