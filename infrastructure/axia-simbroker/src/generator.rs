@@ -241,7 +241,9 @@ impl<'a> Cursor<'a> {
         };
         let h = o.max(c) + wiggle(20);
         let l = (o.min(c) - wiggle(21)).max(1);
-        let v = (60.0 + 40.0 * model.h(22, m)).round().max(1.0);
+        // 240 to 360 prices a minute (4 to 6 a second), about what a broker's conflated stream
+        // sends.
+        let v = (300.0 + 60.0 * model.h(22, m)).round().max(1.0);
         (price(o), price(h), price(l), price(c), v)
     }
 }
@@ -402,7 +404,7 @@ impl MinuteModel {
         let (open, high, low, close, volume) = Cursor::new(model).bar(m);
         let ticks = |p: f64| model.tick.ticks_in(p).unwrap_or(1);
         let (lo, hi) = (ticks(low), ticks(high));
-        // At least the four prices; volumes are 20 to 100.
+        // At least the four prices; volumes are 240 to 360.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let n = (volume as i64).max(4);
         let step = MINUTE_MS / n;

@@ -202,7 +202,7 @@ async fn the_stream_snapshots_then_sends_each_quote_when_its_time_comes() {
             StreamEvent::Heartbeat(_) => {}
         }
     }
-    // EURUSD quotes 20 to 100 times a minute; AAPL from the open at 14:30 on.
+    // EURUSD quotes 240 to 360 times a minute; AAPL from the open at 14:30 on.
     assert!(quotes > 40, "{quotes}");
     assert_eq!(
         first_aapl,
