@@ -42,6 +42,7 @@ run_example archive_with_polars simulated,dataframe
 run_example live_updates simulated,redis
 run_example submit_order simulated,orders
 run_example features simulated
+run_example live_bars simulated
 
 # A service outside the workspace that knows only `axia`: offline, then on Redis and S3 (moto).
 consumer_bucket="axia-consumer-$$-$(date +%s)"

@@ -22,7 +22,8 @@
 //!
 //! Always there: the domain ([`domain`]: symbols, timeframes, bars, frames, orders, calendars and
 //! the ports every adapter implements), technical indicators exactly as TA-Lib defines them
-//! ([`indicators`]) and the feature engine that keeps them up to date ([`features`]), the data provider ([`provider`]), collection, backfill and audit
+//! ([`indicators`]) and the feature engine that keeps them up to date ([`features`]), the live
+//! feed that makes a price stream's quotes into bars ([`live`]), the data provider ([`provider`]), collection, backfill and audit
 //! ([`collect`]), and in-memory stores ([`memory`]). Adapters are taken by value by
 //! every builder; clocks default to the system's. [`prelude`] has what most programs use.
 //!
@@ -79,6 +80,10 @@ pub use axia_collect as collect;
 pub use axia_domain as domain;
 pub use axia_features as features;
 pub use axia_indicators as indicators;
+/// The live feed: a price stream's quotes into bars of every timeframe ([`live::QuotesToBars`]),
+/// and into a hot tier ([`live::LiveFeed`]). Price streams: the simulated market's
+/// (`simulated` feature: `SimulatedStream`) and OANDA's (`oanda` feature: `OandaStream`).
+pub use axia_live as live;
 pub use axia_memory as memory;
 pub use axia_provider as provider;
 /// The date and time types in axia's API.
@@ -126,6 +131,7 @@ pub mod prelude {
         Symbol, SystemClock, TimeRange, Timeframe, UseCase,
     };
     pub use axia_features::{FeatureConfig, FeatureEngine};
+    pub use axia_live::{LiveBarsConfig, LiveFeed, QuotesToBars};
     pub use axia_memory::{L1Cache, MemoryFeatureStore, MemoryStore};
     pub use axia_provider::{
         OhlcvDataProvider, OhlcvRequest, OhlcvResponse, ProviderError, Role, Window,
