@@ -25,6 +25,18 @@ pub enum Window {
     Last(#[serde(with = "millis")] chrono::Duration),
     /// The bars that open in a fixed range.
     Range(TimeRange),
+    /// The last `count` bars that open before `before` (now, the forming bar included, when
+    /// `None`), counted on the instrument's calendar and grid: a weekend or a holiday holds
+    /// none, so on a Sunday the last 24 H1 bars of an FX pair are Friday's. The answer's range
+    /// starts at the oldest of them (or where the calendar has `count + 1` slots, when the
+    /// sources hold fewer bars: fewer are returned, never older ones from beyond).
+    Bars {
+        /// How many bars (at least 1).
+        count: usize,
+        /// Bars opening before this instant; `None`: up to now.
+        #[serde(default)]
+        before: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 mod millis {
@@ -54,22 +66,91 @@ impl Window {
         Self::Last(chrono::Duration::days(days))
     }
 
-    /// The window's length, which picks the plan.
+    /// The last `count` bars up to now.
+    #[must_use]
+    pub const fn last_bars(count: usize) -> Self {
+        Self::Bars {
+            count,
+            before: None,
+        }
+    }
+
+    /// The window's length, which picks the plan (a [`Window::Bars`] is as long as the range
+    /// it resolves to).
     #[must_use]
     pub fn length(&self) -> chrono::Duration {
         match self {
             Self::Last(d) => *d,
             Self::Range(r) => r.duration(),
+            Self::Bars { count, .. } => chrono::Duration::milliseconds(
+                Timeframe::M1
+                    .max_millis()
+                    .saturating_mul(i64::try_from(*count).unwrap_or(i64::MAX)),
+            ),
         }
     }
 
-    /// The range the window covers at `now`.
-    fn range(&self, now: chrono::DateTime<chrono::Utc>) -> TimeRange {
+    /// The range the window covers at `now`, for a series on `grid` traded on `calendar`.
+    fn range(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        symbol: &Symbol,
+        grid: Grid,
+        calendar: &dyn MarketCalendar,
+    ) -> TimeRange {
         match self {
             // `now` itself included: the bar opening at now is the forming one.
             Self::Last(d) => TimeRange::last(*d, now).through_end(),
             Self::Range(r) => *r,
+            Self::Bars { count, before } => {
+                let end = before.unwrap_or_else(|| {
+                    now.checked_add_signed(chrono::Duration::milliseconds(1))
+                        .unwrap_or(now)
+                });
+                // One slot more: the newest (the forming one at now) may hold no bar yet.
+                bars_range(
+                    (*count).max(1).saturating_add(1),
+                    end,
+                    symbol,
+                    grid,
+                    calendar,
+                )
+            }
         }
+    }
+}
+
+/// The range that ends at `end` and holds `count` slots of `grid` in which `calendar` has the
+/// market open: from `count` periods back, doubling until it holds them (at most about ten
+/// years back).
+fn bars_range(
+    count: usize,
+    end: chrono::DateTime<chrono::Utc>,
+    symbol: &Symbol,
+    grid: Grid,
+    calendar: &dyn MarketCalendar,
+) -> TimeRange {
+    let period = grid.timeframe().max_millis();
+    let floor = end
+        .checked_sub_signed(chrono::Duration::days(3_660))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let empty = OhlcvFrame::builder(symbol.clone(), grid.timeframe(), 0)
+        .aligned(grid.alignment())
+        .map(axia_domain::OhlcvFrameBuilder::finish)
+        .unwrap_or_else(|_| OhlcvFrame::empty(symbol.clone(), grid.timeframe()));
+    let mut span = period.saturating_mul(i64::try_from(count).unwrap_or(i64::MAX));
+    loop {
+        let start = end
+            .checked_sub_signed(chrono::Duration::milliseconds(span))
+            .unwrap_or(floor)
+            .max(floor);
+        let Ok(range) = TimeRange::new(start, end) else {
+            return TimeRange::last(chrono::Duration::zero(), end);
+        };
+        if start <= floor || empty.completeness(calendar, range).expected >= count {
+            return range;
+        }
+        span = span.saturating_mul(2);
     }
 }
 
@@ -586,11 +667,6 @@ impl OhlcvDataProvider {
         lock(&self.inner.stats).clone()
     }
 
-    /// What the provider's clock says now.
-    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.inner.clock.now()
-    }
-
     /// The trading calendar the provider counts `symbol`'s bars on (its completeness).
     #[must_use]
     pub fn calendar_of(&self, symbol: &Symbol) -> Arc<dyn MarketCalendar> {
@@ -833,7 +909,9 @@ impl OhlcvDataProvider {
 
     async fn fetch(&self, req: &OhlcvRequest) -> Result<OhlcvResponse, ProviderError> {
         let now = self.inner.clock.now();
-        let range = req.window.range(now);
+        let calendar = (self.inner.calendar)(&req.symbol);
+        let grid = req.timeframe.aligned((self.inner.alignment)(&req.symbol));
+        let range = req.window.range(now, &req.symbol, grid, calendar.as_ref());
         // Analysis is research over history: closed bars only, up to the forming bar's open.
         let range = if req.use_case == UseCase::Analysis {
             range.clipped_to(
@@ -844,13 +922,16 @@ impl OhlcvDataProvider {
         } else {
             range
         };
-        let calendar = (self.inner.calendar)(&req.symbol);
         // The plan follows how far back the window reaches from now, from the first instant
         // its calendar lets a bar exist in it: a short window that starts more than 24 h ago is
         // out of the hot tier's reach, and a day that starts in a closure (Monday morning's
         // last 24 h reach into the weekend) is within it when the market opened since.
         let from = calendar.next_open(range.start()).min(range.end());
-        let reach = req.window.length().min(range.end() - from).max(now - from);
+        let length = match req.window {
+            Window::Bars { .. } => range.duration(),
+            _ => req.window.length(),
+        };
+        let reach = length.min(range.end() - from).max(now - from);
         let steps: Vec<Step> = plan(req.use_case, reach)
             .iter()
             .copied()
@@ -881,6 +962,19 @@ impl OhlcvDataProvider {
         if req.use_case == UseCase::Analysis && got.frame.forming().is_some() {
             got.frame = got.frame.closed();
             got.completeness = None;
+        }
+        // The last `count` bars: the range starts at the oldest kept.
+        let mut range = range;
+        if let Window::Bars { count, .. } = req.window
+            && got.frame.len() >= count.max(1)
+        {
+            got.frame = got.frame.last_n(count.max(1));
+            if let Some(first) = got.frame.first_time()
+                && let Ok(narrowed) = TimeRange::new(first, range.end())
+            {
+                range = narrowed;
+                got.completeness = None;
+            }
         }
         let completeness = got
             .completeness

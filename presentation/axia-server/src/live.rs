@@ -411,7 +411,7 @@ impl Session {
 }
 
 /// The last bars of a series as a tail message: after an update from the hot tier (it has just
-/// changed), otherwise from the provider.
+/// changed), otherwise the provider's last `ws_tail` bars ([`Window::Bars`]).
 async fn read_tail(
     api: &Api,
     symbol: &Symbol,
@@ -444,7 +444,8 @@ async fn read_tail(
                 .get(OhlcvRequest::new(
                     symbol.clone(),
                     timeframe,
-                    Window::Range(range),
+                    // The last bars on the instrument's calendar: a weekend holds none.
+                    Window::last_bars(n),
                     LIVE_USE_CASE,
                 ))
                 .await

@@ -392,3 +392,88 @@ async fn the_last_price_is_the_trading_plans_newest_close() {
     let price = p.last_price(&sym()).await.unwrap().unwrap();
     assert_eq!(price.get(), rust_decimal::Decimal::new(150_123, 3));
 }
+
+/// A broker with a bar in every H1 slot in which the FX market is open.
+struct OpenHours;
+
+#[async_trait::async_trait]
+impl axia_domain::MarketData for OpenHours {
+    async fn bars(
+        &self,
+        symbol: &axia_domain::Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<axia_domain::FetchedBars, MarketDataError> {
+        let calendar = axia_domain::default_calendar(symbol);
+        let mut bars = Vec::new();
+        let mut t = timeframe.ceil(range.start());
+        while t < range.end() {
+            if calendar.is_open_during(TimeRange::new(t, timeframe.next_open(t)).unwrap()) {
+                bars.push(axia_domain::Bar::new(t, 150.0, 150.1, 149.9, 150.0, 1.0).unwrap());
+            }
+            t = timeframe.next_open(t);
+        }
+        Ok(fetched(
+            OhlcvFrame::from_bars(symbol.clone(), timeframe, bars).unwrap(),
+        ))
+    }
+}
+
+/// The last N bars are counted on the calendar: on a Sunday they are Friday's and
+/// Thursday's, the range starts at the oldest, the answer is complete; `before` moves the end.
+#[tokio::test]
+async fn the_last_n_bars_skip_the_weekend() {
+    // Sunday 2026-03-08 12:00 UTC: the FX week closed Friday 22:00 UTC.
+    let sunday = Utc.with_ymd_and_hms(2026, 3, 8, 12, 0, 0).unwrap();
+    let p = OhlcvDataProvider::builder()
+        .clock(Arc::new(ManualClock::new(sunday)))
+        .broker(OpenHours)
+        .without_write_through()
+        .build();
+    let friday_last = Utc.with_ymd_and_hms(2026, 3, 6, 21, 0, 0).unwrap();
+    for count in [1, 30, 200] {
+        let a = p
+            .get(OhlcvRequest::new(
+                sym(),
+                Timeframe::H1,
+                Window::last_bars(count),
+                UseCase::Trading,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(a.frame.len(), count);
+        assert_eq!(a.frame.last_time(), Some(friday_last));
+        assert_eq!(Some(a.meta.range.start()), a.frame.first_time());
+        assert!(a.meta.complete, "{:?}", a.meta.completeness);
+    }
+    // 30 bars back from Friday 21:00 reach Thursday 16:00 (the market trades every hour).
+    let a = p
+        .get(OhlcvRequest::new(
+            sym(),
+            Timeframe::H1,
+            Window::last_bars(30),
+            UseCase::Trading,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        a.frame.first_time(),
+        Some(friday_last - Duration::hours(29))
+    );
+    // Five bars before Friday noon.
+    let before = Utc.with_ymd_and_hms(2026, 3, 6, 12, 0, 0).unwrap();
+    let a = p
+        .get(OhlcvRequest::new(
+            sym(),
+            Timeframe::H1,
+            Window::Bars {
+                count: 5,
+                before: Some(before),
+            },
+            UseCase::Trading,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(a.frame.len(), 5);
+    assert_eq!(a.frame.last_time(), Some(before - Duration::hours(1)));
+}
