@@ -430,20 +430,6 @@ impl QuotesToBars {
         Some((&inst.symbol, s.timeframe, inst.alignment))
     }
 
-    /// The ids of a symbol's series, in the configured order of timeframes.
-    pub fn series_of(&self, symbol: &Symbol) -> impl Iterator<Item = SeriesId> + '_ {
-        let first = self
-            .index
-            .get(symbol)
-            .map_or(0, |i| i * self.per_instrument);
-        let n = if self.index.contains_key(symbol) {
-            self.per_instrument
-        } else {
-            0
-        };
-        (first..first + n).map(|i| SeriesId(u32::try_from(i).unwrap_or(u32::MAX)))
-    }
-
     /// What was accepted and dropped so far.
     #[must_use]
     pub fn counts(&self) -> &QuoteCounts {
@@ -524,7 +510,7 @@ impl QuotesToBars {
         inst.last = Some((t, bid, ask));
         inst.session_end = session_end;
         for (k, s) in series.iter_mut().enumerate() {
-            let id = SeriesId(u32::try_from(i * per + k).unwrap_or(u32::MAX));
+            let id = SeriesId::new(i * per + k);
             match s.forming.as_mut() {
                 Some(bar) if t < s.end => {
                     bar.high = bar.high.max(price);
@@ -580,7 +566,7 @@ impl QuotesToBars {
         for (k, s) in self.series.iter_mut().enumerate() {
             if let Some(bar) = s.forming.filter(|_| s.end <= t) {
                 out.push(BarChange {
-                    series: SeriesId(u32::try_from(k).unwrap_or(u32::MAX)),
+                    series: SeriesId::new(k),
                     bar,
                     forming: false,
                 });
@@ -597,7 +583,7 @@ impl QuotesToBars {
     pub fn forming(&self) -> impl Iterator<Item = BarChange> + '_ {
         self.series.iter().enumerate().filter_map(|(k, s)| {
             s.forming.map(|bar| BarChange {
-                series: SeriesId(u32::try_from(k).unwrap_or(u32::MAX)),
+                series: SeriesId::new(k),
                 bar,
                 forming: true,
             })

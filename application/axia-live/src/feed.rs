@@ -267,7 +267,7 @@ impl LiveFeed {
                         _ => self.settings.backoff.delay(failures),
                     };
                     failures = failures.saturating_add(1);
-                    tracing::warn!(error = %e, retry_in_ms = millis(wait), "cannot open the price stream");
+                    tracing::warn!(error = %e, retry_in_ms = axia_domain::millis::whole(wait), "cannot open the price stream");
                     if run.wait(wait, &mut shutdown).await {
                         continue 'connect;
                     }
@@ -295,7 +295,7 @@ impl LiveFeed {
                     }
                     () = tokio::time::sleep_until(last_message + self.settings.silence) => {
                         FeedCounters::bump(&self.counters.silences);
-                        tracing::warn!(silent_ms = millis(self.settings.silence), "the price stream went silent; reconnecting");
+                        tracing::warn!(silent_ms = axia_domain::millis::whole(self.settings.silence), "the price stream went silent; reconnecting");
                         break;
                     }
                     event = events.next() => match event.inspect(|_| last_message = tokio::time::Instant::now()) {
@@ -602,8 +602,4 @@ fn frame_of(bars: &QuotesToBars, id: SeriesId, p: &Pending) -> Option<OhlcvFrame
         }
     }
     Some(b.finish().with_forming(p.forming.is_some()))
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -142,7 +142,7 @@ impl Follow {
                     let wait = s.follow.backoff.delay(s.failures);
                     s.failures = s.failures.saturating_add(1);
                     tracing::warn!(
-                        retry_in_ms = millis(wait),
+                        retry_in_ms = axia_domain::millis::whole(wait),
                         "the update subscription was lost; subscribing again"
                     );
                     tokio::time::sleep(wait).await;
@@ -160,17 +160,13 @@ impl Follow {
                         s.follow.counters.failures.fetch_add(1, Ordering::Relaxed);
                         let wait = s.follow.backoff.delay(s.failures);
                         s.failures = s.failures.saturating_add(1);
-                        tracing::warn!(error = %e, retry_in_ms = millis(wait), "cannot subscribe to the updates");
+                        tracing::warn!(error = %e, retry_in_ms = axia_domain::millis::whole(wait), "cannot subscribe to the updates");
                         tokio::time::sleep(wait).await;
                     }
                 }
             }
         })
     }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

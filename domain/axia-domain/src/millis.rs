@@ -19,6 +19,12 @@ pub fn measured(d: ::std::time::Duration) -> f64 {
     d.as_micros() as f64 / 1e3
 }
 
+/// Whole milliseconds of `d` for a log field or a counter (saturating at `u64::MAX`).
+#[must_use]
+pub fn whole(d: ::std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A `std::time::Duration` as whole milliseconds (`u64`; sub-millisecond parts are dropped).
 pub mod std {
     use ::std::time::Duration;
