@@ -279,8 +279,16 @@ impl Audit {
             .filter(|b| wanted.contains(&b.time_millis()))
             .collect();
         if !fix.is_empty() {
-            let frame = OhlcvFrame::from_bars(symbol.clone(), timeframe, fix)
-                .map_err(|e| AuditError::Repair(e.to_string()))?;
+            // On the source's grid: the instrument's daily alignment.
+            let on_grid = || -> Result<OhlcvFrame, axia_domain::FrameError> {
+                let mut b = OhlcvFrame::builder(symbol.clone(), timeframe, fix.len())
+                    .aligned(theirs.alignment())?;
+                for bar in &fix {
+                    b.push_bar(bar)?;
+                }
+                Ok(b.finish())
+            };
+            let frame = on_grid().map_err(|e| AuditError::Repair(e.to_string()))?;
             self.archive.save(&frame).await?;
             rewritten += frame.len();
         }

@@ -773,9 +773,16 @@ impl OhlcvDataProvider {
         let expected = (self.inner.alignment)(sym);
         let answer = match answer {
             Answer::Bars(f) if !f.is_empty() && f.alignment() != expected => {
-                tracing::warn!(%role, symbol = %sym, timeframe = %tf, bars = %f.alignment(),
-                    series = %expected, "source answered bars of another daily alignment");
-                Answer::Failed(Outcome::Error(ErrorKind::Misaligned))
+                let label = f.alignment();
+                // Up to H1 both alignments give the same bars: only the label is taken.
+                match f.with_alignment(expected) {
+                    Ok(f) => Answer::Bars(f),
+                    Err(_) => {
+                        tracing::warn!(%role, symbol = %sym, timeframe = %tf, bars = %label,
+                            series = %expected, "source answered bars of another daily alignment");
+                        Answer::Failed(Outcome::Error(ErrorKind::Misaligned))
+                    }
+                }
             }
             a => a,
         };

@@ -42,6 +42,9 @@ pub struct BarValues {
 pub struct BarAccumulator {
     target: Grid,
     current: Option<BarValues>,
+    /// The open and the next open of the target bar last looked up: a bar inside it needs no
+    /// grid arithmetic (under the New York close that is a time zone conversion).
+    span: Option<(i64, i64)>,
 }
 
 impl BarAccumulator {
@@ -57,19 +60,32 @@ impl BarAccumulator {
         Self {
             target: grid,
             current: None,
+            span: None,
         }
     }
 
     /// The open time of the target bar that `time_millis` falls in (`None` out of range).
     #[must_use]
     pub fn bucket(&self, time_millis: i64) -> Option<i64> {
-        self.target.floor_millis(time_millis)
+        match self.span {
+            Some((open, next)) if open <= time_millis && time_millis < next => Some(open),
+            _ => self.target.floor_millis(time_millis),
+        }
     }
 
     /// Adds the next bar. Returns the finished target bar when `bar` starts a new one. A bar
     /// outside the representable time range is skipped.
     pub fn add(&mut self, bar: BarValues) -> Option<BarValues> {
-        let bucket = self.bucket(bar.time_millis)?;
+        let t = bar.time_millis;
+        let bucket = match self.span {
+            Some((open, next)) if open <= t && t < next => open,
+            _ => {
+                let open = self.target.floor_millis(t)?;
+                let next = self.target.next_open_millis(t)?;
+                self.span = Some((open, next));
+                open
+            }
+        };
         match &mut self.current {
             Some(c) if c.time_millis == bucket => {
                 c.high = c.high.max(bar.high);

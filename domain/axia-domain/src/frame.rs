@@ -327,6 +327,21 @@ impl OhlcvFrameBuilder {
         Ok(())
     }
 
+    /// Appends a copy of `bar` (another frame's, say).
+    ///
+    /// # Errors
+    /// As [`OhlcvFrameBuilder::push`].
+    pub fn push_bar(&mut self, bar: &Bar) -> Result<(), FrameError> {
+        self.push(
+            bar.time_millis(),
+            bar.open(),
+            bar.high(),
+            bar.low(),
+            bar.close(),
+            bar.volume(),
+        )
+    }
+
     /// Appends a bar given as [`BarValues`] (what a [`BarAccumulator`] yields).
     ///
     /// # Errors
@@ -388,7 +403,7 @@ impl OhlcvFrameBuilder {
 /// assert_eq!(m5.first().unwrap().volume(), 50.0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct OhlcvFrame {
     symbol: Symbol,
     timeframe: Timeframe,
@@ -398,6 +413,23 @@ pub struct OhlcvFrame {
     /// True when the newest bar is forming: it was captured before its period ended, so its
     /// values are provisional (see [`OhlcvFrame::forming`]). Always false for an empty frame.
     forming: bool,
+}
+
+/// Two frames are equal when they hold the same bars of the same series, the same bar
+/// forming. Their alignments are compared from `H4` up; up to `H1`, where both alignments give
+/// the same bars, the label is not.
+impl PartialEq for OhlcvFrame {
+    fn eq(&self, other: &Self) -> bool {
+        self.symbol == other.symbol
+            && self.timeframe == other.timeframe
+            && (self.alignment == other.alignment
+                || !self
+                    .timeframe
+                    .aligned(DailyAlignment::NewYorkClose)
+                    .is_shifted())
+            && self.forming == other.forming
+            && self.cols == other.cols
+    }
 }
 
 /// How much of a window a frame covers, measured against a market calendar.
@@ -856,7 +888,13 @@ impl OhlcvFrame {
 
     fn check_same_series(&self, other: &Self) -> Result<(), FrameError> {
         if self.symbol == other.symbol && self.timeframe == other.timeframe {
-            if self.alignment == other.alignment || self.is_empty() || other.is_empty() {
+            // Up to H1 both alignments give the same bars: only the label differs.
+            let same_bars = !self
+                .timeframe
+                .aligned(DailyAlignment::NewYorkClose)
+                .is_shifted();
+            if self.alignment == other.alignment || same_bars || self.is_empty() || other.is_empty()
+            {
                 return Ok(());
             }
             Err(FrameError::AlignmentMismatch {
@@ -885,12 +923,14 @@ impl OhlcvFrame {
     /// taken when this frame already has newer bars (this frame's bar at that time, if any,
     /// stays).
     ///
-    /// An empty frame takes the other's alignment.
+    /// An empty frame takes the other's alignment. Up to `H1`, where both alignments give the
+    /// same bars, frames labelled with different alignments merge and the result keeps this
+    /// frame's label.
     ///
     /// # Errors
     /// [`FrameError::SeriesMismatch`] when the frames are of another symbol or timeframe;
-    /// [`FrameError::AlignmentMismatch`] when both hold bars and their daily bars start at
-    /// different times (mixing two alignments in one series is refused).
+    /// [`FrameError::AlignmentMismatch`] when both hold bars of `H4` or longer and their daily
+    /// bars start at different times (mixing two alignments in one series is refused).
     pub fn merge(&self, incoming: &Self) -> Result<Self, FrameError> {
         self.check_same_series(incoming)?;
         if let Some(stale) = self.forming_millis()
@@ -1415,8 +1455,17 @@ mod tests {
             ny_d1.merge(&utc_d1),
             Err(FrameError::AlignmentMismatch { .. })
         ));
+        // Up to H1 the bars are the same under both: they merge, under this frame's label.
+        let merged = m1.merge(&utc_m1).unwrap();
+        assert_eq!(merged.alignment(), ny);
+        assert_eq!(merged.timestamps_millis(), m1.timestamps_millis());
+        assert_eq!(
+            utc_m1.merge(&m1).unwrap().alignment(),
+            DailyAlignment::UtcMidnight
+        );
+        let h4 = m1.resample(Timeframe::H4).unwrap();
         assert!(matches!(
-            m1.merge(&utc_m1),
+            h4.merge(&utc_m1.resample(Timeframe::H4).unwrap()),
             Err(FrameError::AlignmentMismatch { .. })
         ));
         // An empty frame takes the other's alignment.

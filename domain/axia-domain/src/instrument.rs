@@ -422,8 +422,9 @@ impl Instrument {
     /// The currency pair `base``quote`: 3 decimals when quoted in yen, HUF, KRW or IDR and for
     /// gold, 4 in INR, RUB, THB, TWD or CZK, 5 otherwise (silver included): the precision the
     /// venues quote them in, or finer (prices are rounded to the tick on the way in, so a
-    /// coarser tick would lose digits); tick volume; the FX week; Yahoo `{symbol}=X`, OANDA
-    /// `{base}_{quote}`.
+    /// coarser tick would lose digits); tick volume; the FX week; daily bars from the New York
+    /// close ([`DailyAlignment::NewYorkClose`]: five a week, the FX convention); Yahoo
+    /// `{symbol}=X`, OANDA `{base}_{quote}`.
     ///
     /// # Errors
     /// [`InstrumentError::BadCurrency`] unless both codes are three ASCII letters.
@@ -456,7 +457,7 @@ impl Instrument {
             lot_step: Quantity::new(Decimal::ONE).ok(),
             volume: VolumeKind::TickCount,
             hours: TradingHours::FxWeek,
-            alignment: DailyAlignment::UtcMidnight,
+            alignment: DailyAlignment::NewYorkClose,
         })
     }
 
@@ -490,11 +491,13 @@ impl Instrument {
     }
 
     /// A futures contract trading `hours`, priced on `tick`, volume in contracts, whole
-    /// contracts; its Yahoo ticker is its symbol.
+    /// contracts, daily bars from the New York close (17:00 New York, where CME Globex pauses
+    /// each day); its Yahoo ticker is its symbol.
     #[must_use]
     pub fn future(symbol: Symbol, tick: Tick, hours: TradingHours) -> Self {
         Self {
             asset_class: AssetClass::Future,
+            alignment: DailyAlignment::NewYorkClose,
             ..Self::equity(symbol, tick, hours)
         }
     }
@@ -829,13 +832,15 @@ pub struct InstrumentOverride {
 #[derive(Debug, Default)]
 pub struct InstrumentRegistry {
     known: BTreeMap<Symbol, Arc<Instrument>>,
+    /// The daily alignment of the symbols it resolves to their defaults, when not theirs.
+    alignment: Option<DailyAlignment>,
     reported: Mutex<BTreeSet<Symbol>>,
 }
 
 impl PartialEq for InstrumentRegistry {
     /// The same instruments (what was reported is not compared).
     fn eq(&self, other: &Self) -> bool {
-        self.known == other.known
+        self.known == other.known && self.alignment == other.alignment
     }
 }
 
@@ -845,6 +850,7 @@ impl Clone for InstrumentRegistry {
     fn clone(&self) -> Self {
         Self {
             known: self.known.clone(),
+            alignment: self.alignment,
             reported: Mutex::new(crate::lock(&self.reported).clone()),
         }
     }
@@ -914,6 +920,29 @@ impl InstrumentRegistry {
         BUILTIN.get_or_init(Self::builtin)
     }
 
+    /// This registry with every instrument's daily bars on `alignment`: the registered ones
+    /// and those it resolves to their defaults (`daily_alignment = "utc_midnight"` in the
+    /// settings; instruments inserted or overridden afterwards keep their own).
+    ///
+    /// ```
+    /// use axia_domain::{DailyAlignment, InstrumentRegistry};
+    ///
+    /// let utc = InstrumentRegistry::builtin().with_daily_alignment(DailyAlignment::UtcMidnight);
+    /// assert_eq!(utc.resolve(&"EURUSD".parse()?).alignment(), DailyAlignment::UtcMidnight);
+    /// assert_eq!(utc.resolve(&"SEKNOK".parse()?).alignment(), DailyAlignment::UtcMidnight);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_daily_alignment(mut self, alignment: DailyAlignment) -> Self {
+        for i in self.known.values_mut() {
+            if i.alignment() != alignment {
+                *i = Arc::new((**i).clone().with_alignment(alignment));
+            }
+        }
+        self.alignment = Some(alignment);
+        self
+    }
+
     /// Adds or replaces an instrument.
     pub fn insert(&mut self, instrument: Instrument) {
         self.known
@@ -941,9 +970,13 @@ impl InstrumentRegistry {
     /// `symbol`'s instrument, or its default ([`Instrument::default_for`]).
     #[must_use]
     pub fn resolve(&self, symbol: &Symbol) -> Instrument {
-        self.get(symbol)
-            .cloned()
-            .unwrap_or_else(|| Instrument::default_for(symbol))
+        self.get(symbol).cloned().unwrap_or_else(|| {
+            let i = Instrument::default_for(symbol);
+            match self.alignment {
+                Some(a) => i.with_alignment(a),
+                None => i,
+            }
+        })
     }
 
     /// As [`InstrumentRegistry::resolve`], calling `unknown` the first time a symbol resolves to
@@ -1178,10 +1211,17 @@ mod tests {
         assert_eq!(get("AAPL").volume(), VolumeKind::Units);
         assert_eq!(get("^N225").hours(), TradingHours::Tokyo);
         assert_eq!(get("^N225").asset_class(), &AssetClass::Index);
-        assert!(
-            r.iter()
-                .all(|i| i.alignment() == DailyAlignment::UtcMidnight)
-        );
+        // FX pairs and futures: the New York close; crypto, stocks and indices: UTC midnight.
+        for i in r.iter() {
+            let expected = match i.asset_class() {
+                AssetClass::FxPair { .. } if i.hours() == TradingHours::FxWeek => {
+                    DailyAlignment::NewYorkClose
+                }
+                AssetClass::Future => DailyAlignment::NewYorkClose,
+                _ => DailyAlignment::UtcMidnight,
+            };
+            assert_eq!(i.alignment(), expected, "{}", i.symbol());
+        }
     }
 
     #[test]
@@ -1337,5 +1377,41 @@ mod tests {
         assert!(r.knows(&n));
         assert!(serde_json::from_str::<InstrumentOverride>(r#"{"tik": "0.1"}"#).is_err());
         assert!(serde_json::from_str::<InstrumentOverride>(r#"{"tick": "-1"}"#).is_err());
+    }
+
+    proptest! {
+        /// An FX pair's or a future's default daily bars: five per FX week (Monday to Friday,
+        /// from the New York close), as Yahoo and OANDA send them, so completeness expects no
+        /// Sunday bar that never comes (under UTC midnight it would expect six). Any week of
+        /// 1990-2040, across both daylight-saving changes.
+        #[test]
+        fn the_default_fx_and_futures_week_holds_five_daily_bars(week in 0i64..2_600, future in any::<bool>()) {
+            use chrono::Datelike as _;
+            let symbol: Symbol = if future { "ES=F" } else { "EURUSD" }.parse().unwrap();
+            let i = InstrumentRegistry::builtin().resolve(&symbol);
+            prop_assert_eq!(i.alignment(), DailyAlignment::NewYorkClose);
+            let d1 = crate::Timeframe::D1.aligned(i.alignment());
+            // A Wednesday noon, and the D1 slots of the seven days around it.
+            let wednesday = chrono::DateTime::from_timestamp(631_972_800, 0).unwrap()
+                + chrono::Duration::weeks(week);
+            let calendar: &dyn crate::MarketCalendar = if future { &crate::CmeGlobexCalendar } else { &crate::FxCalendar };
+            let monday = i.alignment().date_of(d1.floor(wednesday - chrono::Duration::days(2)));
+            let mut slots = 0;
+            let mut weekdays = Vec::new();
+            for date in monday.iter_days().take(7) {
+                let t = i.alignment().day_start(date);
+                prop_assert_eq!(d1.floor(t), t);
+                let next = d1.next_open(t);
+                if calendar.is_open_during(crate::TimeRange::new(t, next).unwrap()) {
+                    slots += 1;
+                    weekdays.push(date.weekday());
+                }
+            }
+            prop_assert!(
+                (4..=5).contains(&slots),
+                "{} slots: {:?}", slots, weekdays
+            );
+            prop_assert!(weekdays.iter().all(|d| !matches!(d, chrono::Weekday::Sat | chrono::Weekday::Sun)), "{:?}", weekdays);
+        }
     }
 }

@@ -26,6 +26,9 @@ use crate::layout::{
 use crate::objects::S3Objects;
 use crate::objects::{Expect, LocalObjects, Objects, Put, Tag};
 
+mod realign;
+pub use realign::Realigned;
+
 /// Above this many partitions in a range, `load` lists the series first.
 const LIST_FIRST_ABOVE: usize = 4;
 
@@ -726,8 +729,16 @@ impl OhlcvStore for ParquetArchive {
         };
         let span = TimeRange::covering(first, last)
             .map_err(|e| StoreError::InvalidRequest(e.to_string()))?;
-        let (symbol, timeframe) = (frame.symbol(), frame.timeframe());
+        let (symbol, timeframe) = (&frame.symbol().clone(), frame.timeframe());
         let alignment = self.alignment_of(symbol);
+        // Up to H1 both alignments give the same bars: the series' label is taken.
+        let frame = if timeframe.aligned(alignment).is_shifted()
+            || timeframe.aligned(frame.alignment()).is_shifted()
+        {
+            frame
+        } else {
+            frame.with_alignment(alignment)?
+        };
         if frame.alignment() != alignment {
             return Err(StoreError::Frame(FrameError::AlignmentMismatch {
                 symbol: symbol.clone(),

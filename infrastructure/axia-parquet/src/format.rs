@@ -91,6 +91,46 @@ fn f64_column(df: &DataFrame, name: &str) -> Result<Vec<f64>, FormatError> {
     Ok(ca.into_no_null_iter().collect())
 }
 
+fn key_values(
+    reader: &mut ParquetReader<Cursor<&[u8]>>,
+) -> Result<Vec<(String, Option<String>)>, FormatError> {
+    let meta = reader.get_metadata()?.clone();
+    Ok(meta
+        .key_value_metadata()
+        .iter()
+        .flatten()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect())
+}
+
+/// The alignment a file's `axia.alignment` names; files written before alignments were
+/// recorded are UTC midnight.
+fn alignment_in(value: Option<String>) -> Result<DailyAlignment, FormatError> {
+    match value {
+        None => Ok(DailyAlignment::UtcMidnight),
+        Some(a) => a
+            .parse()
+            .map_err(|e: String| FormatError::Malformed(e.chars().take(80).collect())),
+    }
+}
+
+/// The daily alignment a file records, from its footer alone (no column is read).
+///
+/// # Errors
+/// [`FormatError`] for a file that is not Parquet or names no known alignment.
+pub fn recorded_alignment(bytes: &[u8]) -> Result<DailyAlignment, FormatError> {
+    let mut reader = ParquetReader::new(Cursor::new(bytes));
+    let kv = key_values(&mut reader)?;
+    if !kv.iter().any(|(k, _)| k == "axia.symbol") {
+        return Err(FormatError::Malformed("no axia metadata".into()));
+    }
+    alignment_in(
+        kv.into_iter()
+            .find(|(k, _)| k == "axia.alignment")
+            .and_then(|(_, v)| v),
+    )
+}
+
 /// Decodes a Parquet file written for `symbol` / `timeframe` aligned to `alignment`.
 ///
 /// # Errors
@@ -104,13 +144,7 @@ pub fn decode(
     alignment: DailyAlignment,
 ) -> Result<OhlcvFrame, FormatError> {
     let mut reader = ParquetReader::new(Cursor::new(bytes));
-    let meta = reader.get_metadata()?.clone();
-    let kv: Vec<(String, Option<String>)> = meta
-        .key_value_metadata()
-        .iter()
-        .flatten()
-        .map(|kv| (kv.key.clone(), kv.value.clone()))
-        .collect();
+    let kv = key_values(&mut reader)?;
     let get = |k: &str| {
         kv.iter()
             .find(|(key, _)| key == k)
@@ -129,12 +163,7 @@ pub fn decode(
     if s != symbol.as_str() || tf != timeframe.as_str() {
         return Err(FormatError::Mismatch(format!("file of {s} {tf}")));
     }
-    let stored = match get("axia.alignment") {
-        None => DailyAlignment::UtcMidnight,
-        Some(a) => a
-            .parse()
-            .map_err(|e: String| FormatError::Malformed(e.chars().take(80).collect()))?,
-    };
+    let stored = alignment_in(get("axia.alignment"))?;
     if stored != alignment {
         return Err(FormatError::Alignment(FrameError::AlignmentMismatch {
             symbol: symbol.clone(),

@@ -33,7 +33,7 @@ pub mod format;
 pub mod layout;
 mod objects;
 
-pub use archive::{Loaded, ParquetArchive, PartitionInfo};
+pub use archive::{Loaded, ParquetArchive, PartitionInfo, Realigned};
 
 /// Conversions between frames and polars DataFrames in the archive's schema.
 #[cfg(feature = "dataframe")]

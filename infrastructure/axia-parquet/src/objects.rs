@@ -47,6 +47,9 @@ pub(crate) trait Objects: Send + Sync + std::fmt::Debug {
     async fn put(&self, key: &str, body: Bytes, expect: Expect) -> Result<Put, StoreError>;
     /// Every data object under `prefix` (hidden files, locks and temporaries excluded).
     async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError>;
+    /// The names of the folders directly under `prefix` (which ends with `/`): one listing,
+    /// however many objects they hold (hidden folders excluded).
+    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     /// Moves the object `from` to `to` if it is still version `tag`: the bytes arrive at `to`
     /// whole before `from` is removed. `Put::Conflict` when `from` changed or is gone.
     async fn rename(&self, from: &str, to: &str, tag: &Tag) -> Result<Put, StoreError>;
@@ -162,6 +165,32 @@ impl Objects for S3Objects {
                         key: key.to_owned(),
                         bytes: u64::try_from(o.size().unwrap_or(0)).unwrap_or(0),
                     });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3_error(e, &self.locate(prefix)))?;
+            for p in page.common_prefixes() {
+                if let Some(name) = p
+                    .prefix()
+                    .and_then(|k| k.strip_prefix(prefix))
+                    .map(|k| k.trim_end_matches('/'))
+                    .filter(|n| !n.is_empty() && !n.starts_with('.'))
+                {
+                    out.push(name.to_owned());
                 }
             }
         }
@@ -434,6 +463,32 @@ impl Objects for LocalObjects {
             let mut out = Vec::new();
             list_blocking(&root, &dir, &mut out)?;
             out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.root.join(prefix.trim_end_matches('/'));
+        blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(io_error(&e, &dir)),
+            };
+            let mut out = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(|e| io_error(&e, &dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_dir = entry
+                    .file_type()
+                    .map_err(|e| io_error(&e, &entry.path()))?
+                    .is_dir();
+                if is_dir && !name.starts_with('.') {
+                    out.push(name);
+                }
+            }
+            out.sort();
             Ok(out)
         })
         .await

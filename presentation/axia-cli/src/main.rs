@@ -45,6 +45,37 @@ enum Command {
     /// Draw SYMBOL TIMEFRAME as a PNG: candles over an index axis (no weekend gaps) and volume
     /// below, read through the data provider (chart use case).
     Chart(ChartArgs),
+    /// The archive's daily alignments: which each symbol's files record, and moving a symbol
+    /// to another one.
+    Archive(ArchiveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ArchiveArgs {
+    #[command(subcommand)]
+    action: ArchiveAction,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum ArchiveAction {
+    /// Each symbol the archive holds: the daily alignment its files record, and the one it
+    /// would get without them (the settings' or the built-in default).
+    Alignments,
+    /// Move every series of SYMBOL to the daily alignment --to (default: the settings' or the
+    /// built-in one, the New York close for FX pairs and futures): bars up to H1 move to the
+    /// new partitions, H4 to MN1 are rebuilt from the archive's H1 bars; the replaced files are
+    /// kept under `realigned/` beside `ohlcv/`. Stop the symbol's writers first. Exit code 0
+    /// when the new series has every bar the old span expects, 1 when some are left for
+    /// `axia audit --repair` (listed).
+    Realign {
+        /// The symbol.
+        symbol: String,
+        /// `new_york_close` or `utc_midnight`.
+        #[arg(long)]
+        to: Option<axia_domain::DailyAlignment>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -655,6 +686,69 @@ async fn features(args: FeaturesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `axia archive …`.
+async fn archive(args: ArchiveArgs) -> anyhow::Result<u8> {
+    let settings = Settings::from_file(args.common.config.as_deref())?
+        .with_env()?
+        .with_overrides(&args.common.overrides());
+    let wiring = Wiring::build(&settings, Arc::new(SystemClock)).await?;
+    // What each symbol gets from the settings and the built-in defaults, the archive aside.
+    let defaults = settings.instrument_registry();
+    match args.action {
+        ArchiveAction::Alignments => {
+            let found = wiring.archive.recorded_alignments(|_| true).await?;
+            println!("{:<14} {:<16} DEFAULT", "SYMBOL", "RECORDED");
+            for (symbol, recorded) in found {
+                let default = defaults.resolve(&symbol).alignment();
+                let note = if recorded == default {
+                    String::new()
+                } else {
+                    format!("  (axia archive realign {symbol})")
+                };
+                println!("{symbol:<14} {recorded:<16} {default}{note}");
+            }
+            Ok(0)
+        }
+        ArchiveAction::Realign { symbol, to } => {
+            let symbol: axia_domain::Symbol = symbol
+                .parse()
+                .with_context(|| format!("symbol {symbol:?}"))?;
+            let to = to.unwrap_or_else(|| defaults.resolve(&symbol).alignment());
+            let Some(from) = wiring.archive.recorded_alignment(&symbol).await? else {
+                println!("the archive holds no series of {symbol}: nothing to realign");
+                return Ok(0);
+            };
+            eprintln!("realigning {symbol} from {from} to {to}");
+            let done = wiring.archive.realign(&symbol, to).await?;
+            let mut left = 0;
+            for r in &done {
+                println!(
+                    "{symbol} {:<4} {:>8} bars before {:>8} after {:>5} files set aside{}",
+                    r.timeframe.as_str(),
+                    r.bars_before,
+                    r.bars_after,
+                    r.files_set_aside,
+                    if r.gaps.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} gaps", r.gaps.len())
+                    }
+                );
+                for g in r.gaps.iter().take(5) {
+                    println!(
+                        "  missing {g}: axia audit {symbol} {} --from {} --to {} --repair",
+                        r.timeframe.as_str(),
+                        g.start().to_rfc3339(),
+                        g.end().to_rfc3339()
+                    );
+                }
+                left += r.gaps.len();
+            }
+            Ok(u8::from(left > 0))
+        }
+    }
+}
+
 /// Says, once, on stderr at the default level, that `symbol` is not a registered instrument
 /// and which defaults it gets.
 fn warn_if_unknown(wiring: &Wiring, symbol: &axia_domain::Symbol) -> Instrument {
@@ -688,6 +782,7 @@ fn main() -> ExitCode {
             Command::Audit(a) => audit(a).await,
             Command::Features(a) => features(a).await.map(|()| 0),
             Command::Chart(a) => chart(a).await.map(|()| 0),
+            Command::Archive(a) => archive(a).await,
         };
         result.map_err(|e| format!("{e:#}"))
     })

@@ -546,8 +546,11 @@ pub struct Settings {
     pub lock: LockSettings,
     /// The order path.
     pub orders: OrdersSettings,
+    /// The daily alignment of every instrument whose `[instruments.X]` names none (default:
+    /// each its own: the New York close for FX pairs and futures, UTC midnight otherwise).
+    pub daily_alignment: Option<axia_domain::DailyAlignment>,
     /// Instruments added to or changed from the built-in ones
-    /// (`[instruments.USDJPY] alignment = "new_york_close"`); see
+    /// (`[instruments.USDJPY] alignment = "utc_midnight"`); see
     /// [`InstrumentOverride`](axia_domain::InstrumentOverride) for the fields.
     #[serde(deserialize_with = "symbol_map")]
     pub instruments: HashMap<Symbol, axia_domain::InstrumentOverride>,
@@ -576,6 +579,9 @@ impl Settings {
     #[must_use]
     pub fn instrument_registry(&self) -> axia_domain::InstrumentRegistry {
         let mut registry = axia_domain::InstrumentRegistry::builtin();
+        if let Some(a) = self.daily_alignment {
+            registry = registry.with_daily_alignment(a);
+        }
         let mut symbols: Vec<_> = self.instruments.keys().collect();
         symbols.sort();
         for symbol in symbols {
@@ -609,6 +615,7 @@ impl Default for Settings {
             oanda: OandaSettings::default(),
             lock: LockSettings::default(),
             orders: OrdersSettings::default(),
+            daily_alignment: None,
             instruments: HashMap::new(),
             features: FeaturesSettings::default(),
             live: LiveSettings::default(),
@@ -1132,26 +1139,42 @@ mod tests {
     #[test]
     fn instruments_extend_and_override_the_builtin_ones() {
         let s = parse(
-            "[instruments.USDJPY]\nalignment = \"new_york_close\"\n\
+            "[instruments.USDJPY]\nalignment = \"utc_midnight\"\n\
              [instruments.BTCUSD]\ntick = \"0.5\"\nhours = \"always_open\"\n\
              asset_class = { kind = \"fx_pair\", base = \"BTC\", quote = \"USD\" }\n",
         )
         .unwrap();
         let r = s.instrument_registry();
         let usdjpy = r.resolve(&"USDJPY".parse().unwrap());
-        assert_eq!(
-            usdjpy.alignment(),
-            axia_domain::DailyAlignment::NewYorkClose
-        );
+        assert_eq!(usdjpy.alignment(), axia_domain::DailyAlignment::UtcMidnight);
         assert_eq!(usdjpy.price_decimals(), 3, "the rest is built in");
         let btc = r.resolve(&"BTCUSD".parse().unwrap());
         assert_eq!(btc.tick().to_string(), "0.5");
         assert_eq!(btc.hours(), axia_domain::TradingHours::AlwaysOpen);
         assert!(r.knows(&"BTCUSD".parse().unwrap()));
+        // FX pairs default to the New York close; a stock to UTC midnight.
         assert_eq!(
             r.resolve(&"EURUSD".parse().unwrap()).alignment(),
+            axia_domain::DailyAlignment::NewYorkClose
+        );
+        assert_eq!(
+            r.resolve(&"AAPL".parse().unwrap()).alignment(),
             axia_domain::DailyAlignment::UtcMidnight
         );
+        // One line puts every instrument without its own on UTC midnight.
+        let all = parse(
+            "daily_alignment = \"utc_midnight\"\n[instruments.GBPUSD]\nalignment = \"new_york_close\"\n",
+        )
+        .unwrap()
+        .instrument_registry();
+        for (s, a) in [
+            ("EURUSD", axia_domain::DailyAlignment::UtcMidnight),
+            ("SEKNOK", axia_domain::DailyAlignment::UtcMidnight),
+            ("ES=F", axia_domain::DailyAlignment::UtcMidnight),
+            ("GBPUSD", axia_domain::DailyAlignment::NewYorkClose),
+        ] {
+            assert_eq!(all.resolve(&s.parse().unwrap()).alignment(), a, "{s}");
+        }
     }
 
     #[test]

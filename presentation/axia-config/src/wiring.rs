@@ -87,11 +87,11 @@ impl Wiring {
     /// A [`ConfigError`] for settings an adapter refuses (a malformed URL or namespace).
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         settings.validate()?;
-        let instruments = Arc::new(settings.instrument_registry());
         let archive = open_archive(settings)
             .await?
-            .verify_writes(settings.archive.verify_writes)
-            .instruments(Arc::clone(&instruments));
+            .verify_writes(settings.archive.verify_writes);
+        let instruments = Arc::new(recorded_alignments(settings, &archive).await);
+        let archive = archive.instruments(Arc::clone(&instruments));
         let hot = hot_cache(settings, &clock)?;
         #[cfg(feature = "yahoo")]
         let yahoo = yahoo(settings, &clock, &instruments)?;
@@ -323,6 +323,61 @@ async fn open_archive(settings: &Settings) -> Result<ParquetArchive, ConfigError
             location.strip_prefix("file://").unwrap_or(location),
         ))
     }
+}
+
+/// The instruments of the settings, each symbol the archive already holds keeping the daily
+/// alignment its files record, unless the settings name one (`[instruments.X] alignment`).
+///
+/// FX pairs and futures default to the New York close; an archive written when they defaulted
+/// to UTC midnight keeps UTC midnight, symbol by symbol, until `axia archive realign` moves it
+/// (one listing of the archive's symbols, then two or three requests per FX pair or future it
+/// holds). Where the archive cannot be read the defaults stand, with a warning: a series it
+/// holds under the other alignment is then refused (read and written), never mixed, until a
+/// restart that can read it.
+async fn recorded_alignments(
+    settings: &Settings,
+    archive: &ParquetArchive,
+) -> axia_domain::InstrumentRegistry {
+    let mut registry = settings.instrument_registry();
+    let chosen = |s: &Symbol| {
+        settings.daily_alignment.is_some()
+            || settings
+                .instruments
+                .get(s)
+                .is_some_and(|o| o.alignment.is_some())
+    };
+    let probed = archive
+        .recorded_alignments(|s| {
+            !chosen(s) && registry.resolve(s).alignment() != DailyAlignment::UtcMidnight
+        })
+        .await;
+    match probed {
+        Ok(found) => {
+            for (symbol, recorded) in found {
+                let default = registry.resolve(&symbol).alignment();
+                if recorded != default {
+                    tracing::warn!(
+                        %symbol,
+                        %recorded,
+                        %default,
+                        "the archive holds {symbol} aligned to {recorded}: kept (`axia archive realign {symbol}` moves it to {default})"
+                    );
+                    registry.override_with(
+                        &symbol,
+                        &axia_domain::InstrumentOverride {
+                            alignment: Some(recorded),
+                            ..axia_domain::InstrumentOverride::default()
+                        },
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "cannot read which daily alignment the archive records: FX pairs and futures use the New York close; a series the archive holds under UTC midnight is refused until a restart can read it"
+        ),
+    }
+    registry
 }
 
 /// The hot cache at `[hot_cache] url`, if any.

@@ -48,6 +48,9 @@ struct State {
     lose_next_response: AtomicBool,
     hide_orders: AtomicBool,
     partial_next: Mutex<Option<u64>>,
+    /// Hold the next POST: answer nothing useful now, apply it when released.
+    hold_next: AtomicBool,
+    held: Mutex<Vec<Vec<u8>>>,
 }
 
 /// Orders by client id and every transaction, as OANDA keeps them.
@@ -257,7 +260,12 @@ impl State {
         };
         let mut book = self.book.lock().unwrap();
         match (req.method.as_str(), rest) {
-            ("POST", "orders") => self.create(&mut book, req),
+            ("POST", "orders") if self.hold_next.swap(false, Ordering::SeqCst) => {
+                // Received, not applied: the answer the client gets says nothing of it.
+                self.held.lock().unwrap().push(req.body.clone());
+                ResponseTemplate::new(504).set_body_string("upstream request timeout")
+            }
+            ("POST", "orders") => self.create(&mut book, &req.body),
             ("GET", "summary") => {
                 let last = book.next_id.to_string();
                 ResponseTemplate::new(200).set_body_json(json!({
@@ -305,8 +313,8 @@ impl State {
         }
     }
 
-    fn create(&self, book: &mut Book, req: &Request) -> ResponseTemplate {
-        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+    fn create(&self, book: &mut Book, body: &[u8]) -> ResponseTemplate {
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
             return error(400, "Invalid JSON");
         };
         let o = &body["order"];
@@ -501,6 +509,8 @@ impl FakeOanda {
             lose_next_response: AtomicBool::new(false),
             hide_orders: AtomicBool::new(false),
             partial_next: Mutex::new(None),
+            hold_next: AtomicBool::new(false),
+            held: Mutex::new(Vec::new()),
         });
         Mock::given(path_regex(r"^/v3/instruments/[^/]+/candles$"))
             .respond_with(Candles(Arc::clone(&state)))
@@ -561,6 +571,26 @@ impl FakeOanda {
     /// that way), so only the transaction history tells what became of it.
     pub fn hide_orders(&self, hidden: bool) {
         self.state.hide_orders.store(hidden, Ordering::SeqCst);
+    }
+
+    /// Holds the next order POST: it is answered 504 at once and applied only at
+    /// [`FakeOanda::apply_held`] (a POST that reaches OANDA after the client gave up on it).
+    pub fn hold_next_post(&self) {
+        self.state.hold_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Applies the held POSTs now, as OANDA would have on receipt (a second trade with the
+    /// client id of an open one is refused), and says of each whether it created an order.
+    pub fn apply_held(&self) -> Vec<bool> {
+        let held = std::mem::take(&mut *self.state.held.lock().unwrap());
+        let mut book = self.state.book.lock().unwrap();
+        held.iter()
+            .map(|body| {
+                let before = book.created;
+                let _ = self.state.create(&mut book, body);
+                book.created > before
+            })
+            .collect()
     }
 
     /// Fills only `units` of the next market order and cancels the rest.

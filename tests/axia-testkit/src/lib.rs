@@ -22,3 +22,13 @@ pub mod market_data;
 pub mod ohlcv_store;
 pub mod order_executor;
 pub mod order_store;
+
+/// The built-in instruments with every series on UTC midnight, for cases that name UTC days
+/// (FX pairs and futures default to the New York close, whose days are trading dates).
+#[must_use]
+pub fn utc_instruments() -> std::sync::Arc<axia_domain::InstrumentRegistry> {
+    std::sync::Arc::new(
+        axia_domain::InstrumentRegistry::builtin()
+            .with_daily_alignment(axia_domain::DailyAlignment::UtcMidnight),
+    )
+}

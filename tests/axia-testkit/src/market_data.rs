@@ -130,24 +130,25 @@ pub async fn a_closed_market_is_no_data(s: Subject) {
 
 /// The bar that opened at or before now and has not closed is returned labelled forming; every
 /// other bar is closed.
+///
+/// On the series' own grid (the frame's alignment): an FX pair's day opens at the New York
+/// close, the evening before.
 pub async fn the_forming_bar_is_labelled(s: Subject) {
-    let range = TimeRange::new(
-        Timeframe::D1.floor(s.now),
-        s.now + Duration::milliseconds(1),
-    )
-    .unwrap();
+    let range =
+        TimeRange::new(s.now - Duration::days(2), s.now + Duration::milliseconds(1)).unwrap();
     for tf in [Timeframe::M5, Timeframe::H1, Timeframe::D1] {
         let got = s.source.bars(&s.symbol, tf, range).await.unwrap().frame;
+        let grid = got.grid();
         assert!(
             got.closed()
                 .iter()
-                .all(|b| tf.is_closed_at(b.time(), s.now)),
+                .all(|b| grid.is_closed_at(b.time(), s.now)),
             "{tf}: a bar not labelled forming has not closed"
         );
         let forming = got
             .forming()
             .unwrap_or_else(|| panic!("{tf}: no forming bar in an open market"));
-        assert_eq!(forming.time(), tf.floor(s.now), "{tf}");
+        assert_eq!(forming.time(), grid.floor(s.now), "{tf}");
     }
 }
 

@@ -6,7 +6,7 @@ use axia_domain::{
 };
 use axia_parquet::ParquetArchive;
 use axia_parquet::layout::partition_at;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Datelike, Duration, TimeZone, Utc};
 
 use crate::support::*;
 
@@ -30,6 +30,8 @@ on_both_backends!(
     coverage_lists_the_stored_partitions,
     a_new_york_close_series_is_laid_out_by_trading_date_and_never_mixed,
     the_legacy_layout_of_a_symbol_holding_equals_is_moved_into_place,
+    realign_moves_a_utc_midnight_series_to_the_new_york_close_and_keeps_the_old_files,
+    realign_finishes_a_run_stopped_after_setting_files_aside,
 );
 
 fn all() -> TimeRange {
@@ -248,7 +250,11 @@ fn day_of_damage() -> chrono::DateTime<Utc> {
 async fn a_damaged_partition_costs_only_its_own_bars(a: ParquetArchive, p: Place) {
     let sym = sym("USDJPY");
     let month = TimeRange::new(month_end() - Duration::days(30), month_end()).unwrap();
-    let truth = axia_simbroker::generate(7, &sym, Timeframe::M1, month, month_end()).unwrap();
+    // Minutes: the same bars under either alignment; labelled as this archive lays them out.
+    let truth = axia_simbroker::generate(7, &sym, Timeframe::M1, month, month_end())
+        .unwrap()
+        .with_alignment(DailyAlignment::UtcMidnight)
+        .unwrap();
     a.save(&truth).await.unwrap();
     let day = partition_at(Timeframe::M1, DailyAlignment::UtcMidnight, day_of_damage());
     let key = a.key(&sym, Timeframe::M1, &day);
@@ -643,7 +649,20 @@ async fn a_new_york_close_series_is_laid_out_by_trading_date_and_never_mixed(
         .unwrap();
     assert_eq!(wednesday.present, ["2026-03-11"]);
     assert_eq!(wednesday.frame.len(), 31);
-    // A frame of the other alignment is refused, whole.
+    // Daily bars of the other alignment are refused, whole.
+    let utc_d1 = bars(
+        "AUDUSD",
+        Timeframe::D1,
+        Utc.with_ymd_and_hms(2026, 3, 16, 0, 0, 0).unwrap(),
+        5,
+        0.66,
+    );
+    assert!(matches!(
+        a.save(&utc_d1).await,
+        Err(StoreError::Frame(FrameError::AlignmentMismatch { .. }))
+    ));
+    // Up to H1 both alignments give the same bars: minutes labelled UTC join the series under
+    // its own label and layout.
     let utc_m1 = bars(
         "AUDUSD",
         Timeframe::M1,
@@ -651,10 +670,21 @@ async fn a_new_york_close_series_is_laid_out_by_trading_date_and_never_mixed(
         5,
         0.66,
     );
-    assert!(matches!(
-        a.save(&utc_m1).await,
-        Err(StoreError::Frame(FrameError::AlignmentMismatch { .. }))
-    ));
+    a.save(&utc_m1).await.unwrap();
+    assert_eq!(
+        a.get(
+            &sym("AUDUSD"),
+            Timeframe::M1,
+            TimeRange::new(
+                Utc.with_ymd_and_hms(2026, 3, 12, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2026, 3, 12, 0, 5, 0).unwrap(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap(),
+        utc_m1.clone().with_alignment(ny).unwrap()
+    );
     // Files written under one alignment are refused by an archive configured for the other:
     // an error, not damage, and they stay where they are.
     let err = utc_archive
@@ -673,5 +703,178 @@ async fn a_new_york_close_series_is_laid_out_by_trading_date_and_never_mixed(
             .frame,
         d1,
         "still intact"
+    );
+}
+
+/// The registry with `symbol` aligned to UTC midnight (what FX pairs defaulted to before).
+fn utc_registry(symbol: &str) -> Arc<InstrumentRegistry> {
+    let mut r = InstrumentRegistry::builtin();
+    let i = r
+        .resolve(&sym(symbol))
+        .with_alignment(DailyAlignment::UtcMidnight);
+    r.insert(i);
+    Arc::new(r)
+}
+
+/// `n` bars of `tf` from `start`, only those the FX market is open during.
+fn fx_bars(symbol: &str, tf: Timeframe, start: chrono::DateTime<Utc>, n: usize) -> OhlcvFrame {
+    use axia_domain::MarketCalendar;
+    let all = bars(symbol, tf, start, n, 1.08);
+    let open: Vec<_> = all
+        .iter()
+        .filter(|b| {
+            axia_domain::FxCalendar
+                .is_open_during(TimeRange::new(b.time(), tf.next_open(b.time())).unwrap())
+        })
+        .collect();
+    OhlcvFrame::from_bars(sym(symbol), tf, open).unwrap()
+}
+
+/// The New York close's daily bars of `h1`, computed the plain way: every trading date whose
+/// 17:00-to-17:00 span `h1` covers from end to end, aggregated from its hourly bars.
+fn ny_days_by_hand(h1: &OhlcvFrame) -> Vec<(i64, [f64; 5])> {
+    let ny = DailyAlignment::NewYorkClose;
+    let (first, last) = (h1.first().unwrap().time(), h1.last().unwrap().time());
+    let mut out = Vec::new();
+    let mut date = ny.date_of(first);
+    while ny.day_start(date) <= last {
+        let (start, end) = (ny.day_start(date), ny.day_start(date.succ_opt().unwrap()));
+        let inside: Vec<_> = h1
+            .iter()
+            .filter(|b| b.time() >= start && b.time() < end)
+            .collect();
+        if start >= first && end <= last + Duration::hours(1) && !inside.is_empty() {
+            out.push((
+                start.timestamp_millis(),
+                [
+                    inside[0].open(),
+                    inside.iter().map(|b| b.high()).fold(f64::MIN, f64::max),
+                    inside.iter().map(|b| b.low()).fold(f64::MAX, f64::min),
+                    inside[inside.len() - 1].close(),
+                    inside.iter().map(|b| b.volume()).sum(),
+                ],
+            ));
+        }
+        date = date.succ_opt().unwrap();
+    }
+    out
+}
+
+async fn realign_moves_a_utc_midnight_series_to_the_new_york_close_and_keeps_the_old_files(
+    a: ParquetArchive,
+    p: Place,
+) {
+    let (s, ny) = (sym("EURUSD"), DailyAlignment::NewYorkClose);
+    let old = a.clone().instruments(utc_registry("EURUSD"));
+    // Three FX weeks over New York's change to daylight time (2026-03-08), written the old way.
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap();
+    let h1 = fx_bars("EURUSD", Timeframe::H1, start, 24 * 21);
+    let m15 = fx_bars("EURUSD", Timeframe::M15, start, 4 * 48);
+    let d1 = h1.resample(Timeframe::D1).unwrap();
+    let w1 = h1.resample(Timeframe::W1).unwrap();
+    for f in [&h1, &m15, &d1, &w1] {
+        old.save(f).await.unwrap();
+    }
+    let files_before = p.files_under("ohlcv/symbol=EURUSD").await.len();
+    assert!(a.symbols().await.unwrap().contains(&s));
+    assert_eq!(
+        a.recorded_alignment(&s).await.unwrap(),
+        Some(DailyAlignment::UtcMidnight)
+    );
+    assert_eq!(a.recorded_alignment(&sym("GBPUSD")).await.unwrap(), None);
+
+    let done = a.realign(&s, ny).await.unwrap();
+    let set_aside: usize = done.iter().map(|r| r.files_set_aside).sum();
+    assert_eq!(set_aside, files_before, "every old file kept aside");
+    assert_eq!(
+        p.files_under("realigned/ohlcv/symbol=EURUSD").await.len(),
+        files_before
+    );
+    assert_eq!(a.recorded_alignment(&s).await.unwrap(), Some(ny));
+
+    let new = a.aligning(&s, ny);
+    let read = |tf| {
+        let new = new.clone();
+        let s = s.clone();
+        async move { new.get(&s, tf, all()).await.unwrap() }
+    };
+    // Up to H1 the same bars, in the new layout.
+    assert_eq!(
+        read(Timeframe::H1).await,
+        h1.clone().with_alignment(ny).unwrap()
+    );
+    assert_eq!(
+        read(Timeframe::M15).await,
+        m15.clone().with_alignment(ny).unwrap()
+    );
+    // D1: exactly the trading dates the hourly bars cover, each from its own hours.
+    let got: Vec<(i64, [f64; 5])> = read(Timeframe::D1)
+        .await
+        .iter()
+        .map(|b| {
+            (
+                b.time_millis(),
+                [b.open(), b.high(), b.low(), b.close(), b.volume()],
+            )
+        })
+        .collect();
+    let want = ny_days_by_hand(&h1);
+    assert_eq!(got.len(), want.len());
+    for ((gt, gv), (wt, wv)) in got.iter().zip(&want) {
+        assert_eq!(gt, wt);
+        for (g, w) in gv.iter().zip(wv) {
+            assert!((g - w).abs() < 1e-9, "{gt}: {gv:?} vs {wv:?}");
+        }
+    }
+    // Five trading dates a week, never a Sunday: the FX convention.
+    assert!(got.iter().all(|(t, _)| {
+        let date = ny.date_of(chrono::DateTime::from_timestamp_millis(*t).unwrap());
+        !matches!(date.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun)
+    }));
+    let d1_report = done.iter().find(|r| r.timeframe == Timeframe::D1).unwrap();
+    assert_eq!(d1_report.bars_before, d1.len());
+    assert_eq!(d1_report.bars_after, want.len());
+    // What the hourly bars could not rebuild is named: only the partial first and last days.
+    assert!(d1_report.gaps.len() <= 2, "{:?}", d1_report.gaps);
+    assert!(!read(Timeframe::W1).await.is_empty());
+    // The old view is refused, not mixed; a second run changes nothing.
+    assert!(matches!(
+        old.load(&s, Timeframe::H1, all()).await,
+        Err(StoreError::Frame(FrameError::AlignmentMismatch { .. }))
+    ));
+    let again = a.realign(&s, ny).await.unwrap();
+    assert!(again.iter().all(|r| r.files_set_aside == 0));
+    assert_eq!(read(Timeframe::H1).await, h1.with_alignment(ny).unwrap());
+}
+
+async fn realign_finishes_a_run_stopped_after_setting_files_aside(a: ParquetArchive, p: Place) {
+    let (s, ny) = (sym("USDCHF"), DailyAlignment::NewYorkClose);
+    let old = a.clone().instruments(utc_registry("USDCHF"));
+    let start = Utc.with_ymd_and_hms(2026, 4, 27, 0, 0, 0).unwrap();
+    let h1 = fx_bars("USDCHF", Timeframe::H1, start, 24 * 10);
+    old.save(&h1).await.unwrap();
+    // A run stopped between setting April's file aside and writing the new partitions.
+    let april = "ohlcv/symbol=USDCHF/timeframe=H1/2026-04.parquet";
+    let prefix = match &p {
+        Place::Dir(_) => "",
+        Place::Bucket(..) => "cold/",
+    };
+    let bytes = p.read(&format!("{prefix}{april}")).await.unwrap();
+    p.write(
+        &format!(
+            "{prefix}realigned/ohlcv/symbol=USDCHF/timeframe=H1/2026-04.20261207T120000.000Z.realigned"
+        ),
+        &bytes,
+    )
+    .await;
+    p.remove(&format!("{prefix}{april}")).await;
+    a.realign(&s, ny).await.unwrap();
+    assert_eq!(
+        a.aligning(&s, ny)
+            .get(&s, Timeframe::H1, all())
+            .await
+            .unwrap(),
+        h1.with_alignment(ny).unwrap(),
+        "April's bars back from the set-aside file"
     );
 }

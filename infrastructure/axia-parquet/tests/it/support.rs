@@ -93,6 +93,7 @@ impl Place {
             Self::Dir(root) => ParquetArchive::local(root),
             Self::Bucket(client, bucket) => ParquetArchive::s3(client.clone(), bucket, "cold"),
         }
+        .instruments(utc_everywhere())
     }
 
     /// Writes raw bytes over an object.
@@ -131,9 +132,21 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
     )
 }
 
+/// Every series at UTC midnight, the layout most of these tests look at (FX pairs default to
+/// the New York close; the tests of that layout say so).
+pub fn utc_everywhere() -> std::sync::Arc<axia_domain::InstrumentRegistry> {
+    std::sync::Arc::new(
+        axia_domain::InstrumentRegistry::builtin()
+            .with_daily_alignment(axia_domain::DailyAlignment::UtcMidnight),
+    )
+}
+
 pub async fn local() -> (ParquetArchive, Place) {
     let dir = std::env::temp_dir().join(unique("archive"));
-    (ParquetArchive::local(&dir), Place::Dir(dir))
+    (
+        ParquetArchive::local(&dir).instruments(utc_everywhere()),
+        Place::Dir(dir),
+    )
 }
 
 pub async fn s3() -> (ParquetArchive, Place) {
@@ -141,7 +154,7 @@ pub async fn s3() -> (ParquetArchive, Place) {
     let bucket = unique("archive");
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     (
-        ParquetArchive::s3(client.clone(), bucket.clone(), "cold"),
+        ParquetArchive::s3(client.clone(), bucket.clone(), "cold").instruments(utc_everywhere()),
         Place::Bucket(client, bucket),
     )
 }

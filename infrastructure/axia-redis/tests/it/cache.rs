@@ -87,8 +87,8 @@ async fn a_series_keeps_its_alignment_and_refuses_the_other() {
             .unwrap(),
         h4
     );
-    // The same series under the UTC grid is refused, and the stored value is untouched.
-    let utc = frame("NZDUSD", Timeframe::H1, noon(), 1, 0.61);
+    // H4 bars on the UTC grid are refused, and the stored value is untouched.
+    let utc = frame("NZDUSD", Timeframe::H4, noon(), 1, 0.61);
     assert!(matches!(
         cache.save(&utc).await,
         Err(StoreError::Frame(
@@ -97,11 +97,21 @@ async fn a_series_keeps_its_alignment_and_refuses_the_other() {
     ));
     assert_eq!(
         cache
-            .get(&sym("NZDUSD"), Timeframe::H1, all_time())
+            .get(&sym("NZDUSD"), Timeframe::H4, all_time())
             .await
             .unwrap(),
-        h1
+        h4
     );
+    // Up to H1 both alignments give the same bars: a bar labelled UTC joins the series, which
+    // keeps its label.
+    let utc = frame("NZDUSD", Timeframe::H1, noon(), 1, 0.61);
+    cache.save(&utc).await.unwrap();
+    let back = cache
+        .get(&sym("NZDUSD"), Timeframe::H1, all_time())
+        .await
+        .unwrap();
+    assert_eq!(back.alignment(), ny);
+    assert_eq!(back.len(), h1.len() + 1);
 }
 
 #[tokio::test]

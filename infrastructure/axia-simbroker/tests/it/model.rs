@@ -65,12 +65,14 @@ proptest! {
 
     #[test]
     fn a_coarse_bar_is_the_resample_of_its_m1_bars(s in symbols(), tf in timeframes(), start_h in 0i64..2_000, len_h in 1i64..800) {
-        let start = tf.floor(now() - Duration::days(100) + Duration::hours(start_h));
+        // On the instrument's grid (an FX pair's days end at the New York close).
+        let grid = tf.aligned(axia_domain::InstrumentRegistry::builtin().resolve(&sym(s)).alignment());
+        let start = grid.floor(now() - Duration::days(100) + Duration::hours(start_h));
         let r = range(start, start + Duration::hours(len_h));
         let far = now() + Duration::days(400);
         let coarse = generate(11, &sym(s), tf, r, far).unwrap();
         // The M1 bars of every coarse bar that opens in r.
-        let m1_end = coarse.last_time().map_or(r.end(), |t| tf.next_open(t));
+        let m1_end = coarse.last_time().map_or(r.end(), |t| grid.next_open(t));
         let fine = generate(11, &sym(s), Timeframe::M1, range(start, m1_end.max(start)), far).unwrap();
         let expected = if tf == Timeframe::M1 { fine.clone() } else { fine.resample(tf).unwrap() };
         prop_assert_eq!(coarse, expected.slice(r));

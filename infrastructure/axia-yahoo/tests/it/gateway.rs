@@ -504,13 +504,16 @@ async fn h4_is_the_resample_of_60m() {
         .unwrap()
         .frame;
     assert_eq!(h4.timeframe(), Timeframe::H4);
+    // USDJPY's H4 bars run from the New York close (22:00 UTC in winter): 02:00, 06:00 and
+    // 10:00 open in the range, the first from the hours 02:00 to 05:00.
     assert_eq!(h4.len(), 3);
     let first = h4.first().unwrap();
+    assert_eq!(first.time(), start + Span::hours(2));
     assert_eq!(
         (first.open(), first.close(), first.volume()),
-        (150.0, 150.3 + 0.25, 400.0)
+        (150.2, 150.5 + 0.25, 400.0)
     );
-    assert_eq!(first.high(), 150.3 + 0.5);
+    assert_eq!(first.high(), 150.5 + 0.5);
 }
 
 #[tokio::test]

@@ -99,7 +99,8 @@ fn chart_over_30_days_reads_the_archive_then_falls_back_and_csv_prints_every_bar
         stderr.contains("cold_archive") && stderr.contains("complete false"),
         "{stderr}"
     );
-    // Trading over 30 days goes to the broker: every weekday of the window.
+    // Trading over 30 days goes to the broker: every trading date of the window, five a week
+    // (an FX pair's days end at the New York close).
     let out = axia(
         &[
             "ohlcv",
@@ -118,7 +119,7 @@ fn chart_over_30_days_reads_the_archive_then_falls_back_and_csv_prints_every_bar
     );
     let csv = String::from_utf8_lossy(&out.stdout);
     let rows = csv.lines().count() - 1;
-    assert!((25..=31).contains(&rows), "{rows} daily bars");
+    assert!((20..=23).contains(&rows), "{rows} daily bars");
     // Only today's bar is forming, and it says so.
     let forming: Vec<_> = csv.lines().skip(1).map(|l| l.ends_with(",true")).collect();
     assert_eq!(forming.iter().filter(|f| **f).count(), 1);
@@ -559,20 +560,22 @@ async fn features_on_an_empty_archive_equal_the_full_documented_history() {
             false,
             500,
         ),
-        // Tuesday noon: the week of 11-09 is forming (36 h after its open).
+        // Tuesday noon: the week of 11-09 is forming (38 h after its open, Sunday 17:00 New
+        // York: an FX pair's weeks and months start at the New York close).
         (
             "USDJPY",
             "W1",
             "2026-11-10T12:00:00Z",
-            "2026-11-09T00:00:00Z",
+            "2026-11-08T22:00:00Z",
             true,
             500,
         ),
+        // November opens at the New York close of October 31st (17:00 daylight time).
         (
             "USDJPY",
             "MN1",
             "2026-11-10T12:00:00Z",
-            "2026-11-01T00:00:00Z",
+            "2026-10-31T21:00:00Z",
             true,
             24,
         ),
@@ -734,4 +737,121 @@ fn chart_draws_a_png_offline() {
     assert!(!bad.status.success());
     assert!(!dir.join("x.png").exists());
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// An archive written when FX pairs were aligned to UTC midnight keeps that alignment, symbol by
+/// symbol (nothing refused, nothing rewritten), until `axia archive realign` moves it to the New
+/// York close, the default for FX; `axia archive alignments` says which is which; a fresh
+/// archive gets the New York close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_keeps_its_recorded_alignment_until_realigned() {
+    use axia_domain::{DailyAlignment, InstrumentRegistry, OhlcvStore, TimeRange, Timeframe};
+    use chrono::{Duration, TimeZone, Timelike, Utc};
+    let dir = tmp("realign");
+    let _ = std::fs::remove_dir_all(dir.join("axia-archive"));
+    let at = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let sym: axia_domain::Symbol = "EURUSD".parse().unwrap();
+    let utc = InstrumentRegistry::builtin()
+        .resolve(&sym)
+        .with_alignment(DailyAlignment::UtcMidnight);
+    let mut registry = InstrumentRegistry::builtin();
+    registry.insert(utc.clone());
+    let archive = axia_parquet::ParquetArchive::local(dir.join("axia-archive"))
+        .instruments(std::sync::Arc::new(registry));
+    // H1 over 22 days; D1 over 20 days ending a day earlier, so every new daily bar of its span
+    // can be rebuilt from the hours.
+    for (tf, from, to) in [
+        (Timeframe::H1, at - Duration::days(22), at),
+        (
+            Timeframe::D1,
+            at - Duration::days(20),
+            at - Duration::days(1),
+        ),
+    ] {
+        let range = TimeRange::new(from, to).unwrap();
+        let f = axia_simbroker::generate_for(42, &utc, tf, range, to)
+            .unwrap()
+            .closed_at(to);
+        archive.save(&f).await.unwrap();
+    }
+    let daily = |dir: &std::path::Path, use_case: &str| {
+        let out = axia(
+            &[
+                "ohlcv",
+                "EURUSD",
+                "D1",
+                "--from",
+                "2026-11-01T00:00:00Z",
+                "--to",
+                "2026-11-14T00:00:00Z",
+                "--use-case",
+                use_case,
+                "--format",
+                "json",
+                "--at",
+                "2026-11-20T12:00:00Z",
+            ],
+            dir,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let hours: Vec<u32> = v["bars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                b["time"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<chrono::DateTime<Utc>>()
+                    .unwrap()
+                    .hour()
+            })
+            .collect();
+        (
+            v["instrument"]["alignment"].as_str().unwrap().to_owned(),
+            hours,
+            stderr,
+        )
+    };
+    // Kept as recorded, and said.
+    let (alignment, hours, stderr) = daily(&dir, "analysis");
+    assert_eq!(alignment, "utc_midnight");
+    assert!(hours.iter().all(|h| *h == 0), "{hours:?}");
+    assert!(stderr.contains("axia archive realign EURUSD"), "{stderr}");
+    let out = axia(&["archive", "alignments"], &dir);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()[..3]
+                == ["EURUSD", "utc_midnight", "new_york_close"]),
+        "{listed}"
+    );
+
+    let out = axia(&["archive", "realign", "EURUSD"], &dir);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("EURUSD D1"), "{report}");
+    assert!(
+        dir.join("axia-archive/realigned/ohlcv/symbol=EURUSD")
+            .is_dir()
+    );
+    // Two FX weeks: ten daily bars opening at 17:00 New York (22:00 UTC in November).
+    let (alignment, hours, stderr) = daily(&dir, "analysis");
+    assert_eq!(alignment, "new_york_close");
+    assert_eq!(hours, vec![22; 10], "{stderr}");
+
+    // A fresh archive: the New York close from the start (the broker's bars: trading).
+    let fresh = tmp("realign-fresh");
+    let _ = std::fs::remove_dir_all(fresh.join("axia-archive"));
+    let (alignment, hours, _) = daily(&fresh, "trading");
+    assert_eq!(alignment, "new_york_close");
+    assert_eq!(hours, vec![22; 10]);
 }

@@ -547,10 +547,14 @@ async fn oanda_as_the_source() {
     assert_eq!(report["summary"]["failed"], 0, "{report}");
     let requests = fake.requests().await;
     assert!(!requests.is_empty());
+    // FX pairs' days end at the New York close: every request asks OANDA for that grid.
     assert!(
-        requests
-            .iter()
-            .all(|r| r.url.query().unwrap().contains("alignmentTimezone=UTC"))
+        requests.iter().all(|r| {
+            let q = r.url.query().unwrap();
+            q.contains("alignmentTimezone=America%2FNew_York") && q.contains("dailyAlignment=17")
+        }),
+        "{:?}",
+        requests.first().map(|r| r.url.to_string())
     );
 
     // A refused token: every task fails, and the token appears nowhere in the output.

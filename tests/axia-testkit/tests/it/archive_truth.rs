@@ -366,9 +366,10 @@ async fn audit_finds_a_deleted_partition_and_a_tampered_bar_and_repair_restores_
         .unwrap();
     assert!(clean.is_clean(), "{clean:?}");
     // Delete one day, tamper with one bar of another.
+    // USDJPY's days end at the New York close: its day partitions hold trading dates.
     let gone = axia_parquet::layout::partition_at(
         Timeframe::M5,
-        axia_domain::DailyAlignment::UtcMidnight,
+        archive.alignment_of(&sym),
         Utc.with_ymd_and_hms(2026, 3, 17, 0, 0, 0).unwrap(),
     );
     std::fs::remove_file(dir.join(archive.key(&sym, Timeframe::M5, &gone))).unwrap();
@@ -453,7 +454,7 @@ async fn the_forming_bar_never_reaches_the_archive_through_the_provider_either()
             .unwrap();
         assert_eq!(
             r.meta.forming,
-            Some(tf.floor(now)),
+            Some(tf.aligned(archive.alignment_of(&sym)).floor(now)),
             "{tf}: the provider says which bar is forming"
         );
         assert_eq!(r.frame.forming().map(|b| b.time()), r.meta.forming);
@@ -468,13 +469,15 @@ async fn the_forming_bar_never_reaches_the_archive_through_the_provider_either()
     for tf in [Timeframe::H1, Timeframe::D1] {
         let archived = archive.get(&sym, tf, all).await.unwrap();
         assert!(
-            archived.iter().all(|b| tf.is_closed_at(b.time(), now)),
+            archived
+                .iter()
+                .all(|b| archived.grid().is_closed_at(b.time(), now)),
             "{tf}"
         );
         let cached = hot.get(&sym, tf, all).await.unwrap();
         assert_eq!(
             cached.forming().map(|b| b.time()),
-            Some(tf.floor(now)),
+            Some(tf.aligned(archive.alignment_of(&sym)).floor(now)),
             "{tf}: the hot tier keeps it, labelled"
         );
     }

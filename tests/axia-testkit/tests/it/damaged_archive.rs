@@ -67,13 +67,17 @@ impl Place {
     }
 }
 
+/// USDJPY laid out by UTC day, as these cases name their days.
 async fn local() -> (ParquetArchive, Place) {
     let dir = std::env::temp_dir().join(format!(
         "axia-damaged-{}-{}",
         std::process::id(),
         Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ));
-    (ParquetArchive::local(&dir), Place::Dir(dir))
+    (
+        ParquetArchive::local(&dir).instruments(axia_testkit::utc_instruments()),
+        Place::Dir(dir),
+    )
 }
 
 async fn moto() -> (ParquetArchive, Place) {
@@ -92,7 +96,8 @@ async fn moto() -> (ParquetArchive, Place) {
     );
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     (
-        ParquetArchive::s3(client.clone(), bucket.clone(), "cold"),
+        ParquetArchive::s3(client.clone(), bucket.clone(), "cold")
+            .instruments(axia_testkit::utc_instruments()),
         Place::Bucket(client, bucket),
     )
 }

@@ -35,10 +35,13 @@ market_data_contract!(yahoo_on_fake_server, || async {
 
 const TOKEN: &str = "fake-oanda-token-0123456789";
 
+/// A gateway whose series are on UTC midnight (the New York close, the FX default, has its
+/// own test below).
 async fn oanda(now: DateTime<Utc>) -> (FakeOanda, OandaGateway) {
     let fake = FakeOanda::start(42, now, TOKEN).await;
     let config = OandaConfig::new(TOKEN)
         .base_url(fake.uri())
+        .instruments(axia_testkit::utc_instruments())
         .requests_per_second(1000.0)
         .retries(
             2,
@@ -137,18 +140,12 @@ mod oanda_specifics {
         assert!(h1.report.is_clean());
     }
 
-    /// A series on the New York close asks OANDA for its own alignment and takes its bars.
+    /// A series on the New York close (an FX pair's default) asks OANDA for its own alignment
+    /// and takes its bars.
     #[tokio::test]
     async fn a_new_york_close_series_asks_for_its_own_grid() {
         let fake = FakeOanda::start(42, now(), TOKEN).await;
-        let mut registry = axia_domain::InstrumentRegistry::builtin();
-        let ny = registry
-            .resolve(&usdjpy())
-            .with_alignment(axia_domain::DailyAlignment::NewYorkClose);
-        registry.insert(ny);
-        let config = OandaConfig::new(TOKEN)
-            .base_url(fake.uri())
-            .instruments(Arc::new(registry));
+        let config = OandaConfig::new(TOKEN).base_url(fake.uri());
         let gateway = OandaGateway::new(config, Arc::new(ManualClock::new(now()))).unwrap();
         let range = TimeRange::new(now() - Duration::days(20), now()).unwrap();
         let got = gateway.bars(&usdjpy(), Timeframe::D1, range).await.unwrap();

@@ -77,14 +77,17 @@ async fn s3_archive() -> Arc<dyn OhlcvStore> {
     );
     let bucket = unique("contract");
     client.create_bucket().bucket(&bucket).send().await.unwrap();
-    Arc::new(ParquetArchive::s3(client, bucket, "archive"))
+    Arc::new(
+        ParquetArchive::s3(client, bucket, "archive").instruments(axia_testkit::utc_instruments()),
+    )
 }
 
 ohlcv_store_contract!(parquet_local_dir, || async {
     Subject::new(
-        Arc::new(ParquetArchive::local(
-            std::env::temp_dir().join(unique("contract")),
-        )),
+        Arc::new(
+            ParquetArchive::local(std::env::temp_dir().join(unique("contract")))
+                .instruments(axia_testkit::utc_instruments()),
+        ),
         now(),
     )
 });

@@ -280,18 +280,7 @@ async fn process_order_on_oanda_fills_exactly_once() {
     let clock = Arc::new(ManualClock::new(now()));
     let queue = Arc::new(MemoryOrderQueue::default());
     let store = Arc::new(MemoryOrderStore::default());
-    let reference = LastClose::new(SimulatedBroker::new(42, clock.clone())).clock(clock.clone());
-    let processor = ProcessOrder::new(
-        queue.clone(),
-        store.clone(),
-        MemoryKillSwitch::new(clock.clone()),
-        executor,
-        OrderValidator::with_safe_defaults(OrderLimits::new()),
-    )
-    .clock(clock.clone())
-    .processor("p-1")
-    .lease(std::time::Duration::from_secs(30))
-    .reference_price(reference);
+    let processor = processing(executor, &queue, &store, &clock, "p-1");
     let body = r#"{"order_id":"o-e2e","client_order_id":"c-e2e","symbol":"USDJPY","side":"buy","type":"market","quantity":"1000"}"#;
     fake.lose_next_response();
     queue.push(body);
@@ -319,4 +308,108 @@ async fn process_order_on_oanda_fills_exactly_once() {
     let stored = store.get(&id).await.unwrap().unwrap();
     assert_eq!(stored.status(), OrderStatus::Filled);
     assert!(stored.fill().is_some());
+}
+
+/// The process-order use case on `executor` as processor `name`: a 30 s lease, the simulated
+/// broker's last close as the reference price.
+fn processing(
+    executor: OandaExecutor,
+    queue: &Arc<MemoryOrderQueue>,
+    store: &Arc<MemoryOrderStore>,
+    clock: &Arc<ManualClock>,
+    name: &str,
+) -> ProcessOrder {
+    ProcessOrder::new(
+        queue.clone(),
+        store.clone(),
+        MemoryKillSwitch::new(clock.clone()),
+        executor,
+        OrderValidator::with_safe_defaults(OrderLimits::new()),
+    )
+    .clock(clock.clone())
+    .processor(name)
+    .lease(std::time::Duration::from_secs(30))
+    .reference_price(LastClose::new(SimulatedBroker::new(42, clock.clone())).clock(clock.clone()))
+}
+
+/// OANDA applies a POST only after the client gave up on it and the processor's lease lapsed
+/// (the fake holds it): the processor that takes the order over finds nothing at first and
+/// waits out the lookup grace instead of sending again; when the POST lands meanwhile, the
+/// order is filled once. When it lands only after the grace, so that the order was sent again,
+/// OANDA refuses the late one by its trade client id: one fill, never two, in both cases.
+#[tokio::test]
+async fn a_post_applied_after_the_lease_lapsed_fills_once() {
+    for lands_after_grace in [false, true] {
+        let fake = Arc::new(FakeOanda::start(42, now(), TOKEN).await);
+        let clock = Arc::new(ManualClock::new(now()));
+        let queue = Arc::new(MemoryOrderQueue::default());
+        let store = Arc::new(MemoryOrderStore::default());
+        // Two processes: each its own executor (neither knows what the other sent).
+        let processor = |name: &str| {
+            let executor = OandaExecutor::new(
+                OandaConfig::new(TOKEN)
+                    .base_url(fake.uri())
+                    .account_id(ACCOUNT)
+                    .requests_per_second(1000.0),
+                clock.clone(),
+            )
+            .unwrap();
+            processing(executor, &queue, &store, &clock, name)
+                .lookup_grace(std::time::Duration::from_secs(120))
+        };
+        let (first, second) = (processor("p-1"), processor("p-2"));
+        let id = OrderId::new("o-late").unwrap();
+        queue.push(r#"{"order_id":"o-late","client_order_id":"c-late","symbol":"EURUSD","side":"sell","type":"market","quantity":"2000"}"#);
+
+        // p-1 posts; OANDA holds it and the answer says nothing.
+        fake.hold_next_post();
+        let m = queue.receive(1, std::time::Duration::ZERO).await.unwrap();
+        let handled = first.handle(&m[0]).await.unwrap();
+        assert!(matches!(handled, Handled::Deferred(_)), "{handled:?}");
+        assert_eq!(fake.orders_created(), 0);
+
+        // p-1's lease lapses; p-2 takes the order over and finds nothing: it waits.
+        clock.advance(chrono::Duration::seconds(31));
+        let m = queue.receive(1, std::time::Duration::ZERO).await.unwrap();
+        let handled = second.handle(&m[0]).await.unwrap();
+        assert!(matches!(handled, Handled::Deferred(_)), "{handled:?}");
+        assert_eq!(fake.orders_created(), 0, "not sent again within the grace");
+
+        if lands_after_grace {
+            // The grace passes with nothing at OANDA: the order is sent again and fills.
+            clock.advance(chrono::Duration::seconds(120));
+            let m = queue.receive(1, std::time::Duration::ZERO).await.unwrap();
+            assert_eq!(
+                second.handle(&m[0]).await.unwrap(),
+                Handled::Done(OrderStatus::Filled)
+            );
+            // The first POST lands late: refused by the open trade's client id.
+            assert_eq!(fake.apply_held(), [false]);
+        } else {
+            // The first POST lands within the grace; the next delivery finds its fill.
+            assert_eq!(fake.apply_held(), [true]);
+            clock.advance(chrono::Duration::seconds(30));
+            let m = queue.receive(1, std::time::Duration::ZERO).await.unwrap();
+            assert_eq!(
+                second.handle(&m[0]).await.unwrap(),
+                Handled::Done(OrderStatus::Filled)
+            );
+        }
+        assert_eq!(
+            fake.orders_created(),
+            1,
+            "one fill at OANDA ({lands_after_grace})"
+        );
+        let stored = store.get(&id).await.unwrap().unwrap();
+        assert_eq!(stored.status(), OrderStatus::Filled);
+        assert_eq!(
+            stored.fill().map(|f| f.quantity.to_string()),
+            Some("2000".to_owned())
+        );
+        let m = queue
+            .receive(1, std::time::Duration::ZERO)
+            .await
+            .unwrap_or_default();
+        assert!(m.is_empty(), "the message was acknowledged");
+    }
 }
