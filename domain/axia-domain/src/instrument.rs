@@ -385,17 +385,9 @@ impl TradingHours {
     }
 }
 
-/// An instrument's names at the venues axia talks to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct VenueNames {
-    /// Yahoo Finance's ticker (`USDJPY=X`, `^N225`).
-    pub yahoo: Option<String>,
-    /// OANDA v20's instrument name (`USD_JPY`).
-    pub oanda: Option<String>,
-}
-
-/// What axia knows about a symbol: what it is, its price grid, its volume, when it trades,
-/// where its daily bars start, and its names at each venue.
+/// What axia knows about a symbol: what it is, its price grid, its volume, when it trades and
+/// where its daily bars start. What a venue calls it is that venue's adapter's business (its
+/// own table, overridable in its settings).
 ///
 /// Build one with [`Instrument::fx_pair`], [`Instrument::equity`] or [`Instrument::index`] and
 /// the `with_*` methods, or look it up in an [`InstrumentRegistry`].
@@ -408,7 +400,6 @@ pub struct Instrument {
     volume: VolumeKind,
     hours: TradingHours,
     alignment: DailyAlignment,
-    venues: VenueNames,
 }
 
 fn tick_of(decimals: u32) -> Tick {
@@ -423,8 +414,7 @@ impl Instrument {
     /// gold, 4 in INR, RUB, THB, TWD or CZK, 5 otherwise (silver included): the precision the
     /// venues quote them in, or finer (prices are rounded to the tick on the way in, so a
     /// coarser tick would lose digits); tick volume; the FX week; daily bars from the New York
-    /// close ([`DailyAlignment::NewYorkClose`]: five a week, the FX convention); Yahoo
-    /// `{symbol}=X`, OANDA `{base}_{quote}`.
+    /// close ([`DailyAlignment::NewYorkClose`]: five a week, the FX convention).
     ///
     /// # Errors
     /// [`InstrumentError::BadCurrency`] unless both codes are three ASCII letters.
@@ -447,10 +437,6 @@ impl Instrument {
             5
         };
         Ok(Self {
-            venues: VenueNames {
-                yahoo: Some(format!("{symbol}=X")),
-                oanda: Some(format!("{base}_{quote}")),
-            },
             symbol,
             asset_class: AssetClass::FxPair { base, quote },
             tick: tick_of(decimals),
@@ -461,15 +447,10 @@ impl Instrument {
         })
     }
 
-    /// A stock trading `hours`, priced on `tick`, volume in shares, lots of one share; its
-    /// Yahoo ticker is its symbol.
+    /// A stock trading `hours`, priced on `tick`, volume in shares, lots of one share.
     #[must_use]
     pub fn equity(symbol: Symbol, tick: Tick, hours: TradingHours) -> Self {
         Self {
-            venues: VenueNames {
-                yahoo: Some(symbol.as_str().to_owned()),
-                oanda: None,
-            },
             symbol,
             asset_class: AssetClass::Equity,
             tick,
@@ -492,7 +473,7 @@ impl Instrument {
 
     /// A futures contract trading `hours`, priced on `tick`, volume in contracts, whole
     /// contracts, daily bars from the New York close (17:00 New York, where CME Globex pauses
-    /// each day); its Yahoo ticker is its symbol.
+    /// each day).
     #[must_use]
     pub fn future(symbol: Symbol, tick: Tick, hours: TradingHours) -> Self {
         Self {
@@ -532,7 +513,7 @@ impl Instrument {
         if let Some(fx) = symbol.fx_pair().and_then(|(b, q)| Self::fx_pair(b, q).ok()) {
             return fx;
         }
-        if let Some(pair) = Self::fx_by_venue_name(symbol).or_else(|| Self::crypto_pair(symbol)) {
+        if let Some(pair) = Self::fx_by_written_form(symbol).or_else(|| Self::crypto_pair(symbol)) {
             return pair;
         }
         let s = symbol.as_str();
@@ -565,10 +546,6 @@ impl Instrument {
             && base.bytes().all(|b| b.is_ascii_alphanumeric())
             && base.bytes().any(|b| b.is_ascii_alphabetic());
         (coin && CRYPTO_QUOTES.contains(&quote)).then(|| Self {
-            venues: VenueNames {
-                yahoo: Some(s.to_owned()),
-                oanda: None,
-            },
             symbol: symbol.clone(),
             asset_class: AssetClass::FxPair {
                 base: base.to_owned(),
@@ -582,29 +559,24 @@ impl Instrument {
         })
     }
 
-    /// The FX pair a venue's name stands for (`EURUSD=X`, `JPY=X`, `EUR_USD`), under that name.
-    fn fx_by_venue_name(symbol: &Symbol) -> Option<Self> {
+    /// The FX pair a symbol written `EURUSD=X`, `JPY=X` (dollars in yen) or `EUR_USD` stands
+    /// for, under that symbol.
+    fn fx_by_written_form(symbol: &Symbol) -> Option<Self> {
         let s = symbol.as_str();
         let known = |c: &str| crate::symbol::is_currency(c);
-        let (base, quote, yahoo) = if let Some(stem) = s.strip_suffix("=X") {
+        let (base, quote) = if let Some(stem) = s.strip_suffix("=X") {
             match stem.len() {
-                6 => (stem.get(..3)?, stem.get(3..)?, true),
-                3 => ("USD", stem, true),
+                6 => (stem.get(..3)?, stem.get(3..)?),
+                3 => ("USD", stem),
                 _ => return None,
             }
         } else {
-            let (b, q) = s.split_once('_')?;
-            (b, q, false)
+            s.split_once('_')?
         };
         if !(known(base) && known(quote)) {
             return None;
         }
         let mut fx = Self::fx_pair(base, quote).ok()?;
-        if yahoo {
-            fx.venues.yahoo = Some(s.to_owned());
-        } else {
-            fx.venues.oanda = Some(s.to_owned());
-        }
         fx.symbol = symbol.clone();
         Some(fx)
     }
@@ -663,12 +635,6 @@ impl Instrument {
         self.alignment
     }
 
-    /// Its venue names.
-    #[must_use]
-    pub const fn venues(&self) -> &VenueNames {
-        &self.venues
-    }
-
     /// With another tick.
     #[must_use]
     pub fn with_tick(mut self, tick: Tick) -> Self {
@@ -704,20 +670,6 @@ impl Instrument {
         self
     }
 
-    /// With another Yahoo ticker.
-    #[must_use]
-    pub fn with_yahoo(mut self, ticker: impl Into<String>) -> Self {
-        self.venues.yahoo = Some(ticker.into());
-        self
-    }
-
-    /// With another OANDA instrument name.
-    #[must_use]
-    pub fn with_oanda(mut self, name: impl Into<String>) -> Self {
-        self.venues.oanda = Some(name.into());
-        self
-    }
-
     /// This instrument with `o`'s fields where it sets them.
     #[must_use]
     pub fn overridden(mut self, o: &InstrumentOverride) -> Self {
@@ -738,12 +690,6 @@ impl Instrument {
         }
         if let Some(a) = o.alignment {
             self.alignment = a;
-        }
-        if let Some(y) = &o.yahoo {
-            self.venues.yahoo = Some(y.clone());
-        }
-        if let Some(n) = &o.oanda {
-            self.venues.oanda = Some(n.clone());
         }
         self
     }
@@ -808,10 +754,6 @@ pub struct InstrumentOverride {
     pub hours: Option<TradingHours>,
     /// `utc_midnight` or `new_york_close`.
     pub alignment: Option<DailyAlignment>,
-    /// The Yahoo ticker.
-    pub yahoo: Option<String>,
-    /// The OANDA instrument name.
-    pub oanda: Option<String>,
 }
 
 /// The instruments axia knows, by symbol: built-in entries ([`InstrumentRegistry::builtin`])
@@ -1199,11 +1141,6 @@ mod tests {
             assert_eq!(i.price_decimals(), d, "{s}");
             assert_eq!(i.hours(), TradingHours::FxWeek);
             assert_eq!(i.volume(), VolumeKind::TickCount);
-            assert_eq!(i.venues().yahoo.as_deref(), Some(format!("{s}=X").as_str()));
-            assert_eq!(
-                i.venues().oanda.as_deref(),
-                Some(format!("{}_{}", &s[..3], &s[3..]).as_str())
-            );
         }
         assert_eq!(get("7203.T").hours(), TradingHours::Tokyo);
         assert_eq!(get("7203.T").tick().to_string(), "0.1");
@@ -1284,7 +1221,7 @@ mod tests {
         // The registered large caps keep the cent.
         assert_eq!(r.resolve(&"AAPL".parse().unwrap()).price_decimals(), 2);
         assert_eq!(d("IBM").hours(), TradingHours::NewYork);
-        // The venues' spellings of a pair are that pair, under the name given.
+        // A pair written as `EURUSD=X`, `JPY=X` or `EUR_USD` is that pair, under the name given.
         for (s, base, quote, decimals) in [
             ("EURUSD=X", "EUR", "USD", 5),
             ("usdjpy=x", "USD", "JPY", 3),
@@ -1306,9 +1243,6 @@ mod tests {
             assert_eq!(i.hours(), TradingHours::FxWeek, "{s}");
             assert_eq!(i.volume(), VolumeKind::TickCount, "{s}");
         }
-        assert_eq!(d("EURUSD=X").venues().yahoo.as_deref(), Some("EURUSD=X"));
-        assert_eq!(d("JPY=X").venues().oanda.as_deref(), Some("USD_JPY"));
-        assert_eq!(d("EUR_USD").venues().oanda.as_deref(), Some("EUR_USD"));
         // Crypto pairs: always open, a grid fine enough for a coin worth a fraction of a cent.
         for s in ["BTC-USD", "ETH-EUR", "DOGE-USDT", "SHIB-USD"] {
             let i = d(s);
@@ -1316,7 +1250,6 @@ mod tests {
             assert_eq!(i.price_decimals(), 8, "{s}");
             assert_eq!(i.lot_step(), None, "{s}");
             assert_eq!(i.tick().quantize(0.000_012_34), Some(0.000_012_34), "{s}");
-            assert_eq!(i.venues().yahoo.as_deref(), Some(s), "{s}");
         }
         // Futures by Yahoo's suffix: Globex hours, whole contracts, and a grid that holds
         // decimal ticks and the 32nds of Treasury futures alike.
@@ -1354,14 +1287,11 @@ mod tests {
     fn overrides_change_only_what_they_set() {
         let mut r = InstrumentRegistry::builtin();
         let s: Symbol = "USDJPY".parse().unwrap();
-        let o: InstrumentOverride = serde_json::from_str(
-            r#"{"alignment": "new_york_close", "oanda": "USD_JPY_X", "lot_step": "1000"}"#,
-        )
-        .unwrap();
+        let o: InstrumentOverride =
+            serde_json::from_str(r#"{"alignment": "utc_midnight", "lot_step": "1000"}"#).unwrap();
         r.override_with(&s, &o);
         let i = r.resolve(&s);
-        assert_eq!(i.alignment(), DailyAlignment::NewYorkClose);
-        assert_eq!(i.venues().oanda.as_deref(), Some("USD_JPY_X"));
+        assert_eq!(i.alignment(), DailyAlignment::UtcMidnight);
         assert_eq!(i.lot_step().unwrap().to_string(), "1000");
         assert_eq!(i.price_decimals(), 3, "kept");
         // A new symbol: its default, changed.

@@ -37,13 +37,11 @@ mod killswitch;
 pub mod locks;
 pub mod millis;
 mod order;
-mod pacer;
 mod ports;
 mod secrets;
 mod symbol;
 mod time;
 mod timeframe;
-mod url;
 mod validation;
 
 pub use accumulate::{BarAccumulator, BarValues};
@@ -59,7 +57,7 @@ pub use exchange_days::ExchangeDays;
 pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame, OhlcvFrameBuilder};
 pub use instrument::{
     AssetClass, Instrument, InstrumentError, InstrumentOverride, InstrumentRegistry,
-    MAX_TICK_DECIMALS, Tick, TradingHours, VenueNames, VolumeKind,
+    MAX_TICK_DECIMALS, Tick, TradingHours, VolumeKind,
 };
 pub use killswitch::{
     KILL_SWITCH_TEXT_MAX_LEN, KillSwitchAudit, KillSwitchChange, KillSwitchChangeError,
@@ -71,7 +69,6 @@ pub use order::{
     OrderLimits, OrderStatus, OrderStatusError, OrderTerms, OrderType, OrderValidator, Price,
     Quantity, Rejection, RejectionReason, Side, TransitionError,
 };
-pub use pacer::Pacer;
 pub use ports::{
     ArchiveRead, BarArchive, BarUpdate, BarUpdates, BoxError, Claim, ClaimOutcome, Clock,
     CreateOutcome, DamagedPartition, DatasetInfo, Execution, ExecutionBook, ExecutionError,
@@ -92,7 +89,6 @@ pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
 pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};
 pub use timeframe::{Timeframe, TimeframeError};
-pub use url::{path_segment, percent_encode};
 pub use validation::{
     DropReason, DroppedBar, RawBar, ValidationReport, ValidationRules, validate_bars,
     validate_bars_with,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axia_domain::{Backoff, Instrument, InstrumentRegistry, Symbol};
+use axia_domain::{AssetClass, Backoff, Instrument, InstrumentRegistry, Symbol, TradingHours};
 
 /// OANDA's practice (demo) REST host.
 pub const PRACTICE_URL: &str = "https://api-fxpractice.oanda.com";
@@ -170,21 +170,32 @@ impl OandaConfig {
         if let Some(i) = self
             .instruments
             .iter()
-            .find(|i| i.venues().oanda.as_deref() == Some(name))
+            .find(|i| Self::spelling(i).as_deref() == Some(name))
         {
             return Some(i.symbol().clone());
         }
         name.replace('_', "").parse().ok()
     }
 
+    /// OANDA's spelling of an FX pair: `BASE_QUOTE` (`USD_JPY`).
+    fn spelling(i: &Instrument) -> Option<String> {
+        match i.asset_class() {
+            AssetClass::FxPair { base, quote } if i.hours() == TradingHours::FxWeek => {
+                Some(format!("{base}_{quote}"))
+            }
+            _ => None,
+        }
+    }
+
     /// OANDA's name for `symbol`: the one set with [`instrument_name`](Self::instrument_name),
-    /// else the registry's (`USD_JPY` for USDJPY), else, for six letters, `XXX_YYY`.
+    /// else its FX pair's (`USD_JPY` for USDJPY, also for `JPY=X` or `USD_JPY`), else, for six
+    /// letters, `XXX_YYY`.
     #[must_use]
     pub fn name_of(&self, symbol: &Symbol) -> Option<String> {
         if let Some(n) = self.names.get(symbol) {
             return Some(n.clone());
         }
-        if let Some(n) = self.instrument_of(symbol).venues().oanda.clone() {
+        if let Some(n) = Self::spelling(&self.instrument_of(symbol)) {
             return Some(n);
         }
         let s = symbol.as_str();
@@ -195,5 +206,41 @@ impl OandaConfig {
                 s.get(3..).unwrap_or_default()
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OANDA's spellings belong here, not to the instrument: an FX pair is `XXX_YYY` however
+    /// its symbol is written, and a name maps back to its symbol; a configured name wins.
+    #[test]
+    fn names_are_oandas_spelling_of_the_instrument() {
+        let config = OandaConfig::new("t").instrument_name("SPX".parse().unwrap(), "SPX500_USD");
+        for (symbol, name) in [
+            ("USDJPY", Some("USD_JPY")),
+            ("XAUUSD", Some("XAU_USD")),
+            ("JPY=X", Some("USD_JPY")),
+            ("EUR_USD", Some("EUR_USD")),
+            ("SPX", Some("SPX500_USD")),
+            ("BTC-USD", None),
+            ("AAPL", None),
+        ] {
+            let s: Symbol = symbol.parse().unwrap();
+            assert_eq!(config.name_of(&s).as_deref(), name, "{symbol}");
+        }
+        for (name, symbol) in [
+            ("USD_JPY", "USDJPY"),
+            ("XAG_USD", "XAGUSD"),
+            ("SPX500_USD", "SPX"),
+            ("NOK_SEK", "NOKSEK"),
+        ] {
+            assert_eq!(
+                config.symbol_of(name),
+                Some(symbol.parse().unwrap()),
+                "{name}"
+            );
+        }
     }
 }

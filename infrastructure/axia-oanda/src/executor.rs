@@ -9,8 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axia_domain::{
     ClientOrderId, Clock, Execution, ExecutionError, ExecutionOutcome, Fill, Order, OrderExecutor,
-    OrderTerms, OrderType, Price, Quantity, Side, lock, path_segment,
+    OrderTerms, OrderType, Price, Quantity, Side, lock,
 };
+use axia_http::path_segment;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};

@@ -7,8 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axia_domain::{
     Clock, DailyAlignment, FetchedBars, MarketData, MarketDataError, OhlcvFrame, Symbol, TimeRange,
-    Timeframe, ValidationReport, ValidationRules, path_segment, validate_bars_with,
+    Timeframe, ValidationReport, ValidationRules, validate_bars_with,
 };
+use axia_http::path_segment;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::OandaConfig;

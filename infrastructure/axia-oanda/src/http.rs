@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axia_domain::Pacer;
+use axia_http::Pacer;
 use tokio::time::Instant;
 
 use crate::OandaConfig;

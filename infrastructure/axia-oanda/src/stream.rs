@@ -221,7 +221,7 @@ impl PriceStream for OandaStream {
         let url = format!(
             "{}/v3/accounts/{}/pricing/stream",
             self.config.stream_base(),
-            axia_domain::path_segment(&self.account)
+            axia_http::path_segment(&self.account)
         );
         let response = self
             .client

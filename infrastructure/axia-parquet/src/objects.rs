@@ -248,7 +248,7 @@ impl Objects for S3Objects {
 /// Percent-encodes an object key for `x-amz-copy-source` (keys hold `=`; `/` stays).
 #[cfg(feature = "s3")]
 fn encode_key(key: &str) -> String {
-    axia_domain::percent_encode(key, b"/")
+    axia_http::percent_encode(key, b"/")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axia_domain::{Backoff, Instrument, InstrumentRegistry, Symbol};
+use axia_domain::{AssetClass, Backoff, Instrument, InstrumentRegistry, Symbol, TradingHours};
 
 /// How to reach Yahoo Finance and how hard to push it.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,17 +93,54 @@ impl YahooConfig {
         })
     }
 
-    /// The Yahoo ticker of `symbol`: the one set with [`YahooConfig::ticker`], else its
-    /// instrument's (`XXXYYY=X` for an FX pair, else the symbol itself).
+    /// The Yahoo ticker of `symbol`: the one set with [`YahooConfig::ticker`], else Yahoo's
+    /// spelling of its instrument: `EURUSD=X` for an FX pair (a symbol already written so,
+    /// `JPY=X` say, as it is), the symbol itself for anything else (`AAPL`, `7203.T`, `^N225`,
+    /// `ES=F`, `BTC-USD`: axia's symbols follow Yahoo's conventions there).
     #[must_use]
     pub fn ticker_of(&self, symbol: &Symbol) -> String {
         if let Some(t) = self.tickers.get(symbol) {
             return t.clone();
         }
-        self.instrument_of(symbol)
-            .venues()
-            .yahoo
-            .clone()
-            .unwrap_or_else(|| symbol.to_string())
+        let s = symbol.as_str();
+        match self.instrument_of(symbol) {
+            i if s.ends_with("=X") || i.hours() != TradingHours::FxWeek => s.to_owned(),
+            i => match i.asset_class() {
+                AssetClass::FxPair { base, quote } => format!("{base}{quote}=X"),
+                _ => s.to_owned(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Yahoo's spellings belong here, not to the instrument: an FX pair is `XXXYYY=X` however
+    /// its symbol is written, everything else its symbol; a configured ticker wins.
+    #[test]
+    fn tickers_are_yahoos_spelling_of_the_instrument() {
+        let config = YahooConfig::default().ticker("GBPUSD".parse().unwrap(), "GBP=X");
+        for (symbol, ticker) in [
+            ("EURUSD", "EURUSD=X"),
+            ("XAUUSD", "XAUUSD=X"),
+            ("SEKNOK", "SEKNOK=X"),
+            ("EUR_USD", "EURUSD=X"),
+            ("EURUSD=X", "EURUSD=X"),
+            ("JPY=X", "JPY=X"),
+            ("BTC-USD", "BTC-USD"),
+            ("AAPL", "AAPL"),
+            ("7203.T", "7203.T"),
+            ("^N225", "^N225"),
+            ("ES=F", "ES=F"),
+            ("GBPUSD", "GBP=X"),
+        ] {
+            assert_eq!(
+                config.ticker_of(&symbol.parse().unwrap()),
+                ticker,
+                "{symbol}"
+            );
+        }
     }
 }

@@ -186,7 +186,7 @@ impl YahooGateway {
         let url = format!(
             "{}/v8/finance/chart/{}",
             self.config.base_url,
-            axia_domain::path_segment(ticker)
+            axia_http::path_segment(ticker)
         );
         let query = [
             (
@@ -431,8 +431,8 @@ mod tests {
         assert_eq!(c.ticker_of(&"AAPL".parse().unwrap()), "AAPL");
         assert_eq!(c.ticker_of(&"BRK.B".parse().unwrap()), "BRK-B");
         assert_eq!(c.ticker_of(&"USDJPY=X".parse().unwrap()), "USDJPY=X");
-        assert_eq!(axia_domain::path_segment("^N225"), "%5EN225");
-        assert_eq!(axia_domain::path_segment("M&M.NS"), "M%26M.NS");
-        assert_eq!(axia_domain::path_segment("7203.T"), "7203.T");
+        assert_eq!(axia_http::path_segment("^N225"), "%5EN225");
+        assert_eq!(axia_http::path_segment("M&M.NS"), "M%26M.NS");
+        assert_eq!(axia_http::path_segment("7203.T"), "7203.T");
     }
 }

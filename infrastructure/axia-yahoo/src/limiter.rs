@@ -1,6 +1,6 @@
 //! A client-side rate limiter: requests leave at most every `1 / rps` seconds.
 
-use axia_domain::Pacer;
+use axia_http::Pacer;
 use tokio::time::Instant;
 
 /// Spaces calls at least `1 / rps` apart, in arrival order ([`Pacer`] on tokio's clock).

@@ -199,7 +199,7 @@ async fn unregistered_round_trip(
         })
         .collect();
     let server = MockServer::start().await;
-    let segment = axia_domain::path_segment(ticker);
+    let segment = axia_http::path_segment(ticker);
     Mock::given(path(format!("/v8/finance/chart/{segment}")))
         .respond_with(ResponseTemplate::new(200).set_body_json(chart(ticker, tz, &rows)))
         .expect(1)

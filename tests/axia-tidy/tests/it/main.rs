@@ -8,3 +8,4 @@
 
 mod codemap;
 mod layering;
+mod vendors;

@@ -4,8 +4,6 @@ use std::ops::Add;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::lock;
-
 /// Spaces calls at least `1 / rate` apart, in arrival order: [`reserve`](Self::reserve) gives
 /// each call the instant it may leave, and the adapter sleeps until then. Generic over the
 /// instant type, so an adapter can use its runtime's clock (and a test its paused time);
@@ -29,7 +27,10 @@ impl<I: Copy + Ord + Add<Duration, Output = I>> Pacer<I> {
     /// The instant this call may leave: `now`, or one interval after the previous call's slot,
     /// whichever is later.
     pub fn reserve(&self, now: I) -> I {
-        let mut next = lock(&self.next);
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let slot = next.map_or(now, |n| n.max(now));
         *next = Some(slot + self.interval);
         slot

@@ -6,7 +6,7 @@
 /// digits, `-`, `.`, `_`, `~`) and the bytes in `keep`.
 ///
 /// ```
-/// assert_eq!(axia_domain::percent_encode("a/b=c d", b"/"), "a/b%3Dc%20d");
+/// assert_eq!(axia_http::percent_encode("a/b=c d", b"/"), "a/b%3Dc%20d");
 /// ```
 #[must_use]
 pub fn percent_encode(s: &str, keep: &[u8]) -> String {
@@ -29,9 +29,9 @@ pub fn percent_encode(s: &str, keep: &[u8]) -> String {
 /// or a query to the path it goes into.
 ///
 /// ```
-/// assert_eq!(axia_domain::path_segment("^N225"), "%5EN225");
-/// assert_eq!(axia_domain::path_segment("USDJPY=X"), "USDJPY=X");
-/// assert_eq!(axia_domain::path_segment("c-1/../x?y"), "c-1%2F..%2Fx%3Fy");
+/// assert_eq!(axia_http::path_segment("^N225"), "%5EN225");
+/// assert_eq!(axia_http::path_segment("USDJPY=X"), "USDJPY=X");
+/// assert_eq!(axia_http::path_segment("c-1/../x?y"), "c-1%2F..%2Fx%3Fy");
 /// ```
 #[must_use]
 pub fn path_segment(s: &str) -> String {
