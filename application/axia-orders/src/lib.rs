@@ -21,7 +21,8 @@
 //!   `KILL_SWITCH_ACTIVE`, unreadable with `KILL_SWITCH_UNAVAILABLE`; nothing is sent.
 //! - **Safe limits**: the validator the binaries build applies each instrument's safe defaults
 //!   (maximum quantity and notional) under the configured limits, with reference prices from
-//!   [`LastClose`]; a check that needs a price it cannot get fails closed.
+//!   a [`ReferencePrice`](axia_domain::ReferencePrice) (the data provider's: the market's last
+//!   close); a check that needs a price it cannot get fails closed.
 //! - **Poison** (a body that does not parse into a valid order) gets a stable code
 //!   ([`Poison`]), a record in the order store and one on the poison queue, and is removed.
 //! - Every status change is kept in the order's history (who, when, from, to, why), and every
@@ -32,7 +33,5 @@
 //! with `"type":"limit"` or `"stop"` and a `"price"`.
 
 mod process;
-mod reference;
 
 pub use process::{Handled, OrderMessage, Poison, ProcessError, ProcessOrder};
-pub use reference::LastClose;

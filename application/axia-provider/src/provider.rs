@@ -499,8 +499,8 @@ impl ProviderBuilder {
         self
     }
 
-    /// Where a symbol's daily bars start (default: the built-in instruments', all UTC
-    /// midnight). A source whose bars come on the other alignment is refused for that request
+    /// Where a symbol's daily bars start (default: the built-in instruments': the New York
+    /// close for FX pairs and futures, UTC midnight otherwise). A source whose bars come on the other alignment is refused for that request
     /// ([`ErrorKind::Misaligned`]); analysis windows end at the open of the bar forming on
     /// this grid.
     pub fn alignment(

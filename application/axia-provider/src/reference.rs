@@ -1,10 +1,13 @@
-//! The provider as a [`ReferencePrice`]: the order path asks it, on the trading use case, for
-//! the last price: one call for the last bar ([`Window::Bars`](crate::Window::Bars)).
+//! The provider as a [`ReferencePrice`], the one the order path has: it asks, on the trading
+//! use case, for the last price: one call for the last bar
+//! ([`Window::Bars`](crate::Window::Bars)). A provider over the broker alone
+//! (`OhlcvDataProvider::builder().broker(market).without_write_through().build()`) is the
+//! broker's last close.
 
 use async_trait::async_trait;
 use axia_domain::{MarketDataError, Price, ReferencePrice, Symbol, Timeframe, UseCase};
 
-use crate::{OhlcvDataProvider, OhlcvRequest, Window};
+use crate::{ErrorKind, OhlcvDataProvider, OhlcvRequest, Outcome, ProviderError, Window};
 
 /// The close of the newest M1 bar the trading plan finds (the broker first, then the hot
 /// tier, then the fallback): the last bar before now on the instrument's calendar (a closed
@@ -19,10 +22,16 @@ impl ReferencePrice for OhlcvDataProvider {
             Window::last_bars(1),
             UseCase::Trading,
         );
-        let answer = self
-            .get(request)
-            .await
-            .map_err(|e| MarketDataError::Unavailable(e.to_string()))?;
+        let answer = self.get(request).await.map_err(|e| {
+            // A refused credential stays what it is: the order path says so.
+            let refused = matches!(&e, ProviderError::AllFailed { attempts, .. }
+                if attempts.iter().any(|a| a.outcome == Outcome::Error(ErrorKind::Unauthorized)));
+            if refused {
+                MarketDataError::Unauthorized(e.to_string())
+            } else {
+                MarketDataError::Unavailable(e.to_string())
+            }
+        })?;
         Ok(answer.frame.last().and_then(|bar| {
             rust_decimal::Decimal::from_f64_retain(bar.close())
                 .map(|d| d.round_dp(8))

@@ -115,7 +115,7 @@ impl OrdersWiring {
         #[cfg(feature = "oanda")]
         if let Some((executor, market)) = &self.oanda {
             // OANDA's own last close is the reference price.
-            let reference = axia_orders::LastClose::new(market.clone()).clock(Arc::clone(&clock));
+            let reference = reference_price(market.clone(), settings, Arc::clone(&clock));
             return Ok(axia_orders::ProcessOrder::new(
                 self.queue.clone(),
                 self.store.clone(),
@@ -134,7 +134,7 @@ impl OrdersWiring {
         }
         // The paper market's prices, without the executor's simulated latency.
         let market = SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock));
-        let reference = axia_orders::LastClose::new(market).clock(Arc::clone(&clock));
+        let reference = reference_price(market, settings, Arc::clone(&clock));
         Ok(axia_orders::ProcessOrder::new(
             self.queue.clone(),
             self.store.clone(),
@@ -202,4 +202,22 @@ pub fn kill_switch(
         settings.orders.kill_switch_table.clone(),
         clock,
     )
+}
+
+/// The reference price of the order checks: the data provider over `market` alone, its last
+/// M1 close on the instrument's calendar (nothing written anywhere).
+fn reference_price(
+    market: impl axia_domain::MarketData + 'static,
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> axia_provider::OhlcvDataProvider {
+    let instruments = Arc::new(settings.instrument_registry());
+    let calendars = Arc::clone(&instruments);
+    axia_provider::OhlcvDataProvider::builder()
+        .broker(market)
+        .clock(clock)
+        .calendar(move |s| calendars.resolve(s).calendar())
+        .alignment(move |s| instruments.resolve(s).alignment())
+        .without_write_through()
+        .build()
 }

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use axia::memory::{MemoryExecutionBook, MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};
-use axia::orders::LastClose;
 use axia::prelude::*;
 
 #[tokio::main(flavor = "current_thread")]
@@ -21,7 +20,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Each instrument's safe limits, checked against the market's last price.
         OrderValidator::with_safe_defaults(OrderLimits::new()),
     )
-    .reference_price(LastClose::new(broker));
+    // The market's last close, from the data provider over the broker.
+    .reference_price(
+        OhlcvDataProvider::builder()
+            .broker(broker)
+            .without_write_through()
+            .build(),
+    );
 
     // The message a client sends, and an absurd one.
     queue.push(

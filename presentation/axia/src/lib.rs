@@ -76,6 +76,8 @@
 //! Everything a service needs is reachable from this crate; the `axia-*` crates behind it are
 //! implementation crates with the same items, re-exported here as modules.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub use axia_collect as collect;
 pub use axia_domain as domain;
 pub use axia_features as features;
@@ -91,36 +93,50 @@ pub use chrono;
 
 /// The AWS SDK settings every AWS adapter shares (`s3`, `dynamodb`, `sqs` features).
 #[cfg(any(feature = "s3", feature = "dynamodb", feature = "sqs"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "s3", feature = "dynamodb", feature = "sqs")))
+)]
 pub use axia_aws as aws;
 /// The configuration library: settings from TOML and the environment, and the adapters they
 /// select (`config` feature).
 #[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use axia_config as config;
 /// The order store, kill switch and paper book on DynamoDB (`dynamodb` feature).
 #[cfg(feature = "dynamodb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dynamodb")))]
 pub use axia_dynamodb as dynamodb;
 /// OANDA v20 (`oanda` feature).
 #[cfg(feature = "oanda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oanda")))]
 pub use axia_oanda as oanda;
 /// The process-order use case (`orders` feature).
 #[cfg(feature = "orders")]
+#[cfg_attr(docsrs, doc(cfg(feature = "orders")))]
 pub use axia_orders as orders;
 /// The cold archive: hive-partitioned Parquet in a directory or on S3 (`parquet` feature).
 #[cfg(feature = "parquet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
 pub use axia_parquet as parquet;
 /// The hot tier on Redis (`redis` feature).
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use axia_redis as redis;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use axia_server as server;
 /// The simulated broker (`simulated` feature).
 #[cfg(feature = "simulated")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulated")))]
 pub use axia_simbroker as simulated;
 /// The order queue on SQS (`sqs` feature).
 #[cfg(feature = "sqs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
 pub use axia_sqs as sqs;
 /// Yahoo Finance (`yahoo` feature).
 #[cfg(feature = "yahoo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "yahoo")))]
 pub use axia_yahoo as yahoo;
 
 /// What most programs use: `use axia::prelude::*;`.

@@ -72,7 +72,11 @@ async fn two_processors(
     let t = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let reference = Arc::new(
-        axia_orders::LastClose::new(SimulatedBroker::new(1, clock.clone())).clock(clock.clone()),
+        axia_provider::OhlcvDataProvider::builder()
+            .broker(SimulatedBroker::new(1, clock.clone()))
+            .clock(clock.clone())
+            .without_write_through()
+            .build(),
     );
     let tasks: Vec<_> = executors
         .into_iter()

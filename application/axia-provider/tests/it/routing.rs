@@ -393,6 +393,28 @@ async fn the_last_price_is_the_trading_plans_newest_close() {
     assert_eq!(price.get(), rust_decimal::Decimal::new(150_123, 3));
 }
 
+/// A broker that refuses the credentials: the reference price says so (the order path tells a
+/// refused token from a missing price), and nothing else is asked.
+#[tokio::test]
+async fn a_refused_credential_is_the_reference_prices_error() {
+    use axia_domain::ReferencePrice;
+    let mut broker = MockMarketData::new();
+    broker
+        .expect_bars()
+        .times(1)
+        .returning(|_, _, _| Err(MarketDataError::Unauthorized("token refused".into())));
+    let mut cold = MockOhlcvStore::new();
+    cold.expect_get().never();
+    let p = OhlcvDataProvider::builder()
+        .clock(clock())
+        .broker(Arc::new(broker))
+        .cold_archive(Arc::new(cold))
+        .without_write_through()
+        .build();
+    let e = p.last_price(&sym()).await.unwrap_err();
+    assert!(matches!(e, MarketDataError::Unauthorized(_)), "{e:?}");
+}
+
 /// A broker with a bar in every H1 slot in which the FX market is open.
 struct OpenHours;
 

@@ -10,7 +10,8 @@ use axia_domain::{
 };
 use axia_memory::{MemoryKillSwitch, MemoryOrderQueue, MemoryOrderStore};
 use axia_oanda::{OandaConfig, OandaExecutor};
-use axia_orders::{Handled, LastClose, ProcessOrder};
+use axia_orders::{Handled, ProcessOrder};
+use axia_provider::OhlcvDataProvider;
 use axia_simbroker::SimulatedBroker;
 use axia_testkit::fake_oanda::{ACCOUNT, FakeOanda};
 use axia_testkit::order_executor::Subject;
@@ -329,7 +330,13 @@ fn processing(
     .clock(clock.clone())
     .processor(name)
     .lease(std::time::Duration::from_secs(30))
-    .reference_price(LastClose::new(SimulatedBroker::new(42, clock.clone())).clock(clock.clone()))
+    .reference_price(
+        OhlcvDataProvider::builder()
+            .broker(SimulatedBroker::new(42, clock.clone()))
+            .clock(clock.clone())
+            .without_write_through()
+            .build(),
+    )
 }
 
 /// OANDA applies a POST only after the client gave up on it and the processor's lease lapsed
