@@ -193,19 +193,8 @@ impl Api {
     /// origin policy ([`Policy`]), limits on its head, a time limit
     /// ([`Limits::request_timeout`]), and every error is problem details, a panic included.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route("/api/v1/bars/{symbol}/{timeframe}", get(bars::bars))
-            .route(
-                "/api/v1/trades/market-data/{symbol}",
-                get(bars::market_data),
-            )
-            .route(
-                "/api/v1/features/{symbol}/{timeframe}",
-                get(pages::features),
-            )
-            .route("/api/v1/symbols", get(pages::symbols))
-            .route("/health", get(pages::health))
-            .route("/health/redis", get(pages::health_redis))
+        let (documented, _) = openapi::documented().split_for_parts();
+        documented
             .route("/openapi.json", get(pages::openapi_json))
             .route("/ws/bars/{symbol}/{timeframe}", get(live::socket))
             .route("/chart/{symbol}/{timeframe}", get(pages::chart))
