@@ -353,15 +353,9 @@ async fn recorded_alignments(
         .await;
     match probed {
         Ok(found) => {
+            let mut kept = Vec::new();
             for (symbol, recorded) in found {
-                let default = registry.resolve(&symbol).alignment();
-                if recorded != default {
-                    tracing::warn!(
-                        %symbol,
-                        %recorded,
-                        %default,
-                        "the archive holds {symbol} aligned to {recorded}: kept (`axia archive realign {symbol}` moves it to {default})"
-                    );
+                if recorded != registry.resolve(&symbol).alignment() {
                     registry.override_with(
                         &symbol,
                         &axia_domain::InstrumentOverride {
@@ -369,7 +363,24 @@ async fn recorded_alignments(
                             ..axia_domain::InstrumentOverride::default()
                         },
                     );
+                    kept.push(format!("{symbol} ({recorded})"));
                 }
+            }
+            // One line, however many: it is said at every start until the archive moves.
+            if let Some(first) = kept.first() {
+                let more = kept.len().saturating_sub(10);
+                let listed = kept.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+                tracing::warn!(
+                    kept = kept.len(),
+                    "the archive holds {} symbol(s) on another daily alignment than their default, kept as recorded: {listed}{}; `axia archive realign {}` moves one (`axia archive alignments` lists them all)",
+                    kept.len(),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    },
+                    first.split(' ').next().unwrap_or("SYMBOL"),
+                );
             }
         }
         Err(e) => tracing::warn!(
