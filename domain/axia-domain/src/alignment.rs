@@ -257,6 +257,13 @@ impl Timeframe {
     pub const fn aligned(self, alignment: DailyAlignment) -> Grid {
         Grid::new(self, alignment)
     }
+
+    /// True when every daily alignment gives this timeframe the same bars (up to `H1`): a
+    /// series' alignment is then only a label.
+    #[must_use]
+    pub const fn is_alignment_free(self) -> bool {
+        !self.aligned(DailyAlignment::NewYorkClose).is_shifted()
+    }
 }
 
 /// The open and the next open of the New York close bar of `timeframe` (H4 and longer) that

@@ -732,12 +732,10 @@ impl OhlcvStore for ParquetArchive {
         let (symbol, timeframe) = (&frame.symbol().clone(), frame.timeframe());
         let alignment = self.alignment_of(symbol);
         // Up to H1 both alignments give the same bars: the series' label is taken.
-        let frame = if timeframe.aligned(alignment).is_shifted()
-            || timeframe.aligned(frame.alignment()).is_shifted()
-        {
-            frame
-        } else {
+        let frame = if timeframe.is_alignment_free() {
             frame.with_alignment(alignment)?
+        } else {
+            frame
         };
         if frame.alignment() != alignment {
             return Err(StoreError::Frame(FrameError::AlignmentMismatch {

@@ -364,6 +364,18 @@ async fn analysis_answers_closed_bars_only() {
     assert_eq!(r.meta.forming, Some(now()));
 }
 
+/// A provider over `broker` whose archive must not be asked (the trading plan).
+fn trading_over(broker: MockMarketData) -> OhlcvDataProvider {
+    let mut cold = MockOhlcvStore::new();
+    cold.expect_get().never();
+    OhlcvDataProvider::builder()
+        .clock(clock())
+        .broker(Arc::new(broker))
+        .cold_archive(Arc::new(cold))
+        .without_write_through()
+        .build()
+}
+
 /// The provider is a reference price for the order path: the trading plan's newest M1 close,
 /// the broker first.
 #[tokio::test]
@@ -381,14 +393,7 @@ async fn the_last_price_is_the_trading_plans_newest_close() {
                 OhlcvFrame::from_bars(s.clone(), tf, vec![bar]).unwrap(),
             ))
         });
-    let mut cold = MockOhlcvStore::new();
-    cold.expect_get().never();
-    let p = OhlcvDataProvider::builder()
-        .clock(clock())
-        .broker(Arc::new(broker))
-        .cold_archive(Arc::new(cold))
-        .without_write_through()
-        .build();
+    let p = trading_over(broker);
     let price = p.last_price(&sym()).await.unwrap().unwrap();
     assert_eq!(price.get(), rust_decimal::Decimal::new(150_123, 3));
 }
@@ -403,14 +408,7 @@ async fn a_refused_credential_is_the_reference_prices_error() {
         .expect_bars()
         .times(1)
         .returning(|_, _, _| Err(MarketDataError::Unauthorized("token refused".into())));
-    let mut cold = MockOhlcvStore::new();
-    cold.expect_get().never();
-    let p = OhlcvDataProvider::builder()
-        .clock(clock())
-        .broker(Arc::new(broker))
-        .cold_archive(Arc::new(cold))
-        .without_write_through()
-        .build();
+    let p = trading_over(broker);
     let e = p.last_price(&sym()).await.unwrap_err();
     assert!(matches!(e, MarketDataError::Unauthorized(_)), "{e:?}");
 }

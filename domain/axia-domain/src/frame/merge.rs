@@ -1,17 +1,15 @@
 //! [`OhlcvFrame::merge`]: upserting one frame of a series into another.
 
 use super::{FrameError, OhlcvColumns, OhlcvFrame};
-use crate::DailyAlignment;
 
 impl OhlcvFrame {
     fn check_same_series(&self, other: &Self) -> Result<(), FrameError> {
         if self.symbol == other.symbol && self.timeframe == other.timeframe {
             // Up to H1 both alignments give the same bars: only the label differs.
-            let same_bars = !self
-                .timeframe
-                .aligned(DailyAlignment::NewYorkClose)
-                .is_shifted();
-            if self.alignment == other.alignment || same_bars || self.is_empty() || other.is_empty()
+            if self.alignment == other.alignment
+                || self.timeframe.is_alignment_free()
+                || self.is_empty()
+                || other.is_empty()
             {
                 return Ok(());
             }

@@ -69,11 +69,7 @@ impl PartialEq for OhlcvFrame {
     fn eq(&self, other: &Self) -> bool {
         self.symbol == other.symbol
             && self.timeframe == other.timeframe
-            && (self.alignment == other.alignment
-                || !self
-                    .timeframe
-                    .aligned(DailyAlignment::NewYorkClose)
-                    .is_shifted())
+            && (self.alignment == other.alignment || self.timeframe.is_alignment_free())
             && self.forming == other.forming
             && self.cols == other.cols
     }
