@@ -366,7 +366,7 @@ impl ErrorKind {
             Self::InvalidRequest => "refused the request as invalid",
             Self::RateLimited => "is rate limiting requests; try again later",
             Self::SymbolNotFound => {
-                "does not know the symbol; check its spelling or its venue name under [instruments]"
+                "does not know the symbol; check its spelling, or the source's own name for it in the source's settings section"
             }
             Self::Unsupported => {
                 "cannot serve this request (too long, too old, or a timeframe it lacks)"
@@ -374,7 +374,7 @@ impl ErrorKind {
             Self::InvalidResponse => "answered something that could not be understood",
             Self::Misaligned => "has bars on another daily alignment than the series",
             Self::Unauthorized => {
-                "refused the credentials; check the token (OANDA_TOKEN) or the account"
+                "refused the credentials; check the source's token and account (its settings section or environment)"
             }
             Self::Backend => "failed (the log says how)",
         }

@@ -30,6 +30,7 @@ mod backoff;
 mod bar;
 mod calendar;
 mod clock;
+mod context;
 mod exchange_days;
 mod frame;
 mod instrument;
@@ -53,6 +54,7 @@ pub use calendar::{
     next_ny_close, ny_close_on,
 };
 pub use clock::{ManualClock, ShiftedClock, SystemClock};
+pub use context::AdapterContext;
 pub use exchange_days::ExchangeDays;
 pub use frame::{Completeness, FrameError, OhlcvColumns, OhlcvFrame, OhlcvFrameBuilder};
 pub use instrument::{

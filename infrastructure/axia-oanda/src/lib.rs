@@ -29,6 +29,7 @@ mod executor;
 mod gateway;
 mod http;
 mod parse;
+mod settings;
 mod stream;
 
 pub use config::{
@@ -36,6 +37,7 @@ pub use config::{
 };
 pub use executor::OandaExecutor;
 pub use gateway::{MAX_CANDLES, OandaGateway, alignment_params, granularity};
+pub use settings::OandaSettings;
 pub use stream::{OandaStream, StreamSetupError};
 
 /// Parses a candles body and validates it into bars, as [`OandaGateway`] does with each page:

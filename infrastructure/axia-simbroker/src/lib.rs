@@ -36,10 +36,12 @@
 mod executor;
 mod faults;
 mod generator;
+mod settings;
 mod source;
 mod stream;
 
 pub use faults::Faults;
 pub use generator::{calendar_for, generate, generate_for};
+pub use settings::SimulatedSettings;
 pub use source::SimulatedBroker;
 pub use stream::{SimulatedQuotes, SimulatedStream};

@@ -37,6 +37,8 @@ mod config;
 mod gateway;
 mod limiter;
 mod parse;
+mod settings;
 
 pub use config::YahooConfig;
 pub use gateway::YahooGateway;
+pub use settings::YahooSettings;

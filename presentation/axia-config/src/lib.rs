@@ -8,7 +8,7 @@
 //! ```toml
 //! symbols = ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]
 //! timeframes = ["M1", "M5", "M15", "M30", "H1", "H4", "D1", "W1", "MN1"]
-//! source = "simulated"          # or "yahoo"
+//! source = "simulated"          # or "yahoo", "oanda" (the registered sources)
 //! lookback_hours = 24
 //! concurrency = 8
 //! retries = 3
@@ -22,6 +22,8 @@
 //! url = "redis://:password@redis.internal:6379/0"
 //! namespace = "axia"
 //!
+//! # Each source's own section, parsed by its adapter crate's settings type
+//! # (axia_simbroker::SimulatedSettings, axia_yahoo::YahooSettings, axia_oanda::OandaSettings).
 //! [simulated]
 //! seed = 42
 //!
@@ -55,6 +57,7 @@ mod limits;
 #[cfg(feature = "orders")]
 mod orders;
 mod settings;
+pub mod sources;
 #[cfg(all(feature = "simulated", feature = "parquet"))]
 mod wiring;
 
@@ -65,8 +68,8 @@ pub use orders::{OrdersWiring, aws_sdk_config, kill_switch};
 pub use settings::CommonArgs;
 pub use settings::{
     ArchiveSettings, ConfigError, ExecutorKind, FeaturesSettings, HotCacheSettings, LimitSettings,
-    LiveSettings, LockSettings, OandaSettings, OrdersSettings, Overrides, Settings,
-    SimulatedSettings, SourceKind, YahooSettings,
+    LiveSettings, LockSettings, OrdersSettings, Overrides, Settings,
 };
+pub use sources::{SourceName, SourceSections};
 #[cfg(all(feature = "simulated", feature = "parquet"))]
 pub use wiring::{HotCache, Wiring};

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use axia_domain::Clock;
-use axia_simbroker::SimulatedBroker;
+use axia_domain::{AdapterContext, Clock};
+use axia_simbroker::{SimulatedBroker, SimulatedSettings};
 
 use crate::{ConfigError, Settings, order_validator};
 
@@ -23,6 +23,8 @@ pub struct OrdersWiring {
     /// candles give the reference prices.
     #[cfg(feature = "oanda")]
     pub oanda: Option<(axia_oanda::OandaExecutor, axia_oanda::OandaGateway)>,
+    /// The clock and the instruments (`[instruments.*]` applied) the order path uses.
+    context: AdapterContext,
 }
 
 impl OrdersWiring {
@@ -76,14 +78,14 @@ impl OrdersWiring {
             urls,
             std::time::Duration::from_secs(o.visibility_secs.max(1)),
         );
-        let executor = SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock))
+        let context = AdapterContext::new(clock, Arc::new(settings.instrument_registry()));
+        let executor = settings
+            .sources
+            .get::<SimulatedSettings>("simulated")?
+            .executor(&context)
             .with_book(Arc::new(store.execution_book()));
-        executor.set_faults(axia_simbroker::Faults {
-            latency: std::time::Duration::from_millis(settings.simulated.executor_latency_ms),
-            ..axia_simbroker::Faults::none()
-        });
         #[cfg(feature = "oanda")]
-        let oanda = oanda_executor(settings, &clock)?;
+        let oanda = oanda_executor(settings, &context)?;
         #[cfg(not(feature = "oanda"))]
         if settings.orders.executor == crate::ExecutorKind::Oanda {
             return Err(ConfigError(
@@ -97,6 +99,7 @@ impl OrdersWiring {
             executor,
             #[cfg(feature = "oanda")]
             oanda,
+            context,
         })
     }
 
@@ -112,10 +115,11 @@ impl OrdersWiring {
         clock: Arc<dyn Clock>,
     ) -> Result<axia_orders::ProcessOrder, ConfigError> {
         let validator = order_validator(settings);
+        let context = AdapterContext::new(Arc::clone(&clock), self.context.instruments());
         #[cfg(feature = "oanda")]
         if let Some((executor, market)) = &self.oanda {
             // OANDA's own last close is the reference price.
-            let reference = reference_price(market.clone(), settings, Arc::clone(&clock));
+            let reference = reference_price(market.clone(), &context);
             return Ok(axia_orders::ProcessOrder::new(
                 self.queue.clone(),
                 self.store.clone(),
@@ -133,8 +137,11 @@ impl OrdersWiring {
             )));
         }
         // The paper market's prices, without the executor's simulated latency.
-        let market = SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock));
-        let reference = reference_price(market, settings, Arc::clone(&clock));
+        let market = settings
+            .sources
+            .get::<SimulatedSettings>("simulated")?
+            .broker(&context);
+        let reference = reference_price(market, &context);
         Ok(axia_orders::ProcessOrder::new(
             self.queue.clone(),
             self.store.clone(),
@@ -157,30 +164,23 @@ impl OrdersWiring {
 #[cfg(feature = "oanda")]
 fn oanda_executor(
     settings: &Settings,
-    clock: &Arc<dyn Clock>,
+    context: &AdapterContext,
 ) -> Result<Option<(axia_oanda::OandaExecutor, axia_oanda::OandaGateway)>, ConfigError> {
     if settings.orders.executor != crate::ExecutorKind::Oanda {
         return Ok(None);
     }
-    let o = &settings.oanda;
-    let (Some(token), Some(account)) = (o.token.clone(), o.account_id.clone()) else {
-        return Err(ConfigError(
-            "[orders] executor = \"oanda\" needs OANDA_TOKEN and an account (OANDA_ACCOUNT_ID or [oanda] account_id)".into(),
-        ));
+    let o: axia_oanda::OandaSettings = settings.sources.get("oanda")?;
+    let config = match (o.account_id.is_some(), o.config(context)) {
+        (true, Some(config)) => config,
+        _ => {
+            return Err(ConfigError(
+                "[orders] executor = \"oanda\" needs OANDA_TOKEN and an account (OANDA_ACCOUNT_ID or [oanda] account_id)".into(),
+            ));
+        }
     };
-    let mut config = axia_oanda::OandaConfig::new(token)
-        .account_id(account)
-        .requests_per_second(o.requests_per_second)
-        .instruments(Arc::new(settings.instrument_registry()));
-    if let Some(url) = &o.base_url {
-        config = config.base_url(url.clone());
-    }
-    for (symbol, name) in &o.instruments {
-        config = config.instrument_name(symbol.clone(), name.clone());
-    }
-    let executor = axia_oanda::OandaExecutor::new(config.clone(), Arc::clone(clock))
+    let executor = axia_oanda::OandaExecutor::new(config.clone(), context.clock())
         .map_err(|e| ConfigError(format!("oanda: {e}")))?;
-    let market = axia_oanda::OandaGateway::new(config, Arc::clone(clock))
+    let market = axia_oanda::OandaGateway::new(config, context.clock())
         .map_err(|e| ConfigError(format!("oanda: {e}")))?;
     Ok(Some((executor, market)))
 }
@@ -208,16 +208,13 @@ pub fn kill_switch(
 /// M1 close on the instrument's calendar (nothing written anywhere).
 fn reference_price(
     market: impl axia_domain::MarketData + 'static,
-    settings: &Settings,
-    clock: Arc<dyn Clock>,
+    context: &AdapterContext,
 ) -> axia_provider::OhlcvDataProvider {
-    let instruments = Arc::new(settings.instrument_registry());
-    let calendars = Arc::clone(&instruments);
     axia_provider::OhlcvDataProvider::builder()
         .broker(market)
-        .clock(clock)
-        .calendar(move |s| calendars.resolve(s).calendar())
-        .alignment(move |s| instruments.resolve(s).alignment())
+        .clock(context.clock())
+        .calendar(context.calendars())
+        .alignment(context.alignments())
         .without_write_through()
         .build()
 }

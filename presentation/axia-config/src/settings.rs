@@ -8,23 +8,12 @@ use axia_collect::CollectPlan;
 use axia_domain::{Price, Quantity, Symbol, Timeframe};
 use serde::Deserialize;
 
+use crate::sources::{SourceName, SourceSections};
+
 /// One line saying what is wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
-
-/// Which source the collector fetches from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    /// The simulated broker (offline).
-    Simulated,
-    /// Yahoo Finance.
-    Yahoo,
-    /// OANDA v20 (`[oanda]`; the `oanda` feature).
-    Oanda,
-}
 
 /// Where the cold archive is.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -69,99 +58,6 @@ impl fmt::Debug for HotCacheSettings {
             .field("url", &axia_domain::redact_url(&self.url))
             .field("namespace", &self.namespace)
             .finish()
-    }
-}
-
-/// The simulated broker.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SimulatedSettings {
-    /// Fixes every price.
-    pub seed: u64,
-    /// How long the paper executor takes to answer an order, milliseconds (default 0): a
-    /// broker's round trip, for drills and tests.
-    pub executor_latency_ms: u64,
-}
-
-impl Default for SimulatedSettings {
-    fn default() -> Self {
-        Self {
-            seed: 42,
-            executor_latency_ms: 0,
-        }
-    }
-}
-
-/// Yahoo Finance.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct YahooSettings {
-    /// The chart API's base URL.
-    pub base_url: Option<String>,
-    /// Requests a second.
-    pub requests_per_second: f64,
-    /// Symbol to Yahoo ticker overrides.
-    #[serde(deserialize_with = "symbol_map")]
-    pub tickers: HashMap<Symbol, String>,
-}
-
-impl Default for YahooSettings {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            requests_per_second: 2.0,
-            tickers: HashMap::new(),
-        }
-    }
-}
-
-/// OANDA v20. The token is a secret: `Debug` shows `***`; give it as `OANDA_TOKEN` rather
-/// than in a file.
-#[derive(Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OandaSettings {
-    /// The REST host (default: the practice host; `https://api-fxtrade.oanda.com` for live).
-    pub base_url: Option<String>,
-    /// The streaming host of the live feed (default: the practice or live streaming host to go
-    /// with `base_url`).
-    pub stream_url: Option<String>,
-    /// The account (also `OANDA_ACCOUNT_ID`).
-    pub account_id: Option<String>,
-    /// The API token (also, and preferably, `OANDA_TOKEN`).
-    pub token: Option<String>,
-    /// Requests a second (OANDA allows 120 per IP).
-    pub requests_per_second: f64,
-    /// The price bars are made of: `mid` (default), `bid` or `ask`.
-    pub price: axia_domain::PriceComponent,
-    /// Symbol to OANDA instrument overrides (`USDJPY = "USD_JPY"` is built in).
-    #[serde(deserialize_with = "symbol_map")]
-    pub instruments: HashMap<Symbol, String>,
-}
-
-impl Default for OandaSettings {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            stream_url: None,
-            account_id: None,
-            token: None,
-            requests_per_second: 50.0,
-            price: axia_domain::PriceComponent::Mid,
-            instruments: HashMap::new(),
-        }
-    }
-}
-
-impl fmt::Debug for OandaSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OandaSettings")
-            .field("base_url", &self.base_url)
-            .field("stream_url", &self.stream_url)
-            .field("account_id", &self.account_id)
-            .field("token", &self.token.as_ref().map(|_| "***"))
-            .field("requests_per_second", &self.requests_per_second)
-            .field("price", &self.price)
-            .finish_non_exhaustive()
     }
 }
 
@@ -511,8 +407,12 @@ where
 }
 
 /// Everything the binaries are configured by.
+///
+/// Unknown keys are refused: [`from_file`](Self::from_file) takes the top-level tables of the
+/// registered sources (`[simulated]`, `[yahoo]`, `[oanda]`) into [`sources`](Self::sources)
+/// and refuses any other key it does not know.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Settings {
     /// Symbols to collect, parsed on load.
     #[serde(deserialize_with = "parsed_list")]
@@ -520,8 +420,8 @@ pub struct Settings {
     /// Timeframes to collect, parsed on load.
     #[serde(deserialize_with = "parsed_list")]
     pub timeframes: Vec<Timeframe>,
-    /// The source.
-    pub source: SourceKind,
+    /// The collector's source, one of the registered ones (`simulated`, `yahoo`, `oanda`).
+    pub source: SourceName,
     /// The minimum window of a run, hours.
     pub lookback_hours: u32,
     /// How far back a run catches up on what the archive lacks, days.
@@ -536,12 +436,10 @@ pub struct Settings {
     pub archive: ArchiveSettings,
     /// The hot cache, if any.
     pub hot_cache: Option<HotCacheSettings>,
-    /// The simulated broker.
-    pub simulated: SimulatedSettings,
-    /// Yahoo.
-    pub yahoo: YahooSettings,
-    /// OANDA.
-    pub oanda: OandaSettings,
+    /// The sources' own sections (`[simulated]`, `[yahoo]`, `[oanda]`), each parsed by its
+    /// adapter's settings type.
+    #[serde(skip)]
+    pub sources: SourceSections,
     /// The distributed lock.
     pub lock: LockSettings,
     /// The order path.
@@ -602,7 +500,7 @@ impl Default for Settings {
                 .filter_map(|s| s.parse().ok())
                 .collect(),
             timeframes: Timeframe::ALL.to_vec(),
-            source: SourceKind::Simulated,
+            source: SourceName::SIMULATED,
             lookback_hours: 24,
             catch_up_days: 31,
             overlap_bars: 1,
@@ -610,9 +508,7 @@ impl Default for Settings {
             retries: 3,
             archive: ArchiveSettings::default(),
             hot_cache: None,
-            simulated: SimulatedSettings::default(),
-            yahoo: YahooSettings::default(),
-            oanda: OandaSettings::default(),
+            sources: SourceSections::default(),
             lock: LockSettings::default(),
             orders: OrdersSettings::default(),
             daily_alignment: None,
@@ -623,31 +519,57 @@ impl Default for Settings {
     }
 }
 
-/// What overrides the file and the environment: a binary's flags, or a service's own choices.
+/// What overrides the file and the environment: a binary's flags (with the `cli` feature,
+/// these are the flags every binary shares, [`CommonArgs`]: global, accepted before or after a
+/// subcommand), or a service's own choices.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 #[non_exhaustive]
 pub struct Overrides {
-    /// A TOML configuration file.
+    /// A TOML configuration file (see the crate docs for every key).
+    #[cfg_attr(feature = "cli", arg(long, global = true, value_name = "FILE"))]
     pub config: Option<PathBuf>,
-    /// The symbols.
+    /// Symbols, comma-separated (USDJPY,EURUSD,...).
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, global = true, value_delimiter = ',', value_parser = parse_symbol)
+    )]
     pub symbols: Option<Vec<Symbol>>,
-    /// The timeframes.
+    /// Timeframes, comma-separated (M1,M5,M15,M30,H1,H4,D1,W1,MN1).
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, global = true, value_delimiter = ',', value_parser = parse_timeframe)
+    )]
     pub timeframes: Option<Vec<Timeframe>>,
-    /// Where bars come from.
-    pub source: Option<SourceKind>,
-    /// The cold archive: `s3://bucket/prefix` or a directory.
+    /// Where bars come from: simulated, yahoo or oanda.
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, global = true, value_name = "SOURCE", value_parser = parse_source)
+    )]
+    pub source: Option<SourceName>,
+    /// The cold archive: s3://bucket/prefix or a directory.
+    #[cfg_attr(feature = "cli", arg(long, global = true, value_name = "LOCATION"))]
     pub archive: Option<String>,
-    /// The hot cache's Redis URL.
+    /// The hot cache's Redis URL (also REDIS_URL); omit for no hot cache.
+    #[cfg_attr(feature = "cli", arg(long, global = true, value_name = "URL"))]
     pub redis_url: Option<String>,
     /// The hot cache's key prefix.
+    #[cfg_attr(feature = "cli", arg(long, global = true))]
     pub namespace: Option<String>,
     /// Path-style S3 addressing (MinIO, moto).
+    #[cfg_attr(feature = "cli", arg(long, global = true))]
     pub force_path_style: bool,
-    /// The simulated broker's seed.
+    /// The simulated broker's seed (`[simulated] seed`).
+    #[cfg_attr(feature = "cli", arg(long, global = true))]
     pub seed: Option<u64>,
-    /// Yahoo's base URL.
+    /// Yahoo's base URL (`[yahoo] base_url`; tests point it at a local server).
+    #[cfg_attr(feature = "cli", arg(long, global = true, value_name = "URL"))]
     pub yahoo_url: Option<String>,
 }
+
+/// The flags every binary shares: [`Overrides`] as clap arguments.
+#[cfg(feature = "cli")]
+pub type CommonArgs = Overrides;
 
 impl Overrides {
     /// No override.
@@ -692,43 +614,6 @@ impl Overrides {
     }
 }
 
-/// Flags every binary shares; each overrides the file and the environment. They are global:
-/// accepted before or after a subcommand.
-#[cfg(feature = "cli")]
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct CommonArgs {
-    /// A TOML configuration file (see the crate docs for every key).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Symbols, comma-separated (USDJPY,EURUSD,...).
-    #[arg(long, global = true, value_delimiter = ',', value_parser = parse_symbol)]
-    pub symbols: Option<Vec<Symbol>>,
-    /// Timeframes, comma-separated (M1,M5,M15,M30,H1,H4,D1,W1,MN1).
-    #[arg(long, global = true, value_delimiter = ',', value_parser = parse_timeframe)]
-    pub timeframes: Option<Vec<Timeframe>>,
-    /// Where bars come from.
-    #[arg(long, global = true, value_enum)]
-    pub source: Option<SourceKind>,
-    /// The cold archive: s3://bucket/prefix or a directory.
-    #[arg(long, global = true, value_name = "LOCATION")]
-    pub archive: Option<String>,
-    /// The hot cache's Redis URL (also REDIS_URL); omit for no hot cache.
-    #[arg(long, global = true, value_name = "URL")]
-    pub redis_url: Option<String>,
-    /// The hot cache's key prefix.
-    #[arg(long, global = true)]
-    pub namespace: Option<String>,
-    /// Path-style S3 addressing (MinIO, moto).
-    #[arg(long, global = true)]
-    pub force_path_style: bool,
-    /// The simulated broker's seed.
-    #[arg(long, global = true)]
-    pub seed: Option<u64>,
-    /// Yahoo's base URL (tests point it at a local server).
-    #[arg(long, global = true, value_name = "URL")]
-    pub yahoo_url: Option<String>,
-}
-
 #[cfg(feature = "cli")]
 fn parse_symbol(s: &str) -> Result<Symbol, String> {
     s.trim().parse().map_err(|e| format!("symbol {s:?}: {e}"))
@@ -742,22 +627,16 @@ fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
 }
 
 #[cfg(feature = "cli")]
-impl CommonArgs {
-    /// The overrides these flags make.
+fn parse_source(s: &str) -> Result<SourceName, String> {
+    s.parse().map_err(|e: ConfigError| e.0)
+}
+
+#[cfg(feature = "cli")]
+impl Overrides {
+    /// The overrides these flags make (themselves).
     #[must_use]
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            config: self.config.clone(),
-            symbols: self.symbols.clone(),
-            timeframes: self.timeframes.clone(),
-            source: self.source,
-            archive: self.archive.clone(),
-            redis_url: self.redis_url.clone(),
-            namespace: self.namespace.clone(),
-            force_path_style: self.force_path_style,
-            seed: self.seed,
-            yahoo_url: self.yahoo_url.clone(),
-        }
+    pub fn overrides(&self) -> Self {
+        self.clone()
     }
 }
 
@@ -827,10 +706,8 @@ impl Settings {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| {
-            let msg = e.message().to_owned();
-            let at = e
-                .span()
+        let located = |msg: &str, span: Option<std::ops::Range<usize>>| {
+            let at = span
                 .map(|s| {
                     format!(
                         " (line {})",
@@ -839,7 +716,17 @@ impl Settings {
                 })
                 .unwrap_or_default();
             ConfigError(format!("{}: {msg}{at}", path.display()))
+        };
+        let toml_error = |e: toml::de::Error| located(e.message(), e.span());
+        let document = toml::Deserializer::parse(&text).map_err(toml_error)?;
+        let mut ignored = Vec::new();
+        let mut settings: Self = serde_ignored::deserialize(document, |key| {
+            ignored.push(key.to_string());
         })
+        .map_err(toml_error)?;
+        settings.sources = SourceSections::from_file(&text, &ignored)
+            .map_err(|(msg, span)| located(&msg, span))?;
+        Ok(settings)
     }
 
     /// Applies the environment.
@@ -863,23 +750,11 @@ impl Settings {
                 matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = env("AXIA_SOURCE") {
-            self.source = match v.to_ascii_lowercase().as_str() {
-                "simulated" => SourceKind::Simulated,
-                "yahoo" => SourceKind::Yahoo,
-                "oanda" => SourceKind::Oanda,
-                other => {
-                    return Err(ConfigError(format!(
-                        "AXIA_SOURCE={other:?}: expected simulated, yahoo or oanda"
-                    )));
-                }
-            };
+            self.source = v
+                .parse()
+                .map_err(|e: ConfigError| ConfigError(format!("AXIA_SOURCE: {e}")))?;
         }
-        if let Some(v) = env("OANDA_TOKEN") {
-            self.oanda.token = Some(v);
-        }
-        if let Some(v) = env("OANDA_ACCOUNT_ID") {
-            self.oanda.account_id = Some(v);
-        }
+        self.sources.apply_env(env);
         if let Some(v) = env("AXIA_SYMBOLS") {
             self.symbols = parse_all(&csv(&v), "symbol")
                 .map_err(|e| ConfigError(format!("AXIA_SYMBOLS: {e}")))?;
@@ -909,8 +784,8 @@ impl Settings {
         if let Some(t) = &args.timeframes {
             self.timeframes.clone_from(t);
         }
-        if let Some(s) = args.source {
-            self.source = s;
+        if let Some(s) = &args.source {
+            self.source = s.clone();
         }
         if let Some(a) = &args.archive {
             self.archive.location.clone_from(a);
@@ -930,11 +805,13 @@ impl Settings {
         if let (Some(ns), Some(h)) = (&args.namespace, self.hot_cache.as_mut()) {
             h.namespace.clone_from(ns);
         }
+        // Shortcuts into two sources' sections (both always registered).
         if let Some(seed) = args.seed {
-            self.simulated.seed = seed;
+            let seed = i64::try_from(seed).unwrap_or(i64::MAX);
+            let _ = self.sources.set("simulated", "seed", seed);
         }
         if let Some(url) = &args.yahoo_url {
-            self.yahoo.base_url = Some(url.clone());
+            let _ = self.sources.set("yahoo", "base_url", url.clone());
         }
         self
     }
@@ -997,29 +874,14 @@ impl Settings {
         if self.orders.lease_secs == 0 {
             return Err(ConfigError("orders.lease_secs must be at least 1".into()));
         }
-        if !self.yahoo.requests_per_second.is_finite() || self.yahoo.requests_per_second <= 0.0 {
-            return Err(ConfigError(
-                "yahoo.requests_per_second must be above 0".into(),
-            ));
-        }
-        if !self.oanda.requests_per_second.is_finite() || self.oanda.requests_per_second <= 0.0 {
-            return Err(ConfigError(
-                "oanda.requests_per_second must be above 0".into(),
-            ));
-        }
         if self.orders.executor == ExecutorKind::Oanda
-            && (self.oanda.token.is_none() || self.oanda.account_id.is_none())
+            && !(self.sources.has("oanda", "token") && self.sources.has("oanda", "account_id"))
         {
             return Err(ConfigError(
                 "[orders] executor = \"oanda\" needs OANDA_TOKEN and an account (OANDA_ACCOUNT_ID or [oanda] account_id)".into(),
             ));
         }
-        if self.source == SourceKind::Oanda && self.oanda.token.is_none() {
-            return Err(ConfigError(
-                "source = \"oanda\" needs a token: set OANDA_TOKEN (or [oanda] token)".into(),
-            ));
-        }
-        Ok(())
+        crate::sources::validate(&self.sources, &self.source)
     }
 
     /// The collect plan these settings describe.
@@ -1064,7 +926,7 @@ mod tests {
         s.validate().unwrap();
         let plan = s.collect_plan().unwrap();
         assert_eq!(plan.symbols.len() * plan.timeframes.len(), 45);
-        assert_eq!(s.source, SourceKind::Simulated);
+        assert_eq!(s.source, SourceName::SIMULATED);
         assert!(s.hot_cache.is_none());
     }
 
@@ -1115,7 +977,14 @@ mod tests {
         )
         .unwrap();
         s.validate().unwrap();
-        assert_eq!(s.oanda.requests_per_second, 50.0);
+        #[cfg(feature = "oanda")]
+        assert_eq!(
+            s.sources
+                .get::<axia_oanda::OandaSettings>("oanda")
+                .unwrap()
+                .requests_per_second,
+            50.0
+        );
         assert!(
             !format!("{s:?}").contains("sekrit"),
             "the token is redacted in Debug"
@@ -1235,6 +1104,13 @@ mod tests {
         let s = Settings::default().with_overrides(&args);
         assert_eq!(s.symbols, ["EURUSD".parse::<Symbol>().unwrap()]);
         assert_eq!(s.hot_cache.unwrap().namespace, "ns");
-        assert_eq!(s.simulated.seed, 7);
+        #[cfg(feature = "simulated")]
+        assert_eq!(
+            s.sources
+                .get::<axia_simbroker::SimulatedSettings>("simulated")
+                .unwrap()
+                .seed,
+            7
+        );
     }
 }

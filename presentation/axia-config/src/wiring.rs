@@ -6,19 +6,15 @@ use axia_collect::Collect;
 #[cfg(not(feature = "redis"))]
 use axia_domain::OhlcvStore;
 use axia_domain::{
-    Clock, DailyAlignment, InstrumentRegistry, MarketCalendar, MarketData, PriceStream, Symbol,
+    AdapterContext, Clock, DailyAlignment, InstrumentRegistry, MarketCalendar, MarketData,
+    PriceStream, Symbol,
 };
-#[cfg(feature = "oanda")]
-use axia_oanda::{OandaConfig, OandaGateway};
 use axia_parquet::ParquetArchive;
 use axia_provider::OhlcvDataProvider;
 #[cfg(feature = "redis")]
 use axia_redis::{RedisBarCache, RedisCacheConfig};
-use axia_simbroker::SimulatedBroker;
-#[cfg(feature = "yahoo")]
-use axia_yahoo::{YahooConfig, YahooGateway};
 
-use crate::{ConfigError, Settings, SourceKind};
+use crate::{ConfigError, Settings};
 
 /// The hot cache the settings name (Redis; the `redis` feature).
 #[cfg(feature = "redis")]
@@ -47,33 +43,39 @@ impl OhlcvStore for HotCache {
     }
 }
 
-/// The adapters a binary runs with.
+/// The adapters a binary runs with: the sources of [`sources`](crate::sources) by the
+/// roles they fill, the stores, and the context every builder takes.
 #[derive(Clone)]
 pub struct Wiring {
-    /// The collector's source.
+    /// The collector's source (the one `source` names).
     pub source: Arc<dyn MarketData>,
-    /// The simulated broker, when it is the source.
-    pub simulated: Option<SimulatedBroker>,
-    /// Yahoo, when it is the source or a base URL is configured (the `yahoo` feature).
-    #[cfg(feature = "yahoo")]
-    pub yahoo: Option<YahooGateway>,
-    /// OANDA, when it is the source (the `oanda` feature): also the provider's broker.
-    #[cfg(feature = "oanda")]
-    pub oanda: Option<OandaGateway>,
+    /// The data provider's broker, when the source fills that role (the simulated broker,
+    /// OANDA).
+    pub broker: Option<Arc<dyn MarketData>>,
+    /// The data provider's fallback, when a source fills it (Yahoo, when configured).
+    pub fallback: Option<Arc<dyn MarketData>>,
+    /// What fills the fallback of a server or a chart when nothing else does (the simulated
+    /// broker offline).
+    serving_fallback: Option<Arc<dyn MarketData>>,
+    /// The source's live price stream, or why it has none.
+    stream: Result<Arc<dyn PriceStream>, ConfigError>,
     /// The cold archive.
     pub archive: Arc<ParquetArchive>,
     /// The hot cache, when configured (the `redis` feature).
     pub hot: Option<HotCache>,
-    /// The clock everything uses.
+    /// The clock everything uses (the context's).
     pub clock: Arc<dyn Clock>,
-    /// The instruments: the built-in ones with `[instruments.*]` applied.
+    /// The instruments: the built-in ones with `[instruments.*]` applied, and the daily
+    /// alignment the archive records (the context's).
     pub instruments: Arc<InstrumentRegistry>,
+    context: AdapterContext,
 }
 
 impl std::fmt::Debug for Wiring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wiring")
-            .field("simulated", &self.simulated.is_some())
+            .field("broker", &self.broker.is_some())
+            .field("fallback", &self.fallback.is_some())
             .field("hot", &self.hot)
             .finish_non_exhaustive()
     }
@@ -91,56 +93,47 @@ impl Wiring {
             .await?
             .verify_writes(settings.archive.verify_writes);
         let instruments = Arc::new(recorded_alignments(settings, &archive).await);
+        let context = AdapterContext::new(Arc::clone(&clock), Arc::clone(&instruments));
         let archive = archive.instruments(Arc::clone(&instruments));
         let hot = hot_cache(settings, &clock)?;
-        #[cfg(feature = "yahoo")]
-        let yahoo = yahoo(settings, &clock, &instruments)?;
-        let simulated = (settings.source == SourceKind::Simulated).then(|| {
-            SimulatedBroker::new(settings.simulated.seed, Arc::clone(&clock))
-                .instruments(Arc::clone(&instruments))
-        });
-        #[cfg(feature = "oanda")]
-        let oanda = oanda(settings, &clock, &instruments)?;
-        let source: Arc<dyn MarketData> = match settings.source {
-            SourceKind::Simulated => match &simulated {
-                Some(s) => Arc::new(s.clone()),
-                None => return Err(ConfigError("no source configured".into())),
-            },
-            #[cfg(feature = "yahoo")]
-            SourceKind::Yahoo => match &yahoo {
-                Some(y) => Arc::new(y.clone()),
-                None => return Err(ConfigError("no source configured".into())),
-            },
-            #[cfg(not(feature = "yahoo"))]
-            SourceKind::Yahoo => {
-                return Err(ConfigError(
-                    "source = \"yahoo\" needs the yahoo feature".into(),
-                ));
+        let mut source = None;
+        let (mut broker, mut fallback, mut serving_fallback) = (None, None, None);
+        let mut stream = Err(ConfigError("no source configured".into()));
+        for built in crate::sources::build(&settings.sources, &settings.source, &context)? {
+            let roles = built.roles;
+            if roles.source {
+                source = Some(Arc::clone(&built.market));
+                stream = built.stream;
+                if roles.broker {
+                    broker = Some(Arc::clone(&built.market));
+                }
+                if roles.serving_fallback {
+                    serving_fallback = Some(Arc::clone(&built.market));
+                }
             }
-            #[cfg(feature = "oanda")]
-            SourceKind::Oanda => match &oanda {
-                Some(o) => Arc::new(o.clone()),
-                None => return Err(ConfigError("no source configured".into())),
-            },
-            #[cfg(not(feature = "oanda"))]
-            SourceKind::Oanda => {
-                return Err(ConfigError(
-                    "source = \"oanda\" needs the oanda feature".into(),
-                ));
+            if roles.fallback {
+                fallback = Some(Arc::clone(&built.market));
             }
-        };
+        }
+        let source = source.ok_or_else(|| ConfigError("no source configured".into()))?;
         Ok(Self {
             source,
-            simulated,
-            #[cfg(feature = "oanda")]
-            oanda,
-            #[cfg(feature = "yahoo")]
-            yahoo,
+            broker,
+            fallback,
+            serving_fallback,
+            stream,
             archive: Arc::new(archive),
             hot,
             clock,
             instruments,
+            context,
         })
+    }
+
+    /// The clock and the instruments every builder takes.
+    #[must_use]
+    pub fn context(&self) -> &AdapterContext {
+        &self.context
     }
 
     /// The live price stream of the configured source: the simulated market's (same seed as
@@ -148,40 +141,19 @@ impl Wiring {
     /// stream (the `oanda` feature; it needs the account id).
     ///
     /// # Errors
-    /// A [`ConfigError`] for Yahoo (no stream), or OANDA without an account id or a token.
-    pub fn price_stream(&self, settings: &Settings) -> Result<Arc<dyn PriceStream>, ConfigError> {
-        match settings.source {
-            SourceKind::Simulated => Ok(Arc::new(
-                axia_simbroker::SimulatedStream::new(settings.simulated.seed, Arc::clone(&self.clock))
-                    .instruments(Arc::clone(&self.instruments)),
-            )),
-            SourceKind::Yahoo => Err(ConfigError(
-                "source = \"yahoo\" has no live price stream; the live feed needs source = \"simulated\"".into(),
-            )),
-            #[cfg(feature = "oanda")]
-            SourceKind::Oanda => {
-                let cfg = oanda_config(settings, &self.instruments)?;
-                axia_oanda::OandaStream::new(cfg)
-                    .map(|s| Arc::new(s) as Arc<dyn PriceStream>)
-                    .map_err(|e| ConfigError(format!("oanda: {e}")))
-            }
-            #[cfg(not(feature = "oanda"))]
-            SourceKind::Oanda => Err(ConfigError(
-                "source = \"oanda\" needs the oanda feature".into(),
-            )),
-        }
+    /// A [`ConfigError`] for a source without a stream (Yahoo), or OANDA without an account id.
+    pub fn price_stream(&self) -> Result<Arc<dyn PriceStream>, ConfigError> {
+        self.stream.clone()
     }
 
     /// The trading calendar of each symbol, from the instruments.
     pub fn calendars(&self) -> impl Fn(&Symbol) -> Arc<dyn MarketCalendar> + Send + Sync + 'static {
-        let instruments = Arc::clone(&self.instruments);
-        move |s| instruments.resolve(s).calendar()
+        self.context.calendars()
     }
 
     /// Where each symbol's daily bars start, from the instruments.
     pub fn alignments(&self) -> impl Fn(&Symbol) -> DailyAlignment + Send + Sync + 'static {
-        let instruments = Arc::clone(&self.instruments);
-        move |s| instruments.resolve(s).alignment()
+        self.context.alignments()
     }
 
     /// The collect use case over these adapters.
@@ -199,7 +171,7 @@ impl Wiring {
                 .hot_cache(h.clone())
                 .live_presence(Arc::new(h.clone())),
             #[cfg(not(feature = "redis"))]
-            Some(h) => collect.hot_cache(h.clone()),
+            Some(h) => match *h {},
             None => collect,
         }
     }
@@ -240,8 +212,8 @@ impl Wiring {
         )
     }
 
-    /// The data provider over these adapters: the simulated broker as the broker, the hot
-    /// cache, the archive, and Yahoo as the fallback when configured.
+    /// The data provider over these adapters: the source as the broker where it fills that
+    /// role, the hot cache, the archive, and a fallback when one is configured (Yahoo).
     #[must_use]
     pub fn provider(&self) -> OhlcvDataProvider {
         self.provider_builder().build()
@@ -253,8 +225,8 @@ impl Wiring {
     #[must_use]
     pub fn serving_provider(&self) -> OhlcvDataProvider {
         let b = self.provider_builder();
-        match &self.simulated {
-            Some(sim) if !self.has_fallback() => b.fallback(sim.clone()).build(),
+        match &self.serving_fallback {
+            Some(offline) if !self.has_fallback() => b.fallback(Arc::clone(offline)).build(),
             _ => b.build(),
         }
     }
@@ -262,14 +234,7 @@ impl Wiring {
     /// True when a source fills the provider's fallback role (Yahoo, when configured).
     #[must_use]
     pub fn has_fallback(&self) -> bool {
-        #[cfg(feature = "yahoo")]
-        {
-            self.yahoo.is_some()
-        }
-        #[cfg(not(feature = "yahoo"))]
-        {
-            false
-        }
+        self.fallback.is_some()
     }
 
     /// The builder [`provider`](Self::provider) finishes, for a binary that adds a role (the
@@ -280,20 +245,15 @@ impl Wiring {
             .calendar(self.calendars())
             .alignment(self.alignments())
             .cold_archive(Arc::clone(&self.archive));
-        if let Some(s) = &self.simulated {
-            b = b.broker(s.clone());
-        }
-        #[cfg(feature = "oanda")]
-        if let Some(o) = &self.oanda {
-            b = b.broker(o.clone());
+        if let Some(s) = &self.broker {
+            b = b.broker(Arc::clone(s));
         }
         #[cfg(feature = "redis")]
         if let Some(h) = &self.hot {
             b = b.hot_cache(h.clone());
         }
-        #[cfg(feature = "yahoo")]
-        if let Some(y) = &self.yahoo {
-            b = b.fallback(y.clone());
+        if let Some(f) = &self.fallback {
+            b = b.fallback(Arc::clone(f));
         }
         b
     }
@@ -413,72 +373,4 @@ fn hot_cache(settings: &Settings, clock: &Arc<dyn Clock>) -> Result<Option<HotCa
             axia_domain::redact_url(&h.url)
         )))
     }
-}
-
-/// Yahoo, when it is the source or a base URL is configured.
-#[cfg(feature = "yahoo")]
-#[cfg(feature = "oanda")]
-fn oanda(
-    settings: &Settings,
-    clock: &Arc<dyn Clock>,
-    instruments: &Arc<InstrumentRegistry>,
-) -> Result<Option<OandaGateway>, ConfigError> {
-    if settings.source != SourceKind::Oanda {
-        return Ok(None);
-    }
-    OandaGateway::new(oanda_config(settings, instruments)?, Arc::clone(clock))
-        .map(Some)
-        .map_err(|e| ConfigError(format!("oanda: {e}")))
-}
-
-/// OANDA's settings as the adapters take them.
-#[cfg(feature = "oanda")]
-fn oanda_config(
-    settings: &Settings,
-    instruments: &Arc<InstrumentRegistry>,
-) -> Result<OandaConfig, ConfigError> {
-    let o = &settings.oanda;
-    let token = o.token.clone().ok_or_else(|| {
-        ConfigError("source = \"oanda\" needs a token: set OANDA_TOKEN (or [oanda] token)".into())
-    })?;
-    let mut cfg = OandaConfig::new(token)
-        .requests_per_second(o.requests_per_second)
-        .price(o.price)
-        .instruments(Arc::clone(instruments));
-    if let Some(url) = &o.base_url {
-        cfg = cfg.base_url(url.clone());
-    }
-    if let Some(id) = &o.account_id {
-        cfg = cfg.account_id(id.clone());
-    }
-    if let Some(url) = &o.stream_url {
-        cfg = cfg.stream_url(url.clone());
-    }
-    for (symbol, name) in &o.instruments {
-        cfg = cfg.instrument_name(symbol.clone(), name.clone());
-    }
-    Ok(cfg)
-}
-
-#[cfg(feature = "yahoo")]
-fn yahoo(
-    settings: &Settings,
-    clock: &Arc<dyn Clock>,
-    instruments: &Arc<InstrumentRegistry>,
-) -> Result<Option<YahooGateway>, ConfigError> {
-    if settings.source != SourceKind::Yahoo && settings.yahoo.base_url.is_none() {
-        return Ok(None);
-    }
-    let mut cfg = YahooConfig::default()
-        .requests_per_second(settings.yahoo.requests_per_second)
-        .instruments(Arc::clone(instruments));
-    if let Some(url) = &settings.yahoo.base_url {
-        cfg = cfg.base_url(url.clone());
-    }
-    for (symbol, ticker) in &settings.yahoo.tickers {
-        cfg = cfg.ticker(symbol.clone(), ticker.clone());
-    }
-    YahooGateway::new(cfg, Arc::clone(clock))
-        .map(Some)
-        .map_err(|e| ConfigError(format!("yahoo: {e}")))
 }

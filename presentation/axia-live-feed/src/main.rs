@@ -42,7 +42,7 @@ async fn run(args: Args) -> Result<u8, String> {
                 .into(),
         );
     };
-    let stream = wiring.price_stream(&settings).map_err(config_error)?;
+    let stream = wiring.price_stream().map_err(config_error)?;
     let instruments: Vec<_> = settings
         .live_symbols()
         .iter()

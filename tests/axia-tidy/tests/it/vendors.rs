@@ -41,3 +41,72 @@ fn the_domain_names_no_vendor_in_its_code() {
         found.join("\n")
     );
 }
+
+/// The code lines of `file` (comments and doc comments dropped), lowercased.
+fn code_lines(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            l.split("//")
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        })
+        .collect()
+}
+
+#[test]
+fn outside_their_crates_sources_are_named_in_one_table() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = Vec::new();
+    for layer in ["application", "presentation"] {
+        rust_files(&root.join(layer), &mut files);
+    }
+    assert!(files.len() > 40, "the sources: {}", files.len());
+    let mut naming: Vec<String> = files
+        .iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "src"))
+        .filter(|f| {
+            code_lines(f)
+                .iter()
+                .any(|l| l.contains("yahoo") || l.contains("oanda"))
+        })
+        .map(|f| {
+            f.strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    naming.sort();
+    // The registration table; the order executors (a vendor's executor is not a source);
+    // the settings (`ExecutorKind::Oanda`, the `--yahoo-url` shortcut, their tests); the
+    // facade's per-feature re-exports. A new file here is a decision about a vendor made
+    // outside its adapter and its table entry.
+    assert_eq!(
+        naming,
+        [
+            "presentation/axia-config/src/orders.rs",
+            "presentation/axia-config/src/settings.rs",
+            "presentation/axia-config/src/sources.rs",
+            "presentation/axia/src/lib.rs",
+        ],
+        "files outside the adapter crates whose code names a vendor"
+    );
+    // The composition root builds sources through the table only.
+    let wiring = root.join("presentation/axia-config/src/wiring.rs");
+    let named = code_lines(&wiring)
+        .iter()
+        .filter(|l| {
+            ["yahoo", "oanda", "simbroker", "simulated"]
+                .iter()
+                .any(|v| l.contains(v))
+        })
+        .count();
+    assert_eq!(named, 0, "wiring.rs names a source in its code");
+    // One entry per source in the table.
+    let table =
+        std::fs::read_to_string(root.join("presentation/axia-config/src/sources.rs")).unwrap();
+    assert_eq!(table.matches("    Registered {\n        name:").count(), 3);
+}
