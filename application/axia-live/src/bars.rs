@@ -155,6 +155,17 @@ impl QuoteCounts {
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().sum()
     }
+
+    /// These counts and `other`'s, added (the feeds of one process, one after the other).
+    #[must_use]
+    pub fn plus(&self, other: &Self) -> Self {
+        let mut sum = self.clone();
+        sum.accepted = sum.accepted.saturating_add(other.accepted);
+        for (a, b) in sum.dropped.iter_mut().zip(other.dropped) {
+            *a = a.saturating_add(b);
+        }
+        sum
+    }
 }
 
 /// A series (instrument × timeframe) of a [`QuotesToBars`]; [`QuotesToBars::series`] names it.

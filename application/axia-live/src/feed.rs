@@ -75,6 +75,9 @@ pub struct FeedCounters {
     pub reconnects: AtomicU64,
     /// Streams that went silent past `silence`.
     pub silences: AtomicU64,
+    /// Streams closed because the feed stopped (a shutdown, or a restart with other
+    /// instruments): open streams are `connects - reconnects - stops`.
+    pub stops: AtomicU64,
     /// Heartbeats received.
     pub heartbeats: AtomicU64,
     /// Messages that could not be read.
@@ -121,6 +124,8 @@ pub struct LiveFeed {
     settings: FeedSettings,
     counters: Arc<FeedCounters>,
     quotes: Arc<std::sync::Mutex<QuoteCounts>>,
+    /// At the first connect, fill this far back from the source's candles (a takeover).
+    fill_on_start: Option<Duration>,
 }
 
 impl std::fmt::Debug for LiveFeed {
@@ -160,7 +165,33 @@ impl LiveFeed {
             settings: FeedSettings::default(),
             counters: Arc::default(),
             quotes: Arc::default(),
+            fill_on_start: None,
         }
+    }
+
+    /// At its first connect, fills the last `window` of every series from the source's closed
+    /// candles (with [`source`](Self::source)): a feed that takes instruments over from a
+    /// process that stopped writing them leaves no hole behind it.
+    #[must_use]
+    pub fn fill_on_start(mut self, window: Duration) -> Self {
+        self.fill_on_start = Some(window);
+        self
+    }
+
+    /// The quote counts' handle to share before the feed runs (this feed adds its own to
+    /// what it holds).
+    #[must_use]
+    pub fn with_quote_counts(mut self, quotes: Arc<std::sync::Mutex<QuoteCounts>>) -> Self {
+        self.quotes = quotes;
+        self
+    }
+
+    /// The counters' handle to share before the feed runs (a coordinator restarting feeds
+    /// keeps one set of counters across them).
+    #[must_use]
+    pub fn with_counters(mut self, counters: Arc<FeedCounters>) -> Self {
+        self.counters = counters;
+        self
     }
 
     /// The source whose candles replace the live-built bars once closed (`reconcile_after`
@@ -235,6 +266,8 @@ impl LiveFeed {
             newest_quote: None,
             checks,
             connected_since: None,
+            connects: 0,
+            quotes_before: axia_domain::lock(&self.quotes).clone(),
             // The first quote is written at once.
             last_write: {
                 let now = tokio::time::Instant::now();
@@ -277,9 +310,12 @@ impl LiveFeed {
             FeedCounters::bump(&self.counters.connects);
             tracing::info!(instruments = symbols.len(), "price stream open");
             run.connected_since = Some(self.clock.now().timestamp_millis());
-            if FeedCounters::get(&self.counters.connects) > 1 {
+            if run.connects > 0 {
                 run.fill_gap();
+            } else if let Some(window) = self.fill_on_start {
+                run.fill_since(window);
             }
+            run.connects += 1;
             let mut healthy = false;
             let mut last_message = tokio::time::Instant::now();
             loop {
@@ -335,10 +371,13 @@ impl LiveFeed {
         }
         // Stopping: the bars whose period has ended closed (no quote comes any more), the
         // others as they stand.
+        if run.connected_since.is_some() {
+            FeedCounters::bump(&self.counters.stops);
+        }
         run.connected_since = None;
         run.close_until(self.clock.now()).await;
         run.write().await;
-        *axia_domain::lock(&self.quotes) = run.bars.counts().clone();
+        *axia_domain::lock(&self.quotes) = run.quotes_before.plus(run.bars.counts());
         // The checks already due run; the others are the collector's.
         drop(run);
         if let Some(task) = checking {
@@ -382,8 +421,10 @@ impl LiveFeed {
         let writes = taken.into_iter().map(|(id, p)| async move {
             let frame = frame_of(bars, id, &p);
             let result = match &frame {
-                Some(f) => self.hot.save(f).await.map_err(|e| e.to_string()),
-                None => Err("the bars do not form a series".to_owned()),
+                Some(f) => self.hot.save(f).await,
+                None => Err(axia_domain::StoreError::InvalidRequest(
+                    "the bars do not form a series".to_owned(),
+                )),
             };
             (id, p, result)
         });
@@ -395,6 +436,11 @@ impl LiveFeed {
                     self.counters
                         .closed_bars
                         .fetch_add(p.closed.len() as u64, Ordering::Relaxed);
+                }
+                Err(e @ axia_domain::StoreError::Fenced(_)) => {
+                    // Another process holds the instrument now: its bars are its to write.
+                    FeedCounters::bump(&self.counters.write_errors);
+                    tracing::warn!(series = ?bars.series(id), error = %e, "live bars fenced out; dropped");
                 }
                 Err(e) => {
                     FeedCounters::bump(&self.counters.write_errors);
@@ -428,6 +474,10 @@ struct Run<'a> {
     checks: Option<tokio::sync::mpsc::UnboundedSender<Check>>,
     /// Since when (ms) the stream is open; `None` while it is not.
     connected_since: Option<i64>,
+    /// Streams this run opened.
+    connects: u64,
+    /// The quote counts before this run (a shared set, [`LiveFeed::with_quote_counts`]).
+    quotes_before: QuoteCounts,
     /// When the last write went out.
     last_write: tokio::time::Instant,
 }
@@ -476,7 +526,7 @@ impl Run<'_> {
                 self.write().await;
             }
         }
-        *axia_domain::lock(&self.feed.quotes) = self.bars.counts().clone();
+        *axia_domain::lock(&self.feed.quotes) = self.quotes_before.plus(self.bars.counts());
     }
 
     /// When the forming bars that wait may be written.
@@ -541,6 +591,30 @@ impl Run<'_> {
     }
 
     /// After a reconnect: what the source has since each instrument's last quote, now.
+    /// Fills the last `window` of every series from the source's closed candles.
+    fn fill_since(&self, window: Duration) {
+        let Some(tx) = &self.checks else { return };
+        let now = self.feed.clock.now();
+        let since = now - chrono::Duration::from_std(window).unwrap_or_default();
+        for k in 0..self.bars.series_count() {
+            let Some((symbol, timeframe, alignment)) = self.bars.series(SeriesId::new(k)) else {
+                continue;
+            };
+            let from = timeframe
+                .aligned(alignment)
+                .floor_millis(since.timestamp_millis())
+                .unwrap_or_else(|| since.timestamp_millis());
+            let _ = tx.send(Check {
+                due: tokio::time::Instant::now(),
+                symbol: symbol.clone(),
+                timeframe,
+                from_ms: from,
+                to_ms: now.timestamp_millis().max(from + 1),
+                seen_whole: false,
+            });
+        }
+    }
+
     fn fill_gap(&self) {
         let Some(tx) = &self.checks else { return };
         let now = self.feed.clock.now().timestamp_millis();

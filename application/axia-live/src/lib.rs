@@ -26,8 +26,10 @@
 mod bars;
 mod feed;
 mod reconcile;
+mod shared;
 
 pub use bars::{
     BarChange, LiveBarsConfig, OutlierRule, QuoteCounts, QuoteDrop, QuotesToBars, SeriesId,
 };
 pub use feed::{FeedCounters, FeedError, FeedSettings, LiveFeed};
+pub use shared::{FeedFactory, SharedFeed, member_id};

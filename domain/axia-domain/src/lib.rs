@@ -74,18 +74,18 @@ pub use order::{
 pub use ports::{
     ArchiveRead, BarArchive, BarUpdate, BarUpdates, BoxError, Claim, ClaimOutcome, Clock,
     CreateOutcome, DamagedPartition, DatasetInfo, Execution, ExecutionBook, ExecutionError,
-    ExecutionOutcome, FeaturePublished, FeatureSnapshot, FeatureStore, FetchedBars, KillSwitch,
-    KillSwitchError, LivePresence, MarketData, MarketDataError, NewestBar, OhlcvStore,
-    OrderExecutor, OrderQueue, OrderStore, OrderStoreError, PoisonRecord, PriceComponent,
-    PriceStream, QuarantinedFile, QueueError, QueueMessage, Quote, QuoteStream, Recorded,
-    ReferencePrice, SourceLimits, StoreError, StoreHealth, StoreInfo, StreamError, StreamEvent,
-    UpdateStream,
+    ExecutionOutcome, FeaturePublished, FeatureSnapshot, FeatureStore, Fence, Fences, FetchedBars,
+    InstrumentOwnership, KillSwitch, KillSwitchError, LivePresence, MarketData, MarketDataError,
+    NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore, OrderStoreError, PoisonRecord,
+    PriceComponent, PriceStream, QuarantinedFile, QueueError, QueueMessage, Quote, QuoteStream,
+    Recorded, ReferencePrice, SourceLimits, StoreError, StoreHealth, StoreInfo, StreamError,
+    StreamEvent, UpdateStream,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
-    MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore, MockKillSwitch,
-    MockLivePresence, MockMarketData, MockOhlcvStore, MockOrderExecutor, MockOrderQueue,
-    MockOrderStore, MockPriceStream, MockReferencePrice,
+    MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore,
+    MockInstrumentOwnership, MockKillSwitch, MockLivePresence, MockMarketData, MockOhlcvStore,
+    MockOrderExecutor, MockOrderQueue, MockOrderStore, MockPriceStream, MockReferencePrice,
 };
 pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axia_domain::{
-    Backoff, Clock, DailyAlignment, DatasetInfo, FrameError, OhlcvFrame, OhlcvStore, StoreError,
-    StoreHealth, StoreInfo, Symbol, TimeRange, Timeframe,
+    Backoff, Clock, DailyAlignment, DatasetInfo, Fences, FrameError, OhlcvFrame, OhlcvStore,
+    StoreError, StoreHealth, StoreInfo, Symbol, TimeRange, Timeframe,
 };
 use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -22,23 +22,60 @@ use crate::codec::{self, DecodeError};
 use crate::config::{Endpoint, RedisCacheConfig, scrub};
 use crate::memo::DecodedMemo;
 
+/// Each write script of a fenced handle ([`RedisBarCache::fenced`]) also takes the series'
+/// fence key (`{namespace}ohlcv:fence:{<series key>}`, the series' hash slot) and the write's
+/// fencing token: it returns -2 and writes nothing when the fence holds a larger token, and
+/// raises the fence to the write's token when it writes (kept 7 days).
+///
 /// Moves the staged value `KEYS[2]` to the series key `KEYS[1]`, with TTL `ARGV[2]` ms, if the
-/// key's bytes 4..19 (a version 4 value's write token, [`codec::TOKEN_RANGE`]) still are
-/// `ARGV[1]` (`""` for an absent key), then publishes `ARGV[4]` on channel `ARGV[3]`. Returns 1
+/// key's bytes 4..19 (a version 4 or 5 value's write token, [`codec::TOKEN_RANGE`]) still are
+/// `ARGV[1]` (`""` for an absent key) and its length still is `ARGV[5]` (a patch appended
+/// since changes the length, not the token), then publishes `ARGV[4]` on channel `ARGV[3]`. Returns 1
 /// when written, 0 when another writer got there first (the staged value is dropped), -1 when
 /// the staged value is gone. Only the token and the message pass through Lua, whatever the
 /// value's size: Redis 7.0's Lua copies and hashes every byte of every argument, so a 10 KB
 /// value through a script cost 40 us of Redis time, through `SET` 1 us.
 const COMMIT_STAGED: &str = r"
-if redis.call('GETRANGE', KEYS[1], 4, 19) ~= ARGV[1] then
+if KEYS[3] and tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[6]) then
+  redis.call('DEL', KEYS[2])
+  return -2
+end
+if redis.call('GETRANGE', KEYS[1], 4, 19) ~= ARGV[1]
+  or redis.call('STRLEN', KEYS[1]) ~= tonumber(ARGV[5]) then
   redis.call('DEL', KEYS[2])
   return 0
 end
 if redis.pcall('RENAME', KEYS[2], KEYS[1]).err then return -1 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[6], 'PX', 604800000) end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 ";
+
+/// Appends the patch `ARGV[3]` to the series key `KEYS[1]` (version 5, [`codec::patch`]) if
+/// the key still holds the token `ARGV[1]` at bytes 4..19 and is still `ARGV[2]` bytes long
+/// (exactly the value the writer knows), sets its TTL to `ARGV[4]` ms and publishes `ARGV[6]`
+/// on channel `ARGV[5]`. Returns 1 when appended, 0 when the key holds anything else. Only the
+/// patch (a few dozen bytes) and the message pass through Lua.
+const APPEND_PATCH: &str = r"
+if KEYS[2] and tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[7]) then
+  return -2
+end
+if redis.call('GETRANGE', KEYS[1], 4, 19) ~= ARGV[1]
+  or redis.call('STRLEN', KEYS[1]) ~= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('APPEND', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[7], 'PX', 604800000) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+";
+
+/// The most patches a value holds: the write after them rewrites it whole (so a reader
+/// applies at most this many, and a write's cost to Redis is the patch's, a rewrite's cost
+/// shared by this many writes).
+pub const MAX_PATCHES: usize = 64;
 
 /// How long a staged value lives if its commit never runs (a connection lost between the two).
 const STAGE_TTL_MS: u64 = 30_000;
@@ -49,9 +86,13 @@ const STAGE_TTL_MS: u64 = 30_000;
 /// (no write token): the whole value it read, the whole new value and the stored one pass
 /// through Lua.
 const COMPARE_AND_SET: &str = r"
+if KEYS[2] and tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[6]) then
+  return -2
+end
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[6], 'PX', 604800000) end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 ";
@@ -74,12 +115,14 @@ struct Write {
     message: String,
     index: String,
     member: String,
+    /// The fence key and the write's token, on a fenced handle.
+    fence: Option<(String, u64)>,
 }
 
 /// What a write's commit checks the key still holds.
 enum Guard {
-    /// The token of the value read (empty when the key was absent).
-    Token(Vec<u8>),
+    /// The token of the value read (empty when the key was absent) and its length.
+    Token(Vec<u8>, usize),
     /// The whole value read: one of a version before 4, which has no token.
     Whole(Vec<u8>),
 }
@@ -282,9 +325,11 @@ pub struct RedisBarCache {
     clock: Arc<dyn Clock>,
     counters: Arc<Counters>,
     commit: Arc<Script>,
+    append: Arc<Script>,
     cas: Arc<Script>,
     cad: Arc<Script>,
     memo: Arc<DecodedMemo>,
+    fences: Option<Fences>,
 }
 
 impl std::fmt::Debug for RedisBarCache {
@@ -388,9 +433,11 @@ impl RedisBarCache {
             clock,
             counters: Arc::default(),
             commit: Arc::new(Script::new(COMMIT_STAGED)),
+            append: Arc::new(Script::new(APPEND_PATCH)),
             cas: Arc::new(Script::new(COMPARE_AND_SET)),
             cad: Arc::new(Script::new(COMPARE_AND_DELETE)),
             memo: Arc::new(DecodedMemo::new(config_memo)),
+            fences: None,
         })
     }
 
@@ -401,6 +448,31 @@ impl RedisBarCache {
         } else {
             format!("{ns}:")
         }
+    }
+
+    /// This handle with its writes fenced by `fences` (a live feed's, shared with the holder
+    /// of its instrument leases): a write of a symbol without a token there is refused
+    /// ([`StoreError::Fenced`]) without a round trip, and a write with one goes through only
+    /// while no write of the series carried a larger token; it raises the series' fence to
+    /// its own. Reads are as before.
+    #[must_use]
+    pub fn fenced(mut self, fences: Fences) -> Self {
+        self.fences = Some(fences);
+        self
+    }
+
+    /// The fence key of a series and this write's token, on a fenced handle.
+    fn fence_of(&self, symbol: &Symbol, key: &str) -> Result<Option<(String, u64)>, StoreError> {
+        let Some(fences) = &self.fences else {
+            return Ok(None);
+        };
+        let fence = fences.get(symbol).ok_or_else(|| {
+            StoreError::Fenced(format!("{key}: this process holds no lease on {symbol}"))
+        })?;
+        Ok(Some((
+            format!("{}ohlcv:fence:{{{key}}}", self.prefix()),
+            fence.0,
+        )))
     }
 
     /// The key of a series: `{namespace}ohlcv:{SYMBOL}:{TF}`.
@@ -606,6 +678,7 @@ impl RedisBarCache {
     ) -> Result<usize, StoreError> {
         let key = self.key(symbol, timeframe);
         let channel = self.channel(symbol, timeframe);
+        let fence = self.fence_of(symbol, &key)?;
         for attempt in 0..self.config.max_write_attempts {
             // Optimistic first attempt: start from the value this handle last read or wrote
             // under the key, without reading it again; the compare-and-set refuses the write
@@ -663,6 +736,39 @@ impl RedisBarCache {
                 tail,
             })
             .unwrap_or_default();
+            // The fast path: a write of the newest few bars into the value this handle last
+            // wrote (nothing trimmed) appends them as a patch, O(1) bytes to Redis however
+            // long the series; the script refuses it if the key holds anything else.
+            if let (Change::Merge(f), Some(b), true) = (&change, &raw, optimistic)
+                && kept.len() == changed.len()
+                && kept != stored
+                && stored
+                    .last_time()
+                    .zip(f.first_time())
+                    .is_some_and(|(newest, first)| first >= newest)
+                && codec::patch_count(b).is_some_and(|n| n < MAX_PATCHES)
+                && let (Some(token), Some(patch)) = (codec::token_of(b), codec::encode_patch(f))
+            {
+                let appended = self
+                    .append_patch(
+                        &key,
+                        &token,
+                        b.len(),
+                        &patch,
+                        now,
+                        (&channel, &message),
+                        fence.as_ref(),
+                    )
+                    .await?;
+                if appended {
+                    let mut value = b.clone();
+                    value.extend_from_slice(&patch);
+                    self.memo.put(&key, &value, &kept);
+                    return Ok(kept.len());
+                }
+                // What this handle last saw is no longer there: read it, at once.
+                continue;
+            }
             // A write that changes no bar stores the very bytes it read, token included (the TTL
             // and the message as for any write): a rerun leaves the key byte for byte as it
             // was. A token reappears only this way, under a commit that found it in the key,
@@ -682,16 +788,23 @@ impl RedisBarCache {
                 message,
                 index: self.index_key(),
                 member: format!("{symbol}:{timeframe}"),
+                fence: fence.clone(),
             };
             // The token of what was read (empty when nothing was); a value of an earlier
             // version has none and is compared whole.
             let guard = match raw {
-                None => Guard::Token(Vec::new()),
-                Some(b) => {
-                    codec::token_of(&b).map_or(Guard::Whole(b), |t| Guard::Token(t.to_vec()))
-                }
+                None => Guard::Token(Vec::new(), 0),
+                Some(b) => codec::token_of(&b).map_or_else(
+                    || Guard::Whole(b.clone()),
+                    |t| Guard::Token(t.to_vec(), b.len()),
+                ),
             };
             let written = self.commit(write, guard).await?;
+            if written == -2 {
+                return Err(StoreError::Fenced(format!(
+                    "{key}: a later holder of {symbol} has written it"
+                )));
+            }
             if written == 1 {
                 self.memo.put(&key, &remembered, &kept);
                 return Ok(kept.len());
@@ -712,6 +825,51 @@ impl RedisBarCache {
         Err(StoreError::Conflict(key))
     }
 
+    /// Appends `patch` to `key` if it still holds the `len` bytes of token `token`
+    /// ([`APPEND_PATCH`]), publishing `message` on `channel`; one round trip. True when
+    /// appended.
+    ///
+    /// # Errors
+    /// [`StoreError::Fenced`] when a write with a larger fencing token reached the series.
+    #[allow(clippy::too_many_arguments)]
+    async fn append_patch(
+        &self,
+        key: &str,
+        token: &[u8],
+        len: usize,
+        patch: &[u8],
+        now: DateTime<Utc>,
+        (channel, message): (&str, &str),
+        fence: Option<&(String, u64)>,
+    ) -> Result<bool, StoreError> {
+        let script = Arc::clone(&self.append);
+        let ttl = self.config.ttl.ttl_millis(now);
+        let r: i64 = self
+            .io(|mut c| async move {
+                let mut i = script.key(key);
+                if let Some((fence_key, _)) = fence {
+                    i.key(fence_key);
+                }
+                i.arg(token)
+                    .arg(len)
+                    .arg(patch)
+                    .arg(ttl)
+                    .arg(channel)
+                    .arg(message);
+                if let Some((_, mine)) = fence {
+                    i.arg(*mine);
+                }
+                i.invoke_async(&mut c).await
+            })
+            .await?;
+        if r == -2 {
+            return Err(StoreError::Fenced(format!(
+                "{key}: a later holder has written it"
+            )));
+        }
+        Ok(r == 1)
+    }
+
     /// Where a write stages its value: beside the series key in its hash slot (the hash tag
     /// is the series key, which holds no braces: namespaces and symbols cannot), named by
     /// the value's token.
@@ -730,7 +888,7 @@ impl RedisBarCache {
     /// Returns the script's answer.
     async fn commit(&self, w: Write, guard: Guard) -> Result<i64, StoreError> {
         let script = Arc::clone(match guard {
-            Guard::Token(_) => &self.commit,
+            Guard::Token(..) => &self.commit,
             Guard::Whole(_) => &self.cas,
         });
         self.io(|mut c| async move {
@@ -742,10 +900,19 @@ impl RedisBarCache {
             let invocation = {
                 let mut i = script.key(&w.key);
                 match &guard {
-                    Guard::Token(token) => i.key(&w.stage).arg(token),
+                    Guard::Token(token, _) => i.key(&w.stage).arg(token),
                     Guard::Whole(expected) => i.arg(expected).arg(&w.value),
                 };
+                if let Some((fence_key, _)) = &w.fence {
+                    i.key(fence_key);
+                }
                 i.arg(w.ttl).arg(&w.channel).arg(&w.message);
+                match (&guard, &w.fence) {
+                    (Guard::Token(_, len), Some((_, mine))) => i.arg(*len).arg(*mine),
+                    (Guard::Token(_, len), None) => i.arg(*len),
+                    (Guard::Whole(_), Some((_, mine))) => i.arg(*mine),
+                    (Guard::Whole(_), None) => &mut i,
+                };
                 i
             };
             match c {
@@ -753,7 +920,7 @@ impl RedisBarCache {
                 // means another writer stored the series.
                 Conn::Single(_) => {
                     let mut pipe = redis::pipe();
-                    if matches!(guard, Guard::Token(_)) {
+                    if matches!(guard, Guard::Token(..)) {
                         pipe.add_command(stage()).ignore();
                     }
                     pipe.invoke_script(&invocation)
@@ -774,7 +941,7 @@ impl RedisBarCache {
                 }
                 // A cluster keeps the index in another slot: its own round trip.
                 Conn::Cluster(_) => {
-                    if matches!(guard, Guard::Token(_)) {
+                    if matches!(guard, Guard::Token(..)) {
                         let () = stage().query_async(&mut c).await?;
                     }
                     let r: i64 = invocation.invoke_async(&mut c).await?;

@@ -27,9 +27,10 @@ mod config;
 mod features;
 mod lease;
 mod memo;
+mod ownership;
 mod updates;
 
-pub use cache::{CacheCounters, RedisBarCache, TailBar, UpdateMessage};
+pub use cache::{CacheCounters, MAX_PATCHES, RedisBarCache, TailBar, UpdateMessage};
 pub use config::{RedisCacheConfig, TtlPolicy, redact_url};
 pub use features::RedisFeatureStore;
 pub use lease::Lease;

@@ -311,6 +311,9 @@ pub struct LiveSettings {
     pub listen: std::net::SocketAddr,
     /// Seconds after a bar closes before the source's candle replaces the live-built one.
     pub reconcile_secs: u64,
+    /// Milliseconds within which the instruments of an `axia-live` process that died move to
+    /// the others (default 15,000; at least 300): leases last two thirds of it.
+    pub failover_ms: u64,
 }
 
 impl Default for LiveSettings {
@@ -326,6 +329,7 @@ impl Default for LiveSettings {
             outliers: axia_live::OutlierRule::default(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9465)),
             reconcile_secs: feed.reconcile_after.as_secs(),
+            failover_ms: 15_000,
         }
     }
 }

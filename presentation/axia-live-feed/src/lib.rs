@@ -21,17 +21,22 @@ pub struct Observed {
     pub counters: Arc<FeedCounters>,
     /// Quotes accepted and dropped.
     pub quotes: Arc<Mutex<QuoteCounts>>,
-    /// The instruments streamed.
+    /// The instruments configured (shared with the other `axia-live` processes).
     pub instruments: usize,
+    /// The instruments this process holds and streams now.
+    pub held: Arc<Mutex<std::collections::BTreeSet<axia_domain::Symbol>>>,
 }
 
 /// `/health`'s body.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Health {
-    /// `ok` while a stream is open, `disconnected` otherwise.
+    /// `ok` while a stream is open, `idle` while this process holds no instrument (the
+    /// others hold them all), `disconnected` otherwise.
     pub status: &'static str,
-    /// Instruments streamed.
+    /// Instruments configured.
     pub instruments: usize,
+    /// Instruments this process holds and streams.
+    pub held: usize,
     /// Streams opened since the start.
     pub connects: u64,
     /// Streams lost since the start.
@@ -51,14 +56,19 @@ impl Observed {
         let c = &self.counters;
         let connects = FeedCounters::get(&c.connects);
         let reconnects = FeedCounters::get(&c.reconnects);
+        let stops = FeedCounters::get(&c.stops);
         let quotes = axia_domain::lock(&self.quotes).clone();
+        let held = axia_domain::lock(&self.held).len();
         Health {
-            status: if connects > reconnects {
+            status: if held == 0 {
+                "idle"
+            } else if connects > reconnects.saturating_add(stops) {
                 "ok"
             } else {
                 "disconnected"
             },
             instruments: self.instruments,
+            held,
             connects,
             reconnects,
             quotes_accepted: quotes.accepted,
@@ -81,6 +91,12 @@ impl Observed {
             }
         };
         let one = |v: u64| vec![(String::new(), v)];
+        metric(
+            "axia_live_instruments_held",
+            "gauge",
+            "Instruments this process holds and streams (of those the axia-live processes share).",
+            &one(axia_domain::lock(&self.held).len() as u64),
+        );
         metric(
             "axia_live_quotes_accepted_total",
             "counter",
@@ -160,7 +176,7 @@ pub fn router(observed: Observed) -> Router {
 
 async fn health(State(o): State<Observed>) -> Response {
     let h = o.health();
-    let status = if h.status == "ok" {
+    let status = if h.status == "ok" || h.status == "idle" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

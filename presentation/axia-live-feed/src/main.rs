@@ -4,7 +4,9 @@
 //! WebSockets and the feature engine move with the market. `/health` and `/metrics` listen on
 //! `[live] listen` (loopback by default).
 //!
-//! On SIGTERM or SIGINT it closes the bars whose period has ended, writes every forming bar
+//! Several `axia-live` processes on one Redis share the instruments: each holds leases on its
+//! share and writes only those (fenced); when one dies, the others take its instruments within
+//! `[live] failover_ms` (15 s). On SIGTERM or SIGINT it closes the bars whose period has ended, writes every forming bar
 //! and exits 0. Exit code 2 when the configuration is wrong or the source refuses the
 //! credentials (one line on stderr). Logs are JSON lines on stderr (RUST_LOG, default info).
 
@@ -12,7 +14,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use axia_config::CommonArgs;
-use axia_live::LiveFeed;
+use axia_domain::{Fences, InstrumentOwnership, OhlcvStore};
+use axia_live::{FeedFactory, LiveFeed, SharedFeed, member_id};
 use axia_live_feed::Observed;
 use chrono::{DateTime, Utc};
 use clap::Parser;
@@ -48,16 +51,41 @@ async fn run(args: Args) -> Result<u8, String> {
         .iter()
         .map(|s| wiring.instruments.resolve(s))
         .collect();
+    // The axia-live processes on this Redis share the instruments: each writes those it holds
+    // a lease on, its writes fenced by the leases' tokens.
+    let fences = Fences::new();
+    let ownership: Arc<dyn InstrumentOwnership> = Arc::new(hot.clone());
+    let store: Arc<dyn OhlcvStore> = Arc::new(hot.clone().fenced(fences.clone()));
+    let presence = Arc::new(hot);
+    let source = Arc::clone(&wiring.source);
+    let feed_settings = settings.feed_settings();
+    let feed_clock = Arc::clone(&clock);
     // The source's candles replace the live-built bars once closed, and fill reconnect gaps.
-    let hot = Arc::new(hot);
-    let feed = LiveFeed::new(stream, hot.clone(), clock, instruments.clone())
-        .source(Arc::clone(&wiring.source))
-        .presence(hot)
-        .settings(settings.feed_settings());
+    let factory: FeedFactory = Box::new(move |held| {
+        LiveFeed::new(
+            Arc::clone(&stream),
+            Arc::clone(&store),
+            Arc::clone(&feed_clock),
+            held,
+        )
+        .source(Arc::clone(&source))
+        .presence(presence.clone())
+        .settings(feed_settings.clone())
+    });
+    let member = member_id();
+    let shared = SharedFeed::new(
+        ownership,
+        fences,
+        member.clone(),
+        instruments.clone(),
+        factory,
+    )
+    .failover(std::time::Duration::from_millis(settings.live.failover_ms));
     let observed = Observed {
-        counters: feed.counters(),
-        quotes: feed.quote_counts(),
+        counters: shared.counters(),
+        quotes: shared.quote_counts(),
         instruments: instruments.len(),
+        held: shared.held(),
     };
     let listen = args.listen.unwrap_or(settings.live.listen);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -72,12 +100,13 @@ async fn run(args: Args) -> Result<u8, String> {
     });
     tracing::info!(
         instruments = instruments.len(),
+        member,
         listen = %local,
         source = ?settings.source,
         at = ?args.at,
         "axia-live started: http://{local}/metrics"
     );
-    let result = feed.run(axia_config::app::shutdown_signal()).await;
+    let result = shared.run(axia_config::app::shutdown_signal()).await;
     let h = observed.health();
     tracing::info!(
         quotes_accepted = h.quotes_accepted,

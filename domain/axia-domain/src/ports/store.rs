@@ -30,6 +30,10 @@ pub enum StoreError {
     /// Concurrent writers kept conflicting and the write gave up after its retries.
     #[error("write conflict on {0} persisted after retries")]
     Conflict(String),
+    /// The write carried a fencing token older than one the store has seen for the series (or
+    /// none, on a fenced handle): another process holds the instrument now. Not retried.
+    #[error("fenced out: {0}")]
+    Fenced(String),
     /// The request itself is invalid for this store.
     #[error("invalid request: {0}")]
     InvalidRequest(String),

@@ -1,4 +1,5 @@
-//! Versions 3 and 4: columnar integers, a CRC, and (version 4) the write token.
+//! Versions 3, 4 and 5: columnar integers, a CRC, (version 4 on) the write token, (version 5)
+//! patches after the fields.
 
 use axia_domain::{DailyAlignment, Grid, OhlcvColumns, OhlcvFrame, Symbol, Timeframe};
 use serde::{Deserialize, Serialize};
@@ -26,9 +27,9 @@ pub(super) struct WireV4<'a> {
 }
 
 impl<'a> WireV4<'a> {
-    fn new(token: &'a [u8], w: WireV3<'a>) -> Self {
+    fn new(version: u8, token: &'a [u8], w: WireV3<'a>) -> Self {
         Self {
-            version: 4,
+            version,
             token,
             symbol: w.symbol,
             timeframe: w.timeframe,
@@ -84,7 +85,8 @@ pub(super) struct WireV3<'a> {
     pub(super) body: &'a [u8],
 }
 
-pub(super) fn encode_with(frame: &OhlcvFrame, token: Option<&Token>) -> Vec<u8> {
+/// `frame` as version 3 (no token) or, with a token, as `version` (4 or 5) without patches.
+pub(super) fn encode_with(frame: &OhlcvFrame, token: Option<&Token>, version: u8) -> Vec<u8> {
     let c = frame.columns();
     let n = c.timestamps.len();
     let mut body = Vec::with_capacity(n * 8 + 64);
@@ -140,7 +142,7 @@ pub(super) fn encode_with(frame: &OhlcvFrame, token: Option<&Token>) -> Vec<u8> 
         }
         Some(token) => {
             wire.crc = wire.checksum(token);
-            rmp_serde::to_vec(&WireV4::new(token, wire))
+            rmp_serde::to_vec(&WireV4::new(version, token, wire))
         }
     }
     .unwrap_or_default()
@@ -498,7 +500,7 @@ pub(super) const fn exact(units: i64) -> f64 {
 /// for version 3).
 pub(super) fn parse_compact(bytes: &[u8], version: u8) -> Result<(&[u8], WireV3<'_>), DecodeError> {
     let malformed = |e: rmp_serde::decode::Error| DecodeError::Malformed(e.to_string());
-    let (token, wire) = if version == 4 {
+    let (token, wire) = if version >= 4 {
         let w: WireV4<'_> = rmp_serde::from_slice(bytes).map_err(malformed)?;
         if w.token.len() != TOKEN_LEN {
             return Err(DecodeError::Malformed(format!(
@@ -516,6 +518,24 @@ pub(super) fn parse_compact(bytes: &[u8], version: u8) -> Result<(&[u8], WireV3<
     Ok((token, wire))
 }
 
+/// What follows a version 5 value's fields: its patches (empty for versions 3 and 4, whose
+/// array is the whole value).
+pub(super) fn after_fields(bytes: &[u8], version: u8) -> Result<&[u8], DecodeError> {
+    let (_, wire) = parse_compact(bytes, version)?;
+    Ok(rest_after(bytes, &wire))
+}
+
+/// The bytes after `wire`'s body, the array's last element, borrowed from `bytes`.
+fn rest_after<'a>(bytes: &'a [u8], wire: &WireV3<'_>) -> &'a [u8] {
+    let end = wire
+        .body
+        .as_ptr()
+        .addr()
+        .saturating_sub(bytes.as_ptr().addr())
+        .saturating_add(wire.body.len());
+    bytes.get(end..).unwrap_or_default()
+}
+
 pub(super) fn decode_compact(
     bytes: &[u8],
     version: u8,
@@ -523,6 +543,14 @@ pub(super) fn decode_compact(
     timeframe: Timeframe,
 ) -> Result<OhlcvFrame, DecodeError> {
     let (token, wire) = parse_compact(bytes, version)?;
+    let rest = rest_after(bytes, &wire);
+    if version < 5 && !rest.is_empty() {
+        return Err(DecodeError::Malformed(format!(
+            "{} bytes after a version {version} value",
+            rest.len()
+        )));
+    }
+    let patches = super::patch::parse_patches(rest)?;
     if wire.symbol != symbol.as_str() || wire.timeframe != timeframe.as_str() {
         return Err(DecodeError::WrongSeries(format!(
             "{} {}",
@@ -539,7 +567,17 @@ pub(super) fn decode_compact(
         )));
     };
     let body = body_columns(&wire, timeframe.aligned(alignment))?;
-    let (cols, grid) = (body.cols, body.grid);
+    let (mut cols, grid) = (body.cols, body.grid);
+    let mut forming = wire.forming;
+    for p in &patches {
+        super::patch::apply(&mut cols, &mut forming, p)?;
+    }
+    if !patches.is_empty() {
+        // The patches' bars are checked like any other incoming bars.
+        return OhlcvFrame::from_columns_on(symbol.clone(), grid, cols)
+            .map(|f| f.with_forming(forming))
+            .map_err(DecodeError::Invalid);
+    }
     if body.values_valid && body.times_valid {
         OhlcvFrame::from_valid_columns(symbol.clone(), grid, cols)
     } else if body.values_valid {

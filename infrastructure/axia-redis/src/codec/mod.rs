@@ -1,6 +1,8 @@
 //! The value format: columnar, versioned msgpack.
 //!
-//! A value is a msgpack array whose first element is its schema version. Version 4 (written):
+//! A value is a msgpack array whose first element is its schema version. Version 5 (written)
+//! is version 4's array followed by zero or more patches ([`patch`]): a write of the newest bars
+//! appends one (`APPEND`, a few dozen bytes) instead of rewriting the series. Version 4:
 //! `[4, token, symbol, timeframe, alignment, forming, bars, t0, price_decimals, first_close,
 //! integral_volume, crc, body]`:
 //! - `token` (bin, 16 bytes) is unique to the write that stored the value, always at bytes
@@ -37,6 +39,7 @@ use axia_domain::{FrameError, OhlcvFrame, Symbol, Timeframe};
 
 mod compact;
 mod legacy;
+pub mod patch;
 #[cfg(test)]
 mod tests;
 
@@ -45,9 +48,11 @@ use compact::{decode_compact, encode_with};
 pub use legacy::encode_version_2;
 
 /// The version written in every value.
-pub const SCHEMA_VERSION: u8 = 4;
+pub const SCHEMA_VERSION: u8 = 5;
 
-/// The bytes of a version 4 value that hold its write token: after the array header (one
+pub use patch::{MAX_PATCH_BARS, encode_patch};
+
+/// The bytes of a version 4 or 5 value that hold its write token: after the array header (one
 /// byte), the version (one byte) and the token's bin header (two bytes).
 pub const TOKEN_RANGE: std::ops::Range<usize> = 4..20;
 
@@ -85,15 +90,26 @@ pub fn new_token() -> Token {
     token
 }
 
-/// The write token of a version 4 value, read from its first bytes; `None` for a value of an
-/// earlier version (or not a value at all).
+/// The write token of a version 4 or 5 value, read from its first bytes; `None` for a value
+/// of an earlier version (or not a value at all).
 #[must_use]
 pub fn token_of(bytes: &[u8]) -> Option<Token> {
     match bytes {
-        // fixarray, version 4, bin8 of 16 bytes
-        [0x90..=0x9f, 4, 0xc4, 16, rest @ ..] => rest.get(..TOKEN_LEN)?.try_into().ok(),
+        // fixarray, version 4 or 5, bin8 of 16 bytes
+        [0x90..=0x9f, 4 | 5, 0xc4, 16, rest @ ..] => rest.get(..TOKEN_LEN)?.try_into().ok(),
         _ => None,
     }
+}
+
+/// How many patches a version 5 value holds; `None` for another version or a value whose
+/// fields do not parse (the patches themselves are checked when it is decoded).
+#[must_use]
+pub fn patch_count(bytes: &[u8]) -> Option<usize> {
+    if peek_version(bytes).ok()? != 5 {
+        return None;
+    }
+    let rest = compact::after_fields(bytes, 5).ok()?;
+    patch::parse_patches(rest).ok().map(|p| p.len())
 }
 
 /// The oldest version still read.
@@ -174,12 +190,20 @@ pub(super) fn leb128_values(bytes: &[u8]) -> Result<Vec<u64>, DecodeError> {
     Ok(out)
 }
 
-/// Encodes `frame` (version 4, with a [`new_token`]). Frames hold minute-aligned, increasing
+/// Encodes `frame` (version 5 without patches, with a [`new_token`]). Frames hold minute-aligned, increasing
 /// timestamps, so the deltas are exact; prices and volumes are compact integers when they are
 /// exact decimals and whole numbers, bit-exact f64 otherwise.
 #[must_use]
 pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
-    encode_with(frame, Some(&new_token()))
+    encode_with(frame, Some(&new_token()), SCHEMA_VERSION)
+}
+
+/// Encodes `frame` as version 4 (version 5 without its patches), as axia wrote before
+/// version 5: test support (migration tests), not part of the API.
+#[doc(hidden)]
+#[must_use]
+pub fn encode_version_4(frame: &OhlcvFrame) -> Vec<u8> {
+    encode_with(frame, Some(&new_token()), 4)
 }
 
 /// Encodes `frame` as version 3 (version 4 without the write token), as axia wrote before
@@ -187,7 +211,7 @@ pub fn encode(frame: &OhlcvFrame) -> Vec<u8> {
 #[doc(hidden)]
 #[must_use]
 pub fn encode_version_3(frame: &OhlcvFrame) -> Vec<u8> {
-    encode_with(frame, None)
+    encode_with(frame, None, 3)
 }
 
 /// The schema version of a value, read from its first bytes without decoding the rest.

@@ -509,3 +509,105 @@ proptest! {
         let _ = decode(&bytes, &sym(), tf);
     }
 }
+
+/// Writes of the newest bars for a patch: each starts at the series' newest bar (replacing
+/// it) or after it, 1 to 3 bars, forming or not.
+fn arb_writes() -> impl Strategy<Value = Vec<(u8, u8, bool, f64)>> {
+    prop::collection::vec((0u8..3, 1u8..4, any::<bool>(), 0.5f64..2.0), 0..20)
+}
+
+fn write_after(current: &OhlcvFrame, skip: u8, bars: u8, forming: bool, seed: f64) -> OhlcvFrame {
+    let tf = current.timeframe();
+    let mut t = current
+        .last_time()
+        .unwrap_or_else(|| Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap());
+    for _ in 0..skip {
+        t = tf.next_open(t);
+    }
+    let mut opens = Vec::new();
+    for _ in 0..bars {
+        opens.push(t.timestamp_millis());
+        t = tf.next_open(t);
+    }
+    frame(tf, &opens, seed).with_forming(forming)
+}
+
+proptest! {
+    /// A value with patches reads as the series the writes would have made by merging: the
+    /// reference is `OhlcvFrame::merge`, write after write.
+    #[test]
+    fn patches_read_as_the_merged_writes(
+        f in arb_frame(),
+        forming in any::<bool>(),
+        writes in arb_writes(),
+    ) {
+        let base = f.with_forming(forming);
+        let mut value = encode(&base);
+        prop_assert_eq!(patch_count(&value), Some(0));
+        let token = token_of(&value);
+        let mut expected = base;
+        for (n, (skip, bars, forming, seed)) in writes.into_iter().enumerate() {
+            let w = write_after(&expected, skip, bars, forming, seed);
+            value.extend(encode_patch(&w).unwrap());
+            expected = expected.merge(&w).unwrap();
+            prop_assert_eq!(patch_count(&value), Some(n + 1));
+            let back = decode(&value, expected.symbol(), expected.timeframe()).unwrap();
+            prop_assert_eq!(back.forming_millis(), expected.forming_millis());
+            prop_assert_eq!(&back, &expected);
+        }
+        // Appending leaves the token where it was.
+        prop_assert_eq!(token_of(&value), token);
+    }
+
+    /// A patch changed anywhere (a flipped bit, a torn append) makes the value undecodable,
+    /// never other bars.
+    #[test]
+    fn a_damaged_patch_is_refused(
+        f in arb_frame(),
+        writes in arb_writes(),
+        at in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+        cut in any::<bool>(),
+    ) {
+        prop_assume!(!writes.is_empty());
+        let mut value = encode(&f);
+        let base_len = value.len();
+        let mut boundaries = vec![base_len];
+        let mut current = f;
+        for (skip, bars, forming, seed) in writes {
+            let w = write_after(&current, skip, bars, forming, seed);
+            value.extend(encode_patch(&w).unwrap());
+            boundaries.push(value.len());
+            current = current.merge(&w).unwrap();
+        }
+        let i = base_len + at.index(value.len() - base_len);
+        if cut {
+            // Cut between two patches, the value is a shorter valid one (an APPEND is whole:
+            // that cut never happens in Redis); anywhere else it is torn.
+            prop_assume!(!boundaries.contains(&i));
+            value.truncate(i);
+        } else {
+            value[i] ^= 1 << bit;
+        }
+        prop_assert!(decode(&value, current.symbol(), current.timeframe()).is_err());
+    }
+}
+
+#[test]
+fn version_4_values_are_still_read_and_refuse_trailing_bytes() {
+    let f = frame(Timeframe::M1, &[0, 60_000, 120_000], 157.2).with_forming(true);
+    let v4 = encode_version_4(&f);
+    assert_eq!(v4[1], 4);
+    assert!(token_of(&v4).is_some());
+    assert_eq!(patch_count(&v4), None, "only version 5 holds patches");
+    assert_eq!(decode(&v4, f.symbol(), f.timeframe()).unwrap(), f);
+    let mut longer = v4;
+    longer.extend(encode_patch(&f.last_n(1)).unwrap());
+    assert!(decode(&longer, f.symbol(), f.timeframe()).is_err());
+    // A patch before the newest bar is refused (a writer never appends one).
+    let mut v5 = encode(&f);
+    v5.extend(encode_patch(&frame(Timeframe::M1, &[60_000], 157.2)).unwrap());
+    assert!(decode(&v5, f.symbol(), f.timeframe()).is_err());
+    // At most MAX_PATCH_BARS bars in a patch; none of an empty frame.
+    assert!(encode_patch(&f.last_n(0)).is_none());
+}

@@ -666,7 +666,11 @@ async fn one_feed_carries_every_series_updates_of_its_namespace_only() {
 async fn values_of_earlier_versions_are_read_then_rewritten_in_the_current_version() {
     use axia_redis::codec;
     type Encode = fn(&OhlcvFrame) -> Vec<u8>;
-    let encoders: [(u8, Encode); 2] = [(2, codec::encode_version_2), (3, codec::encode_version_3)];
+    let encoders: [(u8, Encode); 3] = [
+        (2, codec::encode_version_2),
+        (3, codec::encode_version_3),
+        (4, codec::encode_version_4),
+    ];
     for (version, encode) in encoders {
         let cache = cache(clock());
         let key = cache.key(&sym("EURJPY"), Timeframe::M15);
@@ -818,7 +822,15 @@ async fn a_writer_starts_from_what_it_wrote_and_reads_only_when_another_wrote_si
         let mut con = con.clone();
         async move {
             let mut n = Vec::new();
-            for cmd in ["get", "getrange", "evalsha", "set", "rename"] {
+            for cmd in [
+                "get",
+                "getrange",
+                "evalsha",
+                "script|load",
+                "set",
+                "rename",
+                "append",
+            ] {
                 n.push(calls(&mut con, cmd).await);
             }
             n
@@ -828,23 +840,25 @@ async fn a_writer_starts_from_what_it_wrote_and_reads_only_when_another_wrote_si
     for i in 1..5 {
         a.save(&bar(i, 150.0)).await.unwrap();
     }
-    // Four writes: four values staged (SET) and four commits, each reading the key's 16
-    // token bytes (GETRANGE), never the value, and renaming the staged value over it; no
-    // read of its own.
+    // Four writes of a newer bar: four patches appended (APPEND), each commit reading the
+    // key's 16 token bytes (GETRANGE), never the value; nothing staged or renamed, no read
+    // of its own. (The append script is loaded once on this fresh server: one EVALSHA more.)
     let after = count(&mut con).await;
     let delta: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    let loads = delta[3];
     assert_eq!(
         delta,
-        vec![0, 4, 4, 4, 4],
-        "get, getrange, evalsha, set, rename"
+        vec![0, 4, 4 + loads, loads, 0, 0, 4],
+        "get, getrange, evalsha, script load, set, rename, append"
     );
     // Another handle writes; the first one's next write finds its last value gone, reads,
     // and merges: nothing is lost.
     b.save(&bar(5, 151.0)).await.unwrap();
     let refused = calls(&mut con, "del").await;
     a.save(&bar(6, 152.0)).await.unwrap();
-    // Its first commit was refused and dropped the value it had staged.
-    assert_eq!(calls(&mut con, "del").await - refused, 1);
+    // Its first attempt (a patch: the key no longer has the length it left) was refused
+    // without staging anything, so nothing was dropped; the second read and wrote it whole.
+    assert_eq!(calls(&mut con, "del").await - refused, 0);
     let staged: Vec<String> = redis::cmd("KEYS")
         .arg("*ohlcv:stage:*")
         .query_async(&mut con)
@@ -956,4 +970,149 @@ async fn a_write_of_many_bars_sends_no_tail_and_a_trim_an_empty_one() {
     assert_eq!(cache.cleanup().await.unwrap(), 1);
     let m = feed.next().await.unwrap();
     assert_eq!((m.bars, m.tail.as_ref().map(Vec::len)), (1, Some(0)));
+}
+
+/// The newest bar of `f` with its close moved by `d` (still inside its high and low).
+fn moved_close(f: &OhlcvFrame, d: f64) -> OhlcvFrame {
+    let b = f.last_n(1);
+    let bar = b.iter().next().unwrap();
+    let moved = Bar::new(
+        bar.time(),
+        bar.open(),
+        bar.high() + d.abs(),
+        bar.low() - d.abs(),
+        bar.close() + d,
+        bar.volume() + 1.0,
+    )
+    .unwrap();
+    OhlcvFrame::from_bars(f.symbol().clone(), f.timeframe(), [moved])
+        .unwrap()
+        .with_forming(true)
+}
+
+#[tokio::test]
+async fn a_write_of_the_newest_bars_appends_a_patch_of_constant_size() {
+    use axia_redis::{MAX_PATCHES, codec};
+    let clock = clock();
+    let ns = namespace();
+    let config = || RedisCacheConfig::new(redis_url()).namespace(ns.clone());
+    let writer = cache_with(config(), Arc::clone(&clock));
+    // Another process: its own handle, its own connection, nothing remembered.
+    let reader = cache_with(config(), Arc::clone(&clock));
+    let usdjpy = sym("USDJPY");
+    let key = writer.key(&usdjpy, Timeframe::M1);
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let mut feed = reader.updates().await.unwrap();
+
+    // A day of M1, its newest bar forming: one whole write.
+    let day = frame(
+        "USDJPY",
+        Timeframe::M1,
+        noon() - Span::minutes(1439),
+        1440,
+        150.0,
+    )
+    .with_forming(true);
+    writer.save(&day).await.unwrap();
+    let whole: usize = con.strlen(&key).await.unwrap();
+    assert!(whole > 5_000, "a day of M1 takes {whole} bytes");
+
+    // Forming updates of the newest bar: each appends the same few dozen bytes.
+    let mut expected = day.clone();
+    let mut sizes = vec![whole];
+    for i in 0..10 {
+        let update = moved_close(&expected, 0.001 * f64::from(i + 1));
+        writer.save(&update).await.unwrap();
+        expected = expected.merge(&update).unwrap();
+        sizes.push(con.strlen(&key).await.unwrap());
+    }
+    let steps: Vec<usize> = sizes.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        steps.iter().all(|&s| s == steps[0] && s < 64),
+        "bytes added per update: {steps:?}"
+    );
+    let raw: Vec<u8> = con.get(&key).await.unwrap();
+    assert_eq!(codec::patch_count(&raw), Some(10));
+    // Every reader sees the merge of the writes, the newest bar still forming.
+    let read = reader
+        .get(&usdjpy, Timeframe::M1, all_time())
+        .await
+        .unwrap();
+    assert_eq!(read, expected);
+    assert!(read.forming().is_some());
+    // The update messages say the same as a whole write would: one bar in the tail.
+    let mut messages = 0;
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), feed.next()).await {
+        messages += 1;
+        assert_eq!(m.bars, 1440);
+        if messages > 1 {
+            assert_eq!(m.tail.as_ref().map(Vec::len), Some(1), "{m:?}");
+        }
+        if messages == 11 {
+            break;
+        }
+    }
+    assert_eq!(messages, 11);
+
+    // A write by another handle in between changes the length: the first writer's next
+    // append is refused, it reads, merges, and loses nothing.
+    let other = moved_close(&expected, -0.002);
+    reader.save(&other).await.unwrap();
+    expected = expected.merge(&other).unwrap();
+    let mine = moved_close(&expected, 0.003);
+    writer.save(&mine).await.unwrap();
+    expected = expected.merge(&mine).unwrap();
+    assert_eq!(
+        writer
+            .get(&usdjpy, Timeframe::M1, all_time())
+            .await
+            .unwrap(),
+        expected
+    );
+    assert_eq!(
+        reader
+            .get(&usdjpy, Timeframe::M1, all_time())
+            .await
+            .unwrap(),
+        expected
+    );
+
+    // Past MAX_PATCHES patches the next write rewrites the value whole, without patches.
+    for i in 0..MAX_PATCHES {
+        let update = moved_close(&expected, 0.0001 * (i % 7) as f64);
+        writer.save(&update).await.unwrap();
+        expected = expected.merge(&update).unwrap();
+    }
+    let raw: Vec<u8> = con.get(&key).await.unwrap();
+    assert!(
+        codec::patch_count(&raw).is_some_and(|n| n <= MAX_PATCHES),
+        "{:?}",
+        codec::patch_count(&raw)
+    );
+    assert_eq!(
+        reader
+            .get(&usdjpy, Timeframe::M1, all_time())
+            .await
+            .unwrap(),
+        expected
+    );
+
+    // The minute closes and the next opens two minutes on: the oldest bars leave the
+    // retention, so the write rewrites the value whole (trimmed), without patches.
+    clock.set(noon() + Span::minutes(2));
+    let closed = expected.last_n(1).with_forming(false);
+    let next =
+        frame("USDJPY", Timeframe::M1, noon() + Span::minutes(2), 1, 150.9).with_forming(true);
+    let write = closed.merge(&next).unwrap();
+    writer.save(&write).await.unwrap();
+    expected = expected.merge(&write).unwrap();
+    let raw: Vec<u8> = con.get(&key).await.unwrap();
+    assert_eq!(codec::patch_count(&raw), Some(0));
+    let read = reader
+        .get(&usdjpy, Timeframe::M1, all_time())
+        .await
+        .unwrap();
+    assert_eq!(read.last_n(3), expected.last_n(3));
+    assert!(read.len() < expected.len(), "trimmed to the retention");
 }

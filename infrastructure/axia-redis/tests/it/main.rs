@@ -12,4 +12,5 @@ mod cache;
 mod cluster;
 mod features;
 mod outage;
+mod ownership;
 mod support;
