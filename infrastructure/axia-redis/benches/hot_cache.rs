@@ -313,6 +313,59 @@ async fn main() {
         s.elapsed().as_secs_f64()
     );
 
+    // 5. Forming-bar updates of a day of M1: a patch (the newest bar, appended) against a
+    //    whole rewrite (the same update written with the 8 bars before it: more than a patch
+    //    holds), alternately, the median of each.
+    let day = walk("USDJPY", Timeframe::M1, now, 1440, 150.0).with_forming(true);
+    cache.save(&day).await.unwrap();
+    let newest = day.last_n(1);
+    let with_before = day.last_n(9);
+    let (mut patched, mut whole) = (Vec::new(), Vec::new());
+    for i in 0..2_000 {
+        let moved = |f: &OhlcvFrame| {
+            let bump = if i % 2 == 0 { 0.001 } else { -0.001 };
+            let mut b = OhlcvFrame::builder(sym.clone(), Timeframe::M1, f.len());
+            for bar in f.iter() {
+                b.push(
+                    bar.time_millis(),
+                    bar.open(),
+                    bar.high() + 0.01,
+                    bar.low() - 0.01,
+                    bar.close() + bump,
+                    bar.volume() + f64::from(i),
+                )
+                .unwrap();
+            }
+            b.finish().with_forming(true)
+        };
+        let (a, b) = (moved(&newest), moved(&with_before));
+        let s = Instant::now();
+        cache.save(&a).await.unwrap();
+        patched.push(s.elapsed());
+        let s = Instant::now();
+        cache.save(&b).await.unwrap();
+        whole.push(s.elapsed());
+    }
+    let strlen = |mut con: ConnectionManager| {
+        let key = key.clone();
+        async move {
+            redis::cmd("STRLEN")
+                .arg(&key)
+                .query_async::<usize>(&mut con)
+                .await
+                .unwrap()
+        }
+    };
+    let before_len = strlen(bare.clone()).await;
+    cache.save(&newest.with_forming(true)).await.unwrap();
+    let after_one = strlen(bare.clone()).await;
+    println!(
+        "5. update of a day of M1's forming bar: patch {:.0} us (median of 2000, {} bytes appended to a {before_len}-byte value), whole rewrite {:.0} us",
+        median(patched).as_secs_f64() * 1e6,
+        after_one.saturating_sub(before_len),
+        median(whole).as_secs_f64() * 1e6,
+    );
+
     // Leave nothing behind.
     let mut con = bare;
     for prefix in [ns, format!("bench45-{}", std::process::id())] {

@@ -173,7 +173,7 @@ pub(crate) struct ColumnsBody {
 }
 
 impl ColumnsBody {
-    fn of(b: &BarsBody) -> Self {
+    pub(crate) fn of(b: &BarsBody) -> Self {
         Self {
             symbol: b.symbol.clone(),
             timeframe: b.timeframe.clone(),
@@ -608,3 +608,22 @@ fn csv(body: &BarsBody) -> String {
 
 /// The use case a WebSocket and the chart page read with.
 pub(crate) const LIVE_USE_CASE: UseCase = UseCase::Chart;
+
+/// The chart page's first window, as the bars route would answer
+/// `?days={days}&limit=50000&format=columns`: embedded in the page so that the first paint
+/// needs no second request. `None` when it cannot be read (the page then asks for it and
+/// shows why it failed).
+pub(crate) async fn first_window(
+    api: &Api,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    days: u32,
+) -> Option<String> {
+    let raw = format!("days={days}&limit=50000&format=columns");
+    let q = params::query::<RawBarsQuery>(Some(&raw))
+        .ok()?
+        .parse(api.limits())
+        .ok()?;
+    let page = page(api, symbol, timeframe, &q).await.ok()?;
+    serde_json::to_string(&ColumnsBody::of(&page.body)).ok()
+}

@@ -232,6 +232,22 @@ pub(crate) async fn chart(
         Err(p) => return p.at(uri.path()).into_response(),
     };
     let instrument = api.inner.instruments.resolve(&symbol);
+    // The first window (the last `days` trading days, as the page would ask for it) goes in
+    // the page itself: the first paint needs no second request.
+    let days = uri
+        .query()
+        .and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("days="))
+                .and_then(|d| d.parse::<f64>().ok())
+        })
+        .map(f64::floor)
+        // As the page reads it: 0 or not a number is 30, then 1 to 3,660.
+        .filter(|d| d.is_finite() && *d != 0.0)
+        .map_or(30, |d| d.clamp(1.0, 3660.0) as u32);
+    let first = crate::bars::first_window(&api, symbol.clone(), timeframe, days)
+        .await
+        .map_or_else(|| "null".to_owned(), |json| json.replace('<', "\\u003c"));
     let config = serde_json::json!({
         "symbol": symbol.as_str(),
         "timeframe": timeframe.as_str(),
@@ -251,6 +267,8 @@ pub(crate) async fn chart(
             &html_escape(&format!("{} {}", symbol.as_str(), timeframe.as_str())),
         )
         .replace("{{CONFIG}}", &config)
+        .replace("{{FIRST}}", &first)
+        .replace("{{FIRST_DAYS}}", &days.to_string())
         .replace("{{NONCE}}", &nonce)
         .replace("{{NOTICE}}", &html_escape(LWC_NOTICE));
     let mut response = typed(

@@ -520,7 +520,7 @@ fn write_after(current: &OhlcvFrame, skip: u8, bars: u8, forming: bool, seed: f6
     let tf = current.timeframe();
     let mut t = current
         .last_time()
-        .unwrap_or_else(|| Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap());
+        .unwrap_or_else(|| tf.floor(Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap()));
     for _ in 0..skip {
         t = tf.next_open(t);
     }

@@ -79,12 +79,15 @@ async function openChart(symbol, timeframe, days, base = BASE) {
   const problems = [];
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  // The bars API requests the page makes (the first window comes in the page itself).
+  const barsRequests = [];
+  page.on("request", (r) => { if (r.url().includes("/api/v1/bars/")) barsRequests.push(r.url()); });
   await page.goto(`${base}/chart/${symbol}/${timeframe}?days=${days}`);
   await page.waitForFunction(() => window.__axia && (window.__axia.ready || window.__axia.errors.length),
     null, { timeout: 30_000 });
   const errors = await page.evaluate(() => window.__axia.errors);
   assert.deepEqual(errors, [], "the page loaded its bars");
-  return { page, problems };
+  return { page, problems, barsRequests };
 }
 
 before(async () => {
@@ -301,6 +304,21 @@ test("a coin on a catch-all tick shows the decimals its bars use, more when a ba
   assert.deepEqual([...problems, ...fx.problems], []);
   await page.close();
   await fx.page.close();
+});
+
+test("the first window comes in the page: drawn without a second request, as the API answers it", async () => {
+  const { page, problems, barsRequests } = await openChart("EURUSD", "H1", 5);
+  assert.deepEqual(barsRequests, [], "no bars request before the chart is drawn");
+  const drawn = await page.evaluate(() => window.__axia.candles.data().map((b) => b.time));
+  const api = await (await fetch(`${BASE}/api/v1/bars/EURUSD/H1?days=5&limit=50000&format=columns`)).json();
+  assert.deepEqual(drawn, api.columns.time, "the same bars as the bars API's");
+  // A `days` the server reads otherwise than the page (a hexadecimal number) is asked for.
+  const other = await openChart("EURUSD", "H1", "0x3");
+  assert.equal(other.barsRequests.length, 1, other.barsRequests.join(", "));
+  assert.match(other.barsRequests[0], /days=3&/);
+  assert.deepEqual([...problems, ...other.problems], []);
+  await page.close();
+  await other.page.close();
 });
 
 test("scrolling left loads older bars", async () => {
