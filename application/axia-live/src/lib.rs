@@ -32,4 +32,4 @@ pub use bars::{
     BarChange, LiveBarsConfig, OutlierRule, QuoteCounts, QuoteDrop, QuotesToBars, SeriesId,
 };
 pub use feed::{FeedCounters, FeedError, FeedSettings, LiveFeed};
-pub use shared::{FeedFactory, SharedFeed, member_id};
+pub use shared::{FeedFactory, SharedFeed};

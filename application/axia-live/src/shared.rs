@@ -50,18 +50,6 @@ impl std::fmt::Debug for SharedFeed {
     }
 }
 
-/// A member id unique to this process and start: host, process id, start time.
-#[must_use]
-pub fn member_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{host}-{}-{nanos}", std::process::id())
-}
-
 impl SharedFeed {
     /// Member `member` of the group sharing `instruments` through `ownership`; `fences` is the
     /// book its store's writes are fenced by (the same one); `factory` builds its feed of a set.

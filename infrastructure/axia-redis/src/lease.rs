@@ -11,13 +11,13 @@ use redis::Script;
 use crate::RedisBarCache;
 
 /// Extends the lease if this holder still has it.
-const RENEW: &str = r"
+pub(crate) const RENEW: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 ";
 
 /// Deletes the lease if this holder still has it.
-const RELEASE: &str = r"
+pub(crate) const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
@@ -67,7 +67,10 @@ impl Drop for Lease {
     }
 }
 
-fn token() -> String {
+/// An id unique to this process and start: host, process id, start time (a lease's holder,
+/// a live feed's member id).
+#[must_use]
+pub fn holder_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
@@ -85,7 +88,7 @@ impl RedisBarCache {
     /// As the cache's operations (Redis unreachable: `Unavailable`).
     pub async fn try_lease(&self, name: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
         let key = format!("{}lock:{name}", self.prefix());
-        let token = token();
+        let token = holder_id();
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let set: Option<String> = self
             .query(

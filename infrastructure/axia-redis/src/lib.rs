@@ -33,5 +33,5 @@ mod updates;
 pub use cache::{CacheCounters, MAX_PATCHES, RedisBarCache, TailBar, UpdateMessage};
 pub use config::{RedisCacheConfig, TtlPolicy, redact_url};
 pub use features::RedisFeatureStore;
-pub use lease::Lease;
+pub use lease::{Lease, holder_id};
 pub use updates::UpdateFeed;

@@ -14,6 +14,7 @@ use axia_domain::{Fence, InstrumentOwnership, StoreError, Symbol};
 use redis::Script;
 
 use crate::RedisBarCache;
+use crate::lease::{RELEASE, RENEW};
 
 /// `KEYS[1]` the members; `ARGV[1]` the member, `ARGV[2]` the TTL in ms. Returns the members
 /// alive.
@@ -32,18 +33,6 @@ const ACQUIRE: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return redis.call('INCR', KEYS[2])
 end
-return 0
-";
-
-/// Extends the lease if the member still holds it.
-const RENEW: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-";
-
-/// Deletes the lease if the member still holds it.
-const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
 

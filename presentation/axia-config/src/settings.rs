@@ -905,10 +905,11 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn parse(toml_text: &str) -> Result<Settings, ConfigError> {
+    /// Settings from `toml_text` as a file, validated.
+    pub(crate) fn parse(toml_text: &str) -> Result<Settings, ConfigError> {
         // A file of its own per call: tests run in parallel.
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(

@@ -435,21 +435,7 @@ mod oanda {
 mod tests {
     use super::*;
     use crate::Settings;
-
-    fn parse(text: &str) -> Result<Settings, ConfigError> {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "axia-sources-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("c.toml");
-        std::fs::write(&path, text).unwrap();
-        let s = Settings::from_file(Some(&path))?;
-        s.validate()?;
-        Ok(s)
-    }
+    use crate::settings::tests::parse;
 
     #[test]
     fn every_registered_name_parses_and_nothing_else() {

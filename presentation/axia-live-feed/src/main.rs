@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axia_config::CommonArgs;
 use axia_domain::{Fences, InstrumentOwnership, OhlcvStore};
-use axia_live::{FeedFactory, LiveFeed, SharedFeed, member_id};
+use axia_live::{FeedFactory, LiveFeed, SharedFeed};
 use axia_live_feed::Observed;
 use chrono::{DateTime, Utc};
 use clap::Parser;
@@ -72,7 +72,7 @@ async fn run(args: Args) -> Result<u8, String> {
         .presence(presence.clone())
         .settings(feed_settings.clone())
     });
-    let member = member_id();
+    let member = axia_redis::holder_id();
     let shared = SharedFeed::new(
         ownership,
         fences,
