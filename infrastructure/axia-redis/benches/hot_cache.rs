@@ -325,13 +325,15 @@ async fn main() {
         let moved = |f: &OhlcvFrame| {
             let bump = if i % 2 == 0 { 0.001 } else { -0.001 };
             let mut b = OhlcvFrame::builder(sym.clone(), Timeframe::M1, f.len());
+            // On the pair's 0.001 tick, as every stored price is.
+            let tick = |p: f64| (p * 1e3).round() / 1e3;
             for bar in f.iter() {
                 b.push(
                     bar.time_millis(),
                     bar.open(),
-                    bar.high() + 0.01,
-                    bar.low() - 0.01,
-                    bar.close() + bump,
+                    tick(bar.high() + 0.01),
+                    tick(bar.low() - 0.01),
+                    tick(bar.close() + bump),
                     bar.volume() + f64::from(i),
                 )
                 .unwrap();
