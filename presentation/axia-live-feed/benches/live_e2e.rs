@@ -4,6 +4,7 @@
 //! receives. Each quote's price encodes its sequence number, so the close in a message names
 //! the newest quote it carries: latency = that message's arrival - the quote's creation.
 //! Prints p50/p99 and the process's CPU time per 1,000 quotes/s. Needs Redis at REDIS_URL.
+//! `AXIA_BENCH_FLUSH_MS` sets the feed's `flush_every` (default 100).
 //!
 //! `cargo bench -p axia-live-feed --bench live_e2e`
 #![allow(
@@ -45,11 +46,10 @@ impl PriceStream for Channel {
             .unwrap()
             .take()
             .ok_or_else(|| StreamError::Disconnected("opened once".into()))?;
-        Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv()
-                .await
-                .map(|q| (Ok(StreamEvent::Quote(q)), rx))
-        })))
+        Ok(Box::pin(futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|q| (Ok(StreamEvent::Quote(q)), rx)) },
+        )))
     }
 }
 
@@ -70,6 +70,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    // The feed's coalescing interval (default 100 ms): `AXIA_BENCH_FLUSH_MS` shows what it
+    // costs.
+    let flush = Duration::from_millis(
+        std::env::var("AXIA_BENCH_FLUSH_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100),
+    );
     let namespace = format!("bench-live-{}", std::process::id());
     let symbols: Vec<Symbol> = (0..INSTRUMENTS)
         .map(|i| format!("S{i:04}").parse().unwrap())
@@ -107,6 +115,7 @@ async fn main() {
             },
             ..LiveBarsConfig::default()
         },
+        flush_every: flush,
         ..FeedSettings::default()
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -158,7 +167,9 @@ async fn main() {
     let deadline = tokio::time::Instant::now() + RUN + Duration::from_millis(500);
     while let Ok(Some(m)) = tokio::time::timeout_at(deadline, updates.next()).await {
         let arrived = Instant::now();
-        let Some(k) = index.get(&m.symbol).copied() else { continue };
+        let Some(k) = index.get(&m.symbol).copied() else {
+            continue;
+        };
         let Some(close) = m.tail.as_ref().and_then(|t| t.last()).map(|b| b.close) else {
             continue;
         };
@@ -175,7 +186,8 @@ async fn main() {
     latencies.sort_by(f64::total_cmp);
     let rate = sent as f64 / RUN.as_secs_f64();
     println!(
-        "quote -> hot tier -> update message, {INSTRUMENTS} instruments x {PER_SECOND} quotes/s (M1, flush 100 ms): {} quotes sent ({rate:.0}/s), {} messages: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "quote -> hot tier -> update message, {INSTRUMENTS} instruments x {PER_SECOND} quotes/s (M1, flush {} ms): {} quotes sent ({rate:.0}/s), {} messages: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        flush.as_millis(),
         sent,
         latencies.len(),
         percentile(&latencies, 0.5),
