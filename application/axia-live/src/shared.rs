@@ -357,6 +357,40 @@ mod tests {
         })
     }
 
+    /// A member "me" of `pairs` with a 3 s failover, running until `stop`.
+    struct Running {
+        fences: Fences,
+        opened: Arc<Mutex<Vec<Vec<Symbol>>>>,
+        held: Arc<Mutex<BTreeSet<Symbol>>>,
+        stop: tokio::sync::oneshot::Sender<()>,
+        run: tokio::task::JoinHandle<Result<(), FeedError>>,
+    }
+
+    fn start(ownership: MockInstrumentOwnership, pairs: Vec<Instrument>) -> Running {
+        let fences = Fences::new();
+        let opened = Arc::new(Mutex::new(Vec::new()));
+        let shared = SharedFeed::new(
+            Arc::new(ownership),
+            fences.clone(),
+            "me",
+            pairs,
+            factory(Arc::clone(&opened)),
+        )
+        .failover(Duration::from_secs(3));
+        let held = shared.held();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(shared.run(async {
+            let _ = stopped.await;
+        }));
+        Running {
+            fences,
+            opened,
+            held,
+            stop,
+            run,
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_member_takes_its_share_renews_and_gives_back_on_shutdown() {
         let pairs = instruments(&["EURUSD", "USDJPY", "GBPUSD"]);
@@ -382,21 +416,13 @@ mod tests {
             .with(always(), eq("me"))
             .times(2)
             .returning(|_, _| Ok(()));
-        let fences = Fences::new();
-        let opened = Arc::new(Mutex::new(Vec::new()));
-        let shared = SharedFeed::new(
-            Arc::new(ownership),
-            fences.clone(),
-            "me",
-            pairs,
-            factory(Arc::clone(&opened)),
-        )
-        .failover(Duration::from_secs(3));
-        let held = shared.held();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let run = tokio::spawn(shared.run(async {
-            let _ = stopped.await;
-        }));
+        let Running {
+            fences,
+            opened,
+            held,
+            stop,
+            run,
+        } = start(ownership, pairs);
         tokio::time::sleep(Duration::from_secs(5)).await;
         let now_held: Vec<Symbol> = axia_domain::lock(&held).iter().cloned().collect();
         assert_eq!(now_held.len(), 2, "{now_held:?}");
@@ -440,21 +466,13 @@ mod tests {
             Ok(true)
         });
         ownership.expect_release().returning(|_, _| Ok(()));
-        let fences = Fences::new();
-        let opened = Arc::new(Mutex::new(Vec::new()));
-        let shared = SharedFeed::new(
-            Arc::new(ownership),
-            fences.clone(),
-            "me",
-            pairs,
-            factory(Arc::clone(&opened)),
-        )
-        .failover(Duration::from_secs(3));
-        let held = shared.held();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let run = tokio::spawn(shared.run(async {
-            let _ = stopped.await;
-        }));
+        let Running {
+            fences,
+            opened,
+            held,
+            stop,
+            run,
+        } = start(ownership, pairs);
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         assert_eq!(usdjpy_taken.load(Ordering::SeqCst), 1);
         assert!(fences.get(&"USDJPY".parse().unwrap()).is_none());

@@ -277,13 +277,14 @@ pub(crate) fn validate(sections: &SourceSections, chosen: &SourceName) -> Result
 }
 
 /// Builds every compiled-in source that fills a role: the chosen one, and others that fill one
-/// unless chosen (Yahoo as the fallback when it has a base URL).
+/// unless chosen (Yahoo as the fallback when it has a base URL). The sections are
+/// [`validate`]d already (by `Settings::validate`); a chosen source that is not compiled in
+/// builds nothing (and `Wiring` says no source is configured).
 pub(crate) fn build(
     sections: &SourceSections,
     chosen: &SourceName,
     ctx: &AdapterContext,
 ) -> Result<Vec<Built>, ConfigError> {
-    validate(sections, chosen)?;
     let mut built = Vec::new();
     for r in SOURCES {
         if let Some(a) = &r.adapter

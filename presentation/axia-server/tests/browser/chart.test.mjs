@@ -310,8 +310,13 @@ test("the first window comes in the page: drawn without a second request, as the
   const { page, problems, barsRequests } = await openChart("EURUSD", "H1", 5);
   assert.deepEqual(barsRequests, [], "no bars request before the chart is drawn");
   const drawn = await page.evaluate(() => window.__axia.candles.data().map((b) => b.time));
-  const api = await (await fetch(`${BASE}/api/v1/bars/EURUSD/H1?days=5&limit=50000&format=columns`)).json();
-  assert.deepEqual(drawn, api.columns.time, "the same bars as the bars API's");
+  const api = (await (await fetch(`${BASE}/api/v1/bars/EURUSD/H1?days=5&limit=50000&format=columns`)).json()).columns.time;
+  // Read a moment apart, the two windows may differ at their ends (an hour or a trading day
+  // turning over meanwhile): the bars both cover are the same.
+  const [from, to] = [Math.max(drawn[0], api[0]), Math.min(drawn.at(-1), api.at(-1))];
+  const within = (ts) => ts.filter((t) => t >= from && t <= to);
+  assert.ok(within(drawn).length >= drawn.length - 24, `${drawn.length} drawn, ${api.length} from the API`);
+  assert.deepEqual(within(drawn), within(api), "the same bars as the bars API's");
   // A `days` the server reads otherwise than the page (a hexadecimal number) is asked for.
   const other = await openChart("EURUSD", "H1", "0x3");
   assert.equal(other.barsRequests.length, 1, other.barsRequests.join(", "));
