@@ -4,7 +4,8 @@
 //! watched (no message for `silence` → reconnect) and reopened with the one backoff;
 //! refused credentials stop the feed with an error.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,10 @@ use futures_util::StreamExt;
 
 use crate::reconcile::{Check, Reconciler};
 use crate::{BarChange, LiveBarsConfig, QuoteCounts, QuotesToBars, SeriesId};
+
+/// At most this many quotes are read before the series they made ready are written (a
+/// stream that is never empty still gets its writes out).
+const TURN: usize = 256;
 
 /// How a [`LiveFeed`] runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -268,11 +273,11 @@ impl LiveFeed {
             connected_since: None,
             connects: 0,
             quotes_before: axia_domain::lock(&self.quotes).clone(),
-            // The first quote is written at once.
-            last_write: {
-                let now = tokio::time::Instant::now();
-                now.checked_sub(self.settings.flush_every).unwrap_or(now)
-            },
+            last_write: Vec::new(),
+            due: BinaryHeap::new(),
+            scheduled: Vec::new(),
+            ready: BTreeSet::new(),
+            turn: 0,
         };
         let mut failures = 0u32;
         let every = (self.settings.presence_ttl / 3).max(Duration::from_millis(10));
@@ -320,21 +325,23 @@ impl LiveFeed {
             let mut last_message = tokio::time::Instant::now();
             loop {
                 let close_in = run.until_close();
+                let next_due = run.next_due();
+                // Quotes already waiting are read first (up to `TURN` of them), then the
+                // series they made ready are written in one batch: one round trip for many.
+                let read = !(run.has_ready() && run.turn >= TURN);
                 tokio::select! {
+                    biased;
                     () = &mut shutdown => break 'connect,
-                    () = tokio::time::sleep_until(run.flush_at()), if !run.pending.is_empty() => {
-                        run.write().await;
-                    }
-                    _ = announce.tick(), if self.presence.is_some() => self.announce(&symbols).await,
                     () = tokio::time::sleep(close_in.unwrap_or_default()), if close_in.is_some() => {
                         run.close_due().await;
                     }
+                    _ = announce.tick(), if self.presence.is_some() => self.announce(&symbols).await,
                     () = tokio::time::sleep_until(last_message + self.settings.silence) => {
                         FeedCounters::bump(&self.counters.silences);
                         tracing::warn!(silent_ms = axia_domain::millis::whole(self.settings.silence), "the price stream went silent; reconnecting");
                         break;
                     }
-                    event = events.next() => match event.inspect(|_| last_message = tokio::time::Instant::now()) {
+                    event = events.next(), if read => match event.inspect(|_| last_message = tokio::time::Instant::now()) {
                         None => {
                             tracing::warn!("the price stream ended; reconnecting");
                             break;
@@ -353,9 +360,13 @@ impl LiveFeed {
                         }
                         Some(Ok(StreamEvent::Quote(q))) => {
                             healthy = true;
-                            run.quote(&q).await;
+                            run.quote(&q);
                         }
                     },
+                    () = std::future::ready(()), if run.has_ready() => run.write_ready().await,
+                    () = tokio::time::sleep_until(next_due.unwrap_or_else(tokio::time::Instant::now)), if next_due.is_some() => {
+                        run.take_due();
+                    }
                 }
             }
             run.connected_since = None;
@@ -376,7 +387,7 @@ impl LiveFeed {
         }
         run.connected_since = None;
         run.close_until(self.clock.now()).await;
-        run.write().await;
+        run.write_all().await;
         *axia_domain::lock(&self.quotes) = run.quotes_before.plus(run.bars.counts());
         // The checks already due run; the others are the collector's.
         drop(run);
@@ -406,19 +417,19 @@ impl LiveFeed {
         }
     }
 
-    /// Writes every pending series (its closed bars and its forming bar) in one save each,
-    /// concurrently; a failed series stays pending.
+    /// Writes `batch` (each series' closed bars and forming bar) in one save a series,
+    /// concurrently; returns what failed and should be tried again.
     async fn write(
         &self,
         bars: &QuotesToBars,
-        pending: &mut BTreeMap<SeriesId, Pending>,
+        batch: BTreeMap<SeriesId, Pending>,
         newest_quote: Option<DateTime<Utc>>,
-    ) {
-        if pending.is_empty() {
-            return;
+    ) -> Vec<(SeriesId, Pending)> {
+        let mut failed = Vec::new();
+        if batch.is_empty() {
+            return failed;
         }
-        let taken = std::mem::take(pending);
-        let writes = taken.into_iter().map(|(id, p)| async move {
+        let writes = batch.into_iter().map(|(id, p)| async move {
             let frame = frame_of(bars, id, &p);
             let result = match &frame {
                 Some(f) => self.hot.save(f).await,
@@ -445,13 +456,7 @@ impl LiveFeed {
                 Err(e) => {
                     FeedCounters::bump(&self.counters.write_errors);
                     tracing::warn!(series = ?bars.series(id), error = %e, "cannot write live bars; trying again at the next flush");
-                    let again = pending.entry(id).or_default();
-                    let mut closed = p.closed;
-                    closed.append(&mut again.closed);
-                    again.closed = closed;
-                    if again.forming.is_none() {
-                        again.forming = p.forming;
-                    }
+                    failed.push((id, p));
                 }
             }
         }
@@ -461,6 +466,7 @@ impl LiveFeed {
                 .lag_ms
                 .store(u64::try_from(lag).unwrap_or(0), Ordering::Relaxed);
         }
+        failed
     }
 }
 
@@ -478,8 +484,16 @@ struct Run<'a> {
     connects: u64,
     /// The quote counts before this run (a shared set, [`LiveFeed::with_quote_counts`]).
     quotes_before: QuoteCounts,
-    /// When the last write went out.
-    last_write: tokio::time::Instant,
+    /// When each series was last written (by [`SeriesId::index`]).
+    last_write: Vec<Option<tokio::time::Instant>>,
+    /// Series whose forming bar waits for its interval to end, soonest first.
+    due: BinaryHeap<Reverse<(tokio::time::Instant, SeriesId)>>,
+    /// Whether a series is in `due` (by index).
+    scheduled: Vec<bool>,
+    /// Series to write in the next batch.
+    ready: BTreeSet<SeriesId>,
+    /// Quotes read since the last batch went out.
+    turn: usize,
 }
 
 impl Run<'_> {
@@ -507,41 +521,122 @@ impl Run<'_> {
         self.changes.clear();
         self.bars.close_until(t, &mut self.changes);
         self.check_closed();
-        if absorb(&mut self.pending, &self.changes) {
-            self.write().await;
-        }
+        absorb(&mut self.pending, &self.changes);
+        self.mark();
+        self.write_ready().await;
     }
 
-    async fn quote(&mut self, q: &axia_domain::Quote) {
+    /// Takes a quote in; the series it changed are ready to write or scheduled.
+    fn quote(&mut self, q: &axia_domain::Quote) {
         self.changes.clear();
         if self.bars.on_quote(q, &mut self.changes).is_ok() {
             self.newest_quote = Some(self.newest_quote.map_or(q.time, |t| t.max(q.time)));
             self.check_closed();
-            let closed = absorb(&mut self.pending, &self.changes);
-            // A closed bar is written at once; a forming one at once too when nothing was
-            // written for `flush_every` (the leading edge), else at `flush_at` with whatever
-            // else changed meanwhile (the trailing edge): at most one write of a series per
-            // interval, and a quiet series' first quote without delay.
-            if closed || tokio::time::Instant::now() >= self.flush_at() {
-                self.write().await;
-            }
+            absorb(&mut self.pending, &self.changes);
+            self.mark();
         }
+        self.turn = self.turn.saturating_add(1);
         *axia_domain::lock(&self.feed.quotes) = self.quotes_before.plus(self.bars.counts());
     }
 
-    /// When the forming bars that wait may be written.
-    fn flush_at(&self) -> tokio::time::Instant {
-        self.last_write + self.feed.settings.flush_every
+    /// Decides, per series that just changed, when it is written: a closed bar at once; a
+    /// forming one at once too when its series was not written for `flush_every` (the
+    /// leading edge), else when that interval ends, with whatever else changed meanwhile (the
+    /// trailing edge). Each series keeps its own interval: at most one write of a series per
+    /// interval, and a quiet series' first quote without delay however busy the others are.
+    fn mark(&mut self) {
+        let now = tokio::time::Instant::now();
+        let every = self.feed.settings.flush_every;
+        for k in 0..self.changes.len() {
+            let Some(c) = self.changes.get(k) else { break };
+            let (id, forming) = (c.series, c.forming);
+            let last = self.last_write.get(id.index()).copied().flatten();
+            match last.map(|t| t + every) {
+                Some(at) if forming && at > now => self.schedule(id, at),
+                _ => {
+                    self.ready.insert(id);
+                }
+            }
+        }
     }
 
-    async fn write(&mut self) {
-        if self.pending.is_empty() {
+    fn schedule(&mut self, id: SeriesId, at: tokio::time::Instant) {
+        let k = id.index();
+        if self.scheduled.len() <= k {
+            self.scheduled.resize(k + 1, false);
+        }
+        if let Some(s) = self.scheduled.get_mut(k)
+            && !*s
+        {
+            *s = true;
+            self.due.push(Reverse((at, id)));
+        }
+    }
+
+    /// When the next scheduled series is due.
+    fn next_due(&self) -> Option<tokio::time::Instant> {
+        self.due.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Moves the series whose interval has ended to the next batch.
+    fn take_due(&mut self) {
+        let now = tokio::time::Instant::now();
+        while let Some(Reverse((at, id))) = self.due.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            if let Some(s) = self.scheduled.get_mut(id.index()) {
+                *s = false;
+            }
+            self.ready.insert(id);
+        }
+    }
+
+    fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Writes the series that are ready, in one batch.
+    async fn write_ready(&mut self) {
+        self.turn = 0;
+        if self.ready.is_empty() {
             return;
         }
-        self.last_write = tokio::time::Instant::now();
-        self.feed
-            .write(&self.bars, &mut self.pending, self.newest_quote)
-            .await;
+        let now = tokio::time::Instant::now();
+        let ready = std::mem::take(&mut self.ready);
+        let mut batch = BTreeMap::new();
+        for id in ready {
+            let Some(p) = self.pending.remove(&id) else {
+                continue;
+            };
+            batch.insert(id, p);
+            let k = id.index();
+            if self.last_write.len() <= k {
+                self.last_write.resize(k + 1, None);
+            }
+            if let Some(t) = self.last_write.get_mut(k) {
+                *t = Some(now);
+            }
+        }
+        let failed = self.feed.write(&self.bars, batch, self.newest_quote).await;
+        // What could not be written is tried again when its series' interval ends.
+        for (id, p) in failed {
+            let again = self.pending.entry(id).or_default();
+            let mut closed = p.closed;
+            closed.append(&mut again.closed);
+            again.closed = closed;
+            if again.forming.is_none() {
+                again.forming = p.forming;
+            }
+            self.schedule(id, now + self.feed.settings.flush_every);
+        }
+    }
+
+    /// Writes everything that waits (stopping).
+    async fn write_all(&mut self) {
+        self.ready.extend(self.pending.keys().copied());
+        self.write_ready().await;
     }
 
     /// Waits `wait`, closing bars on time meanwhile; false when `shutdown` came first.
@@ -553,11 +648,16 @@ impl Run<'_> {
         let until = tokio::time::Instant::now() + wait;
         loop {
             let close_in = self.until_close();
+            let next_due = self.next_due();
             tokio::select! {
                 () = shutdown.as_mut() => return false,
                 () = tokio::time::sleep_until(until) => return true,
                 () = tokio::time::sleep(close_in.unwrap_or_default()), if close_in.is_some() => {
                     self.close_due().await;
+                }
+                () = tokio::time::sleep_until(next_due.unwrap_or(until)), if next_due.is_some() => {
+                    self.take_due();
+                    self.write_ready().await;
                 }
             }
         }
@@ -641,15 +741,13 @@ impl Run<'_> {
     }
 }
 
-/// Adds `changes` to what waits; true when a bar closed.
-fn absorb(pending: &mut BTreeMap<SeriesId, Pending>, changes: &[BarChange]) -> bool {
-    let mut closed = false;
+/// Adds `changes` to what waits.
+fn absorb(pending: &mut BTreeMap<SeriesId, Pending>, changes: &[BarChange]) {
     for c in changes {
         let p = pending.entry(c.series).or_default();
         if c.forming {
             p.forming = Some(c.bar);
         } else {
-            closed = true;
             if p.forming
                 .is_some_and(|f| f.time_millis == c.bar.time_millis)
             {
@@ -658,7 +756,6 @@ fn absorb(pending: &mut BTreeMap<SeriesId, Pending>, changes: &[BarChange]) -> b
             p.closed.push(c.bar);
         }
     }
-    closed
 }
 
 /// The frame of a series' pending bars, the forming one labelled.

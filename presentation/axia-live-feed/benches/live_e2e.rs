@@ -1,5 +1,5 @@
 //! The live path end to end on loopback: quotes of 1,000 instruments at 10 a second each
-//! (10,000 quotes/s) -> `LiveFeed` (M1 bars, forming bars coalesced per `flush_every`) -> the
+//! (10,000 quotes/s) -> `LiveFeed` (M1 bars, forming bars coalesced per series per `flush_every`) -> the
 //! Redis hot tier -> the update message a subscriber (the server's WebSocket hub, say)
 //! receives. Each quote's price encodes its sequence number, so the close in a message names
 //! the newest quote it carries: latency = that message's arrival - the quote's creation.

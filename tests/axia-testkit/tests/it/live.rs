@@ -668,3 +668,162 @@ async fn forming_writes_are_coalesced_and_a_quiet_series_is_written_at_once() {
         "written the instant it came"
     );
 }
+
+/// A hot tier that notes every save: (symbol, clock time in ms, the newest close).
+struct Noting {
+    inner: MemoryStore,
+    clock: Arc<TokioClock>,
+    saves: std::sync::Mutex<Vec<(Symbol, i64, f64)>>,
+}
+
+#[async_trait::async_trait]
+impl OhlcvStore for Noting {
+    async fn get(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<axia_domain::OhlcvFrame, axia_domain::StoreError> {
+        self.inner.get(symbol, timeframe, range).await
+    }
+
+    async fn save(&self, frame: &axia_domain::OhlcvFrame) -> Result<(), axia_domain::StoreError> {
+        let close = frame.last().map_or(f64::NAN, |b| b.close());
+        self.saves.lock().unwrap().push((
+            frame.symbol().clone(),
+            self.clock.now().timestamp_millis(),
+            close,
+        ));
+        self.inner.save(frame).await
+    }
+
+    async fn info(&self) -> Result<axia_domain::StoreInfo, axia_domain::StoreError> {
+        self.inner.info().await
+    }
+}
+
+/// Each series keeps its own flush interval, over random quote schedules of several
+/// instruments: a series is written at most once per `flush_every`; a quote that comes when
+/// its series was not written for `flush_every` is written the instant it comes, however busy
+/// the other series are (the leading edge); any other quote is written by the end of its
+/// series' interval (the trailing edge), with the newest price.
+#[tokio::test(start_paused = true)]
+async fn each_series_is_flushed_on_its_own_interval() {
+    let start = Utc.with_ymd_and_hms(2026, 11, 10, 14, 0, 0).unwrap();
+    let names = ["EURUSD", "USDJPY", "GBPUSD"];
+    let every = 100i64;
+    for seed in 1..=6u64 {
+        let clock = tokio_clock(start);
+        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        // (symbol, arrival ms, price): pauses of 0 to 150 ms, bursts included.
+        let (mut at, mut count, mut stamp) = (0i64, [0u32; 3], [-1i64; 3]);
+        let mut quotes = Vec::new();
+        let mut script = Vec::new();
+        for _ in 0..300 {
+            let pause = next(151) as i64;
+            at += pause;
+            let k = next(3) as usize;
+            count[k] += 1;
+            // On the instruments' 5-digit grid, as stored.
+            let price = (110_000.0 + f64::from(count[k])) / 100_000.0;
+            let symbol: Symbol = names[k].parse().unwrap();
+            quotes.push((symbol.clone(), at, price));
+            // Quote times rise per instrument (an equal time is a stale quote, dropped).
+            stamp[k] = at.max(stamp[k] + 1);
+            script.push((
+                Duration::from_millis(pause as u64),
+                Ok(StreamEvent::Quote(axia_domain::Quote {
+                    symbol,
+                    time: start + chrono::Duration::milliseconds(stamp[k]),
+                    bid: price,
+                    ask: price,
+                    size: None,
+                })),
+            ));
+        }
+        assert!(at < 59_000, "one minute: no bar closes");
+        let stream = Arc::new(Scripted {
+            scripts: std::sync::Mutex::new([Script::Events(script, true)].into_iter().collect()),
+            opens: std::sync::atomic::AtomicU32::new(0),
+        });
+        let hot = Arc::new(Noting {
+            inner: MemoryStore::new(),
+            clock: clock.clone(),
+            saves: std::sync::Mutex::default(),
+        });
+        let registry = InstrumentRegistry::shared_builtin();
+        let instruments = names
+            .iter()
+            .map(|n| registry.resolve(&n.parse().unwrap()))
+            .collect();
+        let feed =
+            LiveFeed::new(stream, hot.clone(), clock.clone(), instruments).settings(FeedSettings {
+                bars: LiveBarsConfig {
+                    timeframes: vec![Timeframe::M1],
+                    ..LiveBarsConfig::default()
+                },
+                flush_every: Duration::from_millis(every as u64),
+                silence: Duration::from_secs(3600),
+                ..FeedSettings::default()
+            });
+        // Stopped well after the last quote: every save is the feed's own, none the stop's.
+        feed.run(tokio::time::sleep(Duration::from_millis(at as u64 + 1_000)))
+            .await
+            .unwrap();
+        let saves = hot.saves.lock().unwrap().clone();
+        let t0 = start.timestamp_millis();
+        for name in names {
+            let symbol: Symbol = name.parse().unwrap();
+            let mine: Vec<(i64, f64)> = saves
+                .iter()
+                .filter(|s| s.0 == symbol)
+                .map(|s| (s.1 - t0, s.2))
+                .collect();
+            for w in mine.windows(2) {
+                assert!(
+                    w[1].0 - w[0].0 >= every,
+                    "seed {seed}, {name}: writes at {} and {} ms",
+                    w[0].0,
+                    w[1].0
+                );
+            }
+            let theirs: Vec<(i64, f64)> = quotes
+                .iter()
+                .filter(|q| q.0 == symbol)
+                .map(|q| (q.1, q.2))
+                .collect();
+            // A save at `t` carries the newest quote before `t` or one that came at `t`
+            // (quotes at one instant may straddle a write); prices rise, so compare them.
+            let newest = |t: i64| theirs.iter().rev().find(|q| q.0 <= t).map_or(0.0, |q| q.1);
+            for &(t, close) in &mine {
+                assert!(
+                    close >= newest(t - 1) && close <= newest(t),
+                    "seed {seed}, {name}: the write at {t} ms carries {close}"
+                );
+            }
+            for &(t, price) in &theirs {
+                // The last write that did not carry this quote, at or before it came.
+                let before = mine
+                    .iter()
+                    .rev()
+                    .find(|s| s.0 <= t && s.1 < price)
+                    .map(|s| s.0);
+                let by = match before {
+                    Some(b) if t - b < every => b + every,
+                    // The leading edge: at once.
+                    _ => t,
+                };
+                assert!(
+                    mine.iter().any(|s| s.0 >= t && s.0 <= by && s.1 >= price),
+                    "seed {seed}, {name}: the quote at {t} ms not written by {by} ms; writes {mine:?}"
+                );
+            }
+        }
+    }
+}
