@@ -10,6 +10,11 @@
 #   (tests also start private servers on spare ports).
 # - moto, the AWS-protocol server for S3, DynamoDB and SQS, on 127.0.0.1:${AXIA_MOTO_PORT:-5000},
 #   from a pinned virtualenv under ${AXIA_CACHE_DIR:-$HOME/.cache/axia}.
+# - PostgreSQL (the job engine's store) on 127.0.0.1:${AXIA_PG_PORT:-5432}: reuses one that
+#   accepts connections, otherwise installs Debian's postgresql with apt-get when missing and
+#   starts a private cluster (trust auth on loopback) under the cache directory (as root:
+#   /var/tmp/axia-pg-PORT, run as the postgres user); the database
+#   `test` is created when missing.
 #
 # Tests always get static credentials and AWS_EC2_METADATA_DISABLED=true, so the AWS credential
 # chain never looks for the cloud metadata address: no traffic leaves loopback.
@@ -64,6 +69,40 @@ _axia_services() {
     local i
     for i in $(seq 1 50); do _axia_redis_ping && break; sleep 0.1; done
     _axia_redis_ping || { _axia_log "redis did not answer on port $redis_port"; return 1; }
+  fi
+
+  # --- PostgreSQL --------------------------------------------------------------------------
+  local pg_port="${AXIA_PG_PORT:-5432}"
+  if ! command -v psql >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+    _axia_log "installing postgresql with apt-get"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >&2
+  fi
+  _axia_pg_up() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -tAc 'select 1' >/dev/null 2>&1; }
+  if _axia_pg_up; then
+    _axia_log "postgresql answers on 127.0.0.1:$pg_port"
+  else
+    local pg_bin pg_data="$cache_dir/pg-$pg_port"
+    pg_bin="$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)")"
+    # initdb and the server refuse to run as root: they run as the `postgres` user, in a
+    # directory it can reach.
+    local as=()
+    if [ "$(id -u)" -eq 0 ]; then as=(runuser -u postgres --); pg_data="/var/tmp/axia-pg-$pg_port"; fi
+    if [ ! -f "$pg_data/PG_VERSION" ]; then
+      _axia_log "creating a postgresql cluster in $pg_data"
+      mkdir -p "$pg_data"
+      if [ "$(id -u)" -eq 0 ]; then chown postgres "$pg_data"; fi
+      "${as[@]}" "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust >/dev/null
+    fi
+    _axia_log "starting postgresql on 127.0.0.1:$pg_port"
+    "${as[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w \
+      -o "-h 127.0.0.1 -p $pg_port -k /tmp" start >&2
+    local i
+    for i in $(seq 1 50); do _axia_pg_up && break; sleep 0.2; done
+    _axia_pg_up || { _axia_log "postgresql did not answer; see $pg_data/server.log"; return 1; }
+  fi
+  if [ "$(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -tAc "select 1 from pg_database where datname = 'test'")" != "1" ]; then
+    psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qc 'create database test' >&2
   fi
 
   # --- moto ----------------------------------------------------------------------------------
@@ -123,6 +162,7 @@ _axia_stop() {
 _axia_exports() {
   cat <<VARS
 export REDIS_URL="redis://127.0.0.1:${AXIA_REDIS_PORT:-6379}"
+export DATABASE_URL="postgres://postgres@127.0.0.1:${AXIA_PG_PORT:-5432}/test"
 export AWS_ENDPOINT_URL="http://127.0.0.1:${AXIA_MOTO_PORT:-5000}"
 export AWS_REGION="us-east-1"
 export AWS_ACCESS_KEY_ID="axia-test"

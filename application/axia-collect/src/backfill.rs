@@ -141,6 +141,7 @@ impl Collect {
                 }
                 Err(f) => {
                     report.status = TaskStatus::Failed;
+                    report.permanent = !f.transient;
                     report.error = Some(f.text);
                     break;
                 }

@@ -176,6 +176,10 @@ pub struct TaskReport {
     pub status: TaskStatus,
     /// Why it failed.
     pub error: Option<String>,
+    /// The failure does not go away by trying again (an unknown symbol, refused credentials):
+    /// a job engine does not retry it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permanent: bool,
     /// What went wrong without losing data (the hot cache could not be updated).
     pub warning: Option<String>,
     /// Attempts made.
@@ -202,6 +206,7 @@ impl TaskReport {
             chunks: None,
             status: TaskStatus::Failed,
             error: None,
+            permanent: false,
             warning: None,
             attempts: 0,
             duration_ms: 0,
@@ -458,7 +463,10 @@ impl Collect {
         report.attempts = attempts;
         match result {
             Ok(done) => done.into_report(&mut report),
-            Err(f) => report.error = Some(f.text),
+            Err(f) => {
+                report.permanent = !f.transient;
+                report.error = Some(f.text);
+            }
         }
         report.quarantined = axia_domain::locks::into_inner(quarantined);
         report.duration_ms = elapsed_ms(started);

@@ -27,6 +27,10 @@
 //!   transient failures (source unavailable, timeout, rate limited; store unavailable,
 //!   timeout, conflict) with exponential backoff, and gives up on permanent ones (unknown symbol,
 //!   unsupported request) at once. A source with no bars in the window is a success with 0 bars.
+//! - **Jobs** ([`JobRunner`]): each of these as a job on a job engine
+//!   ([`axia_domain::JobQueue`]): one series collected, a backfill split into chunk jobs (its
+//!   progress counted as they end), an audit; permanent failures told apart from transient ones.
+//!   [`Scheduler`] enqueues schedules' ticks, once per tick however many hosts run it.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -51,9 +55,13 @@ mod archiving;
 mod audit;
 mod backfill;
 mod collect;
+mod jobs;
+mod scheduler;
 
 pub use audit::{Audit, AuditError, AuditReport, BarDiff, RepairReport, SourceCheck};
 pub use backfill::{Chunks, backfill_chunks};
 pub use collect::{
     CatchUp, Collect, CollectPlan, CollectReport, TaskReport, TaskStatus, catch_up_window, lookback,
 };
+pub use jobs::JobRunner;
+pub use scheduler::Scheduler;

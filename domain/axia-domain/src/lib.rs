@@ -39,6 +39,7 @@ pub mod locks;
 pub mod millis;
 mod order;
 mod ports;
+mod schedule;
 mod secrets;
 mod symbol;
 mod time;
@@ -75,18 +76,21 @@ pub use ports::{
     ArchiveRead, BarArchive, BarUpdate, BarUpdates, BoxError, Claim, ClaimOutcome, Clock,
     CreateOutcome, DamagedPartition, DatasetInfo, Execution, ExecutionBook, ExecutionError,
     ExecutionOutcome, FeaturePublished, FeatureSnapshot, FeatureStore, Fence, Fences, FetchedBars,
-    InstrumentOwnership, KillSwitch, KillSwitchError, LivePresence, MarketData, MarketDataError,
-    NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore, OrderStoreError, PoisonRecord,
-    PriceComponent, PriceStream, QuarantinedFile, QueueError, QueueMessage, Quote, QuoteStream,
-    Recorded, ReferencePrice, SourceLimits, StoreError, StoreHealth, StoreInfo, StreamError,
-    StreamEvent, UpdateStream,
+    InstrumentOwnership, JobError, JobFailure, JobFilter, JobHandler, JobId, JobProgress, JobQueue,
+    JobRequest, JobSpec, JobState, JobView, KillSwitch, KillSwitchError, LivePresence, MarketData,
+    MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore, OrderStoreError,
+    PoisonRecord, PriceComponent, PriceStream, QuarantinedFile, QueueError, QueueMessage,
+    QueueName, Quote, QuoteStream, Recorded, ReferencePrice, RunningJob, SourceLimits, StoreError,
+    StoreHealth, StoreInfo, StreamError, StreamEvent, Submitted, UpdateStream,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
     MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore,
-    MockInstrumentOwnership, MockKillSwitch, MockLivePresence, MockMarketData, MockOhlcvStore,
-    MockOrderExecutor, MockOrderQueue, MockOrderStore, MockPriceStream, MockReferencePrice,
+    MockInstrumentOwnership, MockJobQueue, MockKillSwitch, MockLivePresence, MockMarketData,
+    MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore, MockPriceStream,
+    MockReferencePrice,
 };
+pub use schedule::{CronSpec, Schedule, ScheduleName, SchedulePlan, ScheduleStore};
 pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
 pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};

@@ -1,9 +1,11 @@
 //! `axia`: the command line. `axia ohlcv` prints bars and how they were found, through the data
 //! provider wired from the same configuration as the collector; `axia features` the indicator
 //! values of a series; `axia audit` checks the archive; `axia killswitch` reads or flips the
-//! kill switch; `axia chart` draws a PNG.
+//! kill switch; `axia chart` draws a PNG; `axia jobs` submits and follows the jobs that
+//! `axia-worker` runs.
 
 mod chart;
+mod jobs;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -48,6 +50,13 @@ enum Command {
     /// The archive's daily alignments: which each symbol's files record, and moving a symbol
     /// to another one.
     Archive(ArchiveArgs),
+    /// Jobs that axia-worker runs (PostgreSQL): submit collect, backfill and audit jobs, see
+    /// their state and progress, list, retry, cancel. Exit code 1 when a job (or one of its
+    /// chunks) failed.
+    Jobs(jobs::JobsArgs),
+    /// Schedules (Celery Beat's role): each tick of an enabled schedule enqueues its collect
+    /// jobs once, however many workers run the scheduler.
+    Schedules(jobs::SchedulesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -783,7 +792,51 @@ fn main() -> ExitCode {
             Command::Features(a) => features(a).await.map(|()| 0),
             Command::Chart(a) => chart(a).await.map(|()| 0),
             Command::Archive(a) => archive(a).await,
+            Command::Jobs(a) => jobs::jobs(a).await,
+            Command::Schedules(a) => jobs::schedules(a).await,
         };
         result.map_err(|e| format!("{e:#}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_flags_are_consistent() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from([
+            "axia",
+            "jobs",
+            "submit",
+            "backfill",
+            "USDJPY",
+            "M1",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+        ])
+        .unwrap();
+        assert!(matches!(c.command, Command::Jobs(_)));
+        assert!(Cli::try_parse_from(["axia", "jobs", "list", "--queue", "no such queue"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "axia",
+                "schedules",
+                "add",
+                "fx",
+                "--cron",
+                "* * * * *",
+                "--symbols",
+                "USDJPY",
+                "--timeframes",
+                "M1",
+            ])
+            .is_ok()
+        );
+    }
 }

@@ -8,6 +8,7 @@
 
 mod clock;
 mod features;
+mod jobs;
 mod market_data;
 mod orders;
 mod ownership;
@@ -17,6 +18,7 @@ mod updates;
 
 pub use clock::*;
 pub use features::*;
+pub use jobs::*;
 pub use market_data::*;
 pub use orders::*;
 pub use ownership::*;

@@ -12,6 +12,7 @@ mod archive_truth;
 mod bar_updates;
 mod damaged_archive;
 mod features;
+mod jobs;
 mod live;
 mod market_data;
 mod oanda_stream;

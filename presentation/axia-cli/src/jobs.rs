@@ -1,0 +1,475 @@
+//! `axia jobs`: submit, watch and manage the jobs that `axia-worker` runs (PostgreSQL through
+//! apalis).
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axia_config::dates;
+use axia_domain::{
+    JobFilter, JobId, JobQueue, JobRequest, JobSpec, JobState, JobView, QueueName, Symbol,
+    TimeRange, Timeframe,
+};
+use axia_postgres::PgJobs;
+use chrono::{DateTime, Utc};
+use clap::Subcommand;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct JobsArgs {
+    #[command(subcommand)]
+    action: JobsAction,
+    /// The job store's URL (its password never appears in errors).
+    #[arg(long, global = true, env = "AXIA_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Queue names are prefixed with this (as the workers' --jobs-namespace).
+    #[arg(long, global = true, default_value = "")]
+    jobs_namespace: String,
+    /// JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsAction {
+    /// Submit a job; prints its id at once.
+    Submit {
+        #[command(subcommand)]
+        job: SubmitJob,
+        /// The queue (default: live for collect, backfill for backfill, audit for audit).
+        #[arg(long, value_parser = parse_queue)]
+        queue: Option<QueueName>,
+        /// An idempotency key: a second submit with it returns the first job's id.
+        #[arg(long)]
+        key: Option<String>,
+        /// Higher runs first within its queue.
+        #[arg(long, default_value_t = 0)]
+        priority: u16,
+        /// Attempts before the job is reported failed.
+        #[arg(long, default_value_t = 3)]
+        max_attempts: u16,
+    },
+    /// A job's state, attempts, progress and result or error; --watch follows it to its end.
+    Status {
+        /// The job id.
+        id: String,
+        /// Print again every second until the job ends (and its progress is complete).
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Jobs, newest first.
+    List {
+        /// Only in this state (pending, queued, running, done, failed, killed).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only on this queue.
+        #[arg(long, value_parser = parse_queue)]
+        queue: Option<QueueName>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Run a failed or killed job again.
+    Retry {
+        /// The job id.
+        id: String,
+    },
+    /// Cancel a job that has not started.
+    Cancel {
+        /// The job id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SubmitJob {
+    /// Collect the newest bars of SYMBOL TIMEFRAME.
+    Collect {
+        /// The symbol.
+        symbol: String,
+        /// The timeframe.
+        timeframe: String,
+    },
+    /// Backfill SYMBOL TIMEFRAME over --from..--to, in chunk jobs on the backfill queue.
+    Backfill {
+        /// The symbol.
+        symbol: String,
+        /// The timeframe.
+        timeframe: String,
+        /// The first day (YYYY-MM-DD, UTC) or instant (RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = dates::parse_from)]
+        from: DateTime<Utc>,
+        /// The last day included (YYYY-MM-DD, UTC), or an instant (RFC 3339, exclusive).
+        #[arg(long, value_name = "DATE", value_parser = dates::parse_to)]
+        to: DateTime<Utc>,
+    },
+    /// Audit SYMBOL TIMEFRAME over --from..--to; --repair rewrites what is missing or differs.
+    Audit {
+        /// The symbol.
+        symbol: String,
+        /// The timeframe.
+        timeframe: String,
+        /// The first day (YYYY-MM-DD, UTC) or instant (RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = dates::parse_from)]
+        from: DateTime<Utc>,
+        /// The last day included (YYYY-MM-DD, UTC), or an instant (RFC 3339, exclusive).
+        #[arg(long, value_name = "DATE", value_parser = dates::parse_to)]
+        to: DateTime<Utc>,
+        /// Repair as well.
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+fn parse_queue(s: &str) -> Result<QueueName, String> {
+    s.parse().map_err(|e: axia_domain::JobError| e.to_string())
+}
+
+fn series(symbol: &str, timeframe: &str) -> anyhow::Result<(Symbol, Timeframe)> {
+    Ok((
+        symbol.parse().context("symbol")?,
+        timeframe.parse().context("timeframe")?,
+    ))
+}
+
+fn range(from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<TimeRange> {
+    let r = TimeRange::new(from, to).map_err(|e| anyhow::anyhow!("--from/--to: {e}"))?;
+    if r.is_empty() {
+        bail!("--from/--to: the range is empty");
+    }
+    Ok(r)
+}
+
+impl SubmitJob {
+    fn spec(&self) -> anyhow::Result<JobSpec> {
+        Ok(match self {
+            Self::Collect { symbol, timeframe } => {
+                let (symbol, timeframe) = series(symbol, timeframe)?;
+                JobSpec::Collect { symbol, timeframe }
+            }
+            Self::Backfill {
+                symbol,
+                timeframe,
+                from,
+                to,
+            } => {
+                let (symbol, timeframe) = series(symbol, timeframe)?;
+                JobSpec::Backfill {
+                    symbol,
+                    timeframe,
+                    range: range(*from, *to)?,
+                }
+            }
+            Self::Audit {
+                symbol,
+                timeframe,
+                from,
+                to,
+                repair,
+            } => {
+                let (symbol, timeframe) = series(symbol, timeframe)?;
+                JobSpec::Audit {
+                    symbol,
+                    timeframe,
+                    range: range(*from, *to)?,
+                    repair: *repair,
+                }
+            }
+        })
+    }
+}
+
+fn line(v: &JobView) -> String {
+    let (symbol, timeframe) = v.spec.series();
+    let progress = v.progress.map_or_else(String::new, |p| {
+        let failed = if p.failed > 0 {
+            format!(" ({} failed)", p.failed)
+        } else {
+            String::new()
+        };
+        format!(" progress {}/{}{failed}", p.done, p.total)
+    });
+    let error = v
+        .error
+        .as_deref()
+        .map_or_else(String::new, |e| format!(" error: {e}"));
+    format!(
+        "{}  {:<8} {:<8} {:<14} {} {}  attempts {}/{}{progress}{error}",
+        v.id,
+        v.queue,
+        v.state.as_str(),
+        v.spec.kind(),
+        symbol,
+        timeframe,
+        v.attempts,
+        v.max_attempts
+    )
+}
+
+fn print(v: &JobView, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(v)?);
+    } else {
+        println!("{}", line(v));
+        if let Some(r) = &v.result {
+            println!("  result: {r}");
+        }
+    }
+    Ok(())
+}
+
+fn ended(v: &JobView) -> bool {
+    let final_state = match v.state {
+        JobState::Done | JobState::Killed => true,
+        JobState::Failed => v.attempts >= v.max_attempts,
+        JobState::Pending | JobState::Queued | JobState::Running => false,
+    };
+    final_state && v.progress.is_none_or(|p| p.done >= p.total)
+}
+
+pub(crate) async fn jobs(args: JobsArgs) -> anyhow::Result<u8> {
+    let store = store(args.database_url.as_ref(), &args.jobs_namespace).await?;
+    let id = |s: &str| -> anyhow::Result<JobId> { Ok(s.parse::<JobId>()?) };
+    match &args.action {
+        JobsAction::Submit {
+            job,
+            queue,
+            key,
+            priority,
+            max_attempts,
+        } => {
+            let spec = job.spec()?;
+            let mut request = JobRequest::new(spec);
+            if let Some(q) = queue {
+                request = request.queue(q.clone());
+            }
+            if let Some(k) = key {
+                request = request.key(k.clone());
+            }
+            request.priority = *priority;
+            request.max_attempts = (*max_attempts).max(1);
+            let submitted = store.submit(request).await?;
+            if args.json {
+                println!("{}", serde_json::to_string(&submitted)?);
+            } else if submitted.created {
+                println!("{}", submitted.id);
+            } else {
+                println!("{} (already submitted with this key)", submitted.id);
+            }
+            Ok(0)
+        }
+        JobsAction::Status { id: raw, watch } => {
+            let id = id(raw)?;
+            loop {
+                let v = store.status(&id).await?;
+                print(&v, args.json)?;
+                if !*watch || ended(&v) {
+                    return Ok(match v.state {
+                        JobState::Done if v.progress.is_none_or(|p| p.failed == 0) => 0,
+                        JobState::Done | JobState::Failed | JobState::Killed => 1,
+                        _ => 0,
+                    });
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        JobsAction::List {
+            state,
+            queue,
+            limit,
+        } => {
+            let state = state.as_deref().map(str::parse::<JobState>).transpose()?;
+            let listed = store
+                .list(&JobFilter {
+                    state,
+                    queue: queue.clone(),
+                    limit: Some(*limit),
+                })
+                .await?;
+            for v in &listed {
+                print(v, args.json)?;
+            }
+            Ok(0)
+        }
+        JobsAction::Retry { id: raw } => {
+            store.retry(&id(raw)?).await?;
+            Ok(0)
+        }
+        JobsAction::Cancel { id: raw } => {
+            store.cancel(&id(raw)?).await?;
+            Ok(0)
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SchedulesArgs {
+    #[command(subcommand)]
+    action: SchedulesAction,
+    /// The job store's URL (its password never appears in errors).
+    #[arg(long, global = true, env = "AXIA_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Schedules are kept apart per namespace (as the workers' --jobs-namespace).
+    #[arg(long, global = true, default_value = "")]
+    jobs_namespace: String,
+    /// JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SchedulesAction {
+    /// Every schedule: its cron and zone, enabled or paused, its last and next tick.
+    List,
+    /// Add a schedule that collects SYMBOLS x TIMEFRAMES at each tick.
+    Add {
+        /// Its name (a-z, 0-9, _, - and .).
+        name: String,
+        /// The cron expression: 5 fields (minute first) or 6-7 (seconds first), e.g.
+        /// "* * * * *" (every minute) or "5 17 * * Mon-Fri".
+        #[arg(long)]
+        cron: String,
+        /// The time zone the expression is read in (IANA name).
+        #[arg(long, default_value = "UTC")]
+        zone: String,
+        /// The symbols, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        symbols: Vec<String>,
+        /// The timeframes, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        timeframes: Vec<String>,
+        /// Add it paused.
+        #[arg(long)]
+        paused: bool,
+    },
+    /// Pause a schedule: its ticks enqueue nothing.
+    Pause {
+        /// Its name.
+        name: String,
+    },
+    /// Resume a paused schedule (from its next tick; missed ticks are not replayed).
+    Resume {
+        /// Its name.
+        name: String,
+    },
+    /// Remove a schedule.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+}
+
+#[derive(serde::Serialize)]
+struct ScheduleLine<'a> {
+    name: &'a str,
+    cron: &'a str,
+    zone: &'a str,
+    plan: &'a axia_domain::SchedulePlan,
+    enabled: bool,
+    last_tick: Option<DateTime<Utc>>,
+    next_tick: Option<DateTime<Utc>>,
+}
+
+async fn store(url: Option<&String>, namespace: &str) -> anyhow::Result<PgJobs> {
+    let url = url
+        .cloned()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .filter(|u| !u.is_empty())
+        .context("no job store: set --database-url, AXIA_DATABASE_URL or DATABASE_URL")?;
+    let store = PgJobs::connect(&url).await?.namespace(namespace);
+    store.setup().await?;
+    Ok(store)
+}
+
+pub(crate) async fn schedules(args: SchedulesArgs) -> anyhow::Result<u8> {
+    use axia_domain::{CronSpec, Schedule, ScheduleName, SchedulePlan, ScheduleStore};
+    let store = store(args.database_url.as_ref(), &args.jobs_namespace).await?;
+    let name = |s: &str| -> anyhow::Result<ScheduleName> { Ok(s.parse()?) };
+    match &args.action {
+        SchedulesAction::List => {
+            let now = Utc::now();
+            for s in store.schedules().await? {
+                let line = ScheduleLine {
+                    name: s.name.as_str(),
+                    cron: s.cron.expression(),
+                    zone: s.cron.zone(),
+                    plan: &s.plan,
+                    enabled: s.enabled,
+                    last_tick: s.last_tick,
+                    next_tick: s.cron.next_tick(now),
+                };
+                if args.json {
+                    println!("{}", serde_json::to_string(&line)?);
+                } else {
+                    let SchedulePlan::Collect {
+                        symbols,
+                        timeframes,
+                    } = &s.plan;
+                    println!(
+                        "{:<20} {:<8} {:?} {}  collect {} x {}  last {}  next {}",
+                        line.name,
+                        if s.enabled { "enabled" } else { "paused" },
+                        line.cron,
+                        line.zone,
+                        symbols
+                            .iter()
+                            .map(Symbol::as_str)
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        timeframes
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        line.last_tick
+                            .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()),
+                        line.next_tick
+                            .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()),
+                    );
+                }
+            }
+            Ok(0)
+        }
+        SchedulesAction::Add {
+            name: raw,
+            cron,
+            zone,
+            symbols,
+            timeframes,
+            paused,
+        } => {
+            let symbols = symbols
+                .iter()
+                .map(|s| s.trim().parse::<Symbol>().context("symbol"))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let timeframes = timeframes
+                .iter()
+                .map(|s| s.trim().parse::<Timeframe>().context("timeframe"))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            store
+                .add(&Schedule {
+                    name: name(raw)?,
+                    cron: CronSpec::new(cron, zone)?,
+                    plan: SchedulePlan::Collect {
+                        symbols,
+                        timeframes,
+                    },
+                    enabled: !paused,
+                    last_tick: None,
+                })
+                .await?;
+            Ok(0)
+        }
+        SchedulesAction::Pause { name: raw } | SchedulesAction::Resume { name: raw } => {
+            let enabled = matches!(args.action, SchedulesAction::Resume { .. });
+            if !store.set_enabled(&name(raw)?, enabled).await? {
+                bail!("no schedule named {raw}");
+            }
+            Ok(0)
+        }
+        SchedulesAction::Remove { name: raw } => {
+            if !store.remove(&name(raw)?).await? {
+                bail!("no schedule named {raw}");
+            }
+            Ok(0)
+        }
+    }
+}

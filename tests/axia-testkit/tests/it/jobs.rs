@@ -1,0 +1,437 @@
+//! Jobs on the real PostgreSQL (DATABASE_URL) through apalis: submitted once per key, bad
+//! input refused with nothing enqueued, a backfill run as chunk jobs by two workers with its
+//! progress counted and the archive equal to the source, a permanent failure not retried, a
+//! transient one retried after its backoff. Each test has its own queue namespace.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axia_collect::{Collect, JobRunner};
+use axia_domain::{
+    FetchedBars, JobError, JobFilter, JobId, JobQueue, JobRequest, JobSpec, JobState, ManualClock,
+    MarketData, MarketDataError, OhlcvStore, QueueName, SourceLimits, Symbol, TimeRange, Timeframe,
+};
+use axia_parquet::ParquetArchive;
+use axia_postgres::{PgJobs, WorkerOptions};
+use axia_simbroker::{SimulatedBroker, generate};
+use chrono::{DateTime, TimeZone, Utc};
+
+const SEED: u64 = 23;
+
+async fn jobs(what: &str) -> PgJobs {
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL (source scripts/services.sh starts PostgreSQL)");
+    let jobs = PgJobs::connect(&url)
+        .await
+        .expect("PostgreSQL answers at DATABASE_URL")
+        .namespace(format!(
+            "t{}{}-{what}-",
+            std::process::id(),
+            Utc::now().timestamp_micros()
+        ))
+        .backoff(axia_domain::Backoff::new(
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+        ))
+        .heartbeat(Duration::from_secs(1), 3);
+    jobs.setup().await.unwrap();
+    jobs
+}
+
+fn temp_dir(what: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "axia-jobs-{what}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ))
+}
+
+fn at(d: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap()
+}
+
+/// Waits until `done` holds of the job (polling), or fails after 60 s.
+async fn until(jobs: &PgJobs, id: &JobId, done: impl Fn(&axia_domain::JobView) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = jobs.status(id).await.unwrap();
+        if done(&v) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job never got there: {v:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_makes_one_job_and_bad_input_enqueues_nothing() {
+    let jobs = Arc::new(jobs("keys").await);
+    let spec = JobSpec::Backfill {
+        symbol: "USDJPY".parse().unwrap(),
+        timeframe: Timeframe::M1,
+        range: TimeRange::new(at(2, 0), at(4, 0)).unwrap(),
+    };
+    // Eight submits at once with one key: one job, every caller told its id.
+    let submits = (0..8).map(|_| {
+        let jobs = Arc::clone(&jobs);
+        let spec = spec.clone();
+        tokio::spawn(async move {
+            jobs.submit(JobRequest::new(spec).key("backfill:USDJPY:M1:2026-03"))
+                .await
+                .unwrap()
+        })
+    });
+    let results: Vec<_> = futures_util::future::join_all(submits)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        results.iter().filter(|s| s.created).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results.iter().all(|s| s.id == results[0].id));
+    let id = results[0].id.clone();
+    let listed = jobs.list(&JobFilter::default()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, id);
+    assert_eq!(listed[0].state, JobState::Pending);
+    assert_eq!(listed[0].queue.as_str(), QueueName::BACKFILL);
+    assert_eq!(listed[0].spec, spec);
+
+    // Bad input: one clear error each, nothing enqueued.
+    let empty = JobSpec::Audit {
+        symbol: "USDJPY".parse().unwrap(),
+        timeframe: Timeframe::H1,
+        range: TimeRange::new(at(3, 0), at(3, 0)).unwrap(),
+        repair: false,
+    };
+    let e = jobs.submit(JobRequest::new(empty)).await.unwrap_err();
+    assert!(matches!(e, JobError::Invalid(_)), "{e}");
+    for bad in [
+        "",
+        "Live",
+        "9live",
+        "live queue",
+        "live;drop",
+        "{live}",
+        &"q".repeat(41),
+    ] {
+        let e = bad.parse::<QueueName>().unwrap_err();
+        assert!(e.to_string().contains("queue name"), "{bad:?}: {e}");
+    }
+    for bad in [
+        r#"{"type": "explode", "symbol": "USDJPY", "timeframe": "M1"}"#,
+        r#"{"type": "collect", "symbol": "USD/JPY;", "timeframe": "M1"}"#,
+        r#"{"type": "collect", "symbol": "USDJPY", "timeframe": "M7"}"#,
+        r#"{"type": "backfill", "symbol": "USDJPY", "timeframe": "M1", "range": {"start": "2026-03-04T00:00:00Z", "end": "2026-03-02T00:00:00Z"}}"#,
+    ] {
+        assert!(serde_json::from_str::<JobSpec>(bad).is_err(), "{bad}");
+    }
+    for bad in [
+        "",
+        "01ARZ3NDEKTSV4RRFFQ69G5FA",
+        "U1ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+    ] {
+        assert!(bad.parse::<JobId>().is_err(), "{bad:?}");
+    }
+    assert_eq!(jobs.list(&JobFilter::default()).await.unwrap().len(), 1);
+
+    // Cancel a waiting job; a cancelled one cannot be cancelled again, but retried.
+    jobs.cancel(&id).await.unwrap();
+    let v = jobs.status(&id).await.unwrap();
+    assert_eq!(v.state, JobState::Killed);
+    assert_eq!(v.error.as_deref(), Some("cancelled"));
+    let e = jobs.cancel(&id).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            JobError::Conflict {
+                state: JobState::Killed,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    jobs.retry(&id).await.unwrap();
+    assert_eq!(jobs.status(&id).await.unwrap().state, JobState::Pending);
+    let e = jobs.retry(&id).await.unwrap_err();
+    assert!(matches!(e, JobError::Conflict { .. }), "{e}");
+    let nobody: JobId = "01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap();
+    assert!(matches!(
+        jobs.status(&nobody).await,
+        Err(JobError::NotFound(_))
+    ));
+    let killed = jobs
+        .list(&JobFilter {
+            state: Some(JobState::Killed),
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(killed.is_empty());
+}
+
+/// A source that does not know one symbol and fails the first `fail` calls for another.
+struct Picky {
+    inner: SimulatedBroker,
+    unknown: Symbol,
+    flaky: Symbol,
+    fail: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait]
+impl MarketData for Picky {
+    fn limits(&self, timeframe: Timeframe) -> SourceLimits {
+        self.inner.limits(timeframe)
+    }
+
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<FetchedBars, MarketDataError> {
+        if symbol == &self.unknown {
+            return Err(MarketDataError::SymbolNotFound(symbol.clone()));
+        }
+        if symbol == &self.flaky {
+            let left = self.fail.load(std::sync::atomic::Ordering::SeqCst);
+            if left > 0 {
+                self.fail
+                    .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+                return Err(MarketDataError::Unavailable("down for a moment".into()));
+            }
+        }
+        self.inner.bars(symbol, timeframe, range).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_runs_as_chunk_jobs_on_two_workers_and_the_archive_equals_the_source() {
+    let jobs = Arc::new(jobs("backfill").await);
+    let now = at(9, 10);
+    let clock = Arc::new(ManualClock::new(now));
+    let dir = temp_dir("backfill");
+    let archive = ParquetArchive::local(&dir);
+    let source = Arc::new(Picky {
+        inner: SimulatedBroker::new(SEED, clock.clone()),
+        unknown: "NOPE".parse().unwrap(),
+        flaky: "GBPUSD".parse().unwrap(),
+        // Every attempt's own retry fails too: the job fails twice, then succeeds.
+        fail: std::sync::atomic::AtomicU32::new(4),
+    });
+    let collect = Arc::new(Collect::new(Arc::clone(&source), archive.clone()).clock(clock.clone()));
+    let runner = Arc::new(JobRunner::new(collect, source.clone(), jobs.clone()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for (queue, n) in [(QueueName::BACKFILL, 2), (QueueName::LIVE, 1)] {
+        for k in 0..n {
+            let jobs = Arc::clone(&jobs);
+            let runner = Arc::clone(&runner);
+            let mut stopped = stopped.clone();
+            let queue = QueueName::builtin(queue);
+            workers.push(tokio::spawn(async move {
+                jobs.work(
+                    &queue,
+                    runner,
+                    WorkerOptions {
+                        concurrency: 2,
+                        name: Some(format!("test-{}-{queue}-{k}", std::process::id())),
+                        ..WorkerOptions::default()
+                    },
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                )
+                .await
+            }));
+        }
+    }
+    // Six days of M1 (Sunday to Saturday: a chunk a trading day, the weekend's empty).
+    let symbol: Symbol = "EURUSD".parse().unwrap();
+    let range = TimeRange::new(at(1, 0), at(7, 0)).unwrap();
+    let backfill = jobs
+        .submit(JobRequest::new(JobSpec::Backfill {
+            symbol: symbol.clone(),
+            timeframe: Timeframe::M1,
+            range,
+        }))
+        .await
+        .unwrap();
+    // A permanent failure: not retried. A transient one: retried after its backoff.
+    let unknown = jobs
+        .submit(JobRequest::new(JobSpec::Collect {
+            symbol: "NOPE".parse().unwrap(),
+            timeframe: Timeframe::H1,
+        }))
+        .await
+        .unwrap();
+    let flaky = jobs
+        .submit(JobRequest::new(JobSpec::Collect {
+            symbol: "GBPUSD".parse().unwrap(),
+            timeframe: Timeframe::H1,
+        }))
+        .await
+        .unwrap();
+    until(&jobs, &backfill.id, |v| {
+        v.progress.is_some_and(|p| p.total > 0 && p.done == p.total)
+    })
+    .await;
+    let v = jobs.status(&backfill.id).await.unwrap();
+    assert_eq!(v.state, JobState::Done, "{v:?}");
+    let p = v.progress.unwrap();
+    // EURUSD's days end at the New York close (22:00 UTC in March): the first and last
+    // chunks are the ends of trading days.
+    assert_eq!((p.total, p.failed), (7, 0), "{v:?}");
+    assert_eq!(v.result.as_ref().unwrap()["chunks"], 7);
+    // A chunk counts itself as its work ends; its job's state follows a moment later.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let chunks: Vec<_> = jobs
+            .list(&JobFilter {
+                queue: Some(QueueName::builtin(QueueName::BACKFILL)),
+                ..JobFilter::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| matches!(c.spec, JobSpec::BackfillChunk { .. }))
+            .collect();
+        assert_eq!(chunks.len(), 7);
+        if chunks.iter().all(|c| c.state == JobState::Done) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{chunks:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let held = archive.get(&symbol, Timeframe::M1, range).await.unwrap();
+    let truth = generate(SEED, &symbol, Timeframe::M1, range, now)
+        .unwrap()
+        .closed_at(now);
+    assert!(held.len() > 5_000);
+    assert_eq!(held, truth);
+
+    until(&jobs, &unknown.id, |v| v.state == JobState::Killed).await;
+    let v = jobs.status(&unknown.id).await.unwrap();
+    assert_eq!(v.attempts, 1, "not retried: {v:?}");
+    assert!(
+        v.error.as_deref().unwrap_or_default().contains("NOPE"),
+        "{v:?}"
+    );
+
+    until(&jobs, &flaky.id, |v| v.state == JobState::Done).await;
+    let v = jobs.status(&flaky.id).await.unwrap();
+    assert_eq!(v.attempts, 3, "two failed attempts, then done: {v:?}");
+    assert!(v.result.is_some());
+
+    // The same backfill again, with a key: one job.
+    let again = JobRequest::new(JobSpec::Backfill {
+        symbol,
+        timeframe: Timeframe::M1,
+        range,
+    })
+    .key("k");
+    let first = jobs.submit(again.clone()).await.unwrap();
+    let second = jobs.submit(again).await.unwrap();
+    assert_eq!((first.created, second.created), (true, false));
+    assert_eq!(first.id, second.id);
+
+    stop.send(true).unwrap();
+    for w in workers {
+        w.await.unwrap().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedulers_enqueue_each_tick_once_and_a_paused_schedule_nothing() {
+    use axia_collect::Scheduler;
+    use axia_domain::{CronSpec, Schedule, SchedulePlan, ScheduleStore};
+    let jobs = Arc::new(jobs("schedules").await);
+    let start = at(2, 10);
+    let clock = Arc::new(ManualClock::new(start));
+    let plan = SchedulePlan::Collect {
+        symbols: vec!["USDJPY".parse().unwrap(), "EURUSD".parse().unwrap()],
+        timeframes: vec![Timeframe::M1],
+    };
+    let schedule = |name: &str, enabled| Schedule {
+        name: name.parse().unwrap(),
+        cron: CronSpec::new("* * * * *", "America/New_York").unwrap(),
+        plan: plan.clone(),
+        enabled,
+        last_tick: None,
+    };
+    jobs.add(&schedule("fx", true)).await.unwrap();
+    jobs.add(&schedule("paused", false)).await.unwrap();
+    let e = jobs.add(&schedule("fx", true)).await.unwrap_err();
+    assert!(e.to_string().contains("exists"), "{e}");
+    let empty = Schedule {
+        plan: SchedulePlan::Collect {
+            symbols: vec![],
+            timeframes: vec![Timeframe::M1],
+        },
+        ..schedule("empty", true)
+    };
+    assert!(matches!(jobs.add(&empty).await, Err(JobError::Invalid(_))));
+
+    let mut a = Scheduler::new(jobs.clone(), jobs.clone(), clock.clone());
+    let mut b = Scheduler::new(jobs.clone(), jobs.clone(), clock.clone());
+    // The tick at the instant they started is not theirs to replay.
+    assert_eq!(a.tick().await.unwrap() + b.tick().await.unwrap(), 0);
+    for minute in 1..=3 {
+        clock.set(start + chrono::Duration::minutes(minute) + chrono::Duration::seconds(5));
+        let (x, y) = tokio::join!(a.tick(), b.tick());
+        assert_eq!(
+            x.unwrap() + y.unwrap(),
+            2,
+            "minute {minute}: two jobs, once"
+        );
+        // Looking again within the minute changes nothing.
+        assert_eq!(a.tick().await.unwrap(), 0);
+    }
+    let all = jobs.list(&JobFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 6, "three ticks x two jobs: {all:?}");
+    assert!(all.iter().all(|j| j.queue.as_str() == QueueName::LIVE));
+    let fx = jobs
+        .schedules()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name.as_str() == "fx")
+        .unwrap();
+    assert_eq!(fx.last_tick, Some(start + chrono::Duration::minutes(3)));
+
+    // Paused: nothing; resumed: the next tick; removed: gone.
+    assert!(
+        jobs.set_enabled(&"fx".parse().unwrap(), false)
+            .await
+            .unwrap()
+    );
+    clock.set(start + chrono::Duration::minutes(4));
+    assert_eq!(a.tick().await.unwrap(), 0);
+    assert!(
+        jobs.set_enabled(&"fx".parse().unwrap(), true)
+            .await
+            .unwrap()
+    );
+    clock.set(start + chrono::Duration::minutes(5));
+    assert_eq!(a.tick().await.unwrap(), 2);
+    assert!(jobs.remove(&"fx".parse().unwrap()).await.unwrap());
+    assert!(!jobs.remove(&"fx".parse().unwrap()).await.unwrap());
+    assert!(
+        !jobs
+            .set_enabled(&"nope".parse().unwrap(), true)
+            .await
+            .unwrap()
+    );
+    clock.set(start + chrono::Duration::minutes(6));
+    assert_eq!(a.tick().await.unwrap(), 0);
+    assert_eq!(jobs.list(&JobFilter::default()).await.unwrap().len(), 8);
+}
