@@ -112,9 +112,7 @@ impl JobRunner {
                 };
                 if let Some(failed) = ended {
                     let unit = range.start().timestamp_millis().to_string();
-                    if let Err(e) = self.queue.count_done(parent, &unit, failed).await {
-                        tracing::warn!(job = %job.id, %parent, error = %e, "cannot count the chunk in its backfill's progress");
-                    }
+                    self.count(&job.id, parent, &unit, failed).await?;
                 }
                 result
             }
@@ -124,6 +122,34 @@ impl JobRunner {
                 range,
                 repair,
             } => self.run_audit(symbol, *timeframe, *range, *repair).await,
+        }
+    }
+
+    /// Counts a chunk in its backfill's progress, trying for about half a minute while the
+    /// store is away; then the chunk fails transiently (its next attempt counts it: the
+    /// archive's writes are upserts and a count replaces an earlier one), so no count is lost.
+    async fn count(
+        &self,
+        job: &JobId,
+        parent: &JobId,
+        unit: &str,
+        failed: bool,
+    ) -> Result<(), JobFailure> {
+        let mut tries = 0;
+        loop {
+            match self.queue.count_done(parent, unit, failed).await {
+                Ok(()) => return Ok(()),
+                Err(e) if tries < 5 => {
+                    tracing::warn!(%job, %parent, error = %e, "cannot count the chunk in its backfill's progress yet");
+                    tokio::time::sleep(std::time::Duration::from_secs(1 << tries)).await;
+                    tries += 1;
+                }
+                Err(e) => {
+                    return Err(JobFailure::Transient(format!(
+                        "the chunk's work is done but its progress cannot be counted: {e}"
+                    )));
+                }
+            }
         }
     }
 
@@ -341,6 +367,43 @@ mod tests {
         };
         let e = runner(queue, Some(chrono::Duration::hours(2)))
             .run_job(&job)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, JobFailure::Transient(_)), "{e:?}");
+    }
+
+    /// A chunk's count waits for a store that is away (about half a minute), then fails the
+    /// chunk transiently: a count is never dropped.
+    #[tokio::test(start_paused = true)]
+    async fn a_count_outlasts_a_short_outage_and_fails_the_chunk_after_a_long_one() {
+        let mut queue = MockJobQueue::new();
+        let mut left = 3;
+        queue
+            .expect_count_done()
+            .with(eq(id(1)), eq("42"), eq(false))
+            .times(4)
+            .returning(move |_, _, _| {
+                left -= 1;
+                if left >= 0 {
+                    Err(JobError::Unavailable("connection refused".into()))
+                } else {
+                    Ok(())
+                }
+            });
+        let started = tokio::time::Instant::now();
+        runner(queue, None)
+            .count(&id(2), &id(1), "42", false)
+            .await
+            .unwrap();
+        assert_eq!(started.elapsed(), std::time::Duration::from_secs(1 + 2 + 4));
+
+        let mut queue = MockJobQueue::new();
+        queue
+            .expect_count_done()
+            .times(6)
+            .returning(|_, _, _| Err(JobError::Unavailable("connection refused".into())));
+        let e = runner(queue, None)
+            .count(&id(2), &id(1), "42", true)
             .await
             .unwrap_err();
         assert!(matches!(e, JobFailure::Transient(_)), "{e:?}");

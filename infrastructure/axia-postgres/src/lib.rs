@@ -30,6 +30,7 @@ use axia_domain::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::Row;
+use tracing::Instrument;
 
 /// axia's own tables, beside apalis' schema.
 const SETUP: &str = r"
@@ -197,6 +198,25 @@ impl PgJobs {
         .transpose()
     }
 
+    /// Runs `sql` (an update of the job `$1` guarded by its state); a job in another state is a
+    /// conflict (`what` says which states it takes), a job that is not there not found.
+    async fn transition(&self, id: &JobId, sql: &'static str, what: &str) -> Result<(), JobError> {
+        let done = sqlx::query(sql)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let state = self.status(id).await?.state;
+        Err(JobError::Conflict {
+            id: id.clone(),
+            state,
+            what: what.to_owned(),
+        })
+    }
+
     /// Serves `queue` with `runner` until `shutdown`: at most `concurrency` jobs at once, each
     /// within `timeout`. Jobs running when `shutdown` comes finish first.
     ///
@@ -265,16 +285,25 @@ async fn handle(
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or(1);
     let attempt = u32::try_from(attempt.current()).unwrap_or(u32::MAX);
+    // Every line logged while the job runs carries its id (the span, not a guard held
+    // across awaits: other tasks share the thread).
     let span = tracing::info_span!("job", job = %job_id, kind = spec.kind(), attempt);
-    let _enter = span.enter();
     let job = RunningJob {
         id: job_id,
         spec,
         attempt,
         max_attempts,
     };
+    run_one(&handler, &id_text, &job).instrument(span).await
+}
+
+async fn run_one(
+    handler: &Handler,
+    id_text: &str,
+    job: &RunningJob,
+) -> Result<serde_json::Value, BoxDynError> {
     tracing::info!("job started");
-    match handler.runner.run(&job).await {
+    match handler.runner.run(job).await {
         Ok(v) => {
             tracing::info!("job done");
             Ok(v)
@@ -285,11 +314,11 @@ async fn handle(
         }
         Err(JobFailure::Transient(why)) => {
             // The next attempt waits (apalis would take it again at once).
-            let wait = handler.backoff.delay(attempt.saturating_sub(1));
+            let wait = handler.backoff.delay(job.attempt.saturating_sub(1));
             let _ = sqlx::query(
                 "UPDATE apalis.jobs SET run_at = now() + make_interval(secs => $2) WHERE id = $1",
             )
-            .bind(&id_text)
+            .bind(id_text)
             .bind(wait.as_secs_f64())
             .execute(&handler.pool)
             .await;
@@ -456,45 +485,25 @@ impl JobQueue for PgJobs {
     }
 
     async fn retry(&self, id: &JobId) -> Result<(), JobError> {
-        let done = sqlx::query(
+        self.transition(
+            id,
             "UPDATE apalis.jobs SET status = 'Pending', attempts = 0, run_at = now(), \
              done_at = NULL, lock_by = NULL, lock_at = NULL \
              WHERE id = $1 AND status IN ('Failed', 'Killed')",
+            "only a failed or killed job is retried",
         )
-        .bind(id.as_str())
-        .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        let state = self.status(id).await?.state;
-        Err(JobError::Conflict {
-            id: id.clone(),
-            state,
-            what: "only a failed or killed job is retried".to_owned(),
-        })
     }
 
     async fn cancel(&self, id: &JobId) -> Result<(), JobError> {
-        let done = sqlx::query(
+        self.transition(
+            id,
             "UPDATE apalis.jobs SET status = 'Killed', done_at = now(), \
              last_result = '{\"Err\": \"cancelled\"}'::jsonb \
              WHERE id = $1 AND (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))",
+            "only a job that waits is cancelled",
         )
-        .bind(id.as_str())
-        .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        let state = self.status(id).await?.state;
-        Err(JobError::Conflict {
-            id: id.clone(),
-            state,
-            what: "only a job that waits is cancelled".to_owned(),
-        })
     }
 
     async fn set_total(&self, id: &JobId, total: u64) -> Result<(), JobError> {

@@ -17,10 +17,18 @@ use clap::Subcommand;
 pub(crate) struct JobsArgs {
     #[command(subcommand)]
     action: JobsAction,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Where the jobs are, and how to print them (both `axia jobs` and `axia schedules`).
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
     /// The job store's URL (its password never appears in errors).
     #[arg(long, global = true, env = "AXIA_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
-    /// Queue names are prefixed with this (as the workers' --jobs-namespace).
+    /// Queue and schedule names are kept apart under this prefix (as the workers'
+    /// --jobs-namespace).
     #[arg(long, global = true, default_value = "")]
     jobs_namespace: String,
     /// JSON on stdout.
@@ -226,7 +234,7 @@ fn ended(v: &JobView) -> bool {
 }
 
 pub(crate) async fn jobs(args: JobsArgs) -> anyhow::Result<u8> {
-    let store = store(args.database_url.as_ref(), &args.jobs_namespace).await?;
+    let store = store(&args.store).await?;
     let id = |s: &str| -> anyhow::Result<JobId> { Ok(s.parse::<JobId>()?) };
     match &args.action {
         JobsAction::Submit {
@@ -247,7 +255,7 @@ pub(crate) async fn jobs(args: JobsArgs) -> anyhow::Result<u8> {
             request.priority = *priority;
             request.max_attempts = (*max_attempts).max(1);
             let submitted = store.submit(request).await?;
-            if args.json {
+            if args.store.json {
                 println!("{}", serde_json::to_string(&submitted)?);
             } else if submitted.created {
                 println!("{}", submitted.id);
@@ -260,7 +268,7 @@ pub(crate) async fn jobs(args: JobsArgs) -> anyhow::Result<u8> {
             let id = id(raw)?;
             loop {
                 let v = store.status(&id).await?;
-                print(&v, args.json)?;
+                print(&v, args.store.json)?;
                 if !*watch || ended(&v) {
                     return Ok(match v.state {
                         JobState::Done if v.progress.is_none_or(|p| p.failed == 0) => 0,
@@ -285,7 +293,7 @@ pub(crate) async fn jobs(args: JobsArgs) -> anyhow::Result<u8> {
                 })
                 .await?;
             for v in &listed {
-                print(v, args.json)?;
+                print(v, args.store.json)?;
             }
             Ok(0)
         }
@@ -304,15 +312,8 @@ pub(crate) async fn jobs(args: JobsArgs) -> anyhow::Result<u8> {
 pub(crate) struct SchedulesArgs {
     #[command(subcommand)]
     action: SchedulesAction,
-    /// The job store's URL (its password never appears in errors).
-    #[arg(long, global = true, env = "AXIA_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
-    /// Schedules are kept apart per namespace (as the workers' --jobs-namespace).
-    #[arg(long, global = true, default_value = "")]
-    jobs_namespace: String,
-    /// JSON on stdout.
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,20 +369,23 @@ struct ScheduleLine<'a> {
     next_tick: Option<DateTime<Utc>>,
 }
 
-async fn store(url: Option<&String>, namespace: &str) -> anyhow::Result<PgJobs> {
-    let url = url
-        .cloned()
+async fn store(args: &StoreArgs) -> anyhow::Result<PgJobs> {
+    let url = args
+        .database_url
+        .clone()
         .or_else(|| std::env::var("DATABASE_URL").ok())
         .filter(|u| !u.is_empty())
         .context("no job store: set --database-url, AXIA_DATABASE_URL or DATABASE_URL")?;
-    let store = PgJobs::connect(&url).await?.namespace(namespace);
+    let store = PgJobs::connect(&url)
+        .await?
+        .namespace(args.jobs_namespace.clone());
     store.setup().await?;
     Ok(store)
 }
 
 pub(crate) async fn schedules(args: SchedulesArgs) -> anyhow::Result<u8> {
     use axia_domain::{CronSpec, Schedule, ScheduleName, SchedulePlan, ScheduleStore};
-    let store = store(args.database_url.as_ref(), &args.jobs_namespace).await?;
+    let store = store(&args.store).await?;
     let name = |s: &str| -> anyhow::Result<ScheduleName> { Ok(s.parse()?) };
     match &args.action {
         SchedulesAction::List => {
@@ -396,7 +400,7 @@ pub(crate) async fn schedules(args: SchedulesArgs) -> anyhow::Result<u8> {
                     last_tick: s.last_tick,
                     next_tick: s.cron.next_tick(now),
                 };
-                if args.json {
+                if args.store.json {
                     println!("{}", serde_json::to_string(&line)?);
                 } else {
                     let SchedulePlan::Collect {

@@ -1,7 +1,9 @@
 //! `axia-worker` processes against the real PostgreSQL (DATABASE_URL): three workers share a
 //! backfill's chunk jobs; one is killed with SIGKILL while it holds a job; its job is taken
 //! again by the others, every chunk ends done, and the archive equals the source's closed
-//! bars.
+//! bars; PostgreSQL cut off for 20 s in a backfill loses nothing either.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -160,6 +162,169 @@ async fn a_worker_killed_mid_job_loses_nothing() {
     assert!(held.len() > 20_000, "{} bars", held.len());
     assert_eq!(held, truth);
     drop(workers);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&logs);
+}
+
+/// A TCP proxy to PostgreSQL that can cut every connection and refuse new ones: the database
+/// is unreachable for the workers behind it while the test itself still reads it directly.
+struct Cut {
+    port: u16,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Cut {
+    async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let generation = std::sync::Arc::new(tokio::sync::watch::channel(0u64).0);
+        let (d, g, target) = (down.clone(), generation.clone(), target.to_owned());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if d.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
+                let target = target.clone();
+                let mut cut = g.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            down,
+            generation,
+        }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+        if down {
+            self.generation.send_modify(|g| *g += 1);
+        }
+    }
+}
+
+/// PostgreSQL unreachable for 20 s in the middle of a backfill: the workers wait and recover;
+/// every chunk ends done, counted once in the progress, and the archive equals the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_away_for_twenty_seconds_loses_nothing() {
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL (source scripts/services.sh starts PostgreSQL)");
+    let ns = format!(
+        "away{}x{}-",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    let dir = std::env::temp_dir().join(format!("axia-worker-away-{ns}"));
+    let logs = std::env::temp_dir().join(format!("axia-worker-away-{ns}logs"));
+    std::fs::create_dir_all(&logs).unwrap();
+    // The URL's host and port, through the proxy for the workers.
+    let rest = url.split_once('@').map_or(url.as_str(), |(_, r)| r);
+    let (hostport, _) = rest.split_once('/').unwrap();
+    let cut = Cut::start(hostport).await;
+    let proxied = url.replace(hostport, &format!("127.0.0.1:{}", cut.port));
+    let jobs = PgJobs::connect(&url).await.unwrap().namespace(ns.clone());
+    jobs.setup().await.unwrap();
+    let _workers: Vec<Worker> = (0..2)
+        .map(|k| {
+            Worker(
+                Command::new(env!("CARGO_BIN_EXE_axia-worker"))
+                    .args([
+                        "--jobs-namespace",
+                        &ns,
+                        "--queue",
+                        "backfill",
+                        "--concurrency",
+                        "1",
+                        "--retry-secs",
+                        "1",
+                        "--no-scheduler",
+                    ])
+                    .env("AXIA_ARCHIVE", &dir)
+                    .env("DATABASE_URL", &proxied)
+                    .env("RUST_LOG", "info")
+                    .stdout(Stdio::null())
+                    .stderr(std::fs::File::create(logs.join(format!("worker-{k}.log"))).unwrap())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    // Half a year of M1: about 160 chunk jobs keep the workers busy for a while.
+    let symbol: Symbol = "USDJPY".parse().unwrap();
+    let range = TimeRange::new(
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap(),
+    )
+    .unwrap();
+    let backfill = jobs
+        .submit(JobRequest::new(JobSpec::Backfill {
+            symbol: symbol.clone(),
+            timeframe: Timeframe::M1,
+            range,
+        }))
+        .await
+        .unwrap();
+    // Cut once the first chunks are done.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = jobs.status(&backfill.id).await.unwrap();
+        if v.progress.is_some_and(|p| p.done >= 3) {
+            assert!(
+                v.progress.is_some_and(|p| p.done < p.total),
+                "too quick to cut: {v:?}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{v:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cut.set_down(true);
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    cut.set_down(false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let total = loop {
+        let v = jobs.status(&backfill.id).await.unwrap();
+        if let Some(p) = v.progress.filter(|p| p.done == p.total) {
+            assert_eq!(p.failed, 0, "{v:?}");
+            break p.total;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not done: {v:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    loop {
+        let chunks = jobs
+            .list(&JobFilter {
+                queue: Some(QueueName::builtin(QueueName::BACKFILL)),
+                limit: Some(1_000),
+                ..JobFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(chunks.len() as u64, total + 1);
+        if chunks.iter().all(|c| c.state == JobState::Done) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{chunks:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let archive = ParquetArchive::local(&dir);
+    let held = archive.get(&symbol, Timeframe::M1, range).await.unwrap();
+    let now = Utc::now();
+    let truth = axia_simbroker::generate(42, &symbol, Timeframe::M1, range, now)
+        .unwrap()
+        .closed_at(now);
+    assert_eq!(held, truth);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&logs);
 }
