@@ -22,6 +22,8 @@ pub struct Scheduler {
     since: DateTime<Utc>,
     /// The last tick enqueued per schedule.
     seen: HashMap<ScheduleName, DateTime<Utc>>,
+    /// The soonest next tick of the enabled schedules, as of the last look.
+    next_due: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -50,10 +52,13 @@ impl Scheduler {
             every: Duration::from_secs(1),
             since,
             seen: HashMap::new(),
+            next_due: None,
         }
     }
 
-    /// How often it looks for ticks (default 1 s: a tick's jobs are enqueued within it).
+    /// How often it looks at the schedule table at least (default 1 s: a schedule added or
+    /// resumed is seen within it). Between looks it wakes at the soonest next tick, so a
+    /// tick's jobs are enqueued a few milliseconds after it.
     #[must_use]
     pub fn every(mut self, every: Duration) -> Self {
         self.every = every.max(Duration::from_millis(10));
@@ -69,9 +74,13 @@ impl Scheduler {
     pub async fn tick(&mut self) -> Result<usize, JobError> {
         let now = self.clock.now();
         let mut created = 0;
+        self.next_due = None;
         for schedule in self.schedules.schedules().await? {
             if !schedule.enabled {
                 continue;
+            }
+            if let Some(next) = schedule.cron.next_tick(now) {
+                self.next_due = Some(self.next_due.map_or(next, |d| d.min(next)));
             }
             let Some(tick) = schedule.cron.last_tick(now) else {
                 continue;
@@ -98,9 +107,14 @@ impl Scheduler {
             if let Err(e) = self.tick().await {
                 tracing::warn!(error = %e, "cannot enqueue the schedules' ticks; trying again");
             }
+            // Until the soonest tick (a few ms after it), looking at least every `every`.
+            let wait = self.next_due.map_or(self.every, |due| {
+                let to_tick = (due - self.clock.now()).to_std().unwrap_or_default();
+                (to_tick + Duration::from_millis(2)).min(self.every)
+            });
             tokio::select! {
                 () = &mut shutdown => return,
-                () = tokio::time::sleep(self.every) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -79,9 +79,10 @@ pub use ports::{
     InstrumentOwnership, JobError, JobFailure, JobFilter, JobHandler, JobId, JobProgress, JobQueue,
     JobRequest, JobSpec, JobState, JobView, KillSwitch, KillSwitchError, LivePresence, MarketData,
     MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore, OrderStoreError,
-    PoisonRecord, PriceComponent, PriceStream, QuarantinedFile, QueueError, QueueMessage,
-    QueueName, Quote, QuoteStream, Recorded, ReferencePrice, RunningJob, SourceLimits, StoreError,
-    StoreHealth, StoreInfo, StreamError, StreamEvent, Submitted, UpdateStream,
+    PoisonRecord, PriceComponent, PriceStream, QuarantinedFile, QueueCount, QueueError,
+    QueueMessage, QueueName, Quote, QuoteStream, Recorded, ReferencePrice, RunningJob,
+    SourceLimits, StoreError, StoreHealth, StoreInfo, StreamError, StreamEvent, Submitted,
+    UpdateStream,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
@@ -90,7 +91,7 @@ pub use ports::{
     MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore, MockPriceStream,
     MockReferencePrice,
 };
-pub use schedule::{CronSpec, Schedule, ScheduleName, SchedulePlan, ScheduleStore};
+pub use schedule::{CronSpec, Schedule, ScheduleName, SchedulePlan, ScheduleStore, ScheduleView};
 pub use secrets::{redact_url, scrub, url_password};
 pub use symbol::{SYMBOL_MAX_LEN, Symbol, SymbolError};
 pub use time::{TimeRange, TimeRangeError, UseCase, UseCaseError};

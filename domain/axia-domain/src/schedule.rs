@@ -243,6 +243,40 @@ impl Schedule {
     pub fn key(&self, tick: DateTime<Utc>, part: &str) -> String {
         format!("schedule:{}:{}:{part}", self.name, tick.timestamp_millis())
     }
+
+    /// The schedule as a user sees it at `now` (the CLI's `--json`, the server's JSON and
+    /// operator page): its next tick included.
+    #[must_use]
+    pub fn view(&self, now: DateTime<Utc>) -> ScheduleView {
+        ScheduleView {
+            name: self.name.clone(),
+            cron: self.cron.expression().to_owned(),
+            zone: self.cron.zone().to_owned(),
+            plan: self.plan.clone(),
+            enabled: self.enabled,
+            last_tick: self.last_tick,
+            next_tick: self.cron.next_tick(now),
+        }
+    }
+}
+
+/// A schedule as a user sees it: [`Schedule::view`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleView {
+    /// Its name.
+    pub name: ScheduleName,
+    /// Its cron expression.
+    pub cron: String,
+    /// The IANA time zone the expression is read in.
+    pub zone: String,
+    /// What each tick enqueues.
+    pub plan: SchedulePlan,
+    /// A paused schedule enqueues nothing.
+    pub enabled: bool,
+    /// The last tick that enqueued its jobs.
+    pub last_tick: Option<DateTime<Utc>>,
+    /// The next tick after now (none for an expression that never fires again).
+    pub next_tick: Option<DateTime<Utc>>,
 }
 
 /// The schedule table.

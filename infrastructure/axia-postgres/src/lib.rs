@@ -18,18 +18,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{
-    AbortError, Attempt, BoxDynError, Data, TaskBuilder, TaskId, TaskSink, WorkerBuilder,
-    WorkerBuilderExt,
+    AbortError, Attempt, BoxDynError, Data, PollWith, Strategy, TaskBuilder, TaskId, TaskSink,
+    WorkerBuilder, WorkerBuilderExt,
 };
-use apalis_postgres::{Config, PgPool, PostgresStorage};
+use apalis_postgres::{Config, PgPool, PostgresStorage, Pubsub};
 use async_trait::async_trait;
 use axia_domain::{
     Backoff, CronSpec, JobError, JobFailure, JobFilter, JobHandler, JobId, JobProgress, JobQueue,
-    JobRequest, JobSpec, JobState, JobView, QueueName, RunningJob, Schedule, ScheduleName,
-    SchedulePlan, ScheduleStore, Submitted,
+    JobRequest, JobSpec, JobState, JobView, QueueCount, QueueName, RunningJob, Schedule,
+    ScheduleName, SchedulePlan, ScheduleStore, Submitted,
 };
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 use tracing::Instrument;
 
 /// axia's own tables, beside apalis' schema.
@@ -86,6 +86,9 @@ pub struct WorkerOptions {
     pub timeout: Duration,
     /// This worker's name: unique per process and queue (default host-pid-queue).
     pub name: Option<String>,
+    /// How often an idle worker looks for jobs whose time came (a retry's backoff ended, a
+    /// dead worker's job handed back); new jobs wake it at once (default 1 s).
+    pub poll: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -94,6 +97,7 @@ impl Default for WorkerOptions {
             concurrency: 4,
             timeout: Duration::from_secs(30 * 60),
             name: None,
+            poll: Duration::from_secs(1),
         }
     }
 }
@@ -137,6 +141,12 @@ impl PgJobs {
         self
     }
 
+    /// The namespace given to [`PgJobs::namespace`] (empty by default).
+    #[must_use]
+    pub fn namespace_name(&self) -> &str {
+        &self.namespace
+    }
+
     fn job_type(&self, queue: &QueueName) -> String {
         format!("{}{queue}", self.namespace)
     }
@@ -158,19 +168,36 @@ impl PgJobs {
     }
 
     /// Creates or upgrades the schemas (apalis' migrations, then axia's tables). Safe to run
-    /// from every process at start.
+    /// from every process at start, at the same moment too: one at a time (an advisory lock),
+    /// the others then find it done.
     ///
     /// # Errors
     /// [`JobError::Unavailable`].
     pub async fn setup(&self) -> Result<(), JobError> {
-        PostgresStorage::setup(&self.pool)
+        /// The advisory lock's key ("axiajobs").
+        const SETUP_LOCK: i64 = 0x6178_6961_6a6f_6273;
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(SETUP_LOCK)
+            .execute(&mut *conn)
             .await
             .map_err(unavailable)?;
-        sqlx::raw_sql(SETUP)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        // apalis' migrations on another of the pool's connections, while this one holds the
+        // lock.
+        let done = async {
+            PostgresStorage::setup(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            sqlx::raw_sql(SETUP)
+                .execute(&mut *conn)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        }
+        .await;
+        // Closing the session releases its lock, whatever happened above.
+        let _ = conn.detach().close().await;
+        done
     }
 
     fn storage(&self, queue: &QueueName) -> PostgresStorage<JobSpec> {
@@ -220,8 +247,14 @@ impl PgJobs {
     /// Serves `queue` with `runner` until `shutdown`: at most `concurrency` jobs at once, each
     /// within `timeout`. Jobs running when `shutdown` comes finish first.
     ///
+    /// apalis ends a worker at its first database error (a failed fetch, heartbeat or result
+    /// write: the result of a job that ended is then not recorded). So this runs one worker
+    /// after another: when one ends before `shutdown`, the jobs it held go back to the queue
+    /// (they run again: handlers are idempotent) and a new worker, under a new name, takes
+    /// over once the database answers, after a backoff (0.5 s doubling to 30 s).
+    ///
     /// # Errors
-    /// [`JobError::Unavailable`] when the worker cannot run.
+    /// None so far: a worker that cannot run is retried until `shutdown`.
     pub async fn work(
         &self,
         queue: &QueueName,
@@ -229,7 +262,7 @@ impl PgJobs {
         options: WorkerOptions,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), JobError> {
-        let name = options.name.clone().unwrap_or_else(|| {
+        let base = options.name.clone().unwrap_or_else(|| {
             format!(
                 "{}-{}-{queue}-{}",
                 hostname(),
@@ -237,24 +270,117 @@ impl PgJobs {
                 ulid::Ulid::generate()
             )
         });
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let _signal = AbortOnDrop(tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        }));
         let context = Arc::new(Handler {
             runner,
             pool: self.pool.clone(),
             backoff: self.backoff,
         });
-        let worker = WorkerBuilder::new(name)
-            .backend(self.storage(queue))
-            .data(context)
-            .concurrency(options.concurrency.max(1))
-            .timeout(options.timeout)
-            .build(handle);
-        worker
-            .run_until(async move {
-                shutdown.await;
-                Ok::<(), std::io::Error>(())
-            })
-            .await
-            .map_err(unavailable)
+        let restarts = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        let mut failures = 0u32;
+        for incarnation in 0u64.. {
+            // Each worker has its own name: apalis refuses a name seen lately.
+            let name = if incarnation == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{incarnation}")
+            };
+            let started = tokio::time::Instant::now();
+            let mut until = stopped.clone();
+            // An idle worker fetches when a job is inserted (LISTEN/NOTIFY) and every `poll`
+            // (a retry's or a handed-back job's time comes without a notification); apalis
+            // alone would wait for its next heartbeat.
+            let wake = Strategy::new()
+                .interval(options.poll.max(Duration::from_millis(10)))
+                .stream(Pubsub::new(self.pool.clone(), self.job_type(queue)));
+            let ended = WorkerBuilder::new(name.clone())
+                .backend(PollWith::new(self.storage(queue), wake))
+                .data(Arc::clone(&context))
+                .concurrency(options.concurrency.max(1))
+                .timeout(options.timeout)
+                .build(handle)
+                .run_until(async move {
+                    let _ = until.wait_for(|s| *s).await;
+                    Ok::<(), std::io::Error>(())
+                })
+                .await;
+            if *stopped.borrow() {
+                return ended.map_err(unavailable);
+            }
+            match ended {
+                Err(e) => {
+                    tracing::warn!(%queue, worker = %name, error = %e, "the worker stopped; starting another")
+                }
+                Ok(()) => {
+                    tracing::warn!(%queue, worker = %name, "the worker's queue stream ended; starting another")
+                }
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                failures = 0;
+            }
+            // What it held goes back (apalis dropped those jobs' futures with the worker).
+            loop {
+                match self.hand_back(queue, &name).await {
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(%queue, worker = %name, jobs = n, "jobs handed back");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%queue, error = %e, "the job store does not answer; waiting");
+                        if wait_or_stop(&stopped, restarts.delay(failures)).await {
+                            return Ok(());
+                        }
+                        failures = failures.saturating_add(1);
+                    }
+                }
+            }
+            if wait_or_stop(&stopped, restarts.delay(failures)).await {
+                return Ok(());
+            }
+            failures = failures.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// Puts the jobs that the worker `name` held (and no longer runs) back in `queue`, as a
+    /// dead worker's are: pending again, the attempt counted.
+    async fn hand_back(&self, queue: &QueueName, name: &str) -> Result<u64, JobError> {
+        let done = sqlx::query(
+            "UPDATE apalis.jobs SET status = 'Pending', done_at = NULL, lock_by = NULL, \
+             lock_at = NULL, attempts = attempts + 1, \
+             last_result = '{\"Err\": \"handed back: its worker stopped\"}'::jsonb \
+             WHERE job_type = $1 AND lock_by = $2 AND status IN ('Queued', 'Running')",
+        )
+        .bind(self.job_type(queue))
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// A task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sleeps `wait` unless `stopped` turns true first (then true).
+async fn wait_or_stop(stopped: &tokio::sync::watch::Receiver<bool>, wait: Duration) -> bool {
+    let mut stopped = stopped.clone();
+    tokio::select! {
+        _ = stopped.wait_for(|s| *s) => true,
+        () = tokio::time::sleep(wait) => false,
     }
 }
 
@@ -482,6 +608,37 @@ impl JobQueue for PgJobs {
         .await
         .map_err(unavailable)?;
         rows.iter().map(|r| view(r, &self.namespace)).collect()
+    }
+
+    async fn counts(&self) -> Result<Vec<QueueCount>, JobError> {
+        let rows = sqlx::query(
+            "SELECT job_type, status, count(*) AS jobs FROM apalis.jobs \
+             WHERE starts_with(job_type, $1) GROUP BY job_type, status ORDER BY job_type, status",
+        )
+        .bind(&self.namespace)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let queue: String = r.try_get("job_type").map_err(unavailable)?;
+            let status: String = r.try_get("status").map_err(unavailable)?;
+            let jobs: i64 = r.try_get("jobs").map_err(unavailable)?;
+            // Another deployment's queue under a longer prefix is not a queue name here.
+            let Ok(queue) = queue
+                .strip_prefix(&self.namespace)
+                .unwrap_or(&queue)
+                .parse()
+            else {
+                continue;
+            };
+            counts.push(QueueCount {
+                queue,
+                state: state_of(&status),
+                jobs: u64::try_from(jobs).unwrap_or(0),
+            });
+        }
+        Ok(counts)
     }
 
     async fn retry(&self, id: &JobId) -> Result<(), JobError> {

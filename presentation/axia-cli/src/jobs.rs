@@ -1,6 +1,7 @@
 //! `axia jobs`: submit, watch and manage the jobs that `axia-worker` runs (PostgreSQL through
 //! apalis).
 
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -224,6 +225,40 @@ fn print(v: &JobView, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A job's progress as one line: state, a bar, done/total (failed), rate, time left.
+fn progress_line(state: JobState, p: axia_domain::JobProgress, per_sec: f64) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (p.done.min(p.total) * WIDTH)
+        .checked_div(p.total)
+        .unwrap_or(0);
+    let bar: String = (0..WIDTH)
+        .map(|i| if i < filled { '#' } else { '.' })
+        .collect();
+    let failed = if p.failed > 0 {
+        format!(" ({} failed)", p.failed)
+    } else {
+        String::new()
+    };
+    let left = p.total.saturating_sub(p.done);
+    let eta = if per_sec > 0.0 && left > 0 {
+        let secs = (left as f64 / per_sec).round() as u64;
+        format!(
+            "  ETA {}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{:<8} [{bar}] {}/{}{failed}  {per_sec:.1}/s{eta}",
+        state.as_str(),
+        p.done,
+        p.total
+    )
+}
+
 fn ended(v: &JobView) -> bool {
     let final_state = match v.state {
         JobState::Done | JobState::Killed => true,
@@ -266,10 +301,34 @@ pub(crate) async fn jobs(args: JobsArgs) -> anyhow::Result<u8> {
         }
         JobsAction::Status { id: raw, watch } => {
             let id = id(raw)?;
+            // On a terminal (and not --json) a watched job with progress is one redrawn bar;
+            // elsewhere a line each time the job changes.
+            let terminal = *watch && !args.store.json && std::io::stdout().is_terminal();
+            let started = std::time::Instant::now();
+            let mut first_done = None;
+            let mut last: Option<JobView> = None;
             loop {
                 let v = store.status(&id).await?;
-                print(&v, args.store.json)?;
-                if !*watch || ended(&v) {
+                let end = !*watch || ended(&v);
+                match v.progress {
+                    Some(p) if terminal && !end => {
+                        let done0 = *first_done.get_or_insert(p.done);
+                        let rate = p.done.saturating_sub(done0) as f64
+                            / started.elapsed().as_secs_f64().max(1e-3);
+                        print!("\r\x1b[2K{}", progress_line(v.state, p, rate));
+                        std::io::stdout().flush()?;
+                    }
+                    _ => {
+                        if last.as_ref() != Some(&v) {
+                            if terminal {
+                                print!("\r\x1b[2K");
+                            }
+                            print(&v, args.store.json)?;
+                        }
+                    }
+                }
+                last = Some(v.clone());
+                if end {
                     return Ok(match v.state {
                         JobState::Done if v.progress.is_none_or(|p| p.failed == 0) => 0,
                         JobState::Done | JobState::Failed | JobState::Killed => 1,
@@ -358,17 +417,6 @@ enum SchedulesAction {
     },
 }
 
-#[derive(serde::Serialize)]
-struct ScheduleLine<'a> {
-    name: &'a str,
-    cron: &'a str,
-    zone: &'a str,
-    plan: &'a axia_domain::SchedulePlan,
-    enabled: bool,
-    last_tick: Option<DateTime<Utc>>,
-    next_tick: Option<DateTime<Utc>>,
-}
-
 async fn store(args: &StoreArgs) -> anyhow::Result<PgJobs> {
     let url = args
         .database_url
@@ -391,15 +439,7 @@ pub(crate) async fn schedules(args: SchedulesArgs) -> anyhow::Result<u8> {
         SchedulesAction::List => {
             let now = Utc::now();
             for s in store.schedules().await? {
-                let line = ScheduleLine {
-                    name: s.name.as_str(),
-                    cron: s.cron.expression(),
-                    zone: s.cron.zone(),
-                    plan: &s.plan,
-                    enabled: s.enabled,
-                    last_tick: s.last_tick,
-                    next_tick: s.cron.next_tick(now),
-                };
+                let line = s.view(now);
                 if args.store.json {
                     println!("{}", serde_json::to_string(&line)?);
                 } else {
@@ -409,7 +449,7 @@ pub(crate) async fn schedules(args: SchedulesArgs) -> anyhow::Result<u8> {
                     } = &s.plan;
                     println!(
                         "{:<20} {:<8} {:?} {}  collect {} x {}  last {}  next {}",
-                        line.name,
+                        line.name.as_str(),
                         if s.enabled { "enabled" } else { "paused" },
                         line.cron,
                         line.zone,
@@ -475,5 +515,36 @@ pub(crate) async fn schedules(args: SchedulesArgs) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axia_domain::JobProgress;
+
+    use super::*;
+
+    #[test]
+    fn a_progress_line_has_the_bar_the_counts_the_rate_and_the_time_left() {
+        let p = |done, failed, total| JobProgress {
+            done,
+            failed,
+            total,
+        };
+        let half = progress_line(JobState::Done, p(12, 1, 24), 2.0);
+        assert_eq!(
+            half,
+            format!(
+                "done     [{}{}] 12/24 (1 failed)  2.0/s  ETA 0:00:06",
+                "#".repeat(15),
+                ".".repeat(15)
+            )
+        );
+        // Nothing done yet, no rate: no ETA; a total of 0 is an empty bar, never a division.
+        assert!(progress_line(JobState::Running, p(0, 0, 41), 0.0).ends_with("0/41  0.0/s"));
+        assert!(progress_line(JobState::Running, p(0, 0, 0), 0.0).contains(&".".repeat(30)));
+        // Hours: 7,200 left at one a second.
+        assert!(progress_line(JobState::Running, p(0, 0, 7_200), 1.0).ends_with("ETA 2:00:00"));
+        assert!(progress_line(JobState::Done, p(9, 0, 9), 3.0).contains(&"#".repeat(30)));
     }
 }

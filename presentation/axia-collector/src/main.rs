@@ -76,10 +76,12 @@ struct RunArgs {
     #[arg(long, global = true)]
     retries: Option<u32>,
     /// Collect only shard K of N: the symbols are split deterministically (by a stable hash of
-    /// the symbol) so N hosts cover them without overlap, each with its own lock.
+    /// the symbol) so N hosts cover them without overlap, each with its own lock. Deprecated:
+    /// removed in the next release; several hosts run axia-worker and a schedule instead.
     #[arg(long, global = true, value_name = "K/N", value_parser = parse_shard)]
     shard: Option<(u32, u32)>,
     /// Take a Redis lease first, so two hosts running the same crontab do not both collect.
+    /// Deprecated with --shard: several hosts run axia-worker and a schedule instead.
     #[arg(long, global = true)]
     lock: bool,
     /// The lease's TTL in seconds (renewed every third of it).
@@ -284,6 +286,11 @@ async fn run(args: Args) -> Result<u8, ConfigError> {
     let mode = Mode::of(args.command)?;
     let (shard, json) = (args.run.shard, args.run.json);
     let mut plan = settings.collect_plan()?;
+    if shard.is_some() || settings.lock.enabled {
+        tracing::warn!(
+            "--shard and the collector's lock are deprecated and go in the next release: run axia-worker on each host and a schedule (docs/OPERATIONS.md, Operating jobs)"
+        );
+    }
     if let Some((k, n)) = shard {
         plan.symbols.retain(|s| shard_of(s, n) == k);
     }

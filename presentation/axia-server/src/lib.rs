@@ -13,6 +13,7 @@
 //! | `GET /ws/bars/{symbol}/{timeframe}` | the last bars on connect, then every change from the hot tier |
 //! | `GET /chart/{symbol}/{timeframe}` | a candlestick chart page (lightweight-charts, vendored) |
 //! | `GET /health`, `GET /health/redis` | liveness; Redis PING latency or 503 |
+//! | `/api/v1/jobs`, `/api/v1/schedules`, `GET /jobs` | with a job store ([`ApiBuilder::jobs`]): jobs and schedules, the operator page |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of the REST routes |
 //!
 //! Errors are RFC 9457 `application/problem+json`: 400 with the parser's message for a bad
@@ -34,6 +35,7 @@
 mod bars;
 mod coding;
 mod guard;
+mod jobs;
 mod live;
 mod openapi;
 mod pages;
@@ -44,7 +46,10 @@ mod serve;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axia_domain::{BarUpdates, Clock, FeatureStore, InstrumentRegistry, OhlcvStore, SystemClock};
+use axia_domain::{
+    BarUpdates, Clock, FeatureStore, InstrumentRegistry, JobQueue, OhlcvStore, ScheduleStore,
+    SystemClock,
+};
 use axia_provider::OhlcvDataProvider;
 use axum::Router;
 use axum::routing::get;
@@ -143,6 +148,7 @@ struct Inner {
     hot: Option<HotTier>,
     hub: Option<Hub>,
     features: Option<Arc<dyn FeatureStore>>,
+    jobs: Option<jobs::JobStore>,
     clock: Arc<dyn Clock>,
     limits: Limits,
     policy: Policy,
@@ -168,6 +174,8 @@ pub struct ApiBuilder {
     catalog: Vec<(String, Arc<dyn OhlcvStore>)>,
     hot: Option<HotTier>,
     features: Option<Arc<dyn FeatureStore>>,
+    jobs: Option<(Arc<dyn JobQueue>, Arc<dyn ScheduleStore>)>,
+    operator_token: Option<String>,
     clock: Arc<dyn Clock>,
     limits: Limits,
     policy: Policy,
@@ -182,6 +190,8 @@ impl Api {
             catalog: Vec::new(),
             hot: None,
             features: None,
+            jobs: None,
+            operator_token: None,
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
             policy: Policy::default(),
@@ -194,6 +204,11 @@ impl Api {
     /// ([`Limits::request_timeout`]), and every error is problem details, a panic included.
     pub fn router(&self) -> Router {
         let (documented, _) = openapi::documented().split_for_parts();
+        let documented = if self.inner.jobs.is_some() {
+            documented.merge(jobs::routes(self))
+        } else {
+            documented
+        };
         documented
             .route("/openapi.json", get(pages::openapi_json))
             .route("/ws/bars/{symbol}/{timeframe}", get(live::socket))
@@ -277,6 +292,22 @@ impl ApiBuilder {
         self
     }
 
+    /// A job store: `/api/v1/jobs` (list, status; submit, retry and cancel for the operator),
+    /// `/api/v1/schedules` (list; pause and resume for the operator) and the operator page
+    /// `/jobs`. Who the operator is: [`operator_token`](Self::operator_token).
+    pub fn jobs(mut self, queue: Arc<dyn JobQueue>, schedules: Arc<dyn ScheduleStore>) -> Self {
+        self.jobs = Some((queue, schedules));
+        self
+    }
+
+    /// The token operator routes need (`Authorization: Bearer TOKEN`, or HTTP Basic with the
+    /// token as password). Without one they answer only requests from this host (a loopback
+    /// peer, not forwarded by a proxy); from another origin, never.
+    pub fn operator_token(mut self, token: impl Into<String>) -> Self {
+        self.operator_token = Some(token.into()).filter(|t| !t.is_empty());
+        self
+    }
+
     /// The clock ("now" is the live edge); default: the system's.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -307,6 +338,11 @@ impl ApiBuilder {
                 hot: self.hot,
                 hub,
                 features: self.features,
+                jobs: self.jobs.map(|(queue, schedules)| jobs::JobStore {
+                    queue,
+                    schedules,
+                    token: self.operator_token,
+                }),
                 clock: self.clock,
                 limits: self.limits,
                 policy: self.policy,

@@ -49,6 +49,17 @@ struct Args {
     /// WebSockets open at once per client address at most.
     #[arg(long, default_value_t = 64)]
     ws_per_client: usize,
+    /// The job store (PostgreSQL, as for axia-worker): serves /api/v1/jobs, /api/v1/schedules
+    /// and the operator page /jobs. Its password never appears in logs or errors.
+    #[arg(long, env = "AXIA_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// The job store's queue and schedule prefix (as axia-worker's).
+    #[arg(long, default_value = "")]
+    jobs_namespace: String,
+    /// The token operator routes need (submit, retry, cancel, pause, resume, the page /jobs).
+    /// Without one they answer only requests from this host.
+    #[arg(long, env = "AXIA_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
 }
 
 fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -68,6 +79,23 @@ async fn run(args: Args) -> Result<(), String> {
         let features: Arc<dyn FeatureStore> = Arc::new(features);
         let hot = Arc::new(hot.clone());
         api = api.hot_tier(hot.clone(), hot).feature_store(features);
+    }
+    if let Some(url) = args.database_url.as_deref().filter(|u| !u.is_empty()) {
+        let jobs = Arc::new(
+            axia_postgres::PgJobs::connect(url)
+                .await
+                .map_err(|e| e.to_string())?
+                .namespace(args.jobs_namespace.clone()),
+        );
+        jobs.setup().await.map_err(|e| e.to_string())?;
+        api = api.jobs(jobs.clone(), jobs);
+        match args.operator_token.as_deref().filter(|t| !t.is_empty()) {
+            Some(token) => api = api.operator_token(token),
+            None if !args.listen.ip().is_loopback() => tracing::warn!(
+                "no AXIA_OPERATOR_TOKEN: the operator routes and page answer only this host"
+            ),
+            None => {}
+        }
     }
     let mut policy = Policy::open();
     if !args.allow_origins.is_empty() {

@@ -278,12 +278,20 @@ pub(crate) async fn chart(
     );
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    let csp = format!(
-        "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
-         frame-ancestors 'none'"
+    secure(
+        headers,
+        &format!(
+            "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'"
+        ),
     );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
+    response
+}
+
+/// A page's own headers: its Content-Security-Policy `csp`, never in a frame, no referrer.
+pub(crate) fn secure(headers: &mut axum::http::HeaderMap, csp: &str) {
+    if let Ok(v) = HeaderValue::from_str(csp) {
         headers.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -291,7 +299,6 @@ pub(crate) async fn chart(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    response
 }
 
 pub(crate) async fn lightweight_charts() -> Response {
@@ -363,9 +370,12 @@ fn typed(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Respo
     response
 }
 
-fn html_escape(s: &str) -> String {
+/// Text safe in HTML content and in a quoted attribute.
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
         .replace('\n', " ")
 }

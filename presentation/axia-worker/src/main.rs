@@ -120,7 +120,7 @@ async fn run(args: Args) -> Result<u8, String> {
     let options = WorkerOptions {
         concurrency: args.concurrency.max(1),
         timeout: Duration::from_secs(args.timeout_secs.max(1)),
-        name: None,
+        ..WorkerOptions::default()
     };
     let workers = queues.iter().map(|queue| {
         let (jobs, runner, options) = (Arc::clone(&jobs), Arc::clone(&runner), options.clone());

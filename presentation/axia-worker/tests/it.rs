@@ -3,7 +3,12 @@
 //! again by the others, every chunk ends done, and the archive equals the source's closed
 //! bars; PostgreSQL cut off for 20 s in a backfill loses nothing either.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -14,9 +19,28 @@ use axia_domain::{
 };
 use axia_parquet::ParquetArchive;
 use axia_postgres::PgJobs;
+use axia_testkit::tcp_cut::TcpCut;
 use chrono::{TimeZone, Utc};
 
 struct Worker(Child);
+
+/// The last lines of each worker's log, for a failure's message.
+fn tails(logs: &std::path::Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(logs)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            format!("== {}\n{tail}", f.display())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 impl Drop for Worker {
     fn drop(&mut self) {
@@ -127,7 +151,11 @@ async fn a_worker_killed_mid_job_loses_nothing() {
             assert_eq!((p.total, p.failed), (41, 0), "{v:?}");
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not done: {v:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not done: {v:?}\n{}",
+            tails(&logs)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // A chunk counts itself as its work ends; its job's state follows a moment later.
@@ -144,7 +172,11 @@ async fn a_worker_killed_mid_job_loses_nothing() {
         if chunks.iter().all(|c| c.state == JobState::Done) {
             break chunks;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{chunks:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{chunks:?}\n{}",
+            tails(&logs)
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let taken_again = chunks.iter().find(|c| c.id.as_str() == held_job).unwrap();
@@ -166,54 +198,6 @@ async fn a_worker_killed_mid_job_loses_nothing() {
     let _ = std::fs::remove_dir_all(&logs);
 }
 
-/// A TCP proxy to PostgreSQL that can cut every connection and refuse new ones: the database
-/// is unreachable for the workers behind it while the test itself still reads it directly.
-struct Cut {
-    port: u16,
-    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    generation: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
-}
-
-impl Cut {
-    async fn start(target: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let generation = std::sync::Arc::new(tokio::sync::watch::channel(0u64).0);
-        let (d, g, target) = (down.clone(), generation.clone(), target.to_owned());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if d.load(std::sync::atomic::Ordering::SeqCst) {
-                    continue;
-                }
-                let target = target.clone();
-                let mut cut = g.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Self {
-            port,
-            down,
-            generation,
-        }
-    }
-
-    fn set_down(&self, down: bool) {
-        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
-        if down {
-            self.generation.send_modify(|g| *g += 1);
-        }
-    }
-}
-
 /// PostgreSQL unreachable for 20 s in the middle of a backfill: the workers wait and recover;
 /// every chunk ends done, counted once in the progress, and the archive equals the source.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,11 +212,9 @@ async fn postgres_away_for_twenty_seconds_loses_nothing() {
     let dir = std::env::temp_dir().join(format!("axia-worker-away-{ns}"));
     let logs = std::env::temp_dir().join(format!("axia-worker-away-{ns}logs"));
     std::fs::create_dir_all(&logs).unwrap();
-    // The URL's host and port, through the proxy for the workers.
-    let rest = url.split_once('@').map_or(url.as_str(), |(_, r)| r);
-    let (hostport, _) = rest.split_once('/').unwrap();
-    let cut = Cut::start(hostport).await;
-    let proxied = url.replace(hostport, &format!("127.0.0.1:{}", cut.port));
+    // The workers reach PostgreSQL through a proxy that the test cuts.
+    let cut = TcpCut::start(&TcpCut::target_of(&url)).await;
+    let proxied = cut.through(&url);
     let jobs = PgJobs::connect(&url).await.unwrap().namespace(ns.clone());
     jobs.setup().await.unwrap();
     let _workers: Vec<Worker> = (0..2)
@@ -286,7 +268,11 @@ async fn postgres_away_for_twenty_seconds_loses_nothing() {
             );
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{v:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{v:?}\n{}",
+            tails(&logs)
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     cut.set_down(true);
@@ -299,7 +285,11 @@ async fn postgres_away_for_twenty_seconds_loses_nothing() {
             assert_eq!(p.failed, 0, "{v:?}");
             break p.total;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not done: {v:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not done: {v:?}\n{}",
+            tails(&logs)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     loop {
@@ -315,7 +305,11 @@ async fn postgres_away_for_twenty_seconds_loses_nothing() {
         if chunks.iter().all(|c| c.state == JobState::Done) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{chunks:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{chunks:?}\n{}",
+            tails(&logs)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let archive = ParquetArchive::local(&dir);

@@ -4,7 +4,8 @@
 //!   adapter of the port, fakes included, with the `*_contract!` macros;
 //! - fakes of outside services: [`fake_yahoo::FakeYahoo`], a Yahoo chart API on loopback, and
 //!   [`fake_oanda::FakeOanda`], OANDA v20's candles, and
-//!   [`fake_oanda_stream::FakeOandaStream`], its pricing stream.
+//!   [`fake_oanda_stream::FakeOandaStream`], its pricing stream;
+//! - [`tcp_cut::TcpCut`], a proxy that makes a server unreachable for a while.
 //!
 //! This is test code: it asserts and panics on failure.
 #![allow(
@@ -22,6 +23,7 @@ pub mod market_data;
 pub mod ohlcv_store;
 pub mod order_executor;
 pub mod order_store;
+pub mod tcp_cut;
 
 /// The built-in instruments with every series on UTC midnight, for cases that name UTC days
 /// (FX pairs and futures default to the New York close, whose days are trading dates).

@@ -384,6 +384,17 @@ pub struct JobView {
     pub progress: Option<JobProgress>,
 }
 
+/// How many jobs of a queue are in a state: [`JobQueue::counts`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCount {
+    /// The queue.
+    pub queue: QueueName,
+    /// The state.
+    pub state: JobState,
+    /// Jobs.
+    pub jobs: u64,
+}
+
 /// Which jobs to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
@@ -444,6 +455,13 @@ pub trait JobQueue: Send + Sync {
     /// # Errors
     /// [`JobError::Unavailable`].
     async fn list(&self, filter: &JobFilter) -> Result<Vec<JobView>, JobError>;
+
+    /// How many jobs each queue holds in each state (states without jobs left out), by queue
+    /// then state.
+    ///
+    /// # Errors
+    /// [`JobError::Unavailable`].
+    async fn counts(&self) -> Result<Vec<QueueCount>, JobError>;
 
     /// Runs a failed or killed job again (its attempts start over).
     ///

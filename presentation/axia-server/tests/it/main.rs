@@ -1,5 +1,6 @@
 //! The server's routes over real HTTP and WebSockets, against the real Redis (`REDIS_URL`,
-//! started by `scripts/test.sh`), each test in its own namespace.
+//! started by `scripts/test.sh`), and jobs against the real PostgreSQL (`DATABASE_URL`), each
+//! test in its own namespace.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,6 +10,7 @@
 )]
 
 mod hostile;
+mod jobs;
 mod live;
 mod rest;
 

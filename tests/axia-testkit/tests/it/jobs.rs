@@ -435,3 +435,151 @@ async fn two_schedulers_enqueue_each_tick_once_and_a_paused_schedule_nothing() {
     assert_eq!(a.tick().await.unwrap(), 0);
     assert_eq!(jobs.list(&JobFilter::default()).await.unwrap().len(), 8);
 }
+
+/// A handler whose first run waits until the test lets it end; later runs end at once.
+#[derive(Default)]
+struct Gate {
+    runs: std::sync::atomic::AtomicU32,
+    started: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl axia_domain::JobHandler for Gate {
+    async fn run(
+        &self,
+        _job: &axia_domain::RunningJob,
+    ) -> Result<serde_json::Value, axia_domain::JobFailure> {
+        let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if run == 1 {
+            self.started.notify_one();
+            self.release.notified().await;
+        }
+        Ok(serde_json::json!({ "run": run }))
+    }
+}
+
+/// The database goes away while a job runs, so the job's end cannot be recorded (apalis then
+/// ends its worker): once the database is back, the job is handed back and runs again to the
+/// end, and the queue is served again, without waiting for a heartbeat to expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_loses_the_database_mid_job_hands_the_job_back_and_serves_again() {
+    use axia_testkit::tcp_cut::TcpCut;
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL (source scripts/services.sh starts PostgreSQL)");
+    let direct = jobs("away").await;
+    let cut = TcpCut::start(&TcpCut::target_of(&url)).await;
+    // The worker's side: the same namespace, through the proxy; heartbeats far apart, so only
+    // the hand-back can bring the job back within the test's time.
+    let proxied = PgJobs::connect(&cut.through(&url))
+        .await
+        .unwrap()
+        .namespace(direct.namespace_name().to_owned())
+        .heartbeat(Duration::from_secs(60), 10);
+    let gate = Arc::new(Gate::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = {
+        let gate = Arc::clone(&gate);
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            proxied
+                .work(
+                    &QueueName::builtin(QueueName::LIVE),
+                    gate,
+                    WorkerOptions::default(),
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                )
+                .await
+        })
+    };
+    let collect = |symbol: &str| {
+        JobRequest::new(JobSpec::Collect {
+            symbol: symbol.parse().unwrap(),
+            timeframe: Timeframe::M5,
+        })
+    };
+    let first = direct.submit(collect("USDJPY")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), gate.started.notified())
+        .await
+        .expect("the worker took the job");
+    cut.set_down(true);
+    gate.release.notify_one();
+    // The job's end cannot be written: it still shows taken.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let v = direct.status(&first.id).await.unwrap();
+    assert!(
+        matches!(v.state, JobState::Queued | JobState::Running),
+        "{v:?}"
+    );
+    cut.set_down(false);
+    until(&direct, &first.id, |v| v.state == JobState::Done).await;
+    let v = direct.status(&first.id).await.unwrap();
+    assert_eq!(v.result, Some(serde_json::json!({ "run": 2 })), "{v:?}");
+    // And the queue is served again.
+    let second = direct.submit(collect("EURUSD")).await.unwrap();
+    until(&direct, &second.id, |v| v.state == JobState::Done).await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker stops")
+        .unwrap()
+        .unwrap();
+}
+
+/// Every worker sets the schemas up at start, several at the same moment on a new database:
+/// each succeeds and the schemas are there once (a race here failed with a duplicate schema).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_processes_set_up_a_fresh_database_at_once() {
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL (source scripts/services.sh starts PostgreSQL)");
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let db = format!(
+        "axia_setup_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    // The same server, the new database (any `?options` kept).
+    let (path, query) = url
+        .split_once('?')
+        .map_or((url.as_str(), None), |(p, q)| (p, Some(q)));
+    let (server, _) = path.rsplit_once('/').unwrap();
+    let fresh = format!(
+        "{server}/{db}{}",
+        query.map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    let setups = (0..6).map(|_| {
+        let fresh = fresh.clone();
+        tokio::spawn(async move {
+            let jobs = PgJobs::connect(&fresh).await.unwrap();
+            jobs.setup().await
+        })
+    });
+    let results = futures_util::future::join_all(setups).await;
+    for r in results {
+        r.unwrap().unwrap();
+    }
+    let jobs = PgJobs::connect(&fresh).await.unwrap();
+    jobs.setup().await.unwrap();
+    let id = jobs
+        .submit(JobRequest::new(JobSpec::Collect {
+            symbol: "USDJPY".parse().unwrap(),
+            timeframe: Timeframe::M1,
+        }))
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(jobs.status(&id).await.unwrap().state, JobState::Pending);
+    drop(jobs);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {db} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}
