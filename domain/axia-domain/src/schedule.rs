@@ -174,6 +174,28 @@ pub enum SchedulePlan {
     },
 }
 
+impl fmt::Display for SchedulePlan {
+    /// `collect USDJPY, EURUSD x M1, M5`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Collect {
+                symbols,
+                timeframes,
+            } => {
+                f.write_str("collect ")?;
+                for (i, s) in symbols.iter().enumerate() {
+                    write!(f, "{}{s}", if i == 0 { "" } else { ", " })?;
+                }
+                f.write_str(" x ")?;
+                for (i, t) in timeframes.iter().enumerate() {
+                    write!(f, "{}{t}", if i == 0 { "" } else { ", " })?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl SchedulePlan {
     /// The jobs of one tick, each with its part of the tick's key.
     #[must_use]
@@ -322,6 +344,20 @@ mod tests {
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn a_plan_reads_as_its_symbols_by_its_timeframes() {
+        let plan = SchedulePlan::Collect {
+            symbols: vec!["USDJPY".parse().unwrap(), "EURUSD".parse().unwrap()],
+            timeframes: vec![crate::Timeframe::M1, crate::Timeframe::H4],
+        };
+        assert_eq!(plan.to_string(), "collect USDJPY, EURUSD x M1, H4");
+        let one = SchedulePlan::Collect {
+            symbols: vec!["AAPL".parse().unwrap()],
+            timeframes: vec![crate::Timeframe::D1],
+        };
+        assert_eq!(one.to_string(), "collect AAPL x D1");
     }
 
     #[test]

@@ -443,26 +443,13 @@ pub(crate) async fn schedules(args: SchedulesArgs) -> anyhow::Result<u8> {
                 if args.store.json {
                     println!("{}", serde_json::to_string(&line)?);
                 } else {
-                    let SchedulePlan::Collect {
-                        symbols,
-                        timeframes,
-                    } = &s.plan;
                     println!(
-                        "{:<20} {:<8} {:?} {}  collect {} x {}  last {}  next {}",
+                        "{:<20} {:<8} {:?} {}  {}  last {}  next {}",
                         line.name.as_str(),
                         if s.enabled { "enabled" } else { "paused" },
                         line.cron,
                         line.zone,
-                        symbols
-                            .iter()
-                            .map(Symbol::as_str)
-                            .collect::<Vec<_>>()
-                            .join(","),
-                        timeframes
-                            .iter()
-                            .map(|t| t.as_str())
-                            .collect::<Vec<_>>()
-                            .join(","),
+                        line.plan,
                         line.last_tick
                             .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()),
                         line.next_tick

@@ -312,12 +312,9 @@ async fn retry(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    let id = job_id(&id)?;
     let store = store(&api)?;
-    store
-        .queue
-        .retry(&job_id(&id)?)
-        .await
-        .map_err(|e| problem(&e))?;
+    store.queue.retry(&id).await.map_err(|e| problem(&e))?;
     Ok(changed(&headers))
 }
 
@@ -326,12 +323,9 @@ async fn cancel(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    let id = job_id(&id)?;
     let store = store(&api)?;
-    store
-        .queue
-        .cancel(&job_id(&id)?)
-        .await
-        .map_err(|e| problem(&e))?;
+    store.queue.cancel(&id).await.map_err(|e| problem(&e))?;
     Ok(changed(&headers))
 }
 
@@ -530,23 +524,7 @@ async fn page(State(api): State<Api>) -> Result<Response, Problem> {
         };
         for s in &schedules {
             let v = s.view(now);
-            let axia_domain::SchedulePlan::Collect {
-                symbols,
-                timeframes,
-            } = &v.plan;
-            let plan = format!(
-                "collect {} x {}",
-                symbols
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                timeframes
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            let plan = v.plan.to_string();
             let (state, action) = if v.enabled {
                 (
                     "enabled",
