@@ -583,3 +583,194 @@ async fn many_processes_set_up_a_fresh_database_at_once() {
     .await
     .unwrap();
 }
+
+/// A source whose every request touching one day fails, as a source that is down for it.
+struct DownOneDay {
+    inner: SimulatedBroker,
+    day: TimeRange,
+}
+
+#[async_trait]
+impl MarketData for DownOneDay {
+    fn limits(&self, timeframe: Timeframe) -> SourceLimits {
+        self.inner.limits(timeframe)
+    }
+
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<FetchedBars, MarketDataError> {
+        if range.start() < self.day.end() && self.day.start() < range.end() {
+            return Err(MarketDataError::Unavailable(
+                "the source is down for 2025-06-11".into(),
+            ));
+        }
+        self.inner.bars(symbol, timeframe, range).await
+    }
+}
+
+/// Runs the job runner, noting when each job started and what it was.
+struct Starts {
+    runner: Arc<JobRunner>,
+    starts: std::sync::Mutex<Vec<(JobSpec, tokio::time::Instant)>>,
+}
+
+#[async_trait]
+impl axia_domain::JobHandler for Starts {
+    async fn run(
+        &self,
+        job: &axia_domain::RunningJob,
+    ) -> Result<serde_json::Value, axia_domain::JobFailure> {
+        self.starts
+            .lock()
+            .unwrap()
+            .push((job.spec.clone(), tokio::time::Instant::now()));
+        self.runner.run(job).await
+    }
+}
+
+/// Two years of M1 as 731 chunk jobs on two backfill workers: progress reaches
+/// done/total; the chunk of a day the source cannot serve is tried again after its backoff,
+/// then reported failed with its reason, counted once; live collection jobs submitted during
+/// the backfill start before the chunks still waiting (their own queue and worker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_year_backfill_reports_its_failing_chunk_and_never_holds_up_live_jobs() {
+    let jobs = Arc::new(jobs("twoyears").await);
+    let now = Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let dir = temp_dir("twoyears");
+    let archive = ParquetArchive::local(&dir);
+    let down = TimeRange::new(
+        Utc.with_ymd_and_hms(2025, 6, 11, 12, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2025, 6, 11, 13, 0, 0).unwrap(),
+    )
+    .unwrap();
+    let source = Arc::new(DownOneDay {
+        inner: SimulatedBroker::new(SEED, clock.clone()),
+        day: down,
+    });
+    let collect = Arc::new(Collect::new(Arc::clone(&source), archive.clone()).clock(clock.clone()));
+    let handler = Arc::new(Starts {
+        runner: Arc::new(JobRunner::new(collect, source.clone(), jobs.clone())),
+        starts: std::sync::Mutex::default(),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for (queue, n) in [(QueueName::BACKFILL, 2), (QueueName::LIVE, 1)] {
+        for _ in 0..n {
+            let (jobs, handler) = (Arc::clone(&jobs), Arc::clone(&handler));
+            let mut stopped = stopped.clone();
+            let queue = QueueName::builtin(queue);
+            workers.push(tokio::spawn(async move {
+                jobs.work(
+                    &queue,
+                    handler,
+                    WorkerOptions {
+                        concurrency: 2,
+                        ..WorkerOptions::default()
+                    },
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                )
+                .await
+            }));
+        }
+    }
+    let range = TimeRange::new(
+        Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+    )
+    .unwrap();
+    let backfill = jobs
+        .submit(JobRequest::new(JobSpec::Backfill {
+            symbol: "USDJPY".parse().unwrap(),
+            timeframe: Timeframe::M1,
+            range,
+        }))
+        .await
+        .unwrap();
+    // Live jobs once the backfill is under way, with most of its chunks still waiting.
+    until(&jobs, &backfill.id, |v| {
+        v.progress.is_some_and(|p| p.done >= 10)
+    })
+    .await;
+    let mut live = Vec::new();
+    for (symbol, timeframe) in [("EURUSD", Timeframe::H1), ("GBPUSD", Timeframe::M5)] {
+        live.push(
+            jobs.submit(JobRequest::new(JobSpec::Collect {
+                symbol: symbol.parse().unwrap(),
+                timeframe,
+            }))
+            .await
+            .unwrap()
+            .id,
+        );
+    }
+    for id in &live {
+        until(&jobs, id, |v| v.state == JobState::Done).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let progress = loop {
+        let v = jobs.status(&backfill.id).await.unwrap();
+        if let Some(p) = v.progress.filter(|p| p.total > 0 && p.done == p.total) {
+            break p;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{v:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // A chunk a day, cut at the New York close (the weekends' are empty); one failed.
+    let days = (range.end() - range.start()).num_days();
+    assert_eq!(progress.total, u64::try_from(days).unwrap() + 1, "{progress:?}");
+    assert_eq!(progress.failed, 1, "{progress:?}");
+    let failed = jobs
+        .list(&JobFilter {
+            state: Some(JobState::Failed),
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let chunk = &failed[0];
+    assert!(
+        matches!(&chunk.spec, JobSpec::BackfillChunk { range, .. } if range.start() < down.end() && down.start() < range.end()),
+        "{chunk:?}"
+    );
+    assert_eq!(chunk.attempts, 3, "tried again, then failed: {chunk:?}");
+    assert!(
+        chunk
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("down for 2025-06-11"),
+        "{chunk:?}"
+    );
+    // The live jobs started while backfill chunks were still to start.
+    let starts = handler.starts.lock().unwrap().clone();
+    let last_chunk = starts
+        .iter()
+        .filter(|(s, _)| matches!(s, JobSpec::BackfillChunk { .. }))
+        .map(|(_, t)| *t)
+        .max()
+        .unwrap();
+    for (spec, started) in starts
+        .iter()
+        .filter(|(s, _)| matches!(s, JobSpec::Collect { .. }))
+    {
+        let after = starts
+            .iter()
+            .filter(|(s, t)| matches!(s, JobSpec::BackfillChunk { .. }) && t > started)
+            .count();
+        assert!(
+            *started < last_chunk && after > 100,
+            "{spec:?} started with {after} chunks still to start"
+        );
+    }
+    stop.send(true).unwrap();
+    for w in workers {
+        w.await.unwrap().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
