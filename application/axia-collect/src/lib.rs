@@ -56,6 +56,7 @@ mod audit;
 mod backfill;
 mod collect;
 mod jobs;
+mod paced;
 mod scheduler;
 
 pub use audit::{Audit, AuditError, AuditReport, BarDiff, RepairReport, SourceCheck};
@@ -64,4 +65,5 @@ pub use collect::{
     CatchUp, Collect, CollectPlan, CollectReport, TaskReport, TaskStatus, catch_up_window, lookback,
 };
 pub use jobs::JobRunner;
+pub use paced::Paced;
 pub use scheduler::Scheduler;

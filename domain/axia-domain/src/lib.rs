@@ -80,7 +80,7 @@ pub use ports::{
     JobRequest, JobSpec, JobState, JobView, KillSwitch, KillSwitchError, LivePresence, MarketData,
     MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore, OrderStoreError,
     PoisonRecord, PriceComponent, PriceStream, QuarantinedFile, QueueCount, QueueError,
-    QueueMessage, QueueName, Quote, QuoteStream, Recorded, ReferencePrice, RunningJob,
+    QueueMessage, QueueName, Quote, QuoteStream, RateGate, Recorded, ReferencePrice, RunningJob,
     SourceLimits, StoreError, StoreHealth, StoreInfo, StreamError, StreamEvent, Submitted,
     UpdateStream,
 };
@@ -89,7 +89,7 @@ pub use ports::{
     MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore,
     MockInstrumentOwnership, MockJobQueue, MockKillSwitch, MockLivePresence, MockMarketData,
     MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore, MockPriceStream,
-    MockReferencePrice,
+    MockRateGate, MockReferencePrice,
 };
 pub use schedule::{CronSpec, Schedule, ScheduleName, SchedulePlan, ScheduleStore, ScheduleView};
 pub use secrets::{redact_url, scrub, url_password};

@@ -25,7 +25,7 @@ use apalis_postgres::{Config, PgPool, PostgresStorage, Pubsub};
 use async_trait::async_trait;
 use axia_domain::{
     Backoff, CronSpec, JobError, JobFailure, JobFilter, JobHandler, JobId, JobProgress, JobQueue,
-    JobRequest, JobSpec, JobState, JobView, QueueCount, QueueName, RunningJob, Schedule,
+    JobRequest, JobSpec, JobState, JobView, QueueCount, QueueName, RateGate, RunningJob, Schedule,
     ScheduleName, SchedulePlan, ScheduleStore, Submitted,
 };
 use chrono::{DateTime, Utc};
@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS axia_jobs.schedules (
     enabled BOOLEAN NOT NULL DEFAULT true,
     last_tick TIMESTAMPTZ,
     PRIMARY KEY (namespace, name)
+);
+CREATE TABLE IF NOT EXISTS axia_jobs.slots (
+    key TEXT PRIMARY KEY,
+    next TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS axia_jobs.units (
     job_id TEXT NOT NULL,
@@ -688,6 +692,30 @@ impl JobQueue for PgJobs {
         .await
         .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+/// Slots in one row per key (`axia_jobs.slots`, under the namespace): a request takes
+/// `max(next, now)` and moves `next` one interval past it, in one statement (the row's lock
+/// orders concurrent requests), so however many processes share the key, slots stay
+/// `every` apart.
+#[async_trait]
+impl RateGate for PgJobs {
+    async fn reserve(&self, key: &str, every: Duration) -> Result<Duration, JobError> {
+        let row = sqlx::query(
+            "INSERT INTO axia_jobs.slots AS s (key, next) \
+             VALUES ($1, clock_timestamp() + make_interval(secs => $2)) \
+             ON CONFLICT (key) DO UPDATE SET \
+             next = GREATEST(s.next, clock_timestamp()) + make_interval(secs => $2) \
+             RETURNING GREATEST(EXTRACT(EPOCH FROM (next - clock_timestamp())) - $2, 0)::float8 AS wait",
+        )
+        .bind(format!("{}{key}", self.namespace))
+        .bind(every.as_secs_f64())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let wait: f64 = row.try_get("wait").map_err(unavailable)?;
+        Ok(Duration::try_from_secs_f64(wait).unwrap_or_default())
     }
 }
 

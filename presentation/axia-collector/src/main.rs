@@ -259,15 +259,18 @@ async fn execute(collect: &Collect, plan: &CollectPlan, mode: &Mode, json: bool)
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} tasks {elapsed_precise} {msg}",
+                "{bar:40} {pos}/{len} tasks {per_sec} {elapsed_precise} ETA {eta} {msg}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
+    let bars = std::sync::atomic::AtomicUsize::new(0);
     let progress = |t: &TaskReport| {
         if let Some(b) = &bar {
-            b.set_message(format!("{} {}", t.symbol, t.timeframe));
+            let so_far =
+                bars.fetch_add(t.archived, std::sync::atomic::Ordering::Relaxed) + t.archived;
+            b.set_message(format!("{so_far} bars; {} {}", t.symbol, t.timeframe));
             b.inc(1);
         }
     };

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axia_collect::{JobRunner, Scheduler};
+use axia_collect::{JobRunner, Paced, Scheduler};
 use axia_config::{CommonArgs, Settings, Wiring};
 use axia_domain::QueueName;
 use axia_postgres::{PgJobs, WorkerOptions};
@@ -56,6 +56,17 @@ struct Args {
     /// enqueued once however many do).
     #[arg(long)]
     no_scheduler: bool,
+    /// Requests a second to the source, shared by every worker on every host using this job
+    /// store and source (slots in PostgreSQL); on top of the source's own per-process pacing.
+    #[arg(long, env = "AXIA_SOURCE_RATE", value_name = "PER_SECOND", value_parser = parse_rate)]
+    source_rate: Option<f64>,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("{s:?}: a positive number of requests a second")),
+    }
 }
 
 fn parse_queue(s: &str) -> Result<QueueName, String> {
@@ -79,7 +90,7 @@ async fn run(args: Args) -> Result<u8, String> {
     settings
         .validate()
         .map_err(|e| format!("configuration error: {e}"))?;
-    let wiring = Wiring::build(&settings, Arc::new(axia_domain::SystemClock))
+    let mut wiring = Wiring::build(&settings, Arc::new(axia_domain::SystemClock))
         .await
         .map_err(|e| format!("configuration error: {e}"))?;
     let jobs = Arc::new(
@@ -97,6 +108,15 @@ async fn run(args: Args) -> Result<u8, String> {
             )),
     );
     jobs.setup().await.map_err(|e| e.to_string())?;
+    if let Some(rate) = args.source_rate {
+        // Every request of this process's collect, backfill and audit jobs takes its slot.
+        wiring.source = Arc::new(Paced::new(
+            Arc::clone(&wiring.source),
+            jobs.clone(),
+            format!("source:{}", settings.source),
+            rate,
+        )?);
+    }
     let plan = settings
         .collect_plan()
         .map_err(|e| format!("configuration error: {e}"))?;

@@ -489,6 +489,24 @@ pub trait JobQueue: Send + Sync {
     async fn count_done(&self, id: &JobId, unit: &str, failed: bool) -> Result<(), JobError>;
 }
 
+/// Requests paced across every process that shares a store (a source's quota shared by the
+/// workers on all hosts): each request takes the next free slot of its key, slots `every`
+/// apart, and waits until its slot comes.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RateGate: Send + Sync {
+    /// Takes the next slot of `key` for requests `every` apart; how long to wait for it (zero
+    /// when it is now).
+    ///
+    /// # Errors
+    /// [`JobError::Unavailable`] when the store cannot be reached.
+    async fn reserve(
+        &self,
+        key: &str,
+        every: std::time::Duration,
+    ) -> Result<std::time::Duration, JobError>;
+}
+
 /// A job being run: its id, what it does, and which attempt this is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunningJob {

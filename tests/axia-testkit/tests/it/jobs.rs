@@ -723,7 +723,11 @@ async fn a_two_year_backfill_reports_its_failing_chunk_and_never_holds_up_live_j
     };
     // A chunk a day, cut at the New York close (the weekends' are empty); one failed.
     let days = (range.end() - range.start()).num_days();
-    assert_eq!(progress.total, u64::try_from(days).unwrap() + 1, "{progress:?}");
+    assert_eq!(
+        progress.total,
+        u64::try_from(days).unwrap() + 1,
+        "{progress:?}"
+    );
     assert_eq!(progress.failed, 1, "{progress:?}");
     let failed = jobs
         .list(&JobFilter {
@@ -773,4 +777,85 @@ async fn a_two_year_backfill_reports_its_failing_chunk_and_never_holds_up_live_j
         w.await.unwrap().unwrap();
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A source that notes when each request reached it.
+struct Noted {
+    inner: SimulatedBroker,
+    at: std::sync::Mutex<Vec<tokio::time::Instant>>,
+}
+
+#[async_trait]
+impl MarketData for Noted {
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<FetchedBars, MarketDataError> {
+        self.at.lock().unwrap().push(tokio::time::Instant::now());
+        self.inner.bars(symbol, timeframe, range).await
+    }
+}
+
+/// Two processes' sources paced through one job store at 20 requests a second: however the
+/// requests come, the source sees them paced (n + 1 of them span at least n x 50 ms, less
+/// some scheduling slack).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_rate_is_shared_by_every_process_using_the_store() {
+    use axia_collect::Paced;
+    let a = Arc::new(jobs("rate").await);
+    // The second process: its own connections, the same namespace.
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let b = Arc::new(
+        PgJobs::connect(&url)
+            .await
+            .unwrap()
+            .namespace(a.namespace_name().to_owned()),
+    );
+    let source = Arc::new(Noted {
+        inner: SimulatedBroker::new(SEED, Arc::new(ManualClock::new(at(9, 10)))),
+        at: std::sync::Mutex::default(),
+    });
+    let paced: Vec<Arc<dyn MarketData>> = [a.clone(), b.clone()]
+        .into_iter()
+        .map(|gate| -> Arc<dyn MarketData> {
+            Arc::new(Paced::new(source.clone(), gate, "source:simulated", 20.0).unwrap())
+        })
+        .collect();
+    let calls = (0..24).map(|i| {
+        let p = Arc::clone(&paced[i % 2]);
+        tokio::spawn(async move {
+            p.bars(
+                &"USDJPY".parse().unwrap(),
+                Timeframe::H1,
+                TimeRange::new(at(3, 0), at(4, 0)).unwrap(),
+            )
+            .await
+            .unwrap();
+        })
+    });
+    for c in futures_util::future::join_all(calls).await {
+        c.unwrap();
+    }
+    let mut seen = source.at.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen.len(), 24);
+    // Any n + 1 requests span n intervals, less some scheduling slack: the slots are kept at
+    // the store, but a busy process (this suite runs its tests side by side on two cores) may
+    // start one request tens of ms late and the next on time. Unpaced, all 24 would come
+    // within a few ms.
+    for (i, first) in seen.iter().enumerate() {
+        for (n, later) in seen.iter().skip(i + 1).enumerate() {
+            let span = *later - *first;
+            let least = Duration::from_millis(50 * (n as u64 + 1))
+                .saturating_sub(Duration::from_millis(60));
+            assert!(span >= least, "{} requests within {span:?}", n + 2);
+        }
+    }
+    // Another key is paced on its own: its first request goes at once.
+    let wait = axia_domain::RateGate::reserve(&*b, "source:other", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(wait, Duration::ZERO);
 }
