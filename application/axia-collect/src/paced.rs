@@ -27,7 +27,8 @@ impl std::fmt::Debug for Paced {
 }
 
 impl Paced {
-    /// `inner` at most `per_second` requests a second under `key` (`source:yahoo`, say).
+    /// `inner` at most `per_second` requests a second under `key` (one per source: the worker
+    /// uses `source:` and the source's name).
     ///
     /// # Errors
     /// A message when `per_second` is not a positive, finite number.
@@ -94,7 +95,7 @@ mod tests {
     async fn a_request_waits_for_its_slot_then_goes_to_the_source() {
         let mut gate = MockRateGate::new();
         gate.expect_reserve()
-            .withf(|key, every| key == "source:yahoo" && *every == Duration::from_millis(250))
+            .withf(|key, every| key == "source:alpha" && *every == Duration::from_millis(250))
             .times(1)
             .returning(|_, _| Ok(Duration::from_millis(700)));
         let mut inner = MockMarketData::new();
@@ -112,7 +113,7 @@ mod tests {
                     report: ValidationReport::default(),
                 })
             });
-        let paced = Paced::new(Arc::new(inner), Arc::new(gate), "source:yahoo", 4.0).unwrap();
+        let paced = Paced::new(Arc::new(inner), Arc::new(gate), "source:alpha", 4.0).unwrap();
         paced
             .bars(&"USDJPY".parse().unwrap(), Timeframe::M1, range())
             .await
@@ -127,7 +128,7 @@ mod tests {
             .returning(|_, _| Err(JobError::Unavailable("connection refused".into())));
         let mut inner = MockMarketData::new();
         inner.expect_bars().never();
-        let paced = Paced::new(Arc::new(inner), Arc::new(gate), "source:oanda", 10.0).unwrap();
+        let paced = Paced::new(Arc::new(inner), Arc::new(gate), "source:beta", 10.0).unwrap();
         let e = paced
             .bars(&"EURUSD".parse().unwrap(), Timeframe::H1, range())
             .await
