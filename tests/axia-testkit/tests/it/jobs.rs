@@ -729,13 +729,21 @@ async fn a_two_year_backfill_reports_its_failing_chunk_and_never_holds_up_live_j
         "{progress:?}"
     );
     assert_eq!(progress.failed, 1, "{progress:?}");
-    let failed = jobs
-        .list(&JobFilter {
-            state: Some(JobState::Failed),
-            ..JobFilter::default()
-        })
-        .await
-        .unwrap();
+    // A chunk counts itself as its work ends; its job's state follows a moment later.
+    let failed = loop {
+        let failed = jobs
+            .list(&JobFilter {
+                state: Some(JobState::Failed),
+                ..JobFilter::default()
+            })
+            .await
+            .unwrap();
+        if !failed.is_empty() {
+            break failed;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no failed chunk");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(failed.len(), 1, "{failed:?}");
     let chunk = &failed[0];
     assert!(
