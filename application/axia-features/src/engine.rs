@@ -4,13 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axia_domain::{
-    Bar, Clock, FeaturePublished, FeatureSnapshot, FeatureStore, OhlcvFrame, StoreError, Symbol,
-    SystemClock, TimeRange, Timeframe, lock,
+    Alert, AlertLog, AlertRecorded, Bar, Clock, FeaturePublished, FeatureSnapshot, FeatureStore,
+    OhlcvFrame, StoreError, Symbol, SystemClock, TimeRange, Timeframe, lock,
 };
 use axia_indicators::{FeatureSet, FeatureSpec, Hlc, IndicatorError};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{Anchoring, BarHistory, HistoryError};
+use crate::{AlertEvaluator, AlertRules, Anchoring, BarHistory, HistoryError};
 
 /// Which indicators run on which series, and where they start.
 ///
@@ -155,6 +155,10 @@ pub enum FeatureError {
     /// The feature store failed.
     #[error("feature store: {0}")]
     Store(#[from] StoreError),
+    /// The alert log failed: the bar's values were not published either, so the bar is
+    /// evaluated again when the series is rebuilt.
+    #[error("alert log: {0}")]
+    AlertLog(StoreError),
     /// A bar the indicators refused (a non-finite price).
     #[error("{symbol} {timeframe} bar at {time}: {source}")]
     Indicator {
@@ -183,6 +187,8 @@ pub struct Refreshed {
     pub forming: bool,
     /// The newest values published, if any.
     pub latest: Option<FeatureSnapshot>,
+    /// The alerts fired and recorded for the first time (see [`FeatureEngine::alerts`]).
+    pub alerts: Vec<Alert>,
 }
 
 /// One series' running indicators: one set per anchor (at most two).
@@ -292,6 +298,20 @@ fn split(frame: &OhlcvFrame, now: DateTime<Utc>) -> (OhlcvFrame, Option<Bar>) {
 
 type Cell = Arc<tokio::sync::Mutex<Option<Series>>>;
 
+/// Where a series whose alert rules read points back reads its history from, for its first
+/// evaluated bar at `first_ms`: one anchor span before where its values need it (see
+/// [`Anchoring::start_for`]), so a whole span of bars before `first_ms` (at least the
+/// anchoring's bars and days) has trusted values to prime the rules with.
+fn primed_start(anchoring: Anchoring, first_ms: i64) -> i64 {
+    anchoring.at(anchoring.index(first_ms) - 2)
+}
+
+/// The rules evaluated as values are published, and where their alerts go.
+struct Alerting {
+    evaluator: Mutex<AlertEvaluator>,
+    log: Arc<dyn AlertLog>,
+}
+
 /// The feature engine: for each series it is asked about, the configured indicators warmed up
 /// from history from the series' [`Anchoring`], then brought up to date on each
 /// [`refresh`](FeatureEngine::refresh) (after every write the hot tier announces) and published
@@ -320,6 +340,7 @@ pub struct FeatureEngine {
     clock: Arc<dyn Clock>,
     config: Arc<FeatureConfig>,
     series: Arc<Mutex<HashMap<(Symbol, Timeframe), Cell>>>,
+    alerting: Option<Arc<Alerting>>,
 }
 
 impl std::fmt::Debug for FeatureEngine {
@@ -341,7 +362,88 @@ impl FeatureEngine {
             clock: Arc::new(SystemClock),
             config: Arc::new(FeatureConfig::standard()),
             series: Arc::default(),
+            alerting: None,
         }
+    }
+
+    /// Evaluates `rules` on every value the engine publishes (before publishing it) and
+    /// records the alerts they fire in `log`: closed bars for every rule, forming updates for
+    /// the rules that ask for them. The rules must have been checked against this engine's
+    /// [`config`](FeatureEngine::config) (give it first). A series whose rules read points
+    /// back warms up from far enough back to have them (see [`AlertEvaluator`]).
+    ///
+    /// An alert is recorded before the values of its bar are published: when the log fails,
+    /// the bar is not published and is evaluated again when the series is rebuilt, so no
+    /// alert is lost; the log keeps one alert per id, so none is repeated.
+    #[must_use]
+    pub fn alerts(mut self, rules: AlertRules, log: impl AlertLog + 'static) -> Self {
+        self.alerting = Some(Arc::new(Alerting {
+            evaluator: Mutex::new(AlertEvaluator::new(rules)),
+            log: Arc::new(log),
+        }));
+        self
+    }
+
+    fn alert_depth(&self, symbol: &Symbol, timeframe: Timeframe) -> Option<usize> {
+        let alerting = self.alerting.as_ref()?;
+        let evaluator = lock(&alerting.evaluator);
+        let rules = evaluator.rules();
+        (!rules.of(symbol, timeframe).is_empty()).then(|| rules.depth(symbol, timeframe))
+    }
+
+    /// The alerts `rules` fire at the closed bars of a series that open in `range`, as the
+    /// engine would have fired them live (the same values, the same points before the first):
+    /// `axia alerts test`. Records nothing; a `once` rule fires at its first bar in `range`.
+    ///
+    /// # Errors
+    /// As [`compute_at`](FeatureEngine::compute_at).
+    pub async fn alerts_over(
+        &self,
+        rules: &AlertRules,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<Vec<Alert>, FeatureError> {
+        if rules.of(symbol, timeframe).is_empty() {
+            return Ok(Vec::new());
+        }
+        let depth = rules.depth(symbol, timeframe);
+        let anchoring = self.config.anchoring_for(timeframe);
+        let now = self.clock.now();
+        let (start, frame) = self
+            .read_primed(
+                symbol,
+                timeframe,
+                anchoring,
+                range.start_millis(),
+                depth > 0,
+                range.end().min(now),
+            )
+            .await?;
+        let (closed, _) = split(&frame, now);
+        let first = closed
+            .iter()
+            .position(|b| b.time() >= range.start())
+            .unwrap_or(closed.len());
+        let mut series = self.series(symbol, timeframe, start);
+        let mut evaluator = AlertEvaluator::new(rules.clone());
+        let mut fired = Vec::new();
+        for (i, bar) in closed.iter().enumerate() {
+            if bar.time() >= range.end() {
+                break;
+            }
+            series.apply(&bar)?;
+            if !series.trusted(bar.time_millis()) || i + depth < first {
+                continue;
+            }
+            let values = series.values_at(bar.time_millis());
+            if i < first {
+                evaluator.prime(symbol, timeframe, &bar, &values);
+            } else {
+                fired.extend(evaluator.closed(symbol, timeframe, &bar, &values));
+            }
+        }
+        Ok(fired)
     }
 
     /// The clock that says which bars are closed.
@@ -528,6 +630,31 @@ impl FeatureEngine {
             })
     }
 
+    /// Reads the history behind the values from `first_ms` on, and with `primed`, one span
+    /// more ([`primed_start`]) when the sources have it: without it, fewer points (maybe none)
+    /// prime the rules, which is logged. Returns where the read started.
+    async fn read_primed(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        anchoring: Anchoring,
+        first_ms: i64,
+        primed: bool,
+        end: DateTime<Utc>,
+    ) -> Result<(i64, OhlcvFrame), FeatureError> {
+        let start = anchoring.start_for(first_ms);
+        if primed {
+            let wide = primed_start(anchoring, first_ms);
+            match self.read(symbol, timeframe, wide, end).await {
+                Err(FeatureError::IncompleteHistory { missing, .. }) => {
+                    tracing::info!(%symbol, %timeframe, missing_from = %missing.start(), "the span before the history of the values is missing: the alert rules reading bars back start with fewer points");
+                }
+                read => return Ok((wide, read?)),
+            }
+        }
+        Ok((start, self.read(symbol, timeframe, start, end).await?))
+    }
+
     /// Builds a series from its history. Publishes every closed bar from `since` (the newest
     /// bar the store holds, when not given) on, and only the newest when the store holds none.
     async fn warm_up(
@@ -553,8 +680,17 @@ impl FeatureEngine {
             now_ms.saturating_sub(span_ms.saturating_mul(i64::from(self.config.max_backfill))),
             now_ms,
         );
-        let start = anchoring.start_for(first_needed);
-        let frame = self.read(symbol, timeframe, start, now).await?;
+        let depth = self.alert_depth(symbol, timeframe);
+        let (start, frame) = self
+            .read_primed(
+                symbol,
+                timeframe,
+                anchoring,
+                first_needed,
+                depth.is_some_and(|d| d > 0),
+                now,
+            )
+            .await?;
         let (closed, forming) = split(&frame, now);
         let mut series = self.series(symbol, timeframe, start);
         let publish_from =
@@ -563,8 +699,17 @@ impl FeatureEngine {
             warmed_up: true,
             ..Refreshed::default()
         };
-        for bar in closed.iter() {
+        // The rules' points before the first bar published.
+        let first_published = closed
+            .iter()
+            .position(|b| b.time_millis() >= publish_from)
+            .unwrap_or(closed.len());
+        let primed_from = depth.map_or(usize::MAX, |d| first_published.saturating_sub(d));
+        for (i, bar) in closed.iter().enumerate() {
             series.apply(&bar)?;
+            if i >= primed_from && i < first_published && series.trusted(bar.time_millis()) {
+                self.prime(&series, &bar);
+            }
             if bar.time_millis() >= publish_from && series.trusted(bar.time_millis()) {
                 let values = series.values_at(bar.time_millis());
                 self.publish(&series, &bar, false, values, &mut refreshed)
@@ -636,6 +781,52 @@ impl FeatureEngine {
         Ok((series, refreshed))
     }
 
+    fn prime(&self, series: &Series, bar: &Bar) {
+        if let Some(alerting) = &self.alerting {
+            let values = series.values_at(bar.time_millis());
+            lock(&alerting.evaluator).prime(&series.symbol, series.timeframe, bar, &values);
+        }
+    }
+
+    /// Evaluates the rules at a bar about to be published and records what they fire.
+    async fn evaluate(
+        &self,
+        series: &Series,
+        bar: &Bar,
+        forming: bool,
+        values: &BTreeMap<String, f64>,
+        refreshed: &mut Refreshed,
+    ) -> Result<(), FeatureError> {
+        let Some(alerting) = &self.alerting else {
+            return Ok(());
+        };
+        let fired = {
+            let mut evaluator = lock(&alerting.evaluator);
+            if forming {
+                evaluator.forming(&series.symbol, series.timeframe, bar, values)
+            } else {
+                evaluator.closed(&series.symbol, series.timeframe, bar, values)
+            }
+        };
+        for alert in fired {
+            match alerting
+                .log
+                .record(&alert)
+                .await
+                .map_err(FeatureError::AlertLog)?
+            {
+                AlertRecorded::New(_) => {
+                    tracing::info!(alert = %alert.id, rule = %alert.rule, symbol = %alert.symbol, timeframe = %alert.timeframe, message = %alert.message, "alert fired");
+                    refreshed.alerts.push(alert);
+                }
+                AlertRecorded::Duplicate => {
+                    tracing::debug!(alert = %alert.id, "alert recorded before");
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn publish(
         &self,
         series: &Series,
@@ -644,6 +835,8 @@ impl FeatureEngine {
         values: BTreeMap<String, f64>,
         refreshed: &mut Refreshed,
     ) -> Result<(), FeatureError> {
+        self.evaluate(series, bar, forming, &values, refreshed)
+            .await?;
         let snapshot = series.snapshot(bar, forming, values);
         match self.store.publish(&snapshot).await? {
             FeaturePublished::Appended => {

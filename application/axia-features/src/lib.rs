@@ -8,6 +8,9 @@
 //!   [`FeatureStore`](axia_domain::FeatureStore). Live values equal the values recomputed from
 //!   history ([`FeatureEngine::compute_at`]), bit for bit.
 //! - [`FeatureConfig`]: which indicators run on which series.
+//! - Alerts: [`AlertRules`] checked against that configuration, evaluated by
+//!   [`AlertEvaluator`] on every value the engine publishes
+//!   ([`FeatureEngine::alerts`]) or over history ([`FeatureEngine::alerts_over`]).
 //!
 //! The `axia-features` binary drives it from the hot tier's update messages; a service can
 //! call [`FeatureEngine::refresh`] itself after it writes bars.
@@ -15,10 +18,12 @@
 //! A runnable example over the simulated broker and an in-memory store: `axia`'s
 //! `examples/features.rs` (`cargo run -p axia --example features`).
 
+mod alerts;
 mod anchor;
 mod engine;
 mod history;
 
+pub use alerts::{AlertEvaluator, AlertRules};
 pub use anchor::Anchoring;
 pub use axia_indicators::{FeatureSet, FeatureSpec};
 pub use engine::{FeatureConfig, FeatureEngine, FeatureError, Refreshed};

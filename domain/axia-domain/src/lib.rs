@@ -25,6 +25,7 @@
 //! ```
 
 mod accumulate;
+mod alert;
 mod alignment;
 mod backoff;
 mod bar;
@@ -47,6 +48,10 @@ mod timeframe;
 mod validation;
 
 pub use accumulate::{BarAccumulator, BarValues};
+pub use alert::{
+    Alert, AlertId, AlertPoint, AlertPrices, AlertRule, AlertRuleError, BarField, Condition,
+    FiredValues, Frequency, MAX_MOVING_BARS, MessageTemplate, Operand, RuleId, WebhookName,
+};
 pub use alignment::{DailyAlignment, Grid};
 pub use backoff::Backoff;
 pub use bar::{Bar, BarError, Field, MAX_TIME_MILLIS, MIN_TIME_MILLIS};
@@ -73,20 +78,20 @@ pub use order::{
     Quantity, Rejection, RejectionReason, Side, TransitionError,
 };
 pub use ports::{
-    ArchiveRead, BarArchive, BarUpdate, BarUpdates, BoxError, Claim, ClaimOutcome, Clock,
-    CreateOutcome, DamagedPartition, DatasetInfo, Execution, ExecutionBook, ExecutionError,
-    ExecutionOutcome, FeaturePublished, FeatureSnapshot, FeatureStore, Fence, Fences, FetchedBars,
-    InstrumentOwnership, JobError, JobFailure, JobFilter, JobHandler, JobId, JobProgress, JobQueue,
-    JobRequest, JobSpec, JobState, JobView, KillSwitch, KillSwitchError, LivePresence, MarketData,
-    MarketDataError, NewestBar, OhlcvStore, OrderExecutor, OrderQueue, OrderStore, OrderStoreError,
-    PoisonRecord, PriceComponent, PriceStream, QuarantinedFile, QueueCount, QueueError,
-    QueueMessage, QueueName, Quote, QuoteStream, RateGate, Recorded, ReferencePrice, RunningJob,
-    SourceLimits, StoreError, StoreHealth, StoreInfo, StreamError, StreamEvent, Submitted,
-    UpdateStream,
+    AlertLog, AlertRecorded, ArchiveRead, BarArchive, BarUpdate, BarUpdates, BoxError, Claim,
+    ClaimOutcome, Clock, CreateOutcome, DamagedPartition, DatasetInfo, Execution, ExecutionBook,
+    ExecutionError, ExecutionOutcome, FeaturePublished, FeatureSnapshot, FeatureStore, Fence,
+    Fences, FetchedBars, InstrumentOwnership, JobError, JobFailure, JobFilter, JobHandler, JobId,
+    JobProgress, JobQueue, JobRequest, JobSpec, JobState, JobView, KillSwitch, KillSwitchError,
+    LivePresence, LoggedAlert, MarketData, MarketDataError, NewestBar, OhlcvStore, OrderExecutor,
+    OrderQueue, OrderStore, OrderStoreError, PoisonRecord, PriceComponent, PriceStream,
+    QuarantinedFile, QueueCount, QueueError, QueueMessage, QueueName, Quote, QuoteStream, RateGate,
+    Recorded, ReferencePrice, RunningJob, SourceLimits, StoreError, StoreHealth, StoreInfo,
+    StreamError, StreamEvent, Submitted, UpdateStream,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
-    MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore,
+    MockAlertLog, MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore,
     MockInstrumentOwnership, MockJobQueue, MockKillSwitch, MockLivePresence, MockMarketData,
     MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore, MockPriceStream,
     MockRateGate, MockReferencePrice,

@@ -22,11 +22,13 @@
 //! # Ok(()) }
 //! ```
 
+mod alerts;
 mod features;
 mod l1;
 mod memory;
 mod orders;
 
+pub use alerts::MemoryAlertLog;
 pub use features::MemoryFeatureStore;
 pub use l1::{L1Cache, L1Config, L1Counters};
 pub use memory::MemoryStore;

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod alerts;
 mod cache;
 pub mod codec;
 mod config;
@@ -30,6 +31,7 @@ mod memo;
 mod ownership;
 mod updates;
 
+pub use alerts::RedisAlertLog;
 pub use cache::{CacheCounters, MAX_PATCHES, RedisBarCache, TailBar, UpdateMessage};
 pub use config::{RedisCacheConfig, TtlPolicy, redact_url};
 pub use features::RedisFeatureStore;

@@ -2,8 +2,10 @@
 //! provider wired from the same configuration as the collector; `axia features` the indicator
 //! values of a series; `axia audit` checks the archive; `axia killswitch` reads or flips the
 //! kill switch; `axia chart` draws a PNG; `axia jobs` submits and follows the jobs that
-//! `axia-worker` runs.
+//! `axia-worker` runs; `axia alerts` lists the alert rules, tests one over history and reads
+//! the alerts recorded.
 
+mod alerts;
 mod chart;
 mod jobs;
 
@@ -57,6 +59,9 @@ enum Command {
     /// Schedules (Celery Beat's role): each tick of an enabled schedule enqueues its collect
     /// jobs once, however many workers run the scheduler.
     Schedules(jobs::SchedulesArgs),
+    /// Alert rules (`[alerts]`): list them, test one over history, read the alerts the
+    /// feature engine recorded.
+    Alerts(alerts::AlertsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -794,6 +799,7 @@ fn main() -> ExitCode {
             Command::Archive(a) => archive(a).await,
             Command::Jobs(a) => jobs::jobs(a).await,
             Command::Schedules(a) => jobs::schedules(a).await,
+            Command::Alerts(a) => alerts::alerts(a).await,
         };
         result.map_err(|e| format!("{e:#}"))
     })

@@ -67,8 +67,8 @@ pub use orders::{OrdersWiring, aws_sdk_config, kill_switch};
 #[cfg(feature = "cli")]
 pub use settings::CommonArgs;
 pub use settings::{
-    ArchiveSettings, ConfigError, ExecutorKind, FeaturesSettings, HotCacheSettings, LimitSettings,
-    LiveSettings, LockSettings, OrdersSettings, Overrides, Settings,
+    AlertsSettings, ArchiveSettings, ConfigError, ExecutorKind, FeaturesSettings, HotCacheSettings,
+    LimitSettings, LiveSettings, LockSettings, OrdersSettings, Overrides, Settings,
 };
 pub use sources::{SourceName, SourceSections};
 #[cfg(all(feature = "simulated", feature = "parquet"))]

@@ -270,6 +270,26 @@ impl FeaturesSettings {
     }
 }
 
+/// `[alerts]`: rules the feature engine evaluates on every value it publishes
+/// (`axia-features`), `axia alerts test|list|history`. See docs/OPERATIONS.md, "Alerts".
+///
+/// ```toml
+/// [[alerts.rules]]
+/// id = "usdjpy-rsi"
+/// symbol = "USDJPY"
+/// timeframe = "M5"
+/// condition = "crossing_up(rsi_14, 70)"     # or { crossing_up = { left = "rsi_14", right = 70 } }
+/// frequency = "once_per_bar_close"          # once | once_per_bar | once_per_bar_close
+/// expires_at = "2027-03-31T00:00:00Z"       # optional
+/// message = "{{symbol}} RSI {{rsi_14}}"     # optional
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsSettings {
+    /// The rules.
+    pub rules: Vec<axia_domain::AlertRule>,
+}
+
 /// The live feed (`axia-live`): a price stream's quotes into the hot tier's bars.
 ///
 /// ```toml
@@ -460,6 +480,8 @@ pub struct Settings {
     pub features: FeaturesSettings,
     /// The live feed.
     pub live: LiveSettings,
+    /// Alert rules.
+    pub alerts: AlertsSettings,
 }
 
 impl Settings {
@@ -475,6 +497,25 @@ impl Settings {
         } else {
             self.features.series.clone()
         }
+    }
+
+    /// The alert rules of `[alerts]`, checked: each names a series the feature engine
+    /// follows ([`feature_series`](Self::feature_series)) and only features it computes there.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first rule refused and why.
+    pub fn alert_rules(&self) -> Result<axia_features::AlertRules, ConfigError> {
+        let series = self.feature_series();
+        for rule in &self.alerts.rules {
+            if !series.contains(&(rule.symbol.clone(), rule.timeframe)) {
+                return Err(ConfigError(format!(
+                    "alerts: alert rule {}: the feature engine does not follow {} {} (add it to [features] series, or collect it)",
+                    rule.id, rule.symbol, rule.timeframe
+                )));
+            }
+        }
+        axia_features::AlertRules::new(self.alerts.rules.iter().cloned(), &self.features.config()?)
+            .map_err(|e| ConfigError(format!("alerts: {e}")))
     }
 
     /// The built-in instruments with `[instruments.*]` applied.
@@ -519,6 +560,7 @@ impl Default for Settings {
             instruments: HashMap::new(),
             features: FeaturesSettings::default(),
             live: LiveSettings::default(),
+            alerts: AlertsSettings::default(),
         }
     }
 }
@@ -1048,6 +1090,49 @@ pub(crate) mod tests {
             ("GBPUSD", axia_domain::DailyAlignment::NewYorkClose),
         ] {
             assert_eq!(all.resolve(&s.parse().unwrap()).alignment(), a, "{s}");
+        }
+    }
+
+    #[test]
+    fn alert_rules_are_read_and_a_bad_one_is_named() {
+        let s = parse(
+            "[[alerts.rules]]\nid = \"r1\"\nsymbol = \"USDJPY\"\ntimeframe = \"M5\"\n\
+             condition = \"crossing_up(rsi_14, 70)\"\nexpires_at = \"2027-03-31T00:00:00Z\"\n\
+             [[alerts.rules]]\nid = \"r2\"\nsymbol = \"EURUSD\"\ntimeframe = \"H1\"\n\
+             condition = { crossing_up = { left = \"ema_20\", right = \"sma_20\" } }\nfrequency = \"once\"\n",
+        )
+        .unwrap();
+        let rules = s.alert_rules().unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(
+            s.alerts.rules[0].expires_at.map(|t| t.to_rfc3339()),
+            Some("2027-03-31T00:00:00+00:00".to_owned())
+        );
+        for (toml, says) in [
+            (
+                "[[alerts.rules]]\nid = \"bad\"\nsymbol = \"USDJPY\"\ntimeframe = \"M5\"\ncondition = \"rsi_99 > 1\"\n",
+                "alert rule bad: condition",
+            ),
+            (
+                "[[alerts.rules]]\nid = \"far\"\nsymbol = \"AUDNZD\"\ntimeframe = \"M5\"\ncondition = \"close > 1\"\n",
+                "alert rule far: the feature engine does not follow AUDNZD M5",
+            ),
+        ] {
+            let e = parse(toml).unwrap().alert_rules().unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+        }
+        for (toml, says) in [
+            (
+                "[[alerts.rules]]\nid = \"x\"\nsymbol = \"USDJPY\"\ntimeframe = \"M5\"\ncondition = \"close >> 1\"\n",
+                "close >> 1",
+            ),
+            (
+                "[[alerts.rules]]\nid = \"x\"\nsymbol = \"USDJPY\"\ntimeframe = \"M5\"\ncondition = \"close > 1\"\nwebhook = 1\n",
+                "webhook",
+            ),
+        ] {
+            let e = parse(toml).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
         }
     }
 

@@ -194,6 +194,14 @@ impl Wiring {
         })
     }
 
+    /// The alert history (the Redis alert log), over the hot cache.
+    #[must_use]
+    pub fn alert_log(&self) -> Option<axia_redis::RedisAlertLog> {
+        self.hot
+            .as_ref()
+            .map(|h| axia_redis::RedisAlertLog::new(h.clone()))
+    }
+
     /// The feature engine over the provider a server reads through
     /// ([`serving_provider`](Self::serving_provider): the same fallbacks, so offline the
     /// simulated broker fills what the archive lacks) and `store`, configured by `[features]`.

@@ -7,7 +7,9 @@
 //! provider's analysis use case: archive and hot tier) from its anchor, so live values equal
 //! the values `axia features` recomputes. On a signal it stops taking messages, finishes the
 //! refreshes in flight and exits 0. Logs are JSON lines on stderr (RUST_LOG, default info).
-//! Exit code 2 when the configuration is wrong (one line on stderr).
+//! Alert rules (`[alerts]`) are evaluated on every value before it is published; the alerts
+//! they fire are recorded once each in the Redis alert history (`axia alerts history`).
+//! Exit code 2 when the configuration is wrong (one line on stderr), a bad alert rule included.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -43,9 +45,19 @@ async fn run(args: Args) -> Result<(), String> {
                 .into(),
         );
     };
-    let engine = wiring
+    let mut engine = wiring
         .feature_engine(&settings, store)
         .map_err(config_error)?;
+    let rules = settings.alert_rules().map_err(config_error)?;
+    if !rules.is_empty()
+        && let Some(log) = wiring.alert_log()
+    {
+        tracing::info!(
+            rules = rules.len(),
+            "alert rules evaluated on every published value"
+        );
+        engine = engine.alerts(rules, log);
+    }
     let series = settings.feature_series();
     let resync = Duration::from_secs(args.resync_secs.unwrap_or(settings.features.resync_secs));
     tracing::info!(

@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
 use axia_domain::{ManualClock, MockFeatureStore, OhlcvFrame};
+
+use crate::AlertRules;
 use chrono::TimeZone;
 
 use super::*;
@@ -362,4 +364,124 @@ async fn a_history_with_missing_bars_is_refused_with_the_range() {
             "{e}"
         );
     }
+}
+
+fn rule(id: &str, condition: &str, frequency: axia_domain::Frequency) -> axia_domain::AlertRule {
+    let mut r = axia_domain::AlertRule::new(
+        id.parse().unwrap(),
+        eurusd(),
+        Timeframe::M5,
+        condition.parse().unwrap(),
+    );
+    r.frequency = frequency;
+    r
+}
+
+/// An alert is recorded before its bar's values are published: when the log is down, nothing
+/// of that bar is published and the next refresh evaluates it again.
+#[tokio::test]
+async fn an_alert_log_failure_publishes_nothing_and_the_bar_fires_on_the_next_refresh() {
+    use axia_domain::{AlertRecorded, Frequency, MockAlertLog};
+    let minutes: Vec<i64> = (0..40).map(|i| i * 5).collect();
+    let all = frame(&minutes, &walk(40, 3));
+    let clock = Arc::new(ManualClock::new(t0() + Duration::minutes(150)));
+    let mut history = MockBarHistory::new();
+    let bars = all.clone();
+    let c = Arc::clone(&clock);
+    history
+        .expect_bars()
+        .times(2)
+        .returning(move |_, _, r| Ok(bars.slice(r).with_forming_at(c.now())));
+    let newest = t0() + Duration::minutes(145);
+    let id = format!("always:1:{}", newest.timestamp_millis());
+    let mut log = MockAlertLog::new();
+    let mut seq = mockall::Sequence::new();
+    let first = id.clone();
+    log.expect_record()
+        .withf(move |a| a.id.as_str() == first && !a.forming)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(StoreError::Unavailable("down".into())));
+    let second = id.clone();
+    log.expect_record()
+        .withf(move |a| a.id.as_str() == second)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(AlertRecorded::New("1-0".into())));
+    let mut store = MockFeatureStore::new();
+    store.expect_latest().times(2).returning(|_, _| Ok(None));
+    // Published once: after the log took the alert. The forming bar fires nothing (a
+    // once-per-bar-close rule) and is published.
+    store
+        .expect_publish()
+        .withf(move |s| !s.forming && s.bar_open == newest)
+        .times(1)
+        .returning(|_| Ok(FeaturePublished::Appended));
+    store
+        .expect_publish()
+        .withf(|s| s.forming)
+        .times(1)
+        .returning(|_| Ok(FeaturePublished::Forming));
+    let rules = AlertRules::new(
+        [rule("always", "close > 0", Frequency::OncePerBarClose)],
+        &config(),
+    )
+    .unwrap();
+    let engine = FeatureEngine::new(history, store)
+        .clock(Arc::clone(&clock))
+        .config(config())
+        .alerts(rules, log);
+    let e = engine.refresh(&eurusd(), Timeframe::M5).await.unwrap_err();
+    assert!(matches!(e, FeatureError::AlertLog(_)), "{e}");
+    let r = engine.refresh(&eurusd(), Timeframe::M5).await.unwrap();
+    assert_eq!(r.alerts.len(), 1);
+    assert_eq!(r.alerts[0].id.as_str(), id);
+    assert_eq!((r.closed, r.forming), (1, true));
+}
+
+/// A once-per-bar rule is evaluated on the forming bar; the log's answer decides what is new.
+#[tokio::test]
+async fn a_once_per_bar_rule_fires_on_the_forming_bar_and_a_duplicate_is_not_reported() {
+    use axia_domain::{AlertRecorded, Frequency, MockAlertLog};
+    let minutes: Vec<i64> = (0..40).map(|i| i * 5).collect();
+    let all = frame(&minutes, &walk(40, 3));
+    let clock = Arc::new(ManualClock::new(t0() + Duration::minutes(150)));
+    let mut history = MockBarHistory::new();
+    let bars = all.clone();
+    let c = Arc::clone(&clock);
+    history
+        .expect_bars()
+        .times(1)
+        .returning(move |_, _, r| Ok(bars.slice(r).with_forming_at(c.now())));
+    let forming = t0() + Duration::minutes(150);
+    let mut log = MockAlertLog::new();
+    log.expect_record()
+        .withf(|a| !a.forming)
+        .times(1)
+        .returning(|_| Ok(AlertRecorded::Duplicate));
+    log.expect_record()
+        .withf(move |a| a.forming && a.bar_open == forming)
+        .times(1)
+        .returning(|_| Ok(AlertRecorded::New("2-0".into())));
+    let mut store = MockFeatureStore::new();
+    store.expect_latest().times(1).returning(|_, _| Ok(None));
+    store.expect_publish().times(2).returning(|s| {
+        Ok(if s.forming {
+            FeaturePublished::Forming
+        } else {
+            FeaturePublished::Appended
+        })
+    });
+    let rules = AlertRules::new(
+        [rule("each", "close > 0", Frequency::OncePerBar)],
+        &config(),
+    )
+    .unwrap();
+    let engine = FeatureEngine::new(history, store)
+        .clock(Arc::clone(&clock))
+        .config(config())
+        .alerts(rules, log);
+    let r = engine.refresh(&eurusd(), Timeframe::M5).await.unwrap();
+    assert_eq!(r.alerts.len(), 1, "the duplicate is not reported");
+    assert!(r.alerts[0].forming);
 }

@@ -6,6 +6,7 @@
 //!
 //! With the `mocks` feature, mockall generates `MockOhlcvStore`, `MockMarketData`, … for tests.
 
+mod alerts;
 mod clock;
 mod features;
 mod jobs;
@@ -16,6 +17,7 @@ mod prices;
 mod store;
 mod updates;
 
+pub use alerts::*;
 pub use clock::*;
 pub use features::*;
 pub use jobs::*;

@@ -855,3 +855,151 @@ async fn an_archive_keeps_its_recorded_alignment_until_realigned() {
     assert_eq!(alignment, "new_york_close");
     assert_eq!(hours, vec![22; 10]);
 }
+
+/// `axia alerts` on the embedded defaults with rules from a settings file: `list` shows them,
+/// `test` replays one over history (the simulated broker, deterministic: the same alerts
+/// twice, each at a closed bar in the range, with the values that fired it), a bad rule is
+/// one error naming it, and the history needs Redis.
+#[test]
+fn alerts_list_test_and_history_offline() {
+    let dir = tmp("alerts");
+    let config = dir.join("alerts.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[alerts.rules]]
+id = "eur-cross"
+symbol = "EURUSD"
+timeframe = "H1"
+condition = "crossing(close, ema_20)"
+message = "{{symbol}} close {{close}} ema {{ema_20}}"
+
+[[alerts.rules]]
+id = "eur-first"
+symbol = "EURUSD"
+timeframe = "H1"
+condition = { greater_than = { left = "rsi_14", right = 50 } }
+frequency = "once"
+"#,
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let list = axia(&["alerts", "list", "--config", c], &dir);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("eur-cross") && text.contains("crossing(close, ema_20)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("eur-first") && text.contains("rsi_14 > 50"),
+        "{text}"
+    );
+
+    let test = || {
+        let out = axia(
+            &[
+                "alerts",
+                "test",
+                "eur-cross",
+                "--from",
+                "2026-03-02",
+                "--to",
+                "2026-03-06",
+                "--json",
+                "--config",
+                c,
+            ],
+            &dir,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = test();
+    assert_eq!(test(), first, "replayed the same");
+    let alerts: Vec<serde_json::Value> = first
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        alerts.len() >= 3,
+        "four days of H1 cross their EMA: {first}"
+    );
+    for a in &alerts {
+        assert_eq!(a["rule"], "eur-cross");
+        assert_eq!(a["forming"], false);
+        let open = a["bar_open"].as_str().unwrap();
+        assert!(("2026-03-02".."2026-03-07").contains(&open), "{open}");
+        let close = a["values"]["close"].as_f64().unwrap();
+        let ema = a["values"]["ema_20"].as_f64().unwrap();
+        assert!(close != ema, "a crossing ends on one side");
+        let message = a["message"].as_str().unwrap();
+        assert_eq!(message, format!("EURUSD close {close} ema {ema}"));
+    }
+    let once = axia(
+        &[
+            "alerts",
+            "test",
+            "eur-first",
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-06",
+            "--json",
+            "--config",
+            c,
+        ],
+        &dir,
+    );
+    assert_eq!(String::from_utf8_lossy(&once.stdout).lines().count(), 1);
+
+    let missing = axia(
+        &[
+            "alerts",
+            "test",
+            "nope",
+            "--from",
+            "2026-03-02",
+            "--config",
+            c,
+        ],
+        &dir,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no alert rule \"nope\""));
+    let history = axia(&["alerts", "history", "--config", c], &dir);
+    assert_eq!(history.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&history.stderr).contains("REDIS_URL"));
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[alerts.rules]]\nid = \"typo\"\nsymbol = \"EURUSD\"\ntimeframe = \"H1\"\ncondition = \"crossing(close, ema_2O)\"\n",
+    )
+    .unwrap();
+    let out = axia(&["alerts", "list", "--config", bad.to_str().unwrap()], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("\"ema_2O\"") && e.contains("(line 5)"), "{e}");
+    // A feature the series does not compute: named with its rule.
+    std::fs::write(
+        &bad,
+        "[[alerts.rules]]\nid = \"typo\"\nsymbol = \"EURUSD\"\ntimeframe = \"H1\"\ncondition = \"crossing(close, ema_200)\"\n",
+    )
+    .unwrap();
+    let out = axia(&["alerts", "list", "--config", bad.to_str().unwrap()], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("alert rule typo") && e.contains("ema_200 is not a feature of EURUSD H1"),
+        "{e}"
+    );
+}

@@ -8,6 +8,7 @@
     unreachable_pub
 )]
 
+mod alerts;
 mod archive_truth;
 mod bar_updates;
 mod damaged_archive;
