@@ -667,64 +667,51 @@ impl OperandIn {
 
 impl Tagged {
     fn condition(self) -> Result<Condition, AlertRuleError> {
-        let pair = |p: Pair| -> Result<(Operand, Operand), AlertRuleError> {
-            Ok((p.left.operand()?, p.right.operand()?))
+        type Two = fn(Operand, Operand) -> Condition;
+        type Three = fn(Operand, Operand, Operand) -> Condition;
+        let pair = |p: Pair, make: Two| {
+            Ok::<_, AlertRuleError>(make(p.left.operand()?, p.right.operand()?))
         };
-        let channel = |c: Channel| -> Result<(Operand, Operand, Operand), AlertRuleError> {
-            Ok((c.value.operand()?, c.lower.operand()?, c.upper.operand()?))
+        let channel = |c: Channel, make: Three| {
+            Ok::<_, AlertRuleError>(make(
+                c.value.operand()?,
+                c.lower.operand()?,
+                c.upper.operand()?,
+            ))
         };
         let condition = match self {
-            Self::GreaterThan(p) => {
-                let (left, right) = pair(p)?;
-                Condition::GreaterThan { left, right }
-            }
-            Self::LessThan(p) => {
-                let (left, right) = pair(p)?;
-                Condition::LessThan { left, right }
-            }
-            Self::Crossing(p) => {
-                let (left, right) = pair(p)?;
-                Condition::Crossing { left, right }
-            }
-            Self::CrossingUp(p) => {
-                let (left, right) = pair(p)?;
-                Condition::CrossingUp { left, right }
-            }
+            Self::GreaterThan(p) => pair(p, |left, right| Condition::GreaterThan { left, right })?,
+            Self::LessThan(p) => pair(p, |left, right| Condition::LessThan { left, right })?,
+            Self::Crossing(p) => pair(p, |left, right| Condition::Crossing { left, right })?,
+            Self::CrossingUp(p) => pair(p, |left, right| Condition::CrossingUp { left, right })?,
             Self::CrossingDown(p) => {
-                let (left, right) = pair(p)?;
-                Condition::CrossingDown { left, right }
+                pair(p, |left, right| Condition::CrossingDown { left, right })?
             }
             Self::EnteringChannel(c) => {
-                let (value, lower, upper) = channel(c)?;
-                Condition::EnteringChannel {
+                channel(c, |value, lower, upper| Condition::EnteringChannel {
                     value,
                     lower,
                     upper,
-                }
+                })?
             }
             Self::ExitingChannel(c) => {
-                let (value, lower, upper) = channel(c)?;
-                Condition::ExitingChannel {
+                channel(c, |value, lower, upper| Condition::ExitingChannel {
                     value,
                     lower,
                     upper,
-                }
+                })?
             }
-            Self::InsideChannel(c) => {
-                let (value, lower, upper) = channel(c)?;
-                Condition::InsideChannel {
-                    value,
-                    lower,
-                    upper,
-                }
-            }
+            Self::InsideChannel(c) => channel(c, |value, lower, upper| Condition::InsideChannel {
+                value,
+                lower,
+                upper,
+            })?,
             Self::OutsideChannel(c) => {
-                let (value, lower, upper) = channel(c)?;
-                Condition::OutsideChannel {
+                channel(c, |value, lower, upper| Condition::OutsideChannel {
                     value,
                     lower,
                     upper,
-                }
+                })?
             }
             Self::MovingUp(m) => Condition::MovingUp {
                 value: m.value.operand()?,

@@ -70,48 +70,66 @@ fn plain_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// A rule's id: 1 to 64 letters, digits, `_`, `-` or `.`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RuleId(String);
+/// A validated plain name (1 to 64 letters, digits, `_`, `-` or `.`): `Display`, `FromStr`
+/// and serde as a string.
+macro_rules! plain_name_type {
+    ($(#[$doc:meta])* $name:ident, $error:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
 
-impl RuleId {
-    /// The id.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for RuleId {
-    type Err = AlertRuleError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if plain_name(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(AlertRuleError::Id(s.chars().take(80).collect()))
+        impl $name {
+            /// The name.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-    }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = AlertRuleError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                if plain_name(s) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(AlertRuleError::$error(s.chars().take(80).collect()))
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
 
-impl Serialize for RuleId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
+plain_name_type!(
+    /// A rule's id: 1 to 64 letters, digits, `_`, `-` or `.`.
+    RuleId,
+    Id
+);
 
-impl<'de> Deserialize<'de> for RuleId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
+plain_name_type!(
+    /// A webhook's name in the settings (`[alerts.webhooks.NAME]`).
+    WebhookName,
+    Webhook
+);
 
 /// How often a rule may fire.
 ///
@@ -236,43 +254,6 @@ impl Serialize for MessageTemplate {
 }
 
 impl<'de> Deserialize<'de> for MessageTemplate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// A webhook's name in the settings (`[alerts.webhooks.NAME]`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct WebhookName(String);
-
-impl WebhookName {
-    /// The name.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for WebhookName {
-    type Err = AlertRuleError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if plain_name(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(AlertRuleError::Webhook(s.chars().take(80).collect()))
-        }
-    }
-}
-
-impl Serialize for WebhookName {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for WebhookName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d)?
             .parse()
