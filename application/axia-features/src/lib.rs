@@ -20,11 +20,13 @@
 
 mod alerts;
 mod anchor;
+mod dispatch;
 mod engine;
 mod history;
 
 pub use alerts::{AlertEvaluator, AlertRules};
 pub use anchor::Anchoring;
 pub use axia_indicators::{FeatureSet, FeatureSpec};
+pub use dispatch::{Dispatched, WebhookDispatcher};
 pub use engine::{FeatureConfig, FeatureEngine, FeatureError, Refreshed};
 pub use history::{BarHistory, HistoryError};

@@ -79,22 +79,23 @@ pub use order::{
 };
 pub use ports::{
     AlertLog, AlertRecorded, ArchiveRead, BarArchive, BarUpdate, BarUpdates, BoxError, Claim,
-    ClaimOutcome, Clock, CreateOutcome, DamagedPartition, DatasetInfo, Execution, ExecutionBook,
-    ExecutionError, ExecutionOutcome, FeaturePublished, FeatureSnapshot, FeatureStore, Fence,
-    Fences, FetchedBars, InstrumentOwnership, JobError, JobFailure, JobFilter, JobHandler, JobId,
-    JobProgress, JobQueue, JobRequest, JobSpec, JobState, JobView, KillSwitch, KillSwitchError,
-    LivePresence, LoggedAlert, MarketData, MarketDataError, NewestBar, OhlcvStore, OrderExecutor,
-    OrderQueue, OrderStore, OrderStoreError, PoisonRecord, PriceComponent, PriceStream,
-    QuarantinedFile, QueueCount, QueueError, QueueMessage, QueueName, Quote, QuoteStream, RateGate,
-    Recorded, ReferencePrice, RunningJob, SourceLimits, StoreError, StoreHealth, StoreInfo,
-    StreamError, StreamEvent, Submitted, UpdateStream,
+    ClaimOutcome, Clock, CreateOutcome, DamagedPartition, DatasetInfo, DeadLetter, Delivery,
+    Execution, ExecutionBook, ExecutionError, ExecutionOutcome, FeaturePublished, FeatureSnapshot,
+    FeatureStore, Fence, Fences, FetchedBars, InstrumentOwnership, JobError, JobFailure, JobFilter,
+    JobHandler, JobId, JobProgress, JobQueue, JobRequest, JobSpec, JobState, JobView, KillSwitch,
+    KillSwitchError, LivePresence, LoggedAlert, MarketData, MarketDataError, NewestBar, OhlcvStore,
+    OrderExecutor, OrderQueue, OrderStore, OrderStoreError, PoisonRecord, PostOutcome,
+    PriceComponent, PriceStream, QuarantinedFile, QueueCount, QueueError, QueueMessage, QueueName,
+    Quote, QuoteStream, RateGate, Recorded, ReferencePrice, RunningJob, SourceLimits, StoreError,
+    StoreHealth, StoreInfo, StreamError, StreamEvent, Submitted, UpdateStream, WebhookOutbox,
+    WebhookSender,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
     MockAlertLog, MockBarArchive, MockBarUpdates, MockClock, MockExecutionBook, MockFeatureStore,
     MockInstrumentOwnership, MockJobQueue, MockKillSwitch, MockLivePresence, MockMarketData,
     MockOhlcvStore, MockOrderExecutor, MockOrderQueue, MockOrderStore, MockPriceStream,
-    MockRateGate, MockReferencePrice,
+    MockRateGate, MockReferencePrice, MockWebhookOutbox, MockWebhookSender,
 };
 pub use schedule::{CronSpec, Schedule, ScheduleName, SchedulePlan, ScheduleStore, ScheduleView};
 pub use secrets::{redact_url, scrub, url_password};

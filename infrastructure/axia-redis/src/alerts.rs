@@ -6,18 +6,30 @@
 //! - `{namespace}alert:{alerts}:stream`: the alert history, a Redis stream of one entry per
 //!   alert (field `alert`: the alert as JSON), with Redis' own ids (`*`: alerts of different
 //!   timeframes do not arrive in bar order), bounded (`MAXLEN ~`, 100,000 by default);
-//! - a message on `{namespace}alert:updates` (`{"entry": …, "alert": …}`) per alert recorded.
+//! - a message on `{namespace}alert:updates` (`{"entry": …, "alert": …}`) per alert recorded;
+//! - the webhook outbox ([`WebhookOutbox`]): per delivery (alert x webhook) a hash
+//!   `{namespace}alert:{alerts}:delivery:{alert id}|{webhook}` (`alert`, `webhook`, `attempts`),
+//!   its due time in the sorted set `{namespace}alert:{alerts}:due` (Redis' own clock, ms), and
+//!   the dead letters in the list `{namespace}alert:{alerts}:dead` (newest first, bounded).
 //!
-//! One script (one round trip) does all three, so an alert is recorded once however often it
-//! is evaluated, and never half: the marker and the entry are written together.
+//! One script (one round trip) records an alert: the marker, the entry, the message and its
+//! deliveries, so an alert is recorded once however often it is evaluated, and never half.
+//! A claimed delivery's due time moves to the end of its lease, so a claimer that dies
+//! leaves it due again.
 
 use async_trait::async_trait;
-use axia_domain::{Alert, AlertLog, AlertRecorded, LoggedAlert, StoreError};
+use std::time::Duration;
+
+use axia_domain::{
+    Alert, AlertLog, AlertRecorded, DeadLetter, Delivery, LoggedAlert, StoreError, WebhookName,
+    WebhookOutbox,
+};
 use redis::{Script, Value};
 
 use crate::RedisBarCache;
 
-/// KEYS: marker, stream. ARGV: ttl seconds (0: none), maxlen, channel, alert JSON.
+/// KEYS: marker, stream, due. ARGV: ttl seconds (0: none), maxlen, channel, alert JSON,
+/// prefix, then the delivery ids and their webhooks, in pairs.
 const RECORD: &str = r#"
 local ok
 if ARGV[1] == '0' then
@@ -28,7 +40,65 @@ end
 if not ok then return false end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'alert', ARGV[4])
 redis.call('PUBLISH', ARGV[3], '{"entry":"' .. id .. '","alert":' .. ARGV[4] .. '}')
+if #ARGV > 5 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for i = 6, #ARGV, 2 do
+    redis.call('HSET', ARGV[5] .. 'delivery:' .. ARGV[i], 'alert', ARGV[4], 'webhook', ARGV[i + 1], 'attempts', 0)
+    redis.call('ZADD', KEYS[3], now, ARGV[i])
+  end
+end
 return id
+"#;
+
+/// KEYS: due. ARGV: prefix, lease ms, limit. Returns `{id, webhook, alert, attempt}` per
+/// delivery claimed.
+const CLAIM: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[1] .. 'delivery:' .. id
+  local h = redis.call('HMGET', key, 'alert', 'webhook')
+  if not h[1] then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    local n = redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+    out[#out + 1] = {id, h[2], h[1], n}
+  end
+end
+return out
+";
+
+/// KEYS: due. ARGV: prefix, id, action (`done`, `retry`, `dead`), delay ms or error,
+/// dead-letter cap.
+const SETTLE: &str = r#"
+local key = ARGV[1] .. 'delivery:' .. ARGV[2]
+if ARGV[3] == 'retry' then
+  if redis.call('EXISTS', key) == 1 then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[2])
+  end
+  return 1
+end
+if ARGV[3] == 'dead' then
+  local h = redis.call('HMGET', key, 'alert', 'webhook', 'attempts')
+  if h[1] then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local letter = '{"delivery":{"id":' .. cjson.encode(ARGV[2]) .. ',"webhook":' .. cjson.encode(h[2])
+      .. ',"alert":' .. h[1] .. ',"attempt":' .. h[3] .. '},"error":' .. cjson.encode(ARGV[4])
+      .. ',"dead_at_ms":' .. now .. '}'
+    redis.call('LPUSH', ARGV[1] .. 'dead', letter)
+    redis.call('LTRIM', ARGV[1] .. 'dead', 0, tonumber(ARGV[5]) - 1)
+  end
+end
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('DEL', key)
+return 1
 "#;
 
 /// The alert history in Redis, over the hot cache's connection, namespace and timeouts.
@@ -38,6 +108,8 @@ pub struct RedisAlertLog {
     max_len: usize,
     dedupe_secs: u64,
     script: std::sync::Arc<Script>,
+    claim: std::sync::Arc<Script>,
+    settle: std::sync::Arc<Script>,
 }
 
 impl RedisAlertLog {
@@ -50,6 +122,8 @@ impl RedisAlertLog {
             max_len: 100_000,
             dedupe_secs: 400 * 86_400,
             script: std::sync::Arc::new(Script::new(RECORD)),
+            claim: std::sync::Arc::new(Script::new(CLAIM)),
+            settle: std::sync::Arc::new(Script::new(SETTLE)),
         }
     }
 
@@ -67,6 +141,45 @@ impl RedisAlertLog {
     pub fn dedupe_window(mut self, window: std::time::Duration) -> Self {
         self.dedupe_secs = window.as_secs().max(1);
         self
+    }
+
+    /// The prefix of the keys in the `{alerts}` slot.
+    fn slot(&self) -> String {
+        self.key("")
+    }
+
+    /// Runs `script` with `keys` and `args`.
+    async fn run<T: redis::FromRedisValue + Send>(
+        &self,
+        script: &std::sync::Arc<Script>,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<T, StoreError> {
+        let script = std::sync::Arc::clone(script);
+        self.cache
+            .io(|mut c| async move {
+                let mut inv = script.prepare_invoke();
+                for k in &keys {
+                    inv.key(k);
+                }
+                for a in &args {
+                    inv.arg(a);
+                }
+                inv.invoke_async(&mut c).await
+            })
+            .await
+    }
+
+    async fn settle(&self, id: &str, action: &str, detail: String) -> Result<(), StoreError> {
+        let args = vec![
+            self.slot(),
+            id.to_owned(),
+            action.to_owned(),
+            detail,
+            self.max_len.to_string(),
+        ];
+        let _: i64 = self.run(&self.settle, vec![self.key("due")], args).await?;
+        Ok(())
     }
 
     /// The key (or channel) `what` (`stream`, `updates`, `fired:{id}`).
@@ -89,25 +202,23 @@ impl AlertLog for RedisAlertLog {
         } else {
             self.dedupe_secs
         };
-        let keys = [self.key(&format!("fired:{}", alert.id)), self.key("stream")];
-        let args = [
+        let keys = vec![
+            self.key(&format!("fired:{}", alert.id)),
+            self.key("stream"),
+            self.key("due"),
+        ];
+        let mut args = vec![
             ttl.to_string(),
             self.max_len.to_string(),
             self.key("updates"),
             json,
+            self.slot(),
         ];
-        let script = std::sync::Arc::clone(&self.script);
-        let id: Option<String> = self
-            .cache
-            .io(|mut c| async move {
-                let mut inv = script.prepare_invoke();
-                inv.key(&keys[0]).key(&keys[1]);
-                for a in &args {
-                    inv.arg(a);
-                }
-                inv.invoke_async(&mut c).await
-            })
-            .await?;
+        for w in &alert.webhooks {
+            args.push(Delivery::id_of(alert, w));
+            args.push(w.as_str().to_owned());
+        }
+        let id: Option<String> = self.run(&self.script, keys, args).await?;
         Ok(id.map_or(AlertRecorded::Duplicate, AlertRecorded::New))
     }
 
@@ -149,5 +260,94 @@ impl AlertLog for RedisAlertLog {
             out.push(LoggedAlert { entry, alert });
         }
         Ok(out)
+    }
+}
+
+fn millis(d: Duration) -> String {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string()
+}
+
+#[async_trait]
+impl WebhookOutbox for RedisAlertLog {
+    async fn claim(&self, lease: Duration, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let args = vec![
+            self.slot(),
+            millis(lease.max(Duration::from_millis(1))),
+            limit.to_string(),
+        ];
+        let rows: Vec<(String, String, String, u32)> =
+            self.run(&self.claim, vec![self.key("due")], args).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, webhook, alert, attempt) in rows {
+            let parsed = serde_json::from_str::<Alert>(&alert)
+                .map_err(|e| e.to_string())
+                .and_then(|a| {
+                    webhook
+                        .parse::<WebhookName>()
+                        .map(|w| (a, w))
+                        .map_err(|e| e.to_string())
+                });
+            match parsed {
+                Ok((alert, webhook)) => out.push(Delivery {
+                    id,
+                    webhook,
+                    alert,
+                    attempt,
+                }),
+                Err(e) => {
+                    tracing::warn!(delivery = %id, error = %e, "a queued delivery cannot be decoded: moved to the dead letters");
+                    self.settle(&id, "dead", format!("cannot be decoded: {e}"))
+                        .await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delivered(&self, id: &str) -> Result<(), StoreError> {
+        self.settle(id, "done", String::new()).await
+    }
+
+    async fn retry(&self, id: &str, after: Duration) -> Result<(), StoreError> {
+        self.settle(id, "retry", millis(after)).await
+    }
+
+    async fn dead(&self, id: &str, error: &str) -> Result<(), StoreError> {
+        self.settle(id, "dead", error.to_owned()).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let key = self.key("dead");
+        let rows: Vec<String> = self
+            .cache
+            .query(
+                redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(limit.saturating_sub(1))
+                    .clone(),
+            )
+            .await?;
+        rows.iter()
+            .rev()
+            .map(|r| {
+                serde_json::from_str(r).map_err(|e| StoreError::Corrupt {
+                    location: key.clone(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    async fn pending(&self) -> Result<usize, StoreError> {
+        self.cache
+            .query(redis::cmd("ZCARD").arg(self.key("due")).clone())
+            .await
     }
 }

@@ -41,6 +41,16 @@ enum AlertsAction {
         #[arg(long)]
         json: bool,
     },
+    /// The webhook deliveries that gave up (after `[alerts] max_attempts`, or refused for good),
+    /// with their last error (needs the hot cache's Redis).
+    Dead {
+        /// How many.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// One JSON dead letter per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// The newest alerts the feature engine recorded (needs the hot cache's Redis).
     History {
         /// How many.
@@ -130,6 +140,25 @@ pub(crate) async fn alerts(args: AlertsArgs) -> anyhow::Result<u8> {
                     from.to_rfc3339(),
                     to.to_rfc3339()
                 );
+            }
+        }
+        AlertsAction::Dead { limit, json } => {
+            use axia_domain::WebhookOutbox;
+            let wiring = Wiring::build(&settings, Arc::new(SystemClock)).await?;
+            let log = wiring.alert_log().context(
+                "the alert outbox is in Redis: configure the hot cache (REDIS_URL or [hot_cache] url)",
+            )?;
+            for d in log.dead_letters(limit as usize).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&d)?);
+                } else {
+                    let at = DateTime::from_timestamp_millis(d.dead_at_ms)
+                        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+                    println!(
+                        "{at}  {}  after {} attempt(s): {}",
+                        d.delivery.id, d.delivery.attempt, d.error
+                    );
+                }
             }
         }
         AlertsAction::History { limit, json } => {

@@ -282,12 +282,77 @@ impl FeaturesSettings {
 /// frequency = "once_per_bar_close"          # once | once_per_bar | once_per_bar_close
 /// expires_at = "2027-03-31T00:00:00Z"       # optional
 /// message = "{{symbol}} RSI {{rsi_14}}"     # optional
+/// webhooks = ["ops"]                        # optional: posted to [alerts.webhooks.ops]
+///
+/// [alerts.webhooks.ops]
+/// url = "https://hooks.example.com/axia"
+/// secret_env = "AXIA_WEBHOOK_OPS_SECRET"
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsSettings {
     /// The rules.
     pub rules: Vec<axia_domain::AlertRule>,
+    /// The webhooks, by name (the `webhooks` feature).
+    #[cfg(feature = "webhooks")]
+    pub webhooks:
+        std::collections::BTreeMap<axia_domain::WebhookName, axia_webhooks::WebhookSettings>,
+    /// Attempts of a delivery before it goes to the dead letters.
+    pub max_attempts: u32,
+    /// The first retry's wait, seconds (doubling, jittered).
+    pub retry_base_secs: u64,
+    /// The longest wait between retries, seconds.
+    pub retry_max_secs: u64,
+}
+
+impl Default for AlertsSettings {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            #[cfg(feature = "webhooks")]
+            webhooks: std::collections::BTreeMap::new(),
+            max_attempts: 10,
+            retry_base_secs: 5,
+            retry_max_secs: 3_600,
+        }
+    }
+}
+
+impl AlertsSettings {
+    /// True when a webhook of that name is configured.
+    #[must_use]
+    pub fn has_webhook(&self, name: &axia_domain::WebhookName) -> bool {
+        #[cfg(feature = "webhooks")]
+        return self.webhooks.contains_key(name);
+        #[cfg(not(feature = "webhooks"))]
+        {
+            let _ = name;
+            false
+        }
+    }
+
+    /// The webhooks with their secrets read from the environment (`secret_env`), checked.
+    #[cfg(feature = "webhooks")]
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the webhook: an unset secret variable, a URL that is not
+    /// http(s), a private address not allowed.
+    pub fn webhooks(
+        &self,
+    ) -> Result<Vec<(axia_domain::WebhookName, axia_webhooks::WebhookSettings)>, ConfigError> {
+        self.webhooks
+            .iter()
+            .map(|(name, w)| {
+                let w = w
+                    .clone()
+                    .resolve(name, |v| std::env::var(v).ok())
+                    .map_err(|e| ConfigError(format!("alerts: {e}")))?;
+                w.checked(name)
+                    .map_err(|e| ConfigError(format!("alerts: {e}")))?;
+                Ok((name.clone(), w))
+            })
+            .collect()
+    }
 }
 
 /// The live feed (`axia-live`): a price stream's quotes into the hot tier's bars.
@@ -507,6 +572,14 @@ impl Settings {
     pub fn alert_rules(&self) -> Result<axia_features::AlertRules, ConfigError> {
         let series = self.feature_series();
         for rule in &self.alerts.rules {
+            if let Some(w) = rule.webhooks.iter().find(|w| !self.alerts.has_webhook(w)) {
+                return Err(ConfigError(format!(
+                    "alerts: alert rule {}: no webhook named {} ([alerts.webhooks.{}])",
+                    rule.id,
+                    w.as_str(),
+                    w.as_str()
+                )));
+            }
             if !series.contains(&(rule.symbol.clone(), rule.timeframe)) {
                 return Err(ConfigError(format!(
                     "alerts: alert rule {}: the feature engine does not follow {} {} (add it to [features] series, or collect it)",
@@ -1116,6 +1189,10 @@ pub(crate) mod tests {
             (
                 "[[alerts.rules]]\nid = \"far\"\nsymbol = \"AUDNZD\"\ntimeframe = \"M5\"\ncondition = \"close > 1\"\n",
                 "alert rule far: the feature engine does not follow AUDNZD M5",
+            ),
+            (
+                "[[alerts.rules]]\nid = \"hooked\"\nsymbol = \"USDJPY\"\ntimeframe = \"M5\"\ncondition = \"close > 1\"\nwebhooks = [\"ops\"]\n",
+                "alert rule hooked: no webhook named ops",
             ),
         ] {
             let e = parse(toml).unwrap().alert_rules().unwrap_err().to_string();

@@ -195,11 +195,47 @@ impl Wiring {
     }
 
     /// The alert history (the Redis alert log), over the hot cache.
+    #[cfg(feature = "redis")]
     #[must_use]
     pub fn alert_log(&self) -> Option<axia_redis::RedisAlertLog> {
         self.hot
             .as_ref()
             .map(|h| axia_redis::RedisAlertLog::new(h.clone()))
+    }
+
+    /// The dispatcher of the alert outbox to `[alerts.webhooks]`, when any is configured (and a
+    /// hot cache holds the outbox): retries and dead letters as `[alerts]` says.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming a webhook whose settings are refused (an unset secret variable,
+    /// a URL that is not http(s), a private address not allowed).
+    #[cfg(feature = "webhooks")]
+    pub fn webhook_dispatcher(
+        &self,
+        settings: &Settings,
+    ) -> Result<Option<axia_features::WebhookDispatcher>, ConfigError> {
+        let webhooks = settings.alerts.webhooks()?;
+        let Some(log) = self.alert_log().filter(|_| !webhooks.is_empty()) else {
+            return Ok(None);
+        };
+        let lease = webhooks
+            .iter()
+            .map(|(_, w)| w.timeout_secs)
+            .max()
+            .unwrap_or(15)
+            .saturating_add(30);
+        let sender = axia_webhooks::HttpWebhooks::new(&webhooks, Arc::clone(&self.clock))
+            .map_err(|e| ConfigError(format!("alerts: {e}")))?;
+        let a = &settings.alerts;
+        Ok(Some(
+            axia_features::WebhookDispatcher::new(log, sender)
+                .max_attempts(a.max_attempts)
+                .backoff(axia_domain::Backoff::new(
+                    std::time::Duration::from_secs(a.retry_base_secs.max(1)),
+                    std::time::Duration::from_secs(a.retry_max_secs.max(1)),
+                ))
+                .lease(std::time::Duration::from_secs(lease)),
+        ))
     }
 
     /// The feature engine over the provider a server reads through

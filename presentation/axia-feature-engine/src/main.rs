@@ -8,7 +8,9 @@
 //! the values `axia features` recomputes. On a signal it stops taking messages, finishes the
 //! refreshes in flight and exits 0. Logs are JSON lines on stderr (RUST_LOG, default info).
 //! Alert rules (`[alerts]`) are evaluated on every value before it is published; the alerts
-//! they fire are recorded once each in the Redis alert history (`axia alerts history`).
+//! they fire are recorded once each in the Redis alert history (`axia alerts history`) and
+//! posted to their webhooks (`[alerts.webhooks]`), retried, and dead-lettered after
+//! `max_attempts`.
 //! Exit code 2 when the configuration is wrong (one line on stderr), a bad alert rule included.
 
 use std::process::ExitCode;
@@ -66,9 +68,30 @@ async fn run(args: Args) -> Result<(), String> {
         ?cache,
         "feature engine started"
     );
+    let dispatcher = wiring.webhook_dispatcher(&settings).map_err(config_error)?;
     let runner = Runner::new(engine, Arc::new(cache), series).resync_every(resync);
     let counters = runner.counters();
-    runner.run(axia_config::app::shutdown_signal()).await;
+    // One signal stops both: the runner, and the webhook dispatcher when there is one.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let posting = dispatcher.map(|d| {
+        tracing::info!(
+            webhooks = settings.alerts.webhooks.len(),
+            "alert webhooks dispatched"
+        );
+        let mut stopped = stopped.clone();
+        tokio::spawn(d.run(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))
+    });
+    runner
+        .run(async move {
+            axia_config::app::shutdown_signal().await;
+            let _ = stop.send(true);
+        })
+        .await;
+    if let Some(p) = posting {
+        let _ = p.await;
+    }
     tracing::info!(
         refreshes = axia_feature_engine::RunCounters::get(&counters.refreshes),
         errors = axia_feature_engine::RunCounters::get(&counters.errors),

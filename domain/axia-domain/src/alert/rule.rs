@@ -361,6 +361,7 @@ impl AlertRule {
             },
             values,
             message: String::new(),
+            webhooks: self.webhooks.clone(),
         };
         alert.message = self.message.render(&alert);
         alert
@@ -426,6 +427,9 @@ pub struct Alert {
     pub values: BTreeMap<String, f64>,
     /// The rendered message.
     pub message: String,
+    /// The webhooks it is posted to (the rule's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookName>,
 }
 
 /// The prices of the bar an alert fired at, as they were then.

@@ -975,9 +975,11 @@ frequency = "once"
     );
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no alert rule \"nope\""));
-    let history = axia(&["alerts", "history", "--config", c], &dir);
-    assert_eq!(history.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&history.stderr).contains("REDIS_URL"));
+    for what in ["history", "dead"] {
+        let out = axia(&["alerts", what, "--config", c], &dir);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("REDIS_URL"));
+    }
 
     let bad = dir.join("bad.toml");
     std::fs::write(
