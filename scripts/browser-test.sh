@@ -26,7 +26,7 @@ fi
 source scripts/services.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/axia-target}"
-cargo build --locked -q -p axia-server --bin axia-server --example put_bar
+cargo build --locked -q -p axia-server --bin axia-server --example put_bar --example put_alert
 cargo build --locked -q -p axia-live-feed --bin axia-live
 
 dir=presentation/axia-server/tests/browser
@@ -34,6 +34,7 @@ dir=presentation/axia-server/tests/browser
 
 export AXIA_SERVER_BIN="$CARGO_TARGET_DIR/debug/axia-server"
 export AXIA_PUT_BAR_BIN="$CARGO_TARGET_DIR/debug/examples/put_bar"
+export AXIA_PUT_ALERT_BIN="$CARGO_TARGET_DIR/debug/examples/put_alert"
 export AXIA_LIVE_BIN="$CARGO_TARGET_DIR/debug/axia-live"
 export AXIA_BROWSER_OUT="$PWD/target/browser"
 node --test "$dir/chart.test.mjs"

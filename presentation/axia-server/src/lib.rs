@@ -9,6 +9,7 @@
 //! | `GET /api/v1/bars/{symbol}/{timeframe}` | bars through the data provider, JSON or CSV, paged back with `before` |
 //! | `GET /api/v1/trades/market-data/{symbol}?timeframe=&days=` | the legacy path (the replaced Python system's) for the same body |
 //! | `GET /api/v1/features/{symbol}/{timeframe}` | the latest indicator values of a series (feature store) |
+//! | `GET /api/v1/alerts/{symbol}/{timeframe}` | the alerts recorded for a series ([`ApiBuilder::alert_log`]); the chart's markers |
 //! | `GET /api/v1/symbols` | the series the stores hold |
 //! | `GET /ws/bars/{symbol}/{timeframe}` | the last bars on connect, then every change from the hot tier |
 //! | `GET /chart/{symbol}/{timeframe}` | a candlestick chart page (lightweight-charts, vendored) |
@@ -32,6 +33,7 @@
 //! # }
 //! ```
 
+mod alerts;
 mod bars;
 mod coding;
 mod guard;
@@ -47,8 +49,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axia_domain::{
-    BarUpdates, Clock, FeatureStore, InstrumentRegistry, JobQueue, OhlcvStore, ScheduleStore,
-    SystemClock,
+    AlertLog, BarUpdates, Clock, FeatureStore, InstrumentRegistry, JobQueue, OhlcvStore,
+    ScheduleStore, SystemClock,
 };
 use axia_provider::OhlcvDataProvider;
 use axum::Router;
@@ -148,6 +150,7 @@ struct Inner {
     hot: Option<HotTier>,
     hub: Option<Hub>,
     features: Option<Arc<dyn FeatureStore>>,
+    alerts: Option<Arc<dyn AlertLog>>,
     jobs: Option<jobs::JobStore>,
     clock: Arc<dyn Clock>,
     limits: Limits,
@@ -174,6 +177,7 @@ pub struct ApiBuilder {
     catalog: Vec<(String, Arc<dyn OhlcvStore>)>,
     hot: Option<HotTier>,
     features: Option<Arc<dyn FeatureStore>>,
+    alerts: Option<Arc<dyn AlertLog>>,
     jobs: Option<(Arc<dyn JobQueue>, Arc<dyn ScheduleStore>)>,
     operator_token: Option<String>,
     clock: Arc<dyn Clock>,
@@ -190,6 +194,7 @@ impl Api {
             catalog: Vec::new(),
             hot: None,
             features: None,
+            alerts: None,
             jobs: None,
             operator_token: None,
             clock: Arc::new(SystemClock),
@@ -292,6 +297,12 @@ impl ApiBuilder {
         self
     }
 
+    /// The alert history `GET /api/v1/alerts/…` and the chart's markers read.
+    pub fn alert_log(mut self, log: Arc<dyn AlertLog>) -> Self {
+        self.alerts = Some(log);
+        self
+    }
+
     /// A job store: `/api/v1/jobs` (list, status; submit, retry and cancel for the operator),
     /// `/api/v1/schedules` (list; pause and resume for the operator) and the operator page
     /// `/jobs`. Who the operator is: [`operator_token`](Self::operator_token).
@@ -338,6 +349,7 @@ impl ApiBuilder {
                 hot: self.hot,
                 hub,
                 features: self.features,
+                alerts: self.alerts,
                 jobs: self.jobs.map(|(queue, schedules)| jobs::JobStore {
                     queue,
                     schedules,

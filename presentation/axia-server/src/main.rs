@@ -80,6 +80,9 @@ async fn run(args: Args) -> Result<(), String> {
         let hot = Arc::new(hot.clone());
         api = api.hot_tier(hot.clone(), hot).feature_store(features);
     }
+    if let Some(log) = wiring.alert_log() {
+        api = api.alert_log(Arc::new(log));
+    }
     if let Some(url) = args.database_url.as_deref().filter(|u| !u.is_empty()) {
         let jobs = Arc::new(
             axia_postgres::PgJobs::connect(url)

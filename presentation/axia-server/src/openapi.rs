@@ -29,6 +29,8 @@ use crate::Api;
         crate::pages::SymbolEntry,
         crate::pages::StoredSeries,
         crate::pages::Features,
+        crate::alerts::Alerts,
+        crate::alerts::AlertDto,
         crate::pages::Health,
         crate::pages::RedisHealth,
         crate::problem::Problem,
@@ -36,6 +38,7 @@ use crate::Api;
     tags(
         (name = "bars", description = "Bars through the data provider"),
         (name = "features", description = "Indicator values from the feature store"),
+        (name = "alerts", description = "Alerts the feature engine's rules fired"),
         (name = "health", description = "Liveness and dependencies"),
     )
 )]
@@ -47,6 +50,7 @@ pub(crate) fn documented() -> OpenApiRouter<Api> {
         .routes(routes!(crate::bars::bars))
         .routes(routes!(crate::bars::market_data))
         .routes(routes!(crate::pages::features))
+        .routes(routes!(crate::alerts::alerts))
         .routes(routes!(crate::pages::symbols))
         .routes(routes!(crate::pages::health))
         .routes(routes!(crate::pages::health_redis))

@@ -355,7 +355,7 @@ pub(crate) async fn not_found(uri: Uri) -> Response {
         .into_response()
 }
 
-fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => typed(status, "application/json", bytes),
         Err(e) => Problem::unavailable(format!("encoding: {e}")).into_response(),

@@ -551,6 +551,67 @@ async fn features_are_read_from_the_feature_store() {
     assert_eq!(status, 503);
 }
 
+/// The alerts of a series from the alert history: only that series', oldest first, the newest
+/// `limit`; a bad limit is a 400 problem, no history a 503.
+#[tokio::test]
+async fn alerts_are_read_from_the_alert_history_by_series() {
+    use axia_domain::{AlertLog, AlertRule, Bar};
+    let w = World::new();
+    let log = Arc::new(axia_memory::MemoryAlertLog::new());
+    let rule = |tf: Timeframe| {
+        AlertRule::new(
+            "cross".parse().unwrap(),
+            eurusd(),
+            tf,
+            "crossing_up(close, ema_20)".parse().unwrap(),
+        )
+    };
+    for h in (1..=5).rev() {
+        for tf in [Timeframe::H1, Timeframe::M5] {
+            let t = noon() - Duration::hours(h);
+            let bar = Bar::new(t, 1.1, 1.2, 1.0, 1.15, 3.0).unwrap();
+            let values = [("close".to_owned(), 1.15), ("ema_20".to_owned(), 1.14)].into();
+            log.record(&rule(tf).fire(&bar, false, values))
+                .await
+                .unwrap();
+        }
+    }
+    let alerts: Arc<dyn AlertLog> = log;
+    let base = serve(&w.api().alert_log(alerts).build()).await;
+    let (status, _, body) = get(&format!("{base}/api/v1/alerts/EURUSD/H1?limit=3")).await;
+    assert_eq!(status, 200, "{body}");
+    let got = body["alerts"].as_array().unwrap();
+    let times: Vec<i64> = got
+        .iter()
+        .map(|a| a["bar_time"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [3, 2, 1]
+            .map(|h| (noon() - Duration::hours(h)).timestamp())
+            .to_vec(),
+        "the newest three of the series, oldest first"
+    );
+    assert_eq!(got[0]["rule"], "cross");
+    assert_eq!(got[0]["values"]["ema_20"], 1.14);
+    assert!(
+        got[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("EURUSD H1: crossing_up(close, ema_20)")
+    );
+    let (status, _, body) = get(&format!("{base}/api/v1/alerts/EURUSD/D1")).await;
+    assert_eq!(status, 200);
+    assert!(body["alerts"].as_array().unwrap().is_empty());
+    for bad in ["limit=0", "limit=1001", "limit=x", "colour=red"] {
+        let (status, _, p) = get(&format!("{base}/api/v1/alerts/EURUSD/H1?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {p}");
+    }
+    let bare = serve(&w.api().build()).await;
+    let (status, _, _) = get(&format!("{bare}/api/v1/alerts/EURUSD/H1")).await;
+    assert_eq!(status, 503);
+}
+
 /// The chart page names its series, carries the instrument's precision and the attribution,
 /// and its assets are served from the binary.
 #[tokio::test]
