@@ -15,6 +15,8 @@ use crate::FeatureConfig;
 #[derive(Debug, Clone, Default)]
 pub struct AlertRules {
     by_series: HashMap<(Symbol, Timeframe), Vec<AlertRule>>,
+    /// The deepest lookback of each series' rules.
+    depths: HashMap<(Symbol, Timeframe), usize>,
     len: usize,
 }
 
@@ -64,7 +66,18 @@ impl AlertRules {
                 .or_default()
                 .push(rule);
         }
-        Ok(Self { by_series, len })
+        let depths = by_series
+            .iter()
+            .map(|(series, rules)| {
+                let depth = rules.iter().map(|r| r.condition.lookback()).max();
+                (series.clone(), depth.unwrap_or(0))
+            })
+            .collect();
+        Ok(Self {
+            by_series,
+            depths,
+            len,
+        })
     }
 
     /// The rules of a series.
@@ -78,10 +91,9 @@ impl AlertRules {
     /// How many closed points before the newest one a series' rules read (0 without rules).
     #[must_use]
     pub fn depth(&self, symbol: &Symbol, timeframe: Timeframe) -> usize {
-        self.of(symbol, timeframe)
-            .iter()
-            .map(|r| r.condition.lookback())
-            .max()
+        self.depths
+            .get(&(symbol.clone(), timeframe))
+            .copied()
             .unwrap_or(0)
     }
 

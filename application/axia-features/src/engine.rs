@@ -384,11 +384,11 @@ impl FeatureEngine {
         self
     }
 
-    fn alert_depth(&self, symbol: &Symbol, timeframe: Timeframe) -> Option<usize> {
-        let alerting = self.alerting.as_ref()?;
-        let evaluator = lock(&alerting.evaluator);
-        let rules = evaluator.rules();
-        (!rules.of(symbol, timeframe).is_empty()).then(|| rules.depth(symbol, timeframe))
+    /// How many points back the series' alert rules read (0 without any).
+    fn alert_depth(&self, symbol: &Symbol, timeframe: Timeframe) -> usize {
+        self.alerting
+            .as_ref()
+            .map_or(0, |a| lock(&a.evaluator).rules().depth(symbol, timeframe))
     }
 
     /// The alerts `rules` fire at the closed bars of a series that open in `range`, as the
@@ -682,14 +682,7 @@ impl FeatureEngine {
         );
         let depth = self.alert_depth(symbol, timeframe);
         let (start, frame) = self
-            .read_primed(
-                symbol,
-                timeframe,
-                anchoring,
-                first_needed,
-                depth.is_some_and(|d| d > 0),
-                now,
-            )
+            .read_primed(symbol, timeframe, anchoring, first_needed, depth > 0, now)
             .await?;
         let (closed, forming) = split(&frame, now);
         let mut series = self.series(symbol, timeframe, start);
@@ -704,7 +697,7 @@ impl FeatureEngine {
             .iter()
             .position(|b| b.time_millis() >= publish_from)
             .unwrap_or(closed.len());
-        let primed_from = depth.map_or(usize::MAX, |d| first_published.saturating_sub(d));
+        let primed_from = first_published.saturating_sub(depth);
         for (i, bar) in closed.iter().enumerate() {
             series.apply(&bar)?;
             if i >= primed_from && i < first_published && series.trusted(bar.time_millis()) {

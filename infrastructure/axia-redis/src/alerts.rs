@@ -148,28 +148,6 @@ impl RedisAlertLog {
         self.key("")
     }
 
-    /// Runs `script` with `keys` and `args`.
-    async fn run<T: redis::FromRedisValue + Send>(
-        &self,
-        script: &std::sync::Arc<Script>,
-        keys: Vec<String>,
-        args: Vec<String>,
-    ) -> Result<T, StoreError> {
-        let script = std::sync::Arc::clone(script);
-        self.cache
-            .io(|mut c| async move {
-                let mut inv = script.prepare_invoke();
-                for k in &keys {
-                    inv.key(k);
-                }
-                for a in &args {
-                    inv.arg(a);
-                }
-                inv.invoke_async(&mut c).await
-            })
-            .await
-    }
-
     async fn settle(&self, id: &str, action: &str, detail: String) -> Result<(), StoreError> {
         let args = vec![
             self.slot(),
@@ -178,7 +156,10 @@ impl RedisAlertLog {
             detail,
             self.max_len.to_string(),
         ];
-        let _: i64 = self.run(&self.settle, vec![self.key("due")], args).await?;
+        let _: i64 = self
+            .cache
+            .run_script(&self.settle, vec![self.key("due")], args)
+            .await?;
         Ok(())
     }
 
@@ -218,7 +199,7 @@ impl AlertLog for RedisAlertLog {
             args.push(Delivery::id_of(alert, w));
             args.push(w.as_str().to_owned());
         }
-        let id: Option<String> = self.run(&self.script, keys, args).await?;
+        let id: Option<String> = self.cache.run_script(&self.script, keys, args).await?;
         Ok(id.map_or(AlertRecorded::Duplicate, AlertRecorded::New))
     }
 
@@ -278,8 +259,10 @@ impl WebhookOutbox for RedisAlertLog {
             millis(lease.max(Duration::from_millis(1))),
             limit.to_string(),
         ];
-        let rows: Vec<(String, String, String, u32)> =
-            self.run(&self.claim, vec![self.key("due")], args).await?;
+        let rows: Vec<(String, String, String, u32)> = self
+            .cache
+            .run_script(&self.claim, vec![self.key("due")], args)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, webhook, alert, attempt) in rows {
             let parsed = serde_json::from_str::<Alert>(&alert)

@@ -586,10 +586,24 @@ impl RedisBarCache {
         key: &str,
         args: Vec<String>,
     ) -> Result<T, StoreError> {
-        let key = key.to_owned();
+        self.run_script(&std::sync::Arc::new(script), vec![key.to_owned()], args)
+            .await
+    }
+
+    /// Runs `script` with `keys` and `args` (EVALSHA, loading it when Redis lacks it).
+    pub(crate) async fn run_script<T: FromRedisValue + Send>(
+        &self,
+        script: &std::sync::Arc<Script>,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<T, StoreError> {
+        let script = std::sync::Arc::clone(script);
         self.io(|mut c| async move {
-            let mut inv = script.key(key);
-            for a in args {
+            let mut inv = script.prepare_invoke();
+            for k in &keys {
+                inv.key(k);
+            }
+            for a in &args {
                 inv.arg(a);
             }
             inv.invoke_async(&mut c).await

@@ -176,22 +176,12 @@ impl FeatureStore for RedisFeatureStore {
             args.push(k.clone());
             args.push(v.to_string());
         }
-        let keys = [
+        let keys = vec![
             self.key(&s.symbol, s.timeframe, "latest"),
             self.key(&s.symbol, s.timeframe, "stream"),
         ];
-        let script = std::sync::Arc::clone(&self.script);
-        let (_latest, appended): (i64, i64) = self
-            .cache
-            .io(|mut c| async move {
-                let mut inv = script.prepare_invoke();
-                inv.key(&keys[0]).key(&keys[1]);
-                for a in &args {
-                    inv.arg(a);
-                }
-                inv.invoke_async(&mut c).await
-            })
-            .await?;
+        let (_latest, appended): (i64, i64) =
+            self.cache.run_script(&self.script, keys, args).await?;
         Ok(match (s.forming, appended) {
             (true, _) => FeaturePublished::Forming,
             (false, 1) => FeaturePublished::Appended,

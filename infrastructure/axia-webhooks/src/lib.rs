@@ -84,12 +84,6 @@ impl HttpWebhooks {
             clock,
         })
     }
-
-    /// True when a webhook of that name is configured.
-    #[must_use]
-    pub fn knows(&self, name: &WebhookName) -> bool {
-        self.endpoints.contains_key(name)
-    }
 }
 
 /// The body of a delivery.
